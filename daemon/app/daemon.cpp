@@ -1,0 +1,139 @@
+#include "daemon/app/daemon.hpp"
+
+#include "daemon/ingest/device_registry.hpp"
+#include "daemon/ingest/server.hpp"
+#include "daemon/ingest/sink.hpp"
+#include "daemon/log/log.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+
+namespace vigil::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::chrono::seconds stats_interval{60};
+
+void write_ports_file(const std::string& path, std::uint16_t ingest_port) {
+  // Written whole and renamed into place, so a reader never sees half a file.
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << "ingest: " << ingest_port << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write ports file '" + temporary + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) throw std::runtime_error("cannot write ports file '" + path + "': " + ec.message());
+}
+
+}  // namespace
+
+struct daemon::impl {
+  impl(config::daemon_config c, options o)
+      : config(std::move(c)),
+        opts(std::move(o)),
+        log(log::component_logger("app")),
+        signals(io),
+        shutdown_timer(io),
+        stats_timer(io),
+        registry(config.ingest.devices),
+        sink(opts.sink ? opts.sink : std::make_shared<ingest::memory_sink>()),
+        ingest(io, config.ingest, registry, *sink, counters) {}
+
+  void begin_stop() {
+    if (stopping) return;
+    stopping = true;
+    log->info("stopping: no new connections; closing the open ones (at most {} ms)",
+              config.shutdown_timeout.count());
+    signals.cancel();
+    stats_timer.cancel();
+    ingest.stop([this] {
+      shutdown_timer.cancel();
+      work.reset();
+    });
+    shutdown_timer.expires_after(config.shutdown_timeout);
+    shutdown_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      log->warn("shutdown timeout passed with {} connections still open; closing them", ingest.connections());
+      io.stop();
+    });
+  }
+
+  void schedule_stats() {
+    stats_timer.expires_after(stats_interval);
+    stats_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      const auto samples = counters.samples_accepted.load(std::memory_order_relaxed);
+      log->info("{} device connections, {} samples accepted in the last {} s ({} in all), {} protocol errors",
+                counters.connections_active.load(std::memory_order_relaxed), samples - last_samples,
+                stats_interval.count(), samples, counters.protocol_errors.load(std::memory_order_relaxed));
+      last_samples = samples;
+      schedule_stats();
+    });
+  }
+
+  config::daemon_config config;
+  options opts;
+  std::shared_ptr<spdlog::logger> log;
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  asio::signal_set signals;
+  asio::steady_timer shutdown_timer;
+  asio::steady_timer stats_timer;
+  ingest::stats counters;
+  ingest::device_registry registry;
+  std::shared_ptr<ingest::sample_sink> sink;
+  ingest::server ingest;
+  std::uint64_t last_samples = 0;
+  bool stopping = false;
+};
+
+daemon::daemon(config::daemon_config config, options opts)
+    : impl_(std::make_unique<impl>(std::move(config), std::move(opts))) {}
+
+daemon::~daemon() = default;
+
+void daemon::start() {
+  auto& d = *impl_;
+  d.ingest.listen();
+  if (!d.config.ports_file.empty()) write_ports_file(d.config.ports_file, d.ingest.port());
+  d.ingest.start();
+  if (d.opts.handle_signals) {
+    d.signals.add(SIGINT);
+    d.signals.add(SIGTERM);
+    d.signals.async_wait([&d](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      d.log->info("received {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
+      d.begin_stop();
+    });
+  }
+  d.schedule_stats();
+  d.log->info("vigild {} ready with {} configured devices", VIGIL_VERSION, d.config.ingest.devices.size());
+}
+
+void daemon::run() {
+  impl_->io.run();
+  impl_->log->info("stopped");
+}
+
+void daemon::stop() {
+  asio::post(impl_->io, [d = impl_.get()] { d->begin_stop(); });
+}
+
+std::uint16_t daemon::ingest_port() const { return impl_->ingest.port(); }
+
+const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
+
+}  // namespace vigil::app

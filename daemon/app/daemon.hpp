@@ -1,0 +1,44 @@
+#pragma once
+
+#include "daemon/config/config.hpp"
+#include "daemon/ingest/stats.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace vigil::ingest {
+class sample_sink;
+}
+
+namespace vigil::app {
+
+/// vigild as an object: owns the I/O context, the listeners and their wiring.
+/// Tests run it in-process; main() runs it with signal handling.
+class daemon {
+ public:
+  struct options {
+    bool handle_signals = true;                 // SIGINT and SIGTERM start a graceful stop
+    std::shared_ptr<ingest::sample_sink> sink;  // null: the default sink
+  };
+
+  daemon(config::daemon_config config, options opts);
+  ~daemon();
+  daemon(const daemon&) = delete;
+  daemon& operator=(const daemon&) = delete;
+
+  /// Binds every listener and writes the ports file; throws std::exception with a clear message.
+  void start();
+  /// Serves until stopped; returns once every connection has closed or the shutdown timeout passed.
+  void run();
+  /// Starts a graceful stop. Safe to call from any thread, any number of times.
+  void stop();
+
+  std::uint16_t ingest_port() const;
+  const ingest::stats& ingest_stats() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace vigil::app

@@ -1,0 +1,105 @@
+#include "daemon/ingest/device_registry.hpp"
+
+#include "vigil/v1/device.pb.h"
+
+#include <fmt/format.h>
+
+namespace vigil::ingest {
+namespace {
+
+constexpr std::size_t max_device_id = 128;
+constexpr std::size_t max_chair_id = 64;
+
+// Compares without an early exit, so that timing does not reveal how much of a token matched.
+bool same_secret(std::string_view a, std::string_view b) noexcept {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  const std::size_t n = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    diff |= static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+bool valid_identifier(std::string_view text, std::size_t max_len) noexcept {
+  if (text.empty() || text.size() > max_len) return false;
+  for (const char c : text) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+device_registry::device_registry(std::vector<device_credential> credentials)
+    : credentials_(std::move(credentials)) {}
+
+const device_credential* device_registry::match(std::string_view device_id) const noexcept {
+  // An exact entry wins over a prefix entry.
+  const device_credential* prefix_match = nullptr;
+  for (const auto& c : credentials_) {
+    if (!c.id.empty() && c.id.back() == '*') {
+      const std::string_view prefix(c.id.data(), c.id.size() - 1);
+      if (prefix_match == nullptr && device_id.starts_with(prefix)) prefix_match = &c;
+    } else if (c.id == device_id) {
+      return &c;
+    }
+  }
+  return prefix_match;
+}
+
+admission device_registry::admit(const v1::Hello& hello, device_link& link) {
+  using v1::ErrorCode;
+  if (hello.protocol_version() != v1::PROTOCOL_VERSION_1) {
+    return {ErrorCode::UNSUPPORTED_VERSION,
+            fmt::format("protocol version {} is not supported; this daemon speaks version 1",
+                        static_cast<int>(hello.protocol_version())),
+            nullptr};
+  }
+  if (!valid_identifier(hello.device_id(), max_device_id)) {
+    return {ErrorCode::UNKNOWN_DEVICE, "device_id must be 1 to 128 printable ASCII characters", nullptr};
+  }
+  const device_credential* credential = match(hello.device_id());
+  if (credential == nullptr) {
+    return {ErrorCode::UNKNOWN_DEVICE, fmt::format("device '{}' is not configured", hello.device_id()), nullptr};
+  }
+  if (!same_secret(hello.token(), credential->token)) {
+    return {ErrorCode::BAD_TOKEN, fmt::format("wrong token for device '{}'", hello.device_id()), nullptr};
+  }
+  if (!valid_identifier(hello.chair_id(), max_chair_id)) {
+    return {ErrorCode::BAD_CHAIR, "chair_id must be 1 to 64 printable ASCII characters", nullptr};
+  }
+  if (!credential->chair.empty() && credential->chair != hello.chair_id()) {
+    return {ErrorCode::BAD_CHAIR,
+            fmt::format("device '{}' is configured for chair '{}', not '{}'", hello.device_id(),
+                        credential->chair, hello.chair_id()),
+            nullptr};
+  }
+
+  auto& device = devices_[hello.device_id()];
+  if (!device) {
+    device = std::make_shared<device_state>();
+    device->device_id = hello.device_id();
+  }
+  device->chair_id = hello.chair_id();
+  if (device->owner != nullptr && device->owner != &link) {
+    device_link* previous = device->owner;
+    device->owner = nullptr;
+    previous->superseded();
+  }
+  device->owner = &link;
+  return {0, {}, device};
+}
+
+void device_registry::release(device_state& device, const device_link& link) noexcept {
+  if (device.owner == &link) device.owner = nullptr;
+}
+
+std::shared_ptr<const device_state> device_registry::find(std::string_view device_id) const {
+  auto it = devices_.find(std::string(device_id));
+  if (it == devices_.end()) return nullptr;
+  return it->second;
+}
+
+}  // namespace vigil::ingest

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "daemon/ingest/settings.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace vigil::v1 {
+class Hello;
+}
+
+namespace vigil::ingest {
+
+/// The connection that currently speaks for a device.
+class device_link {
+ public:
+  virtual ~device_link() = default;
+  /// The device's stored seq moved forward: an ack is due.
+  virtual void acked() = 0;
+  /// The same device connected again; this link must close.
+  virtual void superseded() = 0;
+};
+
+/// What the daemon remembers of a device across its connections.
+struct device_state {
+  std::string device_id;
+  std::string chair_id;
+  std::uint64_t accepted_seq = 0;  // highest seq taken from the device
+  std::uint64_t stored_seq = 0;    // highest seq the sink reported stored: the ack point
+  device_link* owner = nullptr;
+
+  /// Called by the sink once every batch up to `seq` is stored.
+  void mark_stored(std::uint64_t seq) {
+    if (seq <= stored_seq) return;
+    stored_seq = seq;
+    if (owner != nullptr) owner->acked();
+  }
+};
+
+struct admission {
+  int error_code = 0;  // vigil::v1::ErrorCode; 0 when admitted
+  std::string reason;
+  std::shared_ptr<device_state> device;
+};
+
+/// Known devices and their per-device state. Used on the ingest thread only.
+class device_registry {
+ public:
+  explicit device_registry(std::vector<device_credential> credentials);
+
+  /// Checks a Hello against the configured devices; on success the caller owns the device.
+  admission admit(const v1::Hello& hello, device_link& link);
+  /// Gives up ownership of `device` if `link` still holds it.
+  static void release(device_state& device, const device_link& link) noexcept;
+
+  /// The state of `device_id`, if it has ever connected.
+  std::shared_ptr<const device_state> find(std::string_view device_id) const;
+  std::size_t size() const noexcept { return devices_.size(); }
+
+ private:
+  const device_credential* match(std::string_view device_id) const noexcept;
+
+  std::vector<device_credential> credentials_;
+  std::unordered_map<std::string, std::shared_ptr<device_state>> devices_;
+};
+
+/// True when `text` is 1..max_len printable ASCII characters without spaces.
+bool valid_identifier(std::string_view text, std::size_t max_len) noexcept;
+
+}  // namespace vigil::ingest

@@ -1,0 +1,183 @@
+#pragma once
+
+#include "daemon/codec/frame.hpp"
+#include "daemon/ingest/device_protocol.hpp"
+#include "vigil/v1/device.pb.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace vigil::ingest {
+
+namespace asio = boost::asio;
+
+/// What the server needs of a device connection, whatever its stream type.
+class connection {
+ public:
+  virtual ~connection() = default;
+  /// Stops taking frames, sends what is due and a SHUTTING_DOWN error, then closes.
+  virtual void shutdown() = 0;
+};
+
+/// One device connection over any Asio stream (a TCP socket today; TLS can wrap it
+/// later without touching this code). A reader, a writer and a watchdog coroutine
+/// share one device_protocol; everything runs on the stream's executor.
+template <class Stream>
+class device_session final : public connection,
+                             public device_link,
+                             public std::enable_shared_from_this<device_session<Stream>> {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  device_session(Stream stream, std::uint64_t id, std::string peer, device_protocol::context ctx)
+      : stream_(std::move(stream)),
+        peer_(std::move(peer)),
+        config_(ctx.config),
+        log_(ctx.log),
+        protocol_(id, ctx, *this),
+        decoder_(ctx.config.max_frame_bytes),
+        writer_wake_(stream_.get_executor(), clock::time_point::max()),
+        reader_wake_(stream_.get_executor(), clock::time_point::max()),
+        watchdog_(stream_.get_executor()) {}
+
+  /// Runs the conversation to its end.
+  asio::awaitable<void> run() {
+    using namespace asio::experimental::awaitable_operators;
+    auto self = this->shared_from_this();
+    deadline_ = clock::now() + config_.handshake_timeout;
+    log_.debug("[C{}] accepted from {}", protocol_.connection_id(), peer_);
+    co_await (read_loop() && write_loop() && watchdog());
+    if (protocol_.close_is_fault()) {
+      log_.warn("[C{}] {} closed: {}", protocol_.connection_id(), peer_, protocol_.close_reason());
+    } else {
+      log_.info("[C{}] {} closed: {}", protocol_.connection_id(), peer_, protocol_.close_reason());
+    }
+  }
+
+  void shutdown() override {
+    protocol_.fail(v1::SHUTTING_DOWN, "the daemon is stopping; reconnect and resend after the last ack");
+    begin_close();
+  }
+
+  void acked() override { writer_wake_.cancel(); }
+
+  void superseded() override {
+    protocol_.fail(v1::DEVICE_RECONNECTED, "the same device connected again; this connection is replaced");
+    begin_close();
+  }
+
+ private:
+  static constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+  // A device that sends faster than it reads replies stops being read past this.
+  static constexpr std::size_t max_output_backlog = 256 * 1024;
+
+  void begin_close() {
+    deadline_ = clock::now() + config_.close_timeout;
+    watchdog_.cancel();
+    read_cancel_.emit(asio::cancellation_type::all);
+    writer_wake_.cancel();
+    reader_wake_.cancel();
+  }
+
+  asio::awaitable<void> read_loop() {
+    v1::DeviceMessage message;
+    for (;;) {
+      while (!protocol_.closing()) {
+        const auto frame = decoder_.next(message);
+        if (frame.status == codec::decode_status::need_more) break;
+        if (frame.status == codec::decode_status::bad) {
+          protocol_.on_bad_frame(frame.error);
+          break;
+        }
+        protocol_.on_message(message);
+      }
+      if (protocol_.has_output()) writer_wake_.cancel();
+      if (protocol_.closing()) break;
+      if (protocol_.backlog_bytes() > max_output_backlog) {
+        co_await reader_wake_.async_wait(nothrow);
+        continue;
+      }
+      const auto space = decoder_.prepare();
+      auto [ec, n] = co_await stream_.async_read_some(
+          asio::buffer(space.data(), space.size()),
+          asio::bind_cancellation_slot(read_cancel_.slot(), nothrow));
+      if (ec) {
+        if (ec == asio::error::eof) {
+          protocol_.on_peer_closed(decoder_.finish());
+        } else if (ec != asio::error::operation_aborted) {
+          protocol_.on_transport_error(ec.message());
+        }
+        break;
+      }
+      decoder_.commit(n);
+      if (protocol_.streaming()) deadline_ = clock::now() + config_.idle_timeout;
+    }
+    reading_done_ = true;
+    writer_wake_.cancel();
+  }
+
+  asio::awaitable<void> write_loop() {
+    std::string out;
+    for (;;) {
+      out.clear();
+      protocol_.take_output(out);
+      if (out.empty()) {
+        if (reading_done_) break;
+        co_await writer_wake_.async_wait(nothrow);
+        continue;
+      }
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out), nothrow);
+      reader_wake_.cancel();
+      if (ec) {
+        if (ec != asio::error::operation_aborted) protocol_.on_transport_error(ec.message());
+        break;
+      }
+    }
+    finished_ = true;
+    auto& socket = boost::beast::get_lowest_layer(stream_);
+    boost::system::error_code ignored;
+    socket.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket.close(ignored);
+    read_cancel_.emit(asio::cancellation_type::all);
+    reader_wake_.cancel();
+    watchdog_.cancel();
+  }
+
+  asio::awaitable<void> watchdog() {
+    while (!finished_) {
+      watchdog_.expires_at(deadline_);
+      co_await watchdog_.async_wait(nothrow);
+      if (finished_ || clock::now() < deadline_) continue;
+      if (protocol_.closing()) {
+        // The device is not reading its last frames: drop the connection.
+        boost::system::error_code ignored;
+        boost::beast::get_lowest_layer(stream_).close(ignored);
+        break;
+      }
+      protocol_.on_timeout();
+      begin_close();
+    }
+  }
+
+  Stream stream_;
+  std::string peer_;
+  const settings& config_;
+  spdlog::logger& log_;
+  device_protocol protocol_;
+  codec::frame_decoder decoder_;
+  asio::steady_timer writer_wake_;  // never expires; cancel() wakes the writer
+  asio::steady_timer reader_wake_;  // never expires; cancel() wakes a reader held by backpressure
+  asio::steady_timer watchdog_;
+  asio::cancellation_signal read_cancel_;
+  clock::time_point deadline_{};
+  bool reading_done_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace vigil::ingest

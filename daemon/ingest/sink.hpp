@@ -1,0 +1,45 @@
+#pragma once
+
+#include "daemon/model/vitals.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+namespace vigil::ingest {
+
+struct device_state;
+
+/// One accepted batch, valid only during sample_sink::submit.
+struct batch_view {
+  std::string_view device_id;
+  std::string_view chair_id;
+  std::uint64_t seq = 0;
+  std::span<const model::vital_sample> samples;
+};
+
+/// Where accepted samples go (the engine and the timeline store).
+/// The ack a device receives is the highest seq the sink has reported stored, so the
+/// sink alone decides what "acknowledged" promises: in memory, or durably on disk.
+class sample_sink {
+ public:
+  virtual ~sample_sink() = default;
+
+  /// Takes one batch. Must later call `device->mark_stored(batch.seq)` on the ingest
+  /// thread, for batches of one device in the order they were submitted.
+  virtual void submit(const batch_view& batch, const std::shared_ptr<device_state>& device) = 0;
+};
+
+}  // namespace vigil::ingest
+
+namespace vigil::ingest {
+
+/// Holds nothing: reports each batch stored at once. Acks then mean "received and
+/// checked"; the timeline store replaces it to make them mean "on disk".
+class memory_sink final : public sample_sink {
+ public:
+  void submit(const batch_view& batch, const std::shared_ptr<device_state>& device) override;
+};
+
+}  // namespace vigil::ingest
