@@ -80,7 +80,7 @@ class section {
   /// The YAML sequence under `key`, if any.
   YAML::Node list(const std::string& key) {
     const YAML::Node value = take(key);
-    if (!value || value.IsNull()) return {};
+    if (!value) return {};
     if (!value.IsSequence()) {
       report(key_of(key), "must be a list");
       return {};
@@ -91,10 +91,13 @@ class section {
   std::string key_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
  private:
+  /// The value under `key`; an undefined node (false in a boolean test) when absent or null.
   YAML::Node take(const std::string& key) {
     seen_.insert(key);
-    if (!node_ || !node_.IsMap()) return {};
-    return node_[key];
+    if (!node_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    YAML::Node value = node_[key];
+    if (!value || value.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+    return value;
   }
   void report(std::string key, std::string message) { problems_.push_back({std::move(key), std::move(message)}); }
 

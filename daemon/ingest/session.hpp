@@ -87,6 +87,7 @@ class device_session final : public connection,
 
   asio::awaitable<void> read_loop() {
     v1::DeviceMessage message;
+    bool received = false;
     for (;;) {
       while (!protocol_.closing()) {
         const auto frame = decoder_.next(message);
@@ -97,6 +98,15 @@ class device_session final : public connection,
         }
         protocol_.on_message(message);
       }
+      if (received && protocol_.streaming()) {
+        deadline_ = clock::now() + config_.idle_timeout;
+        // The idle deadline may fall before the handshake deadline the watchdog waits for.
+        if (!idle_armed_) {
+          idle_armed_ = true;
+          watchdog_.cancel();
+        }
+      }
+      received = false;
       if (protocol_.has_output()) writer_wake_.cancel();
       if (protocol_.closing()) break;
       if (protocol_.backlog_bytes() > max_output_backlog) {
@@ -116,7 +126,7 @@ class device_session final : public connection,
         break;
       }
       decoder_.commit(n);
-      if (protocol_.streaming()) deadline_ = clock::now() + config_.idle_timeout;
+      received = true;
     }
     reading_done_ = true;
     writer_wake_.cancel();
@@ -176,6 +186,7 @@ class device_session final : public connection,
   asio::steady_timer watchdog_;
   asio::cancellation_signal read_cancel_;
   clock::time_point deadline_{};
+  bool idle_armed_ = false;
   bool reading_done_ = false;
   bool finished_ = false;
 };

@@ -1,0 +1,189 @@
+#include "sim/device_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+namespace vigil::sim {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Refusals that a reconnect cannot cure.
+bool permanent(v1::ErrorCode code) {
+  return code == v1::UNKNOWN_DEVICE || code == v1::BAD_TOKEN || code == v1::BAD_CHAIR ||
+         code == v1::UNSUPPORTED_VERSION;
+}
+}  // namespace
+
+device_client::device_client(asio::any_io_executor executor, options opts)
+    : opts_(std::move(opts)),
+      executor_(executor),
+      socket_(executor),
+      wake_(executor, std::chrono::steady_clock::time_point::max()),
+      progress_(executor, std::chrono::steady_clock::time_point::max()),
+      retry_(executor),
+      decoder_(codec::hard_max_frame_bytes) {}
+
+std::uint64_t device_client::push(const google::protobuf::RepeatedPtrField<v1::Sample>& samples) {
+  v1::DeviceMessage message;
+  auto& batch = *message.mutable_batch();
+  batch.set_seq(next_seq_);
+  *batch.mutable_samples() = samples;
+  pending p{next_seq_, static_cast<std::uint32_t>(samples.size()), {}};
+  codec::append_frame(p.frame, message);
+  queue_.push_back(std::move(p));
+  wake_.cancel();
+  return next_seq_++;
+}
+
+asio::awaitable<void> device_client::wait_for_room() {
+  while (!stopped_ && queue_.size() >= opts_.max_queued) co_await progress_.async_wait(nothrow);
+}
+
+asio::awaitable<void> device_client::wait_acked(std::uint64_t seq) {
+  while (!stopped_ && acked_seq_ < seq) co_await progress_.async_wait(nothrow);
+}
+
+void device_client::wake_all() {
+  wake_.cancel();
+  progress_.cancel();
+}
+
+void device_client::stop() {
+  stopped_ = true;
+  drop_connection();
+  retry_.cancel();
+  wake_all();
+}
+
+void device_client::drop_connection() {
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  wake_.cancel();
+}
+
+asio::awaitable<void> device_client::run() {
+  using namespace asio::experimental::awaitable_operators;
+  tcp::resolver resolver(executor_);
+  while (!stopped_) {
+    auto [rec, endpoints] = co_await resolver.async_resolve(opts_.host, std::to_string(opts_.port), nothrow);
+    if (!rec) {
+      socket_ = tcp::socket(executor_);
+      auto [cec, endpoint] = co_await asio::async_connect(socket_, endpoints, nothrow);
+      if (!cec && !stopped_) {
+        socket_.set_option(tcp::no_delay(true), cec);
+        decoder_ = codec::frame_decoder(codec::hard_max_frame_bytes);
+        ++counters_.connects;
+        if (co_await handshake()) {
+          connected_ = true;
+          co_await (read_loop() || write_loop());
+          connected_ = false;
+        }
+      }
+    }
+    drop_connection();
+    if (stopped_ || refused_) break;
+    retry_.expires_after(opts_.reconnect_delay);
+    co_await retry_.async_wait(nothrow);
+  }
+  wake_all();
+}
+
+asio::awaitable<bool> device_client::read_message(v1::DaemonMessage& message) {
+  for (;;) {
+    const auto frame = decoder_.next(message);
+    if (frame.status == codec::decode_status::ok) co_return true;
+    if (frame.status == codec::decode_status::bad) {
+      last_error_ = fmt::format("bad frame from the daemon: {}", codec::describe(frame.error));
+      co_return false;
+    }
+    const auto space = decoder_.prepare();
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+    if (ec) co_return false;
+    decoder_.commit(n);
+  }
+}
+
+asio::awaitable<bool> device_client::handshake() {
+  v1::DeviceMessage hello_message;
+  auto& hello = *hello_message.mutable_hello();
+  hello.set_device_id(opts_.device_id);
+  hello.set_token(opts_.token);
+  hello.set_chair_id(opts_.chair_id);
+  hello.set_protocol_version(v1::PROTOCOL_VERSION_1);
+  hello.set_software(opts_.software);
+  std::string frame;
+  codec::append_frame(frame, hello_message);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(frame), nothrow);
+  if (ec) co_return false;
+
+  v1::DaemonMessage reply;
+  if (!co_await read_message(reply)) co_return false;
+  if (reply.has_error()) {
+    note_error(reply.error());
+    if (permanent(reply.error().code())) refused_ = true;
+    co_return false;
+  }
+  if (!reply.has_welcome()) co_return false;
+  on_ack(reply.welcome().acked_seq());
+  unsent_ = 0;  // everything still held was not acked: send it again
+  co_return true;
+}
+
+void device_client::on_ack(std::uint64_t seq) {
+  if (seq > acked_seq_) acked_seq_ = seq;
+  while (!queue_.empty() && queue_.front().seq <= acked_seq_) {
+    queue_.pop_front();
+    if (unsent_ > 0) --unsent_;
+  }
+  wake_all();
+}
+
+void device_client::note_error(const v1::Error& error) {
+  ++counters_.errors;
+  counters_.samples_rejected += static_cast<std::uint64_t>(error.rejected_size());
+  last_error_ = fmt::format("{}: {}", v1::ErrorCode_Name(error.code()), error.message());
+}
+
+asio::awaitable<void> device_client::read_loop() {
+  v1::DaemonMessage message;
+  while (co_await read_message(message)) {
+    if (message.has_ack()) {
+      on_ack(message.ack().acked_seq());
+    } else if (message.has_error()) {
+      note_error(message.error());
+      if (message.error().fatal()) co_return;
+    }
+  }
+}
+
+asio::awaitable<void> device_client::write_loop() {
+  std::string out;
+  while (!stopped_) {
+    out.clear();
+    const std::uint64_t in_flight_limit = acked_seq_ + opts_.max_in_flight;
+    while (unsent_ < queue_.size() && queue_[unsent_].seq <= in_flight_limit && out.size() < 256 * 1024) {
+      out += queue_[unsent_].frame;
+      counters_.samples_sent += queue_[unsent_].samples;
+      ++counters_.batches_sent;
+      ++unsent_;
+    }
+    if (out.empty()) {
+      co_await wake_.async_wait(nothrow);
+      if (!socket_.is_open()) co_return;
+      continue;
+    }
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), nothrow);
+    if (ec) co_return;
+  }
+}
+
+}  // namespace vigil::sim

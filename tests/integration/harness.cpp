@@ -1,0 +1,165 @@
+#include "tests/integration/harness.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+#include <stdexcept>
+
+namespace vigil::test {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+void recording_sink::submit(const ingest::batch_view& view, const std::shared_ptr<ingest::device_state>& device) {
+  {
+    std::lock_guard lock(mutex_);
+    batches_.push_back({std::string(view.device_id), std::string(view.chair_id), view.seq,
+                        std::vector<model::vital_sample>(view.samples.begin(), view.samples.end())});
+  }
+  device->mark_stored(view.seq);
+}
+
+std::vector<recording_sink::batch> recording_sink::batches() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+std::size_t recording_sink::sample_count() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& b : batches_) n += b.samples.size();
+  return n;
+}
+
+config::daemon_config test_config() {
+  config::daemon_config c;
+  c.ingest.address = "127.0.0.1";
+  c.ingest.port = 0;
+  c.ingest.handshake_timeout = std::chrono::seconds(5);
+  c.ingest.idle_timeout = std::chrono::seconds(30);
+  c.ingest.devices = {{"dev-*", device_token, ""}, {"pinned", device_token, "chair-9"}};
+  c.log.level = "warn";
+  return c;
+}
+
+daemon_under_test::daemon_under_test(config::daemon_config config)
+    : sink_(std::make_shared<recording_sink>()), daemon_(std::move(config), {false, sink_}) {
+  daemon_.start();
+  thread_ = std::thread([this] { daemon_.run(); });
+}
+
+daemon_under_test::~daemon_under_test() { stop(); }
+
+void daemon_under_test::stop() {
+  if (!thread_.joinable()) return;
+  daemon_.stop();
+  thread_.join();
+}
+
+test_client::test_client(std::uint16_t port) : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+  socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  socket_.set_option(tcp::no_delay(true));
+}
+
+void test_client::send(const v1::DeviceMessage& message) {
+  std::string frame;
+  codec::append_frame(frame, message);
+  send_raw(frame);
+}
+
+void test_client::send_raw(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+
+bool test_client::read_some(std::chrono::milliseconds timeout) {
+  if (eof_) return false;
+  bool done = false;
+  boost::system::error_code result;
+  const auto space = decoder_.prepare();
+  socket_.async_read_some(asio::buffer(space.data(), space.size()), [&](boost::system::error_code ec, std::size_t n) {
+    done = true;
+    result = ec;
+    decoder_.commit(n);
+  });
+  io_.restart();
+  io_.run_for(timeout);
+  if (!done) {
+    socket_.cancel();
+    io_.restart();
+    io_.run();
+    return false;
+  }
+  if (result) eof_ = true;
+  return !result;
+}
+
+std::optional<v1::DaemonMessage> test_client::receive(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  v1::DaemonMessage message;
+  for (;;) {
+    const auto frame = decoder_.next(message);
+    if (frame.status == codec::decode_status::ok) {
+      if (message.has_ack()) acks_.push_back(message.ack().acked_seq());
+      return message;
+    }
+    if (frame.status == codec::decode_status::bad) throw std::runtime_error("daemon sent a bad frame");
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !read_some(left)) return std::nullopt;
+  }
+}
+
+bool test_client::wait_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!eof_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (!read_some(left) && !eof_) return false;
+  }
+  return true;
+}
+
+std::optional<v1::DaemonMessage> test_client::hello(const std::string& device_id, const std::string& token,
+                                                    const std::string& chair) {
+  send(make_hello(device_id, token, chair));
+  return receive();
+}
+
+bool test_client::wait_ack(std::uint64_t seq, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto message = receive(left);
+    if (!message) return false;
+    if (message->has_error() && message->error().fatal()) return false;
+    if (message->has_ack() && message->ack().acked_seq() >= seq) return true;
+  }
+}
+
+void test_client::close() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
+
+v1::DeviceMessage make_hello(const std::string& device_id, const std::string& token, const std::string& chair) {
+  v1::DeviceMessage m;
+  auto& h = *m.mutable_hello();
+  h.set_device_id(device_id);
+  h.set_token(token);
+  h.set_chair_id(chair);
+  h.set_protocol_version(v1::PROTOCOL_VERSION_1);
+  h.set_software("integration test");
+  return m;
+}
+
+v1::DeviceMessage make_batch(std::uint64_t seq, int count, std::int64_t first_time_ms) {
+  v1::DeviceMessage m;
+  auto& b = *m.mutable_batch();
+  b.set_seq(seq);
+  for (int i = 0; i < count; ++i) {
+    auto& s = *b.add_samples();
+    s.set_kind(v1::HEART_RATE);
+    s.set_value(60 + i % 30);
+    s.set_time_ms(first_time_ms + i * 1000);
+  }
+  return m;
+}
+
+}  // namespace vigil::test

@@ -1,0 +1,104 @@
+#pragma once
+
+// Test harness: vigild in-process on 127.0.0.1 port 0, and a plain socket client that
+// speaks the device protocol frame by frame.
+
+#include "daemon/app/daemon.hpp"
+#include "daemon/codec/frame.hpp"
+#include "daemon/ingest/device_registry.hpp"
+#include "daemon/ingest/sink.hpp"
+#include "vigil/v1/device.pb.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace vigil::test {
+
+inline constexpr auto default_wait = std::chrono::seconds(10);
+inline constexpr const char* device_token = "integration-token";
+
+/// Keeps every batch it is given; thread-safe, so the test thread can inspect it.
+class recording_sink final : public ingest::sample_sink {
+ public:
+  struct batch {
+    std::string device_id;
+    std::string chair_id;
+    std::uint64_t seq;
+    std::vector<model::vital_sample> samples;
+  };
+
+  void submit(const ingest::batch_view& view, const std::shared_ptr<ingest::device_state>& device) override;
+
+  std::vector<batch> batches() const;
+  std::size_t sample_count() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<batch> batches_;
+};
+
+/// A test configuration: port 0, short timeouts, devices "dev-*" with device_token.
+config::daemon_config test_config();
+
+/// vigild running on its own thread for the length of a test.
+class daemon_under_test {
+ public:
+  explicit daemon_under_test(config::daemon_config config = test_config());
+  ~daemon_under_test();
+
+  std::uint16_t port() const { return daemon_.ingest_port(); }
+  recording_sink& sink() { return *sink_; }
+  const ingest::stats& stats() const { return daemon_.ingest_stats(); }
+  /// Stops gracefully and waits for run() to return.
+  void stop();
+
+ private:
+  std::shared_ptr<recording_sink> sink_;
+  app::daemon daemon_;
+  std::thread thread_;
+};
+
+/// A device connection driven step by step from the test thread.
+class test_client {
+ public:
+  explicit test_client(std::uint16_t port);
+
+  void send(const v1::DeviceMessage& message);
+  void send_raw(const std::string& bytes);
+  /// The next frame from the daemon; nullopt if the connection closed or `timeout` passed.
+  std::optional<v1::DaemonMessage> receive(std::chrono::milliseconds timeout = default_wait);
+  /// True once the daemon closes the connection within `timeout`; frames before the close are dropped.
+  bool wait_closed(std::chrono::milliseconds timeout = default_wait);
+  /// Sends a Hello and returns the reply.
+  std::optional<v1::DaemonMessage> hello(const std::string& device_id, const std::string& token = device_token,
+                                         const std::string& chair = "chair-1");
+  /// Reads frames until an Ack covering `seq` arrives; false on error, close or timeout.
+  bool wait_ack(std::uint64_t seq, std::chrono::milliseconds timeout = default_wait);
+  /// Acks seen by wait_ack/receive, in arrival order.
+  const std::vector<std::uint64_t>& acks() const { return acks_; }
+  void close();
+
+ private:
+  bool read_some(std::chrono::milliseconds timeout);
+
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  codec::frame_decoder decoder_;
+  std::vector<std::uint64_t> acks_;
+  bool eof_ = false;
+};
+
+/// A batch frame body with `count` valid heart-rate samples.
+v1::DeviceMessage make_batch(std::uint64_t seq, int count, std::int64_t first_time_ms = 1'700'000'000'000);
+v1::DeviceMessage make_hello(const std::string& device_id, const std::string& token, const std::string& chair);
+
+}  // namespace vigil::test

@@ -1,0 +1,165 @@
+// Tests of the vigild executable itself: configuration checks, port 0 reporting,
+// and a clean exit on SIGTERM.
+
+#include "tests/integration/harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+namespace vigil::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+/// vigild started as a child process, its standard error read through a pipe.
+class child_process {
+ public:
+  explicit child_process(std::vector<std::string> args) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDERR_FILENO);
+      dup2(fds[1], STDOUT_FILENO);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(VIGILD_PATH));
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(VIGILD_PATH, argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+  }
+  ~child_process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(out_);
+  }
+
+  /// Reads output until a line matches `pattern`; the match, or empty after `timeout`.
+  std::smatch wait_line(const std::regex& pattern, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n')) {
+        line_ = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        output_ += line_ + "\n";
+        std::smatch m;
+        if (std::regex_search(line_, m, pattern)) return m;
+      }
+      if (!read_more(deadline)) return {};
+    }
+  }
+
+  /// Waits for the process to exit; its exit status, or -1 after `timeout`.
+  int wait_exit(std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (read_more(deadline)) {
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  void signal(int sig) { kill(pid_, sig); }
+  const std::string& output() const { return output_; }
+
+ private:
+  // Reads what the child wrote; false at end of output or at the deadline.
+  bool read_more(std::chrono::steady_clock::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{out_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char chunk[4096];
+    const ssize_t n = read(out_, chunk, sizeof chunk);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    output_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string buffer_;
+  std::string line_;
+  std::string output_;
+};
+
+fs::path temp_dir() {
+  fs::path dir = fs::temp_directory_path() / ("vigild-test-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  return dir;
+}
+
+fs::path write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(VigildProcess, CheckConfigReportsEveryProblemWithItsKey) {
+  const auto file = write_file(temp_dir() / "bad.yaml",
+                               "ingest:\n  port: 70000\n  max_conections: 5\n  devices:\n    - id: a\n      token: short\n"
+                               "log:\n  level: loud\n");
+  child_process p({"--check-config", file.string()});
+  EXPECT_EQ(p.wait_exit(), 2);
+  const auto& out = p.output();
+  EXPECT_NE(out.find("ingest.port"), std::string::npos) << out;
+  EXPECT_NE(out.find("ingest.max_conections: unknown key"), std::string::npos) << out;
+  EXPECT_NE(out.find("ingest.devices[0].token"), std::string::npos) << out;
+  EXPECT_NE(out.find("log.level"), std::string::npos) << out;
+}
+
+TEST(VigildProcess, ShippedConfigPassesCheck) {
+  child_process p({"--check-config", std::string(VIGIL_SOURCE_DIR) + "/config/vigild.yaml"});
+  EXPECT_EQ(p.wait_exit(), 0) << p.output();
+}
+
+TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
+  const auto dir = temp_dir();
+  const auto ports = dir / "ports";
+  fs::remove(ports);
+  const auto file = write_file(dir / "ok.yaml",
+                               "ingest:\n  port: 7400\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n");
+  child_process p({"--config", file.string(), "--ingest-port", "0", "--ports-file", ports.string()});
+  const auto m = p.wait_line(std::regex(R"(listening for devices on 127\.0\.0\.1:(\d+))"));
+  ASSERT_FALSE(m.empty()) << p.output();
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+  ASSERT_FALSE(p.wait_line(std::regex("ready")).empty()) << p.output();
+
+  std::ifstream in(ports);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "ingest: " + std::to_string(port));
+
+  test_client c(port);
+  ASSERT_TRUE(c.hello("dev-1")->has_welcome());
+  c.send(make_batch(1, 10));
+  ASSERT_TRUE(c.wait_ack(1));
+
+  p.signal(SIGTERM);
+  const auto reply = c.receive();
+  ASSERT_TRUE(reply && reply->has_error());
+  EXPECT_EQ(reply->error().code(), v1::SHUTTING_DOWN);
+  EXPECT_EQ(p.wait_exit(), 0) << p.output();
+}
+
+}  // namespace
+}  // namespace vigil::test
