@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds Vigil, then runs the daemon with the demo configuration and vigil-sim feeding
+# a small clinic of monitors. Ctrl-C stops both.
+# Usage: scripts/run.sh [--devices N] [any other vigil-sim option]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+cd "$root"
+mkdir -p var/run
+rm -f var/run/vigild.ports
+./build/daemon/vigild --config config/demo.yaml &
+daemon_pid=$!
+sim_pid=
+stop() {
+  [[ -n "$sim_pid" ]] && kill -INT "$sim_pid" 2>/dev/null || true
+  kill -TERM "$daemon_pid" 2>/dev/null || true
+  wait "$daemon_pid" 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+# vigild writes its ports file once it is listening.
+for _ in $(seq 100); do
+  [[ -s var/run/vigild.ports ]] && break
+  kill -0 "$daemon_pid" 2>/dev/null || { echo "run: vigild did not start" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -s var/run/vigild.ports ]] || { echo "run: vigild did not report its ports" >&2; exit 1; }
+
+cat <<MSG >&2
+
+  vigild is running (ingest $(cat var/run/vigild.ports)); vigil-sim feeds it in real time.
+  The nurse station page is not built yet; follow the daemon's log below.
+  Ctrl-C stops both.
+
+MSG
+./build/sim/vigil-sim --ports-file var/run/vigild.ports --devices 6 "$@" &
+sim_pid=$!
+wait "$sim_pid"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vigil needs to build, test and run, if any are missing.
+# Safe to run again: it installs only what is absent.
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config
+  libboost1.81-all-dev          # Asio (C++20 coroutines) and Beast
+  libprotobuf-dev protobuf-compiler
+  libspdlog-dev libfmt-dev
+  libyaml-cpp-dev               # config files
+  libcli11-dev                  # command-line parsing
+  libgtest-dev libgmock-dev     # tests
+  libbenchmark-dev              # bench/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds Vigil and runs the whole test suite through CTest: first the normal build,
+# then the same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer pass)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+jobs="$(nproc)"
+
+"$root/scripts/build.sh" "$root/build"
+(cd "$root/build" && ctest --output-on-failure --parallel "$jobs" --timeout 300)
+
+if [[ "${1:-}" != "--fast" ]]; then
+  echo "== the same tests under AddressSanitizer + UBSan" >&2
+  "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_BENCH=OFF
+  (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure --parallel "$jobs" --timeout 600)
+fi
