@@ -63,6 +63,7 @@ std::span<std::uint8_t> frame_decoder::prepare(std::size_t min_bytes) {
 void frame_decoder::commit(std::size_t n) noexcept { end_ += std::min(n, buffer_.size() - end_); }
 
 void frame_decoder::feed(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return;  // memcpy may not be given the null data of an empty buffer
   auto space = prepare(bytes.size());
   std::memcpy(space.data(), bytes.data(), bytes.size());
   commit(bytes.size());

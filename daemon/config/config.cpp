@@ -1,5 +1,7 @@
 #include "daemon/config/config.hpp"
 
+#include "daemon/ingest/device_registry.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -28,8 +30,15 @@ class section {
 
   ~section() {
     if (!node_ || !node_.IsMap()) return;
+    std::set<std::string> keys;
     for (const auto& entry : node_) {
-      const auto key = entry.first.as<std::string>("");
+      if (!entry.first.IsScalar()) {
+        report(key_of("?"), "keys must be plain names");
+        continue;
+      }
+      const auto key = entry.first.as<std::string>();
+      // yaml-cpp keeps the first of two equal keys; a silent pick could hide a mistake.
+      if (!keys.insert(key).second) report(key_of(key), "appears more than once");
       if (!seen_.contains(key)) report(key_of(key), "unknown key");
     }
   }
@@ -166,14 +175,17 @@ std::vector<problem> validate(const daemon_config& config) {
   for (std::size_t i = 0; i < config.ingest.devices.size(); ++i) {
     const auto& d = config.ingest.devices[i];
     const std::string key = fmt::format("ingest.devices[{}]", i);
-    if (d.id.empty()) problems.push_back({key + ".id", "is required"});
-    if (d.id.find_first_of(" \t") != std::string::npos) problems.push_back({key + ".id", "must not contain spaces"});
-    if (d.id.size() > 128) problems.push_back({key + ".id", "must be at most 128 characters"});
+    // The same rules the handshake applies, so that no configured device is one that can never connect.
+    if (!ingest::valid_identifier(d.id, 128)) {
+      problems.push_back({key + ".id", "must be 1 to 128 printable ASCII characters without spaces"});
+    }
     if (!d.id.empty() && !ids.insert(d.id).second) problems.push_back({key + ".id", fmt::format("'{}' is listed twice", d.id)});
     if (d.token.size() < min_token_length) {
       problems.push_back({key + ".token", fmt::format("must be at least {} characters", min_token_length)});
     }
-    if (d.chair.size() > 64) problems.push_back({key + ".chair", "must be at most 64 characters"});
+    if (!d.chair.empty() && !ingest::valid_identifier(d.chair, 64)) {
+      problems.push_back({key + ".chair", "must be 1 to 64 printable ASCII characters without spaces"});
+    }
   }
   return problems;
 }

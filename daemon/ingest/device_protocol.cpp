@@ -99,7 +99,7 @@ void device_protocol::on_batch(const v1::SampleBatch& batch) {
   if (batch.seq() <= device_->accepted_seq) {
     // A resend after a reconnect: already taken, so only the ack is owed.
     ctx_.counters.add(ctx_.counters.batches_duplicate);
-    ack_requested_ = true;
+    ack_requested_ = device_->stored_seq > 0;
     return;
   }
 

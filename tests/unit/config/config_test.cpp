@@ -1,0 +1,282 @@
+#include "daemon/config/config.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace vigil::config {
+
+// Lets a failing assertion print the problems it was given.
+void PrintTo(const problem& p, std::ostream* os) {
+  *os << "{key: '" << p.key << "', message: '" << p.message << "'}";
+}
+
+namespace {
+
+using testing::AllOf;
+using testing::Contains;
+using testing::ElementsAre;
+using testing::Field;
+using testing::HasSubstr;
+using testing::IsEmpty;
+using testing::SizeIs;
+
+testing::Matcher<problem> problem_at(const std::string& key) {
+  return Field(&problem::key, key);
+}
+
+testing::Matcher<problem> problem_at(const std::string& key, const std::string& mentions) {
+  return AllOf(Field(&problem::key, key), Field(&problem::message, HasSubstr(mentions)));
+}
+
+/// Problems of a configuration that is valid apart from `extra` lines in the ingest section.
+std::vector<problem> problems_with_ingest(const std::string& extra) {
+  return load_text("ingest:\n" + extra).problems;
+}
+
+TEST(LoadText, EmptyTextGivesTheDefaults) {
+  for (const std::string text : {"", "# only a comment\n", "---\n"}) {
+    SCOPED_TRACE(text);
+    const auto result = load_text(text);
+    EXPECT_THAT(result.problems, IsEmpty());
+    const auto& c = result.config;
+    EXPECT_EQ(c.ingest.address, "127.0.0.1");
+    EXPECT_EQ(c.ingest.port, 7400);
+    EXPECT_EQ(c.ingest.max_connections, 1024U);
+    EXPECT_EQ(c.ingest.max_frame_bytes, 64U * 1024U);
+    EXPECT_EQ(c.ingest.handshake_timeout, std::chrono::milliseconds(5'000));
+    EXPECT_EQ(c.ingest.idle_timeout, std::chrono::milliseconds(30'000));
+    EXPECT_EQ(c.ingest.close_timeout, std::chrono::milliseconds(2'000));
+    EXPECT_THAT(c.ingest.devices, IsEmpty());
+    EXPECT_EQ(c.log.level, "info");
+    EXPECT_EQ(c.log.style, log::format::text);
+    EXPECT_EQ(c.log.file, "");
+    EXPECT_EQ(c.ports_file, "");
+    EXPECT_EQ(c.shutdown_timeout, std::chrono::milliseconds(5'000));
+  }
+}
+
+TEST(LoadText, FullConfigurationIsParsedIntoItsFields) {
+  const auto result = load_text(R"(
+ports_file: /run/vigil/ports
+shutdown_timeout_ms: 7000
+log:
+  level: debug
+  format: json
+  file: /var/log/vigil/vigild.log
+ingest:
+  address: "::1"
+  port: 7500
+  max_connections: 64
+  max_frame_bytes: 131072
+  handshake_timeout_ms: 1500
+  idle_timeout_ms: 45000
+  close_timeout_ms: 250
+  devices:
+    - id: bay1-monitor
+      token: "0123456789abcdef"
+      chair: chair-1
+    - id: "sim-*"
+      token: simulator-shared-token
+)");
+  ASSERT_THAT(result.problems, IsEmpty());
+  const auto& c = result.config;
+  EXPECT_EQ(c.ports_file, "/run/vigil/ports");
+  EXPECT_EQ(c.shutdown_timeout, std::chrono::milliseconds(7'000));
+  EXPECT_EQ(c.log.level, "debug");
+  EXPECT_EQ(c.log.style, log::format::json);
+  EXPECT_EQ(c.log.file, "/var/log/vigil/vigild.log");
+  EXPECT_EQ(c.ingest.address, "::1");
+  EXPECT_EQ(c.ingest.port, 7500);
+  EXPECT_EQ(c.ingest.max_connections, 64U);
+  EXPECT_EQ(c.ingest.max_frame_bytes, 131'072U);
+  EXPECT_EQ(c.ingest.handshake_timeout, std::chrono::milliseconds(1'500));
+  EXPECT_EQ(c.ingest.idle_timeout, std::chrono::milliseconds(45'000));
+  EXPECT_EQ(c.ingest.close_timeout, std::chrono::milliseconds(250));
+  ASSERT_EQ(c.ingest.devices.size(), 2U);
+  EXPECT_EQ(c.ingest.devices[0].id, "bay1-monitor");
+  EXPECT_EQ(c.ingest.devices[0].token, "0123456789abcdef");
+  EXPECT_EQ(c.ingest.devices[0].chair, "chair-1");
+  EXPECT_EQ(c.ingest.devices[1].id, "sim-*");
+  EXPECT_EQ(c.ingest.devices[1].token, "simulator-shared-token");
+  EXPECT_EQ(c.ingest.devices[1].chair, "");
+}
+
+TEST(LoadText, UnknownKeysAreReportedWithTheirPath) {
+  EXPECT_THAT(problems_with_ingest("  max_conections: 10\n"),
+              ElementsAre(problem_at("ingest.max_conections", "unknown")));
+  EXPECT_THAT(load_text("listen: 7400\n").problems, ElementsAre(problem_at("listen", "unknown")));
+  EXPECT_THAT(load_text("log:\n  colour: true\n").problems, ElementsAre(problem_at("log.colour", "unknown")));
+  EXPECT_THAT(problems_with_ingest("  devices:\n    - id: bay1-monitor\n      token: 0123456789abcdef\n"
+                                   "      chiar: chair-1\n"),
+              ElementsAre(problem_at("ingest.devices[0].chiar", "unknown")));
+}
+
+struct range_case {
+  std::string name;
+  std::string key;   // dotted
+  std::string yaml;  // sets the key
+};
+// Names the case in test listings and failures (the default is a dump of the struct's bytes).
+void PrintTo(const range_case& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class OutOfRange : public testing::TestWithParam<range_case> {};
+
+TEST_P(OutOfRange, IsReportedAgainstItsKey) {
+  const auto result = load_text(GetParam().yaml);
+  EXPECT_THAT(result.problems, ElementsAre(problem_at(GetParam().key, "range")));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LoadText, OutOfRange,
+    testing::Values(
+        range_case{"port_above", "ingest.port", "ingest:\n  port: 70000\n"},
+        range_case{"port_negative", "ingest.port", "ingest:\n  port: -1\n"},
+        range_case{"max_connections_zero", "ingest.max_connections", "ingest:\n  max_connections: 0\n"},
+        range_case{"max_frame_bytes_above", "ingest.max_frame_bytes", "ingest:\n  max_frame_bytes: 100000000\n"},
+        range_case{"handshake_timeout_zero", "ingest.handshake_timeout_ms", "ingest:\n  handshake_timeout_ms: 0\n"},
+        range_case{"idle_timeout_negative", "ingest.idle_timeout_ms", "ingest:\n  idle_timeout_ms: -30000\n"},
+        range_case{"shutdown_timeout_above", "shutdown_timeout_ms", "shutdown_timeout_ms: 99999999\n"}));
+
+TEST(LoadText, OutOfRangeValueLeavesTheDefault) {
+  const auto result = load_text("ingest:\n  port: 70000\n");
+  EXPECT_EQ(result.config.ingest.port, 7400) << "not 70000 truncated to 16 bits";
+}
+
+TEST(LoadText, WrongTypesAreReportedAgainstTheirKey) {
+  EXPECT_THAT(problems_with_ingest("  idle_timeout_ms: soon\n"),
+              ElementsAre(problem_at("ingest.idle_timeout_ms", "whole number")));
+  EXPECT_THAT(problems_with_ingest("  port: 7400.5\n"), ElementsAre(problem_at("ingest.port", "whole number")));
+  EXPECT_THAT(problems_with_ingest("  port: [7400]\n"), ElementsAre(problem_at("ingest.port")));
+  EXPECT_THAT(problems_with_ingest("  devices: bay1-monitor\n"), ElementsAre(problem_at("ingest.devices", "list")));
+  EXPECT_THAT(load_text("ingest: 7400\n").problems, ElementsAre(problem_at("ingest", "mapping")));
+  EXPECT_THAT(load_text("log:\n  file: [a, b]\n").problems, ElementsAre(problem_at("log.file", "string")));
+}
+
+TEST(LoadText, BadLogLevelIsReportedWithTheChoices) {
+  const auto result = load_text("log:\n  level: loud\n");
+  ASSERT_THAT(result.problems, ElementsAre(problem_at("log.level", "loud")));
+  EXPECT_THAT(result.problems[0].message, HasSubstr("debug"));
+  EXPECT_THAT(load_text("log:\n  format: xml\n").problems, ElementsAre(problem_at("log.format", "xml")));
+}
+
+TEST(LoadText, YamlSyntaxErrorNamesTheLine) {
+  const auto result = load_text("log:\n  level: info\ningest: [port: 1\n", "broken.yaml");
+  ASSERT_THAT(result.problems, SizeIs(1));
+  EXPECT_EQ(result.problems[0].key, "");
+  EXPECT_THAT(result.problems[0].message, HasSubstr("broken.yaml"));
+  EXPECT_THAT(result.problems[0].message, HasSubstr("line"));
+  // The error is on the third or fourth line (where the flow sequence is left open).
+  EXPECT_THAT(result.problems[0].message, testing::AnyOf(HasSubstr("line 3"), HasSubstr("line 4")));
+}
+
+TEST(LoadText, DuplicateDeviceIdIsReported) {
+  const auto problems = problems_with_ingest(R"(  devices:
+    - id: bay1-monitor
+      token: 0123456789abcdef
+    - id: bay2-monitor
+      token: 0123456789abcdef
+    - id: bay1-monitor
+      token: fedcba9876543210
+)");
+  EXPECT_THAT(problems, ElementsAre(problem_at("ingest.devices[2].id", "bay1-monitor")));
+}
+
+TEST(LoadText, ShortTokenIsReported) {
+  // Eleven characters: one short of the minimum.
+  EXPECT_THAT(problems_with_ingest("  devices:\n    - id: bay1-monitor\n      token: 0123456789a\n"),
+              ElementsAre(problem_at("ingest.devices[0].token", "12")));
+  EXPECT_THAT(problems_with_ingest("  devices:\n    - id: bay1-monitor\n      token: 0123456789ab\n"), IsEmpty());
+  EXPECT_THAT(problems_with_ingest("  devices:\n    - id: bay1-monitor\n"),
+              ElementsAre(problem_at("ingest.devices[0].token")));
+}
+
+TEST(LoadText, DeviceWithoutIdIsReported) {
+  EXPECT_THAT(problems_with_ingest("  devices:\n    - token: 0123456789abcdef\n"),
+              Contains(problem_at("ingest.devices[0].id")));
+}
+
+TEST(LoadText, BadAddressIsReported) {
+  for (const std::string address : {"localhost", "300.1.1.1", "127.0.0.1:7400", ""}) {
+    SCOPED_TRACE(address);
+    EXPECT_THAT(problems_with_ingest("  address: \"" + address + "\"\n"), ElementsAre(problem_at("ingest.address")));
+  }
+  EXPECT_THAT(problems_with_ingest("  address: 0.0.0.0\n"), IsEmpty());
+  EXPECT_THAT(problems_with_ingest("  address: \"::\"\n"), IsEmpty());
+}
+
+TEST(LoadText, ReportsEveryProblemInOnePass) {
+  const auto result = load_text(R"(
+log:
+  level: chatty
+ingest:
+  address: nowhere
+  port: 70000
+  max_connections: 0
+  idle_timeout_ms: soon
+  max_conections: 5
+  devices:
+    - id: bay1-monitor
+      token: short
+    - id: bay1-monitor
+      token: 0123456789abcdef
+)");
+  EXPECT_THAT(result.problems,
+              testing::UnorderedElementsAre(problem_at("log.level"), problem_at("ingest.address"),
+                                            problem_at("ingest.port"), problem_at("ingest.max_connections"),
+                                            problem_at("ingest.idle_timeout_ms"), problem_at("ingest.max_conections"),
+                                            problem_at("ingest.devices[0].token"), problem_at("ingest.devices[1].id")));
+}
+
+TEST(LoadFile, MissingFileIsAProblem) {
+  const std::string path = "/nonexistent/vigil/vigild.yaml";
+  const auto result = load_file(path);
+  ASSERT_THAT(result.problems, SizeIs(1));
+  EXPECT_THAT(result.problems[0].message, HasSubstr(path));
+}
+
+TEST(LoadFile, ShippedConfigurationLoadsCleanly) {
+  const std::filesystem::path shipped = std::filesystem::path(VIGIL_SOURCE_DIR) / "config" / "vigild.yaml";
+  if (!std::filesystem::exists(shipped)) GTEST_SKIP() << shipped << " does not exist yet";
+  const auto result = load_file(shipped.string());
+  EXPECT_THAT(result.problems, IsEmpty());
+}
+
+}  // namespace
+}  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+bool has_problem(const load_result& r, const std::string& key, const std::string& words) {
+  for (const auto& p : r.problems) {
+    if (p.key == key && p.message.find(words) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ConfigRules, DuplicateKeysAreReported) {
+  const auto r = load_text("ingest:\n  port: 7400\n  port: 7401\n");
+  EXPECT_TRUE(has_problem(r, "ingest.port", "more than once"));
+}
+
+TEST(ConfigRules, DeviceIdsAndChairsFollowTheHandshakeRules) {
+  const auto r = load_text(
+      "ingest:\n  devices:\n"
+      "    - {id: \"bay\\x01\", token: long-enough-token}\n"
+      "    - {id: ok-id, token: long-enough-token, chair: chair 1}\n"
+      "    - {id: also-ok, token: long-enough-token, chair: chair-1}\n");
+  EXPECT_TRUE(has_problem(r, "ingest.devices[0].id", "printable"));
+  EXPECT_TRUE(has_problem(r, "ingest.devices[1].chair", "printable"));
+  EXPECT_EQ(r.problems.size(), 2u);
+}
+
+}  // namespace
+}  // namespace vigil::config

@@ -1,0 +1,64 @@
+#include "daemon/log/log.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace vigil::log {
+namespace {
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(Log, JsonLinesEscapeTheMessageAndNameTheLogger) {
+  const auto path = std::filesystem::temp_directory_path() / ("vigil-log-" + std::to_string(getpid()) + ".jsonl");
+  std::filesystem::remove(path);
+  configure({"debug", format::json, path.string()});
+  auto logger = component_logger("ingest-test");
+  logger->info("device \"bay\\2\" said\nhello\x01");
+  logger->debug("second line");
+  logger->trace("below the level: not written");
+  logger->flush();
+
+  const std::string text = read_all(path);
+  const auto first_end = text.find('\n');
+  ASSERT_NE(first_end, std::string::npos);
+  const std::string first = text.substr(0, first_end);
+  EXPECT_EQ(first.front(), '{');
+  EXPECT_EQ(first.back(), '}');
+  EXPECT_NE(first.find(R"("level":"info")"), std::string::npos) << first;
+  EXPECT_NE(first.find(R"("logger":"ingest-test")"), std::string::npos) << first;
+  EXPECT_NE(first.find(R"("msg":"device \"bay\\2\" said\nhello\u0001")"), std::string::npos) << first;
+  EXPECT_NE(first.find(R"("ts":")"), std::string::npos);
+  EXPECT_NE(text.find("second line"), std::string::npos);
+  EXPECT_EQ(text.find("below the level"), std::string::npos);
+  // Exactly two lines: every record is one line, whatever its message holds.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+
+  configure({"info", format::text, ""});
+  std::filesystem::remove(path);
+}
+
+TEST(Log, ConfigureRejectsUnknownLevelsAndUnopenableFiles) {
+  EXPECT_THROW(configure({"loud", format::text, ""}), std::runtime_error);
+  // A regular file where a directory should be: no log file can be made below it.
+  const auto blocker = std::filesystem::temp_directory_path() / ("vigil-log-blocker-" + std::to_string(getpid()));
+  std::ofstream(blocker) << "x";
+  EXPECT_THROW(configure({"info", format::text, (blocker / "vigil.log").string()}), std::runtime_error);
+  std::filesystem::remove(blocker);
+  EXPECT_EQ(parse_level("warn"), 3);
+  EXPECT_FALSE(parse_level("warning"));
+}
+
+TEST(Log, ComponentLoggersAreSharedByName) {
+  EXPECT_EQ(component_logger("same"), component_logger("same"));
+  EXPECT_NE(component_logger("one"), component_logger("two"));
+}
+
+}  // namespace
+}  // namespace vigil::log
