@@ -29,7 +29,7 @@ done
 
 cat <<MSG >&2
 
-  vigild is running (ingest $(cat var/run/vigild.ports)); vigil-sim feeds it in real time.
+  vigild is running ($(tr '\n' ' ' < var/run/vigild.ports)); vigil-sim feeds it.
   The nurse station page is not built yet; follow the daemon's log below.
   Ctrl-C stops both.
 

@@ -20,6 +20,8 @@
 #include <memory>
 #include <optional>
 
+#include <unistd.h>
+
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
@@ -102,7 +104,7 @@ asio::awaitable<void> feed(clinic& c, std::size_t index, const run_options& opts
   --c.producers_running;
 }
 
-void print_progress(const clinic& c, bool final) {
+void print_progress(const clinic& c, bool final, bool redraw = false) {
   std::uint64_t sent = 0, acked_batches = 0, rejected = 0, connects = 0;
   int connected = 0;
   for (const auto& client : c.clients) {
@@ -114,10 +116,10 @@ void print_progress(const clinic& c, bool final) {
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - c.started).count();
   std::fprintf(stderr, "%s%s %.1fs | monitors %d/%zu connected | samples sent %llu | batches acked %llu | rejected %llu | connects %llu%s",
-               final ? "" : "\r", final ? "summary:" : "vigil-sim", elapsed, connected, c.clients.size(),
+               redraw ? "\r" : "", final ? "summary:" : "vigil-sim", elapsed, connected, c.clients.size(),
                static_cast<unsigned long long>(sent), static_cast<unsigned long long>(acked_batches),
                static_cast<unsigned long long>(rejected), static_cast<unsigned long long>(connects),
-               final ? "\n" : "   ");
+               redraw ? "   " : "\n");
 }
 
 }  // namespace
@@ -125,6 +127,8 @@ void print_progress(const clinic& c, bool final) {
 int main(int argc, char** argv) {
   run_options opts;
   CLI::App cli{"vigil-sim: simulated bedside monitors that stream vital signs into vigild"};
+  // A later flag wins, so wrappers can set defaults that the user's own flags override.
+  cli.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cli.add_option("--host", opts.host, "Daemon host")->capture_default_str();
   cli.add_option("--port", opts.port, "Daemon ingest port")->capture_default_str();
   cli.add_option("--ports-file", opts.ports_file, "Read the ingest port from vigild's ports file instead of --port");
@@ -176,11 +180,15 @@ int main(int argc, char** argv) {
     for (auto& client : c.clients) client->stop();
   });
   asio::steady_timer progress(io);
+  const bool interactive = isatty(STDERR_FILENO) != 0;
+  std::uint64_t ticks = 0;
   std::function<void()> tick = [&] {
     progress.expires_after(1s);
     progress.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      if (!opts.quiet) print_progress(c, false);
+      // On a terminal the line is redrawn every second; in a log, one line every ten.
+      ++ticks;
+      if (!opts.quiet && (interactive || ticks % 10 == 0)) print_progress(c, false, interactive);
       if (c.producers_running == 0) {
         signals.cancel();
         return;
@@ -190,7 +198,7 @@ int main(int argc, char** argv) {
   };
   tick();
   io.run();
-  if (!opts.quiet) std::fputc('\n', stderr);
+  if (!opts.quiet && interactive) std::fputc('\n', stderr);
   print_progress(c, true);
 
   int refused = 0;
