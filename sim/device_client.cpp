@@ -32,12 +32,10 @@ device_client::device_client(asio::any_io_executor executor, options opts)
       decoder_(codec::hard_max_frame_bytes) {}
 
 std::uint64_t device_client::push(const google::protobuf::RepeatedPtrField<v1::Sample>& samples) {
-  v1::DeviceMessage message;
-  auto& batch = *message.mutable_batch();
+  pending p{next_seq_, {}};
+  auto& batch = *p.batch.mutable_batch();
   batch.set_seq(next_seq_);
   *batch.mutable_samples() = samples;
-  pending p{next_seq_, static_cast<std::uint32_t>(samples.size()), {}};
-  codec::append_frame(p.frame, message);
   queue_.push_back(std::move(p));
   wake_.cancel();
   return next_seq_++;
@@ -45,6 +43,11 @@ std::uint64_t device_client::push(const google::protobuf::RepeatedPtrField<v1::S
 
 asio::awaitable<void> device_client::wait_for_room() {
   while (!stopped_ && queue_.size() >= opts_.max_queued) co_await progress_.async_wait(nothrow);
+}
+
+asio::awaitable<void> device_client::drain() {
+  // pushed_seq() is read on every wake: the first handshake may renumber the queue.
+  while (!stopped_ && acked_seq_ < pushed_seq()) co_await progress_.async_wait(nothrow);
 }
 
 asio::awaitable<void> device_client::wait_acked(std::uint64_t seq) {
@@ -133,9 +136,24 @@ asio::awaitable<bool> device_client::handshake() {
     co_return false;
   }
   if (!reply.has_welcome()) co_return false;
+  if (!resumed_) {
+    resumed_ = true;
+    if (acked_seq_ == 0) renumber_after(reply.welcome().acked_seq());
+  }
   on_ack(reply.welcome().acked_seq());
   unsent_ = 0;  // everything still held was not acked: send it again
   co_return true;
+}
+
+void device_client::renumber_after(std::uint64_t acked) {
+  if (acked == 0) return;
+  std::uint64_t seq = acked;
+  for (auto& p : queue_) {
+    p.seq = ++seq;
+    p.batch.mutable_batch()->set_seq(seq);
+  }
+  next_seq_ = seq + 1;
+  acked_seq_ = acked;
 }
 
 void device_client::on_ack(std::uint64_t seq) {
@@ -171,8 +189,9 @@ asio::awaitable<void> device_client::write_loop() {
     out.clear();
     const std::uint64_t in_flight_limit = acked_seq_ + opts_.max_in_flight;
     while (unsent_ < queue_.size() && queue_[unsent_].seq <= in_flight_limit && out.size() < 256 * 1024) {
-      out += queue_[unsent_].frame;
-      counters_.samples_sent += queue_[unsent_].samples;
+      const auto& batch = queue_[unsent_].batch;
+      codec::append_frame(out, batch);
+      counters_.samples_sent += static_cast<std::uint64_t>(batch.batch().samples_size());
       ++counters_.batches_sent;
       ++unsent_;
     }

@@ -42,14 +42,16 @@ class device_client {
 
   device_client(boost::asio::any_io_executor executor, options opts);
 
-  /// Queues one batch of samples and returns the seq it was given.
+  /// Queues one batch of samples and returns the seq it was given. A client keeps no
+  /// numbering across restarts (a real monitor must), so on its first handshake it
+  /// continues above the daemon's ack point: seqs returned before then may shift.
   std::uint64_t push(const google::protobuf::RepeatedPtrField<v1::Sample>& samples);
   /// Waits until the queue has room for another batch (or the client stopped).
   boost::asio::awaitable<void> wait_for_room();
   /// Waits until every batch up to `seq` is acked (or the client stopped).
   boost::asio::awaitable<void> wait_acked(std::uint64_t seq);
   /// Waits until every batch pushed so far is acked (or the client stopped).
-  boost::asio::awaitable<void> drain() { return wait_acked(pushed_seq()); }
+  boost::asio::awaitable<void> drain();
 
   /// Connects and streams until stop(); reconnects after every drop. Returns early when
   /// the daemon refuses the device for a reason a retry cannot fix (bad token, unknown device).
@@ -72,8 +74,7 @@ class device_client {
  private:
   struct pending {
     std::uint64_t seq;
-    std::uint32_t samples;
-    std::string frame;
+    v1::DeviceMessage batch;
   };
 
   boost::asio::awaitable<bool> handshake();
@@ -81,6 +82,7 @@ class device_client {
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<bool> read_message(v1::DaemonMessage& message);
   void on_ack(std::uint64_t seq);
+  void renumber_after(std::uint64_t acked);
   void note_error(const v1::Error& error);
   void wake_all();
 
@@ -100,6 +102,7 @@ class device_client {
   bool connected_ = false;
   bool stopped_ = false;
   bool refused_ = false;
+  bool resumed_ = false;  // the daemon has told this client where its numbering stands
 };
 
 }  // namespace vigil::sim

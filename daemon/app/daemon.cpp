@@ -6,6 +6,7 @@
 #include "daemon/log/log.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <google/protobuf/stubs/logging.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -57,10 +58,10 @@ struct daemon::impl {
     stopping = true;
     log->info("stopping: no new connections; closing the open ones (at most {} ms)",
               config.shutdown_timeout.count());
-    signals.cancel();
     stats_timer.cancel();
     ingest.stop([this] {
       shutdown_timer.cancel();
+      signals.cancel();
       work.reset();
     });
     shutdown_timer.expires_after(config.shutdown_timeout);
@@ -68,6 +69,22 @@ struct daemon::impl {
       if (ec) return;
       log->warn("shutdown timeout passed with {} connections still open; closing them", ingest.connections());
       io.stop();
+    });
+  }
+
+  // The first signal stops gracefully; a second one, while that runs, stops at once.
+  void wait_signal() {
+    signals.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+      if (stopping) {
+        log->warn("received {} again: stopping now with {} connections open", name, ingest.connections());
+        io.stop();
+        return;
+      }
+      log->info("received {}", name);
+      begin_stop();
+      wait_signal();
     });
   }
 
@@ -107,17 +124,24 @@ daemon::~daemon() = default;
 
 void daemon::start() {
   auto& d = *impl_;
+  // Protobuf reports bad input (such as invalid UTF-8 in a string) on its own; route it
+  // through our logs at debug, since any client can trigger it.
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
+                                     const std::string& message) {
+    static const auto logger = log::component_logger("protobuf");
+    if (level == google::protobuf::LOGLEVEL_FATAL) {
+      logger->error("{}:{}: {}", file, line, message);
+    } else {
+      logger->debug("{}:{}: {}", file, line, message);
+    }
+  });
   d.ingest.listen();
   if (!d.config.ports_file.empty()) write_ports_file(d.config.ports_file, d.ingest.port());
   d.ingest.start();
   if (d.opts.handle_signals) {
     d.signals.add(SIGINT);
     d.signals.add(SIGTERM);
-    d.signals.async_wait([&d](boost::system::error_code ec, int signal) {
-      if (ec) return;
-      d.log->info("received {}", signal == SIGINT ? "SIGINT" : "SIGTERM");
-      d.begin_stop();
-    });
+    d.wait_signal();
   }
   d.schedule_stats();
   d.log->info("vigild {} ready with {} configured devices", VIGIL_VERSION, d.config.ingest.devices.size());

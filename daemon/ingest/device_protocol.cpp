@@ -96,6 +96,14 @@ void device_protocol::on_batch(const v1::SampleBatch& batch) {
     fail(v1::BAD_SEQUENCE, "batch seq must start at 1");
     return;
   }
+  if (batch.seq() <= last_seq_) {
+    // Within one connection numbers only go up; anything else is a device that lost its count.
+    ctx_.counters.add(ctx_.counters.protocol_errors);
+    fail(v1::BAD_SEQUENCE, fmt::format("batch seq {} after seq {} on this connection; seqs must increase",
+                                       batch.seq(), last_seq_));
+    return;
+  }
+  last_seq_ = batch.seq();
   if (batch.seq() <= device_->accepted_seq) {
     // A resend after a reconnect: already taken, so only the ack is owed.
     ctx_.counters.add(ctx_.counters.batches_duplicate);

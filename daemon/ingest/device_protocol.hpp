@@ -78,6 +78,7 @@ class device_protocol {
   phase phase_ = phase::awaiting_hello;
   std::shared_ptr<device_state> device_;
   std::uint64_t sent_ack_ = 0;
+  std::uint64_t last_seq_ = 0;  // highest batch seq seen on this connection
   bool ack_requested_ = false;
   std::string queued_;  // encoded frames waiting for the writer
   std::string fatal_;   // encoded fatal error, sent last

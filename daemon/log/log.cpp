@@ -52,7 +52,9 @@ state& shared() {
 }
 
 spdlog::sink_ptr text_sink(spdlog::sink_ptr sink) {
-  sink->set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v"));
+  // UTC, as in JSON lines: logs from machines in different zones line up.
+  sink->set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v",
+                                                                   spdlog::pattern_time_type::utc));
   return sink;
 }
 

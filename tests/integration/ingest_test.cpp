@@ -161,6 +161,34 @@ TEST(Ingest, DeviceClientDropsMidStreamAndLosesNothing) {
   EXPECT_EQ(seen.size(), 500u);
 }
 
+TEST(Ingest, RestartedDeviceClientContinuesAboveTheDaemonsAck) {
+  daemon_under_test d;
+  google::protobuf::RepeatedPtrField<v1::Sample> samples;
+  *samples.Add() = make_batch(1, 1).batch().samples(0);
+  // Two runs of a monitor that keeps no numbering between runs, as vigil-sim does.
+  for (int run = 0; run < 2; ++run) {
+    boost::asio::io_context io;
+    sim::device_client::options o;
+    o.port = d.port();
+    o.device_id = "dev-restarting";
+    o.token = device_token;
+    o.chair_id = "chair-3";
+    sim::device_client client(io.get_executor(), o);
+    boost::asio::co_spawn(io, client.run(), boost::asio::detached);
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          for (int i = 0; i < 20; ++i) client.push(samples);
+          co_await client.drain();
+          client.stop();
+        },
+        boost::asio::detached);
+    io.run_for(30s);
+    EXPECT_EQ(client.acked_seq(), 20u * static_cast<std::uint64_t>(run + 1));
+  }
+  EXPECT_EQ(d.sink().batches().size(), 40u) << "the second run's batches were all stored, none taken as resends";
+}
+
 TEST(Ingest, OversizedFrameClosesOnlyThatConnection) {
   auto config = test_config();
   config.ingest.max_frame_bytes = 1024;

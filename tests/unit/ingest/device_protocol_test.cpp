@@ -458,29 +458,43 @@ TEST_F(DeviceProtocol, AcceptedBatchIsSubmittedAndAcked) {
   EXPECT_EQ(c->link.acked_calls, 1);
 }
 
-TEST_F(DeviceProtocol, DuplicateBatchIsAckedButNotSubmittedAgain) {
-  auto c = streaming();
-  c->protocol.on_message(batch(1));
-  c->protocol.on_message(batch(2));
-  EXPECT_EQ(acks(output(c->protocol)), std::vector<std::uint64_t>{2});
+TEST_F(DeviceProtocol, ResentBatchesAfterReconnectAreAckedButNotSubmittedAgain) {
+  auto first = streaming();
+  first->protocol.on_message(batch(1));
+  first->protocol.on_message(batch(2));
+  EXPECT_EQ(acks(output(first->protocol)), std::vector<std::uint64_t>{2});
 
-  c->protocol.on_message(batch(2));
-  EXPECT_EQ(acks(output(c->protocol)), std::vector<std::uint64_t>{2}) << "a resend still gets its ack";
-  c->protocol.on_message(batch(1));
-  EXPECT_EQ(acks(output(c->protocol)), std::vector<std::uint64_t>{2}) << "acks never go backwards";
+  // The device reconnects unsure of what arrived and resends from 1.
+  auto second = streaming();
+  second->protocol.on_message(batch(1));
+  EXPECT_EQ(acks(output(second->protocol)), std::vector<std::uint64_t>{2}) << "a resend still gets its ack";
+  second->protocol.on_message(batch(2));
+  second->protocol.on_message(batch(3));
+  EXPECT_EQ(acks(output(second->protocol)), std::vector<std::uint64_t>{3});
 
-  EXPECT_EQ(sink_.seqs(), (std::vector<std::uint64_t>{1, 2}));
-  EXPECT_EQ(counters_.batches_accepted.load(), 2U);
+  EXPECT_EQ(sink_.seqs(), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(counters_.batches_accepted.load(), 3U);
   EXPECT_EQ(counters_.batches_duplicate.load(), 2U);
-  EXPECT_TRUE(c->protocol.streaming());
+  EXPECT_TRUE(second->protocol.streaming());
+}
+
+TEST_F(DeviceProtocol, SeqGoingBackOnOneConnectionIsBadSequence) {
+  for (const std::uint64_t again : {2u, 1u}) {
+    SCOPED_TRACE(again);
+    auto c = streaming();
+    c->protocol.on_message(batch(10 + 2 * again));
+    c->protocol.on_message(batch(10 + again));
+    expect_fatal(c->protocol, output(c->protocol), v1::BAD_SEQUENCE);
+  }
+  EXPECT_EQ(sink_.seqs(), (std::vector<std::uint64_t>{14})) << "the second run's 12 is a resend of an accepted seq";
 }
 
 TEST_F(DeviceProtocol, SeqMayJumpForward) {
   auto c = streaming();
   c->protocol.on_message(batch(5));
-  c->protocol.on_message(batch(3));
-  EXPECT_EQ(sink_.seqs(), std::vector<std::uint64_t>{5});
-  EXPECT_EQ(acks(output(c->protocol)), std::vector<std::uint64_t>{5});
+  c->protocol.on_message(batch(9));
+  EXPECT_EQ(sink_.seqs(), (std::vector<std::uint64_t>{5, 9}));
+  EXPECT_EQ(acks(output(c->protocol)), std::vector<std::uint64_t>{9});
 }
 
 TEST_F(DeviceProtocol, RejectedSampleIsReportedAndTheRestKept) {
@@ -626,12 +640,13 @@ TEST_F(DeviceProtocol, CountersFollowTheConversation) {
   auto c = streaming();
   c->protocol.on_message(batch(1, {sample(70), sample(400), sample(std::nan("")), sample(101, v1::SPO2)}));
   c->protocol.on_message(batch(2, {sample(71)}));
-  c->protocol.on_message(batch(2, {sample(71)}));
   c->protocol.on_message(ping(1));
+  auto again = streaming();
+  again->protocol.on_message(batch(2, {sample(71)}));
   auto refused = connect();
   refused->protocol.on_message(hello("bay2-monitor", "wrong-token-value", "chair-2"));
 
-  EXPECT_EQ(counters_.handshakes_accepted.load(), 1U);
+  EXPECT_EQ(counters_.handshakes_accepted.load(), 2U);
   EXPECT_EQ(counters_.handshakes_refused.load(), 1U);
   EXPECT_EQ(counters_.batches_accepted.load(), 2U);
   EXPECT_EQ(counters_.batches_duplicate.load(), 1U);
