@@ -1,0 +1,198 @@
+#pragma once
+
+// The alarm engine: per-chair session state machines and alarm rules. Pure and
+// deterministic: samples, operator commands and clock advances in, events out. It never
+// reads a clock; time is session time, taken from sample timestamps and from advance().
+// docs/alarms.md specifies every rule precisely.
+
+#include "daemon/engine/profile.hpp"
+#include "daemon/model/vitals.hpp"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::engine {
+
+enum class alarm_kind : std::uint8_t { physiological = 1, technical = 2, advisory = 3 };
+
+enum class event_type : std::uint8_t {
+  session_opened = 1,
+  phase_changed,
+  baseline_set,
+  predose_override,
+  dose_marked,
+  alarm_raised,
+  alarm_escalated,
+  alarm_acknowledged,
+  alarm_resounded,
+  alarm_cleared,
+  audio_paused,
+  audio_resumed,
+  session_closed,
+};
+
+/// One thing that happened. Fields that do not apply to a type keep their defaults.
+struct event {
+  event_type type = event_type::session_opened;
+  millis at = 0;
+  std::string chair;
+  std::uint64_t session = 0;  // 0 for chair advisories outside a session
+  std::uint64_t alarm = 0;
+  std::string rule;           // alarm rule id
+  alarm_kind kind = alarm_kind::physiological;
+  priority level = priority::low;
+  phase from = phase::baseline;
+  phase to = phase::baseline;
+  std::string who;            // the operator behind a command
+  std::string responder;      // escalation tier reached
+  int tier = 0;
+  double value = 0;           // the value behind an alarm, or a NEWS2 total
+  millis until = 0;           // end of an audio pause or acknowledgement silence
+  std::string text;           // detail for people
+};
+
+// --- operator commands ----------------------------------------------------------------------
+
+struct open_session {
+  std::string chair;
+  std::string patient_ref;
+  std::string profile = "generic";
+  std::string by;
+};
+struct override_predose {
+  std::string chair;
+  std::string by;
+  std::string reason;
+};
+struct mark_dose {
+  std::string chair;
+  std::string route;  // "iv", "im", "intranasal", "sublingual", ...
+  std::string dose;   // free text, e.g. "0.5 mg/kg over 40 min"
+  std::string by;
+};
+struct acknowledge {
+  std::string chair;
+  std::uint64_t alarm = 0;
+  std::string by;
+};
+struct pause_audio {
+  std::string chair;
+  millis duration_ms = 2 * minutes_ms;
+  std::string by;
+};
+struct close_session {
+  std::string chair;
+  std::string by;
+  bool abort = false;
+  std::string reason;
+};
+
+enum class command_error : std::uint8_t {
+  none = 0,
+  invalid_argument,
+  unknown_profile,
+  no_open_session,
+  session_already_open,
+  wrong_phase,
+  predose_gate,     // pre-dose BP advisory unacknowledged, or no pre-dose reading
+  unknown_alarm,
+};
+
+struct command_result {
+  command_error error = command_error::none;
+  std::string message;
+  std::uint64_t session = 0;
+  bool ok() const noexcept { return error == command_error::none; }
+};
+
+/// What became of one sample.
+enum class sample_outcome : std::uint8_t {
+  applied,        // evaluated by the rules
+  not_evaluated,  // kept for the record; flagged (artifact, sensor off) so no physiological rule saw it
+  no_session,     // the chair has no open session: kept, advisory raised
+  out_of_order,   // older than the chair's latest sample of that kind: not evaluated
+  duplicate,      // same kind and time as the latest: not evaluated
+};
+
+/// An alarm as it stands now.
+struct alarm_view {
+  std::uint64_t id = 0;
+  std::string rule;
+  alarm_kind kind = alarm_kind::physiological;
+  priority level = priority::low;
+  millis raised_at = 0;
+  bool condition = true;      // false once the condition is gone (a latched alarm)
+  bool acknowledged = false;
+  std::string acknowledged_by;
+  int tier = -1;              // highest escalation tier reached
+  bool audible = true;        // neither acknowledged nor paused
+  double value = 0;
+  std::string text;
+};
+
+struct session_view {
+  std::uint64_t id = 0;
+  std::string chair;
+  std::string patient_ref;
+  std::string profile;
+  phase current = phase::baseline;
+  millis opened_at = 0;
+  std::optional<millis> dose_at;
+  millis paused_until = 0;
+  std::vector<alarm_view> alarms;
+};
+
+class engine {
+ public:
+  /// `profiles` must be non-empty; open_session picks one by id.
+  explicit engine(std::vector<profile> profiles);
+  ~engine();
+  engine(engine&&) noexcept;
+  engine& operator=(engine&&) noexcept;
+
+  /// Feeds one sample from the monitor serving `chair`.
+  sample_outcome on_sample(std::string_view chair, const model::vital_sample& sample);
+  /// The chair's monitor connected or disconnected at `at`.
+  void on_device(std::string_view chair, bool connected, millis at);
+  /// Moves every chair's clock to at least `at`, firing timers due by then.
+  void advance(millis at);
+  /// Moves one chair's clock to at least `at`.
+  void advance(std::string_view chair, millis at);
+
+  command_result apply(const open_session& c, millis at);
+  command_result apply(const override_predose& c, millis at);
+  command_result apply(const mark_dose& c, millis at);
+  command_result apply(const acknowledge& c, millis at);
+  command_result apply(const pause_audio& c, millis at);
+  command_result apply(const close_session& c, millis at);
+
+  /// Events produced since the last call, in order.
+  std::vector<event> take_events();
+  /// Events waiting to be taken.
+  const std::vector<event>& pending_events() const noexcept;
+
+  /// The open session on `chair`, if any.
+  std::optional<session_view> session(std::string_view chair) const;
+  /// Every chair's open session.
+  std::vector<session_view> sessions() const;
+  /// The chair's clock (its latest sample or advance), if the chair is known.
+  std::optional<millis> clock(std::string_view chair) const;
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+std::string_view name(event_type type) noexcept;
+std::string_view name(phase p) noexcept;
+std::string_view name(priority p) noexcept;
+std::string_view name(alarm_kind k) noexcept;
+std::string_view name(command_error e) noexcept;
+
+}  // namespace vigil::engine
