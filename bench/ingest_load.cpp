@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   config.ingest.max_connections = static_cast<std::size_t>(connections) + 16;
   config.log.level = "warn";
   vigil::log::configure(config.log);
-  vigil::app::daemon daemon(config, {false, nullptr});
+  vigil::app::daemon daemon(config, {false, nullptr, {}});
   daemon.start();
   std::thread daemon_thread([&] { daemon.run(); });
 

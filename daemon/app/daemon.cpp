@@ -1,5 +1,8 @@
 #include "daemon/app/daemon.hpp"
 
+#include "daemon/clinic/clinic.hpp"
+#include "daemon/control/server.hpp"
+#include "daemon/control/service.hpp"
 #include "daemon/ingest/device_registry.hpp"
 #include "daemon/ingest/server.hpp"
 #include "daemon/ingest/sink.hpp"
@@ -25,18 +28,33 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::chrono::seconds stats_interval{60};
+// How often session time moves on between samples: timers fire at most this late.
+constexpr std::chrono::milliseconds tick_interval{1000};
 
-void write_ports_file(const std::string& path, std::uint16_t ingest_port) {
+engine::millis wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void write_ports_file(const std::string& path, std::uint16_t ingest_port, std::optional<std::uint16_t> control_port) {
   // Written whole and renamed into place, so a reader never sees half a file.
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << "ingest: " << ingest_port << "\n";
+    if (control_port) out << "control: " << *control_port << "\n";
     if (!out.flush()) throw std::runtime_error("cannot write ports file '" + temporary + "'");
   }
   std::error_code ec;
   std::filesystem::rename(temporary, path, ec);
   if (ec) throw std::runtime_error("cannot write ports file '" + path + "': " + ec.message());
+}
+
+std::string profile_names(const config::daemon_config& c) {
+  if (c.profiles.empty()) return "generic (built in)";
+  std::string names;
+  for (const auto& p : c.profiles) names += (names.empty() ? "" : ", ") + p.id;
+  return names;
 }
 
 }  // namespace
@@ -49,9 +67,15 @@ struct daemon::impl {
         signals(io),
         shutdown_timer(io),
         stats_timer(io),
+        tick_timer(io),
         registry(config.ingest.devices),
-        sink(opts.sink ? opts.sink : std::make_shared<ingest::memory_sink>()),
-        ingest(io, config.ingest, registry, *sink, counters) {}
+        storage(opts.sink ? opts.sink : std::make_shared<ingest::memory_sink>()),
+        clinic(config.profiles.empty() ? std::vector<engine::profile>{engine::generic_profile()} : config.profiles,
+               config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now)),
+        ingest(io, config.ingest, registry, clinic, counters),
+        commands(clinic, config.control.operators) {
+    if (config.control.enabled) control.emplace(io, config.control, commands);
+  }
 
   void begin_stop() {
     if (stopping) return;
@@ -59,11 +83,16 @@ struct daemon::impl {
     log->info("stopping: no new connections; closing the open ones (at most {} ms)",
               config.shutdown_timeout.count());
     stats_timer.cancel();
-    ingest.stop([this] {
+    tick_timer.cancel();
+    listeners_open = control ? 2 : 1;
+    auto closed = [this] {
+      if (--listeners_open > 0) return;
       shutdown_timer.cancel();
       signals.cancel();
       work.reset();
-    });
+    };
+    ingest.stop(closed);
+    if (control) control->stop(closed);
     shutdown_timer.expires_after(config.shutdown_timeout);
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
@@ -88,13 +117,22 @@ struct daemon::impl {
     });
   }
 
+  void schedule_tick() {
+    tick_timer.expires_after(tick_interval);
+    tick_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      clinic.tick();
+      schedule_tick();
+    });
+  }
+
   void schedule_stats() {
     stats_timer.expires_after(stats_interval);
     stats_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       const auto samples = counters.samples_accepted.load(std::memory_order_relaxed);
       log->info("{} device connections, {} samples accepted in the last {} s ({} in all), {} protocol errors",
-                counters.connections_active.load(std::memory_order_relaxed), samples - last_samples,
+                ingest.connections(), samples - last_samples,
                 stats_interval.count(), samples, counters.protocol_errors.load(std::memory_order_relaxed));
       last_samples = samples;
       schedule_stats();
@@ -109,10 +147,15 @@ struct daemon::impl {
   asio::signal_set signals;
   asio::steady_timer shutdown_timer;
   asio::steady_timer stats_timer;
+  asio::steady_timer tick_timer;
   ingest::stats counters;
   ingest::device_registry registry;
-  std::shared_ptr<ingest::sample_sink> sink;
+  std::shared_ptr<ingest::sample_sink> storage;
+  clinic::clinic clinic;
   ingest::server ingest;
+  control::service commands;
+  std::optional<control::server> control;
+  int listeners_open = 0;
   std::uint64_t last_samples = 0;
   bool stopping = false;
 };
@@ -136,15 +179,22 @@ void daemon::start() {
     }
   });
   d.ingest.listen();
-  if (!d.config.ports_file.empty()) write_ports_file(d.config.ports_file, d.ingest.port());
+  if (d.control) d.control->listen();
+  if (!d.config.ports_file.empty()) {
+    write_ports_file(d.config.ports_file, d.ingest.port(),
+                     d.control ? std::optional<std::uint16_t>(d.control->port()) : std::nullopt);
+  }
   d.ingest.start();
+  if (d.control) d.control->start();
+  d.schedule_tick();
   if (d.opts.handle_signals) {
     d.signals.add(SIGINT);
     d.signals.add(SIGTERM);
     d.wait_signal();
   }
   d.schedule_stats();
-  d.log->info("vigild {} ready with {} configured devices", VIGIL_VERSION, d.config.ingest.devices.size());
+  d.log->info("vigild {} ready with {} configured devices, {} operators, profiles: {}", VIGIL_VERSION,
+              d.config.ingest.devices.size(), d.config.control.operators.size(), profile_names(d.config));
 }
 
 void daemon::run() {
@@ -157,6 +207,8 @@ void daemon::stop() {
 }
 
 std::uint16_t daemon::ingest_port() const { return impl_->ingest.port(); }
+
+std::uint16_t daemon::control_port() const { return impl_->control ? impl_->control->port() : 0; }
 
 const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
 

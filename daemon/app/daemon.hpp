@@ -1,5 +1,6 @@
 #pragma once
 
+#include "daemon/clinic/clinic.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/ingest/stats.hpp"
 
@@ -18,7 +19,8 @@ class daemon {
  public:
   struct options {
     bool handle_signals = true;                 // SIGINT and SIGTERM start a graceful stop
-    std::shared_ptr<ingest::sample_sink> sink;  // null: the default sink
+    std::shared_ptr<ingest::sample_sink> sink;  // where accepted batches are kept; null: memory only
+    clinic::wall_clock clock;                   // null: the system clock
   };
 
   daemon(config::daemon_config config, options opts);
@@ -34,6 +36,8 @@ class daemon {
   void stop();
 
   std::uint16_t ingest_port() const;
+  /// The bound control port; 0 when the control listener is disabled.
+  std::uint16_t control_port() const;
   const ingest::stats& ingest_stats() const;
 
  private:

@@ -1,5 +1,7 @@
 #include "daemon/config/config.hpp"
 
+#include "daemon/config/profile_loader.hpp"
+#include "daemon/config/yaml_section.hpp"
 #include "daemon/ingest/device_registry.hpp"
 
 #include <fmt/format.h>
@@ -7,6 +9,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -17,104 +21,7 @@ namespace {
 
 constexpr std::size_t min_token_length = 12;
 
-/// Reads the keys of one YAML mapping, recording problems against dotted key paths.
-class section {
- public:
-  section(YAML::Node node, std::string path, std::vector<problem>& problems)
-      : node_(std::move(node)), path_(std::move(path)), problems_(problems) {
-    if (node_ && !node_.IsNull() && !node_.IsMap()) {
-      report(path_, "must be a mapping of keys to values");
-      node_ = YAML::Node();
-    }
-  }
-
-  ~section() {
-    if (!node_ || !node_.IsMap()) return;
-    std::set<std::string> keys;
-    for (const auto& entry : node_) {
-      if (!entry.first.IsScalar()) {
-        report(key_of("?"), "keys must be plain names");
-        continue;
-      }
-      const auto key = entry.first.as<std::string>();
-      // yaml-cpp keeps the first of two equal keys; a silent pick could hide a mistake.
-      if (!keys.insert(key).second) report(key_of(key), "appears more than once");
-      if (!seen_.contains(key)) report(key_of(key), "unknown key");
-    }
-  }
-
-  section child(const std::string& key) { return section(take(key), key_of(key), problems_); }
-
-  void text(const std::string& key, std::string& target) {
-    const YAML::Node value = take(key);
-    if (!value) return;
-    if (!value.IsScalar()) return report(key_of(key), "must be a string");
-    target = value.as<std::string>();
-  }
-
-  void choice(const std::string& key, std::string& target, std::initializer_list<std::string_view> allowed) {
-    std::string value = target;
-    text(key, value);
-    for (const auto a : allowed) {
-      if (a == value) {
-        target = value;
-        return;
-      }
-    }
-    std::string list;
-    for (const auto a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
-    report(key_of(key), fmt::format("'{}' is not one of: {}", value, list));
-  }
-
-  template <class Int>
-  void integer(const std::string& key, Int& target, Int low, Int high) {
-    const YAML::Node value = take(key);
-    if (!value) return;
-    long long parsed = 0;
-    if (!value.IsScalar() || !YAML::convert<long long>::decode(value, parsed)) {
-      return report(key_of(key), "must be a whole number");
-    }
-    if (parsed < static_cast<long long>(low) || parsed > static_cast<long long>(high)) {
-      return report(key_of(key), fmt::format("{} is outside the allowed range {}..{}", parsed, low, high));
-    }
-    target = static_cast<Int>(parsed);
-  }
-
-  void millis(const std::string& key, std::chrono::milliseconds& target, long long low, long long high) {
-    long long count = target.count();
-    integer(key, count, low, high);
-    target = std::chrono::milliseconds(count);
-  }
-
-  /// The YAML sequence under `key`, if any.
-  YAML::Node list(const std::string& key) {
-    const YAML::Node value = take(key);
-    if (!value) return {};
-    if (!value.IsSequence()) {
-      report(key_of(key), "must be a list");
-      return {};
-    }
-    return value;
-  }
-
-  std::string key_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-
- private:
-  /// The value under `key`; an undefined node (false in a boolean test) when absent or null.
-  YAML::Node take(const std::string& key) {
-    seen_.insert(key);
-    if (!node_ || !node_.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-    YAML::Node value = node_[key];
-    if (!value || value.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
-    return value;
-  }
-  void report(std::string key, std::string message) { problems_.push_back({std::move(key), std::move(message)}); }
-
-  YAML::Node node_;
-  std::string path_;
-  std::vector<problem>& problems_;
-  std::set<std::string> seen_;
-};
+using detail::section;
 
 void read_devices(section& listener, std::vector<ingest::device_credential>& devices,
                   std::vector<problem>& problems) {
@@ -155,9 +62,64 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     listener.millis("close_timeout_ms", in.close_timeout, 10, 60'000);
     read_devices(listener, in.devices, problems);
   }
+  {
+    auto& ctl = config.control;
+    section control = top.child("control");
+    control.boolean("enabled", ctl.enabled);
+    control.text("address", ctl.address);
+    control.integer<std::uint16_t>("port", ctl.port, 0, 65535);
+    control.integer<std::size_t>("max_connections", ctl.max_connections, 1, 10'000);
+    control.millis("idle_timeout_ms", ctl.idle_timeout, 1'000, 86'400'000);
+    const YAML::Node list = control.list("operators");
+    for (std::size_t i = 0; list && i < list.size(); ++i) {
+      section entry(list[i], fmt::format("control.operators[{}]", i), problems);
+      control::operator_credential op;
+      entry.text("name", op.name);
+      entry.text("token", op.token);
+      ctl.operators.push_back(std::move(op));
+    }
+  }
+  {
+    section alarms = top.child("engine");
+    alarms.text("profiles_dir", config.profiles_dir);
+    alarms.text("default_profile", config.default_profile);
+  }
 }
 
-load_result finish(load_result result) {
+/// Loads the profiles of `config.profiles_dir` (relative to `base`) and checks the default.
+void load_profiles(daemon_config& config, const std::filesystem::path& base, std::vector<problem>& problems) {
+  if (config.profiles_dir.empty()) {
+    if (config.default_profile != "generic") {
+      problems.push_back({"engine.default_profile",
+                          fmt::format("'{}' needs engine.profiles_dir; only 'generic' is built in", config.default_profile)});
+    }
+    return;
+  }
+  std::filesystem::path dir(config.profiles_dir);
+  if (dir.is_relative() && !base.empty()) dir = base / dir;
+  auto loaded = load_profile_dir(dir.string());
+  for (auto& p : loaded.problems) problems.push_back({"engine.profiles_dir: " + p.key, std::move(p.message)});
+  config.profiles = std::move(loaded.profiles);
+  const bool found = std::any_of(config.profiles.begin(), config.profiles.end(),
+                                 [&](const engine::profile& p) { return p.id == config.default_profile; });
+  if (!found && loaded.problems.empty()) {
+    problems.push_back({"engine.default_profile",
+                        fmt::format("no profile '{}' in {}", config.default_profile, dir.string())});
+  }
+}
+
+load_result parse(const std::string& text, const std::string& origin, const std::filesystem::path& base) {
+  load_result result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    result.problems.push_back(
+        {"", fmt::format("{}: YAML syntax error at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg)});
+    return result;
+  }
+  read(root, result.config, result.problems);
+  load_profiles(result.config, base, result.problems);
   auto more = validate(result.config);
   result.problems.insert(result.problems.end(), more.begin(), more.end());
   return result;
@@ -187,22 +149,29 @@ std::vector<problem> validate(const daemon_config& config) {
       problems.push_back({key + ".chair", "must be 1 to 64 printable ASCII characters without spaces"});
     }
   }
+
+  boost::asio::ip::make_address(config.control.address, ec);
+  if (ec) problems.push_back({"control.address", fmt::format("'{}' is not an IP address", config.control.address)});
+  std::set<std::string> names;
+  std::set<std::string> tokens;
+  for (std::size_t i = 0; i < config.control.operators.size(); ++i) {
+    const auto& o = config.control.operators[i];
+    const std::string key = fmt::format("control.operators[{}]", i);
+    if (!ingest::valid_identifier(o.name, 64)) {
+      problems.push_back({key + ".name", "must be 1 to 64 printable ASCII characters without spaces"});
+    } else if (!names.insert(o.name).second) {
+      problems.push_back({key + ".name", fmt::format("'{}' is listed twice", o.name)});
+    }
+    if (o.token.size() < min_token_length) {
+      problems.push_back({key + ".token", fmt::format("must be at least {} characters", min_token_length)});
+    } else if (!tokens.insert(o.token).second) {
+      problems.push_back({key + ".token", "is the same as another operator's: every operator needs their own"});
+    }
+  }
   return problems;
 }
 
-load_result load_text(const std::string& text, const std::string& origin) {
-  load_result result;
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    result.problems.push_back(
-        {"", fmt::format("{}: YAML syntax error at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg)});
-    return result;
-  }
-  read(root, result.config, result.problems);
-  return finish(std::move(result));
-}
+load_result load_text(const std::string& text, const std::string& origin) { return parse(text, origin, {}); }
 
 load_result load_file(const std::string& path) {
   std::ifstream in(path);
@@ -213,7 +182,8 @@ load_result load_file(const std::string& path) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  return load_text(text.str(), path);
+  // Relative paths in the file (engine.profiles_dir) are taken from the file's own directory.
+  return parse(text.str(), path, std::filesystem::path(path).parent_path());
 }
 
 }  // namespace vigil::config

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "daemon/control/server.hpp"
+#include "daemon/engine/profile.hpp"
 #include "daemon/ingest/settings.hpp"
 #include "daemon/log/log.hpp"
 
@@ -12,6 +14,11 @@ namespace vigil::config {
 /// Everything vigild is configured with. Defaults are those documented in config/vigild.yaml.
 struct daemon_config {
   ingest::settings ingest;
+  control::settings control;
+  // Protocol profiles: read from engine.profiles_dir; the built-in generic one when empty.
+  std::string profiles_dir;
+  std::vector<engine::profile> profiles;
+  std::string default_profile = "generic";
   log::options log;
   std::string ports_file;  // empty: none written
   std::chrono::milliseconds shutdown_timeout{5'000};

@@ -30,7 +30,10 @@ device_protocol::device_protocol(std::uint64_t connection_id, context ctx, devic
     : id_(connection_id), ctx_(ctx), link_(link) {}
 
 device_protocol::~device_protocol() {
-  if (device_) device_registry::release(*device_, link_);
+  if (!device_) return;
+  device_registry::release(*device_, link_);
+  // A device that reconnected already has a new owner: its link never went down.
+  if (device_->owner == nullptr) ctx_.sink.link_changed(device_->device_id, device_->chair_id, false);
 }
 
 void device_protocol::on_message(const v1::DeviceMessage& message) {
@@ -76,6 +79,7 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   phase_ = phase::streaming;
   sent_ack_ = device_->stored_seq;
   ctx_.counters.add(ctx_.counters.handshakes_accepted);
+  ctx_.sink.link_changed(device_->device_id, device_->chair_id, true);
   ctx_.log.info("[C{}] device '{}' for chair '{}' connected ({}); resumes after seq {}", id_,
                 device_->device_id, device_->chair_id, hello.software().empty() ? "no software info" : hello.software(),
                 device_->stored_seq);

@@ -2,6 +2,7 @@
 
 #include "daemon/codec/frame.hpp"
 #include "daemon/ingest/device_protocol.hpp"
+#include "daemon/net/listener.hpp"
 #include "vigil/v1/device.pb.h"
 
 #include <boost/asio.hpp>
@@ -17,19 +18,11 @@ namespace vigil::ingest {
 
 namespace asio = boost::asio;
 
-/// What the server needs of a device connection, whatever its stream type.
-class connection {
- public:
-  virtual ~connection() = default;
-  /// Stops taking frames, sends what is due and a SHUTTING_DOWN error, then closes.
-  virtual void shutdown() = 0;
-};
-
 /// One device connection over any Asio stream (a TCP socket today; TLS can wrap it
 /// later without touching this code). A reader, a writer and a watchdog coroutine
 /// share one device_protocol; everything runs on the stream's executor.
 template <class Stream>
-class device_session final : public connection,
+class device_session final : public net::connection,
                              public device_link,
                              public std::enable_shared_from_this<device_session<Stream>> {
  public:
@@ -46,8 +39,7 @@ class device_session final : public connection,
         reader_wake_(stream_.get_executor(), clock::time_point::max()),
         watchdog_(stream_.get_executor()) {}
 
-  /// Runs the conversation to its end.
-  asio::awaitable<void> run() {
+  asio::awaitable<void> run() override {
     using namespace asio::experimental::awaitable_operators;
     auto self = this->shared_from_this();
     deadline_ = clock::now() + config_.handshake_timeout;
@@ -60,6 +52,7 @@ class device_session final : public connection,
     }
   }
 
+  /// Stops taking frames, sends what is due and a SHUTTING_DOWN error, then closes.
   void shutdown() override {
     protocol_.fail(v1::SHUTTING_DOWN, "the daemon is stopping; reconnect and resend after the last ack");
     begin_close();

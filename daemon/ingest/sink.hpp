@@ -29,6 +29,13 @@ class sample_sink {
   /// Takes one batch. Must later call `device->mark_stored(batch.seq)` on the ingest
   /// thread, for batches of one device in the order they were submitted.
   virtual void submit(const batch_view& batch, const std::shared_ptr<device_state>& device) = 0;
+
+  /// A device serving `chair_id` connected (up) or lost its last connection (down).
+  virtual void link_changed(std::string_view device_id, std::string_view chair_id, bool up) {
+    (void)device_id;
+    (void)chair_id;
+    (void)up;
+  }
 };
 
 }  // namespace vigil::ingest

@@ -10,9 +10,6 @@ namespace vigil::ingest {
 struct stats {
   using counter = std::atomic<std::uint64_t>;
 
-  counter connections_accepted{0};
-  counter connections_refused{0};  // at the connection limit
-  counter connections_active{0};
   counter handshakes_accepted{0};
   counter handshakes_refused{0};
   counter protocol_errors{0};      // bad frames and protocol violations (each closes a connection)

@@ -38,12 +38,14 @@ config::daemon_config test_config() {
   c.ingest.handshake_timeout = std::chrono::seconds(5);
   c.ingest.idle_timeout = std::chrono::seconds(30);
   c.ingest.devices = {{"dev-*", device_token, ""}, {"pinned", device_token, "chair-9"}};
+  c.control.port = 0;
+  c.control.operators = {{"nurse-ana", operator_token}};
   c.log.level = "warn";
   return c;
 }
 
 daemon_under_test::daemon_under_test(config::daemon_config config)
-    : sink_(std::make_shared<recording_sink>()), daemon_(std::move(config), {false, sink_}) {
+    : sink_(std::make_shared<recording_sink>()), daemon_(std::move(config), {false, sink_, {}}) {
   daemon_.start();
   thread_ = std::thread([this] { daemon_.run(); });
 }
@@ -160,6 +162,46 @@ v1::DeviceMessage make_batch(std::uint64_t seq, int count, std::int64_t first_ti
     s.set_time_ms(first_time_ms + i * 1000);
   }
   return m;
+}
+
+}  // namespace vigil::test
+
+namespace vigil::test {
+
+control_client::control_client(std::uint16_t port) : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+  socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+}
+
+std::optional<v1::ControlResponse> control_client::call(v1::ControlRequest request, std::chrono::milliseconds timeout) {
+  if (request.token().empty()) request.set_token(operator_token);
+  request.set_request_id(next_id_++);
+  std::string frame;
+  codec::append_frame(frame, request);
+  asio::write(socket_, asio::buffer(frame));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  v1::ControlResponse response;
+  for (;;) {
+    const auto f = decoder_.next(response);
+    if (f.status == codec::decode_status::ok) return response;
+    if (f.status == codec::decode_status::bad) return std::nullopt;
+    bool done = false;
+    boost::system::error_code result;
+    const auto space = decoder_.prepare();
+    socket_.async_read_some(asio::buffer(space.data(), space.size()), [&](boost::system::error_code ec, std::size_t n) {
+      done = true;
+      result = ec;
+      decoder_.commit(n);
+    });
+    io_.restart();
+    io_.run_until(deadline);
+    if (!done) {
+      socket_.cancel();
+      io_.restart();
+      io_.run();
+      return std::nullopt;
+    }
+    if (result) return std::nullopt;
+  }
 }
 
 }  // namespace vigil::test

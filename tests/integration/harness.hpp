@@ -25,6 +25,7 @@ namespace vigil::test {
 
 inline constexpr auto default_wait = std::chrono::seconds(10);
 inline constexpr const char* device_token = "integration-token";
+inline constexpr const char* operator_token = "operator-token-ana";
 
 /// Keeps every batch it is given; thread-safe, so the test thread can inspect it.
 class recording_sink final : public ingest::sample_sink {
@@ -56,6 +57,7 @@ class daemon_under_test {
   ~daemon_under_test();
 
   std::uint16_t port() const { return daemon_.ingest_port(); }
+  std::uint16_t control_port() const { return daemon_.control_port(); }
   recording_sink& sink() { return *sink_; }
   const ingest::stats& stats() const { return daemon_.ingest_stats(); }
   /// Stops gracefully and waits for run() to return.
@@ -100,5 +102,25 @@ class test_client {
 /// A batch frame body with `count` valid heart-rate samples.
 v1::DeviceMessage make_batch(std::uint64_t seq, int count, std::int64_t first_time_ms = 1'700'000'000'000);
 v1::DeviceMessage make_hello(const std::string& device_id, const std::string& token, const std::string& chair);
+
+}  // namespace vigil::test
+
+#include "vigil/v1/control.pb.h"
+
+namespace vigil::test {
+
+/// An operator's tool on the control port, one request at a time.
+class control_client {
+ public:
+  explicit control_client(std::uint16_t port);
+  /// Sends `request` (with the token unless it has one) and waits for its response.
+  std::optional<v1::ControlResponse> call(v1::ControlRequest request, std::chrono::milliseconds timeout = default_wait);
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  codec::frame_decoder decoder_;
+  std::uint64_t next_id_ = 1;
+};
 
 }  // namespace vigil::test

@@ -138,7 +138,7 @@ TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
   fs::remove(ports);
   const auto file = write_file(dir / "ok.yaml",
                                "ingest:\n  port: 7400\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n");
-  child_process p({"--config", file.string(), "--ingest-port", "0", "--ports-file", ports.string()});
+  child_process p({"--config", file.string(), "--ingest-port", "0", "--control-port", "0", "--ports-file", ports.string()});
   const auto m = p.wait_line(std::regex(R"(listening for devices on 127\.0\.0\.1:(\d+))"));
   ASSERT_FALSE(m.empty()) << p.output();
   const auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));

@@ -1,0 +1,103 @@
+#include "daemon/clinic/clinic.hpp"
+
+#include "daemon/ingest/device_registry.hpp"
+#include "daemon/log/log.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace vigil::clinic {
+
+clinic::clinic(std::vector<engine::profile> profiles, std::string default_profile, ingest::sample_sink& next,
+               wall_clock now)
+    : engine_(std::move(profiles)),
+      default_profile_(std::move(default_profile)),
+      next_(next),
+      now_(std::move(now)),
+      log_(log::component_logger("clinic")) {}
+
+void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) {
+  engine::millis latest = 0;
+  for (const auto& sample : batch.samples) {
+    switch (engine_.on_sample(batch.chair_id, sample)) {
+      case engine::sample_outcome::out_of_order: ++stats_.samples_out_of_order; break;
+      case engine::sample_outcome::duplicate: ++stats_.samples_duplicate; break;
+      case engine::sample_outcome::no_session: ++stats_.samples_without_session; break;
+      case engine::sample_outcome::applied:
+      case engine::sample_outcome::not_evaluated: break;
+    }
+    latest = std::max(latest, sample.time_ms);
+  }
+  if (latest > 0) {
+    auto it = anchors_.find(batch.chair_id);
+    if (it == anchors_.end()) it = anchors_.emplace(std::string(batch.chair_id), anchor{}).first;
+    if (latest >= it->second.session) it->second = {latest, now_()};
+  }
+  publish();
+  next_.submit(batch, device);
+}
+
+void clinic::link_changed(std::string_view device_id, std::string_view chair_id, bool up) {
+  auto it = links_.find(chair_id);
+  if (it == links_.end()) it = links_.emplace(std::string(chair_id), std::set<std::string>{}).first;
+  auto& devices = it->second;
+  const bool was_connected = !devices.empty();
+  if (up) {
+    devices.emplace(device_id);
+  } else {
+    devices.erase(std::string(device_id));
+  }
+  if (was_connected != !devices.empty()) {
+    engine_.on_device(chair_id, !devices.empty(), now_for(chair_id));
+    publish();
+  }
+}
+
+engine::millis clinic::now_for(std::string_view chair) const {
+  const engine::millis wall = now_();
+  auto it = anchors_.find(chair);
+  if (it == anchors_.end()) return std::max(wall, engine_.clock(chair).value_or(wall));
+  return it->second.session + (wall - it->second.wall);
+}
+
+void clinic::tick() {
+  for (const auto& view : engine_.sessions()) engine_.advance(view.chair, now_for(view.chair));
+  publish();
+}
+
+std::vector<engine::event> clinic::publish() {
+  auto events = engine_.take_events();
+  stats_.events += events.size();
+  for (const auto& e : events) {
+    if (e.type == engine::event_type::alarm_raised && e.level == engine::priority::high) {
+      log_->warn("{}", describe(e));
+    } else {
+      log_->info("{}", describe(e));
+    }
+  }
+  return events;
+}
+
+std::string describe(const engine::event& e) {
+  std::string line = fmt::format("chair {} session {}: {}", e.chair, e.session, engine::name(e.type));
+  switch (e.type) {
+    case engine::event_type::alarm_raised:
+    case engine::event_type::alarm_cleared:
+    case engine::event_type::alarm_resounded:
+      line += fmt::format(" #{} {} ({} {})", e.alarm, e.rule, engine::name(e.level), engine::name(e.kind));
+      break;
+    case engine::event_type::alarm_escalated:
+      line += fmt::format(" #{} {} to {} (tier {})", e.alarm, e.rule, e.responder, e.tier);
+      break;
+    case engine::event_type::alarm_acknowledged: line += fmt::format(" #{} {}", e.alarm, e.rule); break;
+    case engine::event_type::phase_changed:
+      line += fmt::format(" {} -> {}", engine::name(e.from), engine::name(e.to));
+      break;
+    default: break;
+  }
+  if (!e.who.empty()) line += fmt::format(" by {}", e.who);
+  if (!e.text.empty()) line += fmt::format(": {}", e.text);
+  return line;
+}
+
+}  // namespace vigil::clinic

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/ingest/sink.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace vigil::clinic {
+
+/// Milliseconds since the Unix epoch, from the wall clock (or a test's fake one).
+using wall_clock = std::function<engine::millis()>;
+
+/// Joins ingest to the engine: accepted samples drive the engine, device links become
+/// connection events, and a live tick moves each chair's session time between samples.
+/// Lives on the ingest thread.
+///
+/// Each chair's session time is its monitor's clock. Between samples it is carried
+/// forward by the wall clock from the arrival of the chair's latest sample, so a monitor
+/// whose clock is off by minutes still gets timers at the right moments.
+class clinic final : public ingest::sample_sink {
+ public:
+  clinic(std::vector<engine::profile> profiles, std::string default_profile, ingest::sample_sink& next,
+         wall_clock now);
+
+  void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override;
+  void link_changed(std::string_view device_id, std::string_view chair_id, bool up) override;
+
+  /// Moves every chair's session time forward by the wall clock; call about once a second.
+  void tick();
+  /// The chair's session time now.
+  engine::millis now_for(std::string_view chair) const;
+
+  engine::engine& alarms() noexcept { return engine_; }
+  const std::string& default_profile() const noexcept { return default_profile_; }
+  /// Logs and hands out the events the engine produced since the last call.
+  std::vector<engine::event> publish();
+
+  struct counters {
+    std::uint64_t samples_out_of_order = 0;
+    std::uint64_t samples_duplicate = 0;
+    std::uint64_t samples_without_session = 0;
+    std::uint64_t events = 0;
+  };
+  const counters& stats() const noexcept { return stats_; }
+
+ private:
+  struct anchor {
+    engine::millis session = 0;  // latest sample time on the chair's monitor clock
+    engine::millis wall = 0;     // wall time it arrived
+  };
+
+  engine::engine engine_;
+  std::string default_profile_;
+  ingest::sample_sink& next_;
+  wall_clock now_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::map<std::string, anchor, std::less<>> anchors_;
+  std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
+  counters stats_;
+};
+
+/// A one-line description of an event, for logs.
+std::string describe(const engine::event& e);
+
+}  // namespace vigil::clinic

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "daemon/control/service.hpp"
+#include "daemon/net/listener.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vigil::control {
+
+/// Control listener settings; defaults match config/vigild.yaml.
+struct settings {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 7401;
+  std::size_t max_connections = 64;
+  std::chrono::milliseconds idle_timeout{300'000};
+  std::vector<operator_credential> operators;
+};
+
+/// The TCP listener for operators' tools: one control_session per connection.
+class server {
+ public:
+  server(boost::asio::io_context& io, const settings& config, service& handler);
+
+  void listen() { listener_.listen(); }
+  std::uint16_t port() const { return listener_.port(); }
+  void start() { listener_.start(); }
+  void stop(std::function<void()> done) { listener_.stop(std::move(done)); }
+  std::size_t connections() const noexcept { return listener_.connections(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+  net::listener listener_;
+};
+
+}  // namespace vigil::control

@@ -1,0 +1,133 @@
+#include "daemon/control/service.hpp"
+
+#include "daemon/clinic/clinic.hpp"
+
+#include <fmt/format.h>
+
+namespace vigil::control {
+namespace {
+
+v1::ControlError wire_error(engine::command_error e) {
+  switch (e) {
+    case engine::command_error::none: return v1::CONTROL_ERROR_NONE;
+    case engine::command_error::invalid_argument: return v1::CONTROL_ERROR_INVALID_ARGUMENT;
+    case engine::command_error::unknown_profile: return v1::CONTROL_ERROR_UNKNOWN_PROFILE;
+    case engine::command_error::no_open_session: return v1::CONTROL_ERROR_NO_OPEN_SESSION;
+    case engine::command_error::session_already_open: return v1::CONTROL_ERROR_SESSION_ALREADY_OPEN;
+    case engine::command_error::wrong_phase: return v1::CONTROL_ERROR_WRONG_PHASE;
+    case engine::command_error::predose_gate: return v1::CONTROL_ERROR_PREDOSE_GATE;
+    case engine::command_error::unknown_alarm: return v1::CONTROL_ERROR_UNKNOWN_ALARM;
+  }
+  return v1::CONTROL_ERROR_INVALID_ARGUMENT;
+}
+
+void fill(v1::SessionState& out, const engine::session_view& s) {
+  out.set_session_id(s.id);
+  out.set_chair_id(s.chair);
+  out.set_patient_ref(s.patient_ref);
+  out.set_profile(s.profile);
+  out.set_phase(static_cast<v1::Phase>(s.current));
+  out.set_opened_at_ms(s.opened_at);
+  out.set_dose_at_ms(s.dose_at.value_or(0));
+  out.set_paused_until_ms(s.paused_until);
+  for (const auto& a : s.alarms) {
+    auto& alarm = *out.add_alarms();
+    alarm.set_alarm_id(a.id);
+    alarm.set_rule(a.rule);
+    alarm.set_kind(static_cast<v1::AlarmKind>(a.kind));
+    alarm.set_priority(static_cast<v1::Priority>(a.level));
+    alarm.set_raised_at_ms(a.raised_at);
+    alarm.set_condition(a.condition);
+    alarm.set_acknowledged(a.acknowledged);
+    alarm.set_acknowledged_by(a.acknowledged_by);
+    alarm.set_tier(a.tier);
+    alarm.set_audible(a.audible);
+    alarm.set_value(a.value);
+    alarm.set_text(a.text);
+  }
+}
+
+// Compares without an early exit, so that timing does not reveal how much of a token matched.
+bool same_secret(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+service::service(clinic::clinic& clinic, std::vector<operator_credential> operators)
+    : clinic_(clinic), operators_(std::move(operators)) {}
+
+const operator_credential* service::authenticate(const std::string& token) const {
+  if (token.empty()) return nullptr;
+  for (const auto& o : operators_) {
+    if (same_secret(o.token, token)) return &o;
+  }
+  return nullptr;
+}
+
+v1::ControlResponse service::handle(const v1::ControlRequest& request) {
+  v1::ControlResponse response;
+  response.set_request_id(request.request_id());
+  const operator_credential* who = authenticate(request.token());
+  if (who == nullptr) {
+    response.set_error(v1::CONTROL_ERROR_UNAUTHORIZED);
+    response.set_message("missing or unknown control token");
+    return response;
+  }
+  auto& engine = clinic_.alarms();
+  auto at = [&](const std::string& chair) { return clinic_.now_for(chair); };
+  engine::command_result result;
+  switch (request.command_case()) {
+    case v1::ControlRequest::kOpenSession: {
+      const auto& c = request.open_session();
+      const std::string profile = c.profile().empty() ? clinic_.default_profile() : c.profile();
+      result = engine.apply(engine::open_session{c.chair_id(), c.patient_ref(), profile, who->name}, at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kOverridePredose: {
+      const auto& c = request.override_predose();
+      result = engine.apply(engine::override_predose{c.chair_id(), who->name, c.reason()}, at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kMarkDose: {
+      const auto& c = request.mark_dose();
+      result = engine.apply(engine::mark_dose{c.chair_id(), c.route(), c.dose(), who->name}, at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kAcknowledge: {
+      const auto& c = request.acknowledge();
+      result = engine.apply(engine::acknowledge{c.chair_id(), c.alarm_id(), who->name}, at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kPauseAudio: {
+      const auto& c = request.pause_audio();
+      result = engine.apply(
+          engine::pause_audio{c.chair_id(), static_cast<engine::millis>(c.duration_s()) * engine::seconds_ms, who->name},
+          at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kCloseSession: {
+      const auto& c = request.close_session();
+      result = engine.apply(engine::close_session{c.chair_id(), who->name, c.abort(), c.reason()}, at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kListSessions:
+      for (const auto& s : engine.sessions()) fill(*response.add_sessions(), s);
+      return response;
+    case v1::ControlRequest::COMMAND_NOT_SET:
+      response.set_error(v1::CONTROL_ERROR_NO_COMMAND);
+      response.set_message("the request carries no command");
+      return response;
+  }
+  clinic_.publish();
+  response.set_error(wire_error(result.error));
+  response.set_message(result.message);
+  response.set_session_id(result.session);
+  return response;
+}
+
+}  // namespace vigil::control

@@ -1,0 +1,158 @@
+// The engine inside vigild: sessions driven over the control port, alarms from samples
+// streamed over the device port, through real sockets on 127.0.0.1.
+
+#include "tests/integration/harness.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vigil::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+v1::DeviceMessage batch_of(std::uint64_t seq, std::initializer_list<std::tuple<v1::VitalKind, double, std::int64_t>> samples) {
+  v1::DeviceMessage m;
+  m.mutable_batch()->set_seq(seq);
+  for (const auto& [kind, value, at] : samples) {
+    auto& s = *m.mutable_batch()->add_samples();
+    s.set_kind(kind);
+    s.set_value(value);
+    s.set_time_ms(at);
+  }
+  return m;
+}
+
+v1::ControlRequest open_on(const std::string& chair) {
+  v1::ControlRequest r;
+  r.mutable_open_session()->set_chair_id(chair);
+  r.mutable_open_session()->set_patient_ref("P-1001");
+  return r;
+}
+
+v1::ControlRequest dose_on(const std::string& chair) {
+  v1::ControlRequest r;
+  r.mutable_mark_dose()->set_chair_id(chair);
+  r.mutable_mark_dose()->set_route("intranasal");
+  r.mutable_mark_dose()->set_dose("56 mg");
+  return r;
+}
+
+v1::ControlRequest list() {
+  v1::ControlRequest r;
+  r.mutable_list_sessions();
+  return r;
+}
+
+TEST(Clinic, ControlNeedsAKnownToken) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  auto request = list();
+  request.set_token("not-a-token");
+  const auto response = ops.call(request);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+  EXPECT_FALSE(response->message().empty());
+}
+
+TEST(Clinic, SessionCommandsReportClearErrors) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  auto response = ops.call(dose_on("chair-1"));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->error(), v1::CONTROL_ERROR_NO_OPEN_SESSION);
+
+  response = ops.call(open_on("chair-1"));
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->error(), v1::CONTROL_ERROR_NONE) << response->message();
+  EXPECT_GT(response->session_id(), 0u);
+  EXPECT_EQ(ops.call(open_on("chair-1"))->error(), v1::CONTROL_ERROR_SESSION_ALREADY_OPEN);
+
+  // No blood pressure taken yet: the first dose has to wait.
+  response = ops.call(dose_on("chair-1"));
+  EXPECT_EQ(response->error(), v1::CONTROL_ERROR_PREDOSE_GATE);
+  EXPECT_NE(response->message().find("pre-dose"), std::string::npos) << response->message();
+
+  v1::ControlRequest ack;
+  ack.mutable_acknowledge()->set_chair_id("chair-1");
+  ack.mutable_acknowledge()->set_alarm_id(999);
+  EXPECT_EQ(ops.call(ack)->error(), v1::CONTROL_ERROR_UNKNOWN_ALARM);
+
+  auto unknown = open_on("chair-2");
+  unknown.mutable_open_session()->set_profile("no-such-profile");
+  EXPECT_EQ(ops.call(unknown)->error(), v1::CONTROL_ERROR_UNKNOWN_PROFILE);
+}
+
+TEST(Clinic, StreamedDesaturationRaisesAnAlarmThatANurseAcknowledges) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  ASSERT_EQ(ops.call(open_on("chair-1"))->error(), v1::CONTROL_ERROR_NONE);
+
+  test_client monitor(d.port());
+  ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+  const std::int64_t t0 = wall_ms();
+  std::uint64_t seq = 0;
+  monitor.send(batch_of(++seq, {{v1::NIBP_SYSTOLIC, 122, t0}, {v1::NIBP_DIASTOLIC, 78, t0}, {v1::NIBP_MEAN, 93, t0},
+                                {v1::HEART_RATE, 72, t0}, {v1::SPO2, 97, t0}}));
+  ASSERT_TRUE(monitor.wait_ack(seq));
+  auto response = ops.call(dose_on("chair-1"));
+  ASSERT_EQ(response->error(), v1::CONTROL_ERROR_NONE) << response->message();
+
+  // Thirty seconds of SpO2 at 85 %, one sample a second on the monitor's clock.
+  for (int s = 1; s <= 30; ++s) {
+    const std::int64_t at = t0 + 1000 + s * 1000;
+    monitor.send(batch_of(++seq, {{v1::HEART_RATE, 80, at}, {v1::SPO2, 85, at}}));
+  }
+  ASSERT_TRUE(monitor.wait_ack(seq));
+
+  response = ops.call(list());
+  ASSERT_TRUE(response);
+  ASSERT_EQ(response->sessions_size(), 1);
+  const auto& session = response->sessions(0);
+  EXPECT_EQ(session.chair_id(), "chair-1");
+  EXPECT_EQ(session.phase(), v1::PHASE_OBSERVATION);
+  const v1::AlarmState* desaturation = nullptr;
+  for (const auto& a : session.alarms()) {
+    if (a.rule().rfind("spo2", 0) == 0 && a.priority() == v1::PRIORITY_HIGH) desaturation = &a;
+  }
+  ASSERT_NE(desaturation, nullptr) << response->DebugString();
+  EXPECT_EQ(desaturation->kind(), v1::ALARM_KIND_PHYSIOLOGICAL);
+  EXPECT_TRUE(desaturation->audible());
+
+  v1::ControlRequest ack;
+  ack.mutable_acknowledge()->set_chair_id("chair-1");
+  ack.mutable_acknowledge()->set_alarm_id(desaturation->alarm_id());
+  response = ops.call(ack);
+  ASSERT_EQ(response->error(), v1::CONTROL_ERROR_NONE) << response->message();
+
+  response = ops.call(list());
+  bool acknowledged = false;
+  for (const auto& a : response->sessions(0).alarms()) {
+    if (a.alarm_id() == desaturation->alarm_id()) {
+      acknowledged = a.acknowledged() && a.acknowledged_by() == "nurse-ana" && !a.audible();
+    }
+  }
+  EXPECT_TRUE(acknowledged) << response->DebugString();
+}
+
+TEST(Clinic, ChairStreamingWithoutASessionDisturbsNoOther) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  ASSERT_EQ(ops.call(open_on("chair-1"))->error(), v1::CONTROL_ERROR_NONE);
+  test_client stray(d.port());
+  ASSERT_TRUE(stray.hello("dev-9", device_token, "chair-9")->has_welcome());
+  const std::int64_t t0 = wall_ms();
+  stray.send(batch_of(1, {{v1::SPO2, 70, t0}, {v1::HEART_RATE, 190, t0}}));
+  ASSERT_TRUE(stray.wait_ack(1));
+  const auto response = ops.call(list());
+  ASSERT_EQ(response->sessions_size(), 1);
+  EXPECT_EQ(response->sessions(0).chair_id(), "chair-1");
+  for (const auto& a : response->sessions(0).alarms()) EXPECT_EQ(a.kind(), v1::ALARM_KIND_TECHNICAL) << a.rule();
+}
+
+}  // namespace
+}  // namespace vigil::test
