@@ -6,6 +6,7 @@
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
@@ -116,7 +117,7 @@ struct chair_state {
   millis now = std::numeric_limits<millis>::min();
   std::array<std::optional<millis>, kind_slots> last_time{};      // any sample, for ordering
   std::array<std::optional<latest_value>, kind_slots> latest{};   // usable samples only
-  bool connected = false;
+  std::optional<bool> connected;  // unknown until the ingest side reports the chair's link
   std::optional<session_state> s;
   std::optional<alarm_rec> no_session;  // advisory while streaming without a session
   millis next_due = never;
@@ -140,7 +141,8 @@ bool rule_active_in(const limit_rule& r, phase p) {
 
 struct engine::state {
   std::vector<profile> profiles;
-  std::unordered_map<std::string, chair_state> chairs;
+  // Ordered, so that advance() visits chairs, and emits their events, in the same order every run.
+  std::map<std::string, chair_state, std::less<>> chairs;
   std::vector<event> events;
   std::uint64_t next_session = 1;
   std::uint64_t next_alarm = 1;
@@ -155,7 +157,7 @@ struct engine::state {
   }
 
   chair_state& chair(std::string_view id) {
-    auto it = chairs.find(std::string(id));
+    auto it = chairs.find(id);
     if (it == chairs.end()) {
       it = chairs.emplace(std::string(id), chair_state{}).first;
       it->second.id = std::string(id);
@@ -164,7 +166,7 @@ struct engine::state {
   }
 
   chair_state* find_chair(std::string_view id) {
-    auto it = chairs.find(std::string(id));
+    auto it = chairs.find(id);
     return it == chairs.end() ? nullptr : &it->second;
   }
 
@@ -211,8 +213,10 @@ struct engine::state {
     a.text = std::move(text);
     s.alarms.push_back(std::move(a));
     emit_alarm(c, event_type::alarm_raised, s.alarms.back());
+    s.ready_ok_since.reset();
+    if (s.current == phase::ready) set_phase(c, phase::observation, "alarm raised");
     if (level == priority::high && s.paused_until > c.now) {
-      s.paused_until = c.now;
+      s.paused_until = 0;
       emit(c, event_type::audio_resumed).text = "audio pause ended by a new high-priority alarm";
     }
     schedule(c, c.now);
@@ -288,6 +292,12 @@ struct engine::state {
     return due + t.cuff_grace_ms;
   }
 
+  bool post_dose_check_overdue(const session_state& s) const {
+    const auto& t = s.prof->technical;
+    return !s.post_dose_check_done && s.first_dose_at &&
+           *s.first_dose_at + t.post_dose_check_ms + t.cuff_grace_ms <= *cuff_overdue_at(s);
+  }
+
   /// Fires every timer due at or before `c.now`, earliest first, each at its own time.
   void run_timers(chair_state& c, millis until) {
     if (!c.s) {
@@ -341,7 +351,7 @@ struct engine::state {
     }
     if (auto due = cuff_overdue_at(s); due && *due <= now && !find_alarm(s, "cuff_overdue")) {
       raise(c, "cuff_overdue", alarm_kind::technical, p.technical.cuff_level, 0,
-            s.post_dose_check_done ? "cuff reading overdue" : "post-dose cuff reading overdue");
+            post_dose_check_overdue(s) ? "post-dose cuff reading overdue" : "cuff reading overdue");
     }
     if (s.disconnected_since && !find_alarm(s, "device_disconnected") &&
         *s.disconnected_since + p.technical.disconnected_after_ms <= now) {
@@ -373,7 +383,11 @@ struct engine::state {
     }
     if (s.current == phase::observation && s.ready_ok_since && s.dose_at &&
         std::max(*s.dose_at + p.discharge.observation_ms, *s.ready_ok_since + p.discharge.hold_ms) <= now) {
-      set_phase(c, phase::ready, "observation window elapsed; vitals within the discharge criteria");
+      if (discharge_criteria_met(c)) {
+        set_phase(c, phase::ready, "observation window elapsed; vitals within the discharge criteria");
+      } else {
+        s.ready_ok_since.reset();
+      }
     }
   }
 
@@ -473,7 +487,12 @@ struct engine::state {
         condition_now = st.readings >= rule.confirm_readings;
       }
       update_condition(c, st.cond, condition_now, v, rule.delay_ms);
-      if (auto* a = find_alarm(s, rule.id); a && a->condition) {
+      if (auto* a = find_alarm(s, rule.id); a && !a->condition && condition_now) {
+        // A latched alarm whose condition returns is live again: it escalates and can re-sound.
+        a->condition = true;
+        a->value = v;
+        schedule(c, c.now);
+      } else if (a && a->condition) {
         const bool back_inside = (!rule.high || v <= *rule.high - rule.hysteresis) &&
                                  (!rule.low || v >= *rule.low + rule.hysteresis);
         if (back_inside) condition_gone(c, *a, fmt::format("{} back to {:g}", model::name(kind), value));
@@ -497,12 +516,16 @@ struct engine::state {
     if (!obs.pulse) obs.pulse = take(vital_kind::pulse_rate);
     const auto r = news2::score(obs);
     const double total = r.total;
-    const bool medium = r.total >= rules.medium_at || (rules.single_three_is_medium && r.any_three);
     const bool high = r.total >= rules.high_at;
+    // The emergency band supersedes the urgent one: one NEWS2 alarm at a time.
+    const bool medium = !high && (r.total >= rules.medium_at || (rules.single_three_is_medium && r.any_three));
     update_condition(c, s.news2_medium, medium, total, rules.delay_ms);
     update_condition(c, s.news2_high, high, total, rules.delay_ms);
     if (!medium) {
-      if (auto* a = find_alarm(s, "news2_urgent")) condition_gone(c, *a, fmt::format("NEWS2 down to {}", r.total));
+      if (auto* a = find_alarm(s, "news2_urgent")) {
+        condition_gone(c, *a, high ? fmt::format("NEWS2 up to {}: emergency band", r.total)
+                                   : fmt::format("NEWS2 down to {}", r.total));
+      }
     }
     if (!high) {
       if (auto* a = find_alarm(s, "news2_emergency")) condition_gone(c, *a, fmt::format("NEWS2 down to {}", r.total));
@@ -521,6 +544,7 @@ struct engine::state {
     auto& s = *c.s;
     if (s.current != phase::baseline || (kind != vital_kind::nibp_systolic && kind != vital_kind::nibp_diastolic)) return;
     if (kind == vital_kind::nibp_systolic) s.predose_reading = true;
+    if (s.predose_overridden) return;
     const auto& rules = s.prof->predose;
     const double limit = kind == vital_kind::nibp_systolic ? rules.systolic_max : rules.diastolic_max;
     if (value <= limit) return;
@@ -541,13 +565,15 @@ struct engine::state {
     }
   }
 
-  void note_stream(chair_state& c, vital_kind kind) {
+  void note_stream(chair_state& c, vital_kind kind, millis at) {
     auto& s = *c.s;
     if (kind == vital_kind::heart_rate || kind == vital_kind::pulse_rate) {
-      s.heart_seen = c.now;
+      if (at < s.heart_seen) return;
+      s.heart_seen = at;
       if (auto* a = find_alarm(s, "stale_heart_rate")) clear(c, a->id, "heart rate back");
     } else if (kind == vital_kind::spo2) {
-      s.spo2_seen = c.now;
+      if (at < s.spo2_seen) return;
+      s.spo2_seen = at;
       if (auto* a = find_alarm(s, "stale_spo2")) clear(c, a->id, "SpO2 back");
     }
   }
@@ -588,7 +614,9 @@ struct engine::state {
     }
 
     auto& s = *c.s;
-    note_stream(c, sample.kind);
+    // A stream is alive while it delivers usable values or says its sensor is off (which
+    // has its own alarm); artifacts alone do not keep it alive.
+    if (good || (sample.quality & quality::sensor_off) != 0) note_stream(c, sample.kind, sample.time_ms);
     note_sensor(c, sample);
     if (!good) {
       run_timers(c, c.now);
@@ -685,9 +713,9 @@ command_result engine::apply(const open_session& cmd, millis at) {
   s.spo2_seen = c.now;
   s.limits.resize(prof->limits.size());
   c.s = std::move(s);
-  if (!c.connected) {
-    c.s->disconnected_since = c.now;
-  }
+  // NEWS2 and the discharge criteria use this session's values only, never the last patient's.
+  c.latest = {};
+  if (c.connected == false) c.s->disconnected_since = c.now;
   event& e = st.emit(c, event_type::session_opened);
   e.who = cmd.by;
   e.text = fmt::format("patient {} with profile {}", cmd.patient_ref, prof->id);
@@ -749,16 +777,21 @@ command_result engine::apply(const mark_dose& cmd, millis at) {
       double sum = 0;
       int n = 0;
       for (const auto& [t, v] : window) {
-        if (t > c->now - s.prof->baseline_window_ms || window.size() == 1) {
+        if (t > c->now - s.prof->baseline_window_ms) {
           sum += v;
           ++n;
         }
       }
-      if (n == 0) continue;
+      if (n == 0) {
+        // Sparse readings (the cuff): the latest one stands for the baseline.
+        sum = window.back().second;
+        n = 1;
+      }
       s.baseline[k] = sum / n;
       summary += fmt::format("{}{} {:.1f}", summary.empty() ? "" : ", ", model::name(static_cast<vital_kind>(k)), sum / n);
     }
     s.baseline_samples = {};
+    if (auto* a = st.find_alarm(s, "predose_bp")) st.clear(*c, a->id, "dose given");
     event& b = st.emit(*c, event_type::baseline_set);
     b.text = summary.empty() ? "no baseline vitals" : summary;
     st.set_phase(*c, phase::observation, "dose marked");
@@ -890,7 +923,7 @@ session_view view_of(const chair_state& c) {
 }  // namespace
 
 std::optional<session_view> engine::session(std::string_view chair) const {
-  auto it = state_->chairs.find(std::string(chair));
+  auto it = state_->chairs.find(chair);
   if (it == state_->chairs.end() || !it->second.s) return std::nullopt;
   return view_of(it->second);
 }
@@ -905,7 +938,7 @@ std::vector<session_view> engine::sessions() const {
 }
 
 std::optional<millis> engine::clock(std::string_view chair) const {
-  auto it = state_->chairs.find(std::string(chair));
+  auto it = state_->chairs.find(chair);
   if (it == state_->chairs.end()) return std::nullopt;
   return it->second.now;
 }
