@@ -30,7 +30,10 @@ done
 cat <<MSG >&2
 
   vigild is running ($(tr '\n' ' ' < var/run/vigild.ports)); vigil-sim feeds it.
-  The nurse station page is not built yet; follow the daemon's log below.
+  Act as the nurse from another terminal (the nurse station page is not built yet):
+    export VIGIL_TOKEN=demo-operator-token
+    build/daemon/vigilctl open chair-1 --patient P-0001
+    build/daemon/vigilctl sessions
   Ctrl-C stops both.
 
 MSG
