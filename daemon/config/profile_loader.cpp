@@ -221,6 +221,7 @@ std::optional<engine::limit_rule> read_rule(const YAML::Node& node, const std::s
                          *rule.low, *rule.high));
   }
   s.boolean("latching", rule.latching);
+  s.boolean("inclusive", rule.inclusive);
 
   const auto problems_before = problems.size();
   s.integer("confirm_readings", rule.confirm_readings, 1, max_confirm_readings);

@@ -66,6 +66,7 @@ struct alarm_rec {
   millis tier_base = 0;
   double value = 0;
   std::string text;
+  bool paused_through = false;  // high priority, silent through one whole audio pause already
 };
 
 /// A condition that must hold for a delay before it becomes an alarm.
@@ -260,7 +261,9 @@ struct engine::state {
     for (std::size_t k = 0; k < sensor_count; ++k) {
       if (s.sensor_off[k].on && !find_alarm(s, sensor_rule[k])) consider(s.sensor_off[k].since + p.technical.sensor_off_delay_ms);
     }
-    if (s.news2_medium.on && !find_alarm(s, "news2_urgent")) consider(s.news2_medium.since + p.news2.delay_ms);
+    if (s.news2_medium.on && !find_alarm(s, "news2_urgent") && !find_alarm(s, "news2_emergency")) {
+      consider(s.news2_medium.since + p.news2.delay_ms);
+    }
     if (s.news2_high.on && !find_alarm(s, "news2_emergency")) consider(s.news2_high.since + p.news2.delay_ms);
     if (!find_alarm(s, "stale_heart_rate")) consider(s.heart_seen + p.technical.stale_after_ms);
     if (!find_alarm(s, "stale_spo2")) consider(s.spo2_seen + p.technical.stale_after_ms);
@@ -333,13 +336,16 @@ struct engine::state {
         raise(c, sensor_rule[k], alarm_kind::technical, p.technical.sensor_off_level, 0, "sensor reports it is off the patient");
       }
     }
-    if (s.news2_medium.on && !find_alarm(s, "news2_urgent") && s.news2_medium.since + p.news2.delay_ms <= now) {
-      raise(c, "news2_urgent", alarm_kind::physiological, priority::medium, s.news2_medium.value,
-            fmt::format("NEWS2 {} : urgent review", s.news2_medium.value));
-    }
+    // Emergency first: when both come due together, only the emergency alarm is raised.
     if (s.news2_high.on && !find_alarm(s, "news2_emergency") && s.news2_high.since + p.news2.delay_ms <= now) {
       raise(c, "news2_emergency", alarm_kind::physiological, priority::high, s.news2_high.value,
             fmt::format("NEWS2 {} : emergency response", s.news2_high.value));
+      if (auto* urgent = find_alarm(s, "news2_urgent")) clear(c, urgent->id, "superseded by news2_emergency");
+    }
+    if (s.news2_medium.on && !find_alarm(s, "news2_urgent") && !find_alarm(s, "news2_emergency") &&
+        s.news2_medium.since + p.news2.delay_ms <= now) {
+      raise(c, "news2_urgent", alarm_kind::physiological, priority::medium, s.news2_medium.value,
+            fmt::format("NEWS2 {} : urgent review", s.news2_medium.value));
     }
     if (!find_alarm(s, "stale_heart_rate") && s.heart_seen + p.technical.stale_after_ms <= now) {
       raise(c, "stale_heart_rate", alarm_kind::technical, p.technical.stale_level, 0,
@@ -379,6 +385,10 @@ struct engine::state {
     }
     if (s.paused_until != 0 && s.paused_until <= now) {
       s.paused_until = 0;
+      // High priority can be paused, never disabled: a later pause no longer silences these.
+      for (auto& a : s.alarms) {
+        if (a.level == priority::high) a.paused_through = true;
+      }
       emit(c, event_type::audio_resumed).text = "audio pause ended";
     }
     if (s.current == phase::observation && s.ready_ok_since && s.dose_at &&
@@ -475,7 +485,8 @@ struct engine::state {
         v = value - *s.baseline[slot(kind)];
       }
       auto& st = s.limits[i];
-      const bool beyond = (rule.high && v > *rule.high) || (rule.low && v < *rule.low);
+      const bool beyond = rule.inclusive ? (rule.high && v >= *rule.high) || (rule.low && v <= *rule.low)
+                                         : (rule.high && v > *rule.high) || (rule.low && v < *rule.low);
       bool condition_now = beyond;
       if (rule.confirm_readings > 1) {
         if (beyond) {
@@ -517,15 +528,13 @@ struct engine::state {
     const auto r = news2::score(obs);
     const double total = r.total;
     const bool high = r.total >= rules.high_at;
-    // The emergency band supersedes the urgent one: one NEWS2 alarm at a time.
-    const bool medium = !high && (r.total >= rules.medium_at || (rules.single_three_is_medium && r.any_three));
+    // Both conditions run side by side, so a worsening score never leaves a gap; an active
+    // emergency alarm stands in for the urgent one (see fire()).
+    const bool medium = r.total >= rules.medium_at || (rules.single_three_is_medium && r.any_three);
     update_condition(c, s.news2_medium, medium, total, rules.delay_ms);
     update_condition(c, s.news2_high, high, total, rules.delay_ms);
     if (!medium) {
-      if (auto* a = find_alarm(s, "news2_urgent")) {
-        condition_gone(c, *a, high ? fmt::format("NEWS2 up to {}: emergency band", r.total)
-                                   : fmt::format("NEWS2 down to {}", r.total));
-      }
+      if (auto* a = find_alarm(s, "news2_urgent")) condition_gone(c, *a, fmt::format("NEWS2 down to {}", r.total));
     }
     if (!high) {
       if (auto* a = find_alarm(s, "news2_emergency")) condition_gone(c, *a, fmt::format("NEWS2 down to {}", r.total));
@@ -913,7 +922,7 @@ session_view view_of(const chair_state& c) {
     av.acknowledged = a.acknowledged;
     av.acknowledged_by = a.acknowledged_by;
     av.tier = a.tier;
-    av.audible = !a.acknowledged && !paused;
+    av.audible = !a.acknowledged && (!paused || a.paused_through);
     av.value = a.value;
     av.text = a.text;
     v.alarms.push_back(std::move(av));

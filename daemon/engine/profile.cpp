@@ -36,6 +36,11 @@ limit_rule make(const rule_spec& s) {
   return r;
 }
 
+limit_rule inclusive(limit_rule r) {
+  r.inclusive = true;
+  return r;
+}
+
 /// A cuff limit confirmed by a second reading: readings are discrete, so no condition delay.
 limit_rule confirmed(limit_rule r, int readings, millis within_ms) {
   r.confirm_readings = readings;
@@ -72,8 +77,9 @@ std::vector<limit_rule> generic_limits() {
       make({"systolic_severe", vital_kind::nibp_systolic, none, 200, priority::high, 0, 5, true}),
       make({"diastolic_severe", vital_kind::nibp_diastolic, none, 120, priority::high, 0, 5, true}),
       // Spravato label: a rise of >= 40 mmHg systolic and/or >= 25 mmHg diastolic.
-      after_dose(make({"systolic_rise", vital_kind::nibp_systolic, none, 40, priority::medium, 0, 5, false})),
-      after_dose(make({"diastolic_rise", vital_kind::nibp_diastolic, none, 25, priority::medium, 0, 5, false})),
+      // The label counts rises of 40 / 25 mmHg or more: the limits themselves alarm.
+      inclusive(after_dose(make({"systolic_rise", vital_kind::nibp_systolic, none, 40, priority::medium, 0, 5, false}))),
+      inclusive(after_dose(make({"diastolic_rise", vital_kind::nibp_diastolic, none, 25, priority::medium, 0, 5, false}))),
       // NEWS2 scores SBP <= 90 as 3.
       make({"systolic_low", vital_kind::nibp_systolic, 90, none, priority::medium, 0, 5, false}),
       // NEWS2 scores RR <= 8 as 3 and RR >= 25 as 3.

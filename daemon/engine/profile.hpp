@@ -35,6 +35,7 @@ struct limit_rule {
   model::vital_kind kind = model::vital_kind::heart_rate;
   std::optional<double> low;           // condition when value < low
   std::optional<double> high;          // condition when value > high
+  bool inclusive = false;              // the limits themselves count: value >= high, value <= low
   bool relative = false;               // compare value - baseline instead of value
   priority level = priority::medium;
   millis delay_ms = 0;                 // the condition must hold this long before the alarm

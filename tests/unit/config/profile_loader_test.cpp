@@ -92,6 +92,7 @@ void expect_same(const engine::profile& a, const engine::profile& b) {
     EXPECT_EQ(r.delay_ms, s.delay_ms);
     EXPECT_EQ(r.hysteresis, s.hysteresis);
     EXPECT_EQ(r.latching, s.latching);
+    EXPECT_EQ(r.inclusive, s.inclusive);
     EXPECT_EQ(r.confirm_readings, s.confirm_readings);
     EXPECT_EQ(r.confirm_within_ms, s.confirm_within_ms);
     EXPECT_EQ(r.phases, s.phases);
@@ -368,6 +369,7 @@ limits:
     delay_s: 0
     hysteresis: 2.5
     latching: true
+    inclusive: true
     confirm_readings: 3
     confirm_within_min: 7
     phases: [observation]
@@ -426,6 +428,7 @@ escalation:
   EXPECT_EQ(r.delay_ms, 0);
   EXPECT_EQ(r.hysteresis, 2.5);
   EXPECT_TRUE(r.latching);
+  EXPECT_TRUE(r.inclusive);
   EXPECT_EQ(r.confirm_readings, 3);
   EXPECT_EQ(r.confirm_within_ms, 7 * minutes_ms);
   EXPECT_THAT(r.phases, ElementsAre(phase::observation));
@@ -439,6 +442,7 @@ escalation:
   EXPECT_EQ(q.delay_ms, 15 * seconds_ms);
   EXPECT_EQ(q.hysteresis, 0);
   EXPECT_FALSE(q.latching);
+  EXPECT_FALSE(q.inclusive);
   EXPECT_EQ(q.confirm_readings, 1);
   EXPECT_EQ(q.confirm_within_ms, 0);
   EXPECT_THAT(q.phases, IsEmpty());
