@@ -32,10 +32,12 @@ device_client::device_client(asio::any_io_executor executor, options opts)
       decoder_(codec::hard_max_frame_bytes) {}
 
 std::uint64_t device_client::push(const google::protobuf::RepeatedPtrField<v1::Sample>& samples) {
-  pending p{next_seq_, {}};
-  auto& batch = *p.batch.mutable_batch();
+  // The batch message is kept between calls: its samples' memory is reused.
+  auto& batch = *scratch_.mutable_batch();
   batch.set_seq(next_seq_);
   *batch.mutable_samples() = samples;
+  pending p{next_seq_, static_cast<std::uint32_t>(samples.size()), {}};
+  codec::append_frame(p.frame, scratch_);
   queue_.push_back(std::move(p));
   wake_.cancel();
   return next_seq_++;
@@ -148,9 +150,14 @@ asio::awaitable<bool> device_client::handshake() {
 void device_client::renumber_after(std::uint64_t acked) {
   if (acked == 0) return;
   std::uint64_t seq = acked;
+  codec::frame_decoder decoder(codec::hard_max_frame_bytes);
   for (auto& p : queue_) {
     p.seq = ++seq;
-    p.batch.mutable_batch()->set_seq(seq);
+    decoder.feed({reinterpret_cast<const std::uint8_t*>(p.frame.data()), p.frame.size()});
+    if (decoder.next(scratch_).status != codec::decode_status::ok) continue;  // our own frame: cannot fail
+    scratch_.mutable_batch()->set_seq(seq);
+    p.frame.clear();
+    codec::append_frame(p.frame, scratch_);
   }
   next_seq_ = seq + 1;
   acked_seq_ = acked;
@@ -189,9 +196,8 @@ asio::awaitable<void> device_client::write_loop() {
     out.clear();
     const std::uint64_t in_flight_limit = acked_seq_ + opts_.max_in_flight;
     while (unsent_ < queue_.size() && queue_[unsent_].seq <= in_flight_limit && out.size() < 256 * 1024) {
-      const auto& batch = queue_[unsent_].batch;
-      codec::append_frame(out, batch);
-      counters_.samples_sent += static_cast<std::uint64_t>(batch.batch().samples_size());
+      out += queue_[unsent_].frame;
+      counters_.samples_sent += queue_[unsent_].samples;
       ++counters_.batches_sent;
       ++unsent_;
     }

@@ -74,7 +74,8 @@ class device_client {
  private:
   struct pending {
     std::uint64_t seq;
-    v1::DeviceMessage batch;
+    std::uint32_t samples;
+    std::string frame;  // encoded once: a load generator must not spend its time encoding
   };
 
   boost::asio::awaitable<bool> handshake();
@@ -93,6 +94,7 @@ class device_client {
   boost::asio::steady_timer progress_;  // never expires; cancel() wakes room and drain waiters
   boost::asio::steady_timer retry_;
   codec::frame_decoder decoder_;
+  v1::DeviceMessage scratch_;
   std::deque<pending> queue_;  // unacked batches, oldest first
   std::size_t unsent_ = 0;     // index in queue_ of the first batch not yet sent on this connection
   std::uint64_t next_seq_ = 1;

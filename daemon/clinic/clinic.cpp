@@ -17,17 +17,12 @@ clinic::clinic(std::vector<engine::profile> profiles, std::string default_profil
       log_(log::component_logger("clinic")) {}
 
 void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) {
+  const auto outcomes = engine_.on_samples(batch.chair_id, batch.samples);
+  stats_.samples_out_of_order += outcomes[static_cast<std::size_t>(engine::sample_outcome::out_of_order)];
+  stats_.samples_duplicate += outcomes[static_cast<std::size_t>(engine::sample_outcome::duplicate)];
+  stats_.samples_without_session += outcomes[static_cast<std::size_t>(engine::sample_outcome::no_session)];
   engine::millis latest = 0;
-  for (const auto& sample : batch.samples) {
-    switch (engine_.on_sample(batch.chair_id, sample)) {
-      case engine::sample_outcome::out_of_order: ++stats_.samples_out_of_order; break;
-      case engine::sample_outcome::duplicate: ++stats_.samples_duplicate; break;
-      case engine::sample_outcome::no_session: ++stats_.samples_without_session; break;
-      case engine::sample_outcome::applied:
-      case engine::sample_outcome::not_evaluated: break;
-    }
-    latest = std::max(latest, sample.time_ms);
-  }
+  for (const auto& sample : batch.samples) latest = std::max(latest, sample.time_ms);
   if (latest > 0) {
     auto it = anchors_.find(batch.chair_id);
     if (it == anchors_.end()) it = anchors_.emplace(std::string(batch.chair_id), anchor{}).first;

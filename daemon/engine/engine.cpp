@@ -671,6 +671,13 @@ sample_outcome engine::on_sample(std::string_view chair, const model::vital_samp
   return state_->on_sample(state_->chair(chair), sample);
 }
 
+engine::outcome_counts engine::on_samples(std::string_view chair, std::span<const model::vital_sample> samples) {
+  outcome_counts counts{};
+  auto& c = state_->chair(chair);  // one lookup for the whole batch
+  for (const auto& sample : samples) ++counts[static_cast<std::size_t>(state_->on_sample(c, sample))];
+  return counts;
+}
+
 void engine::on_device(std::string_view chair, bool connected, millis at) {
   auto& st = *state_;
   auto& c = st.chair(chair);

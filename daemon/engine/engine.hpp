@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,6 +159,11 @@ class engine {
 
   /// Feeds one sample from the monitor serving `chair`.
   sample_outcome on_sample(std::string_view chair, const model::vital_sample& sample);
+
+  /// How many samples of a batch met each outcome, indexed by sample_outcome.
+  using outcome_counts = std::array<std::uint32_t, 5>;
+  /// Feeds a batch of samples from one chair, in order; the same as on_sample for each.
+  outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples);
   /// The chair's monitor connected or disconnected at `at`.
   void on_device(std::string_view chair, bool connected, millis at);
   /// Moves every chair's clock to at least `at`, firing timers due by then.

@@ -2019,3 +2019,29 @@ TEST(EngineNews2Order, AJumpStraightToTheEmergencyBandRaisesOnlyTheEmergencyAlar
 
 }  // namespace
 }  // namespace vigil::engine::testing
+
+namespace vigil::engine::testing {
+namespace {
+
+TEST(EngineBatch, OnSamplesEqualsOnSampleOneByOneAndCountsOutcomes) {
+  std::vector<model::vital_sample> batch;
+  for (int i = 0; i < 120; ++i) {
+    const millis at = t0 + 1000 + i * 1000;
+    batch.push_back({at, i < 60 ? 97.0 : 85.0, vital_kind::spo2, model::quality::ok});
+    batch.push_back({at, 75, vital_kind::heart_rate, i % 10 == 0 ? model::quality::artifact : model::quality::ok});
+  }
+  batch.push_back(batch.front());  // out of order by now
+  engine one(std::vector<profile>{generic_profile()});
+  engine many(std::vector<profile>{generic_profile()});
+  ASSERT_TRUE(one.apply(open_session{"chair-1", "P-1", "generic", "nurse-a"}, t0).ok());
+  ASSERT_TRUE(many.apply(open_session{"chair-1", "P-1", "generic", "nurse-a"}, t0).ok());
+  for (const auto& s : batch) one.on_sample("chair-1", s);
+  const auto counts = many.on_samples("chair-1", batch);
+  EXPECT_TRUE(same_events(one.take_events(), many.take_events()));
+  EXPECT_EQ(counts[static_cast<std::size_t>(sample_outcome::applied)], 228u);
+  EXPECT_EQ(counts[static_cast<std::size_t>(sample_outcome::not_evaluated)], 12u);
+  EXPECT_EQ(counts[static_cast<std::size_t>(sample_outcome::out_of_order)], 1u);
+}
+
+}  // namespace
+}  // namespace vigil::engine::testing
