@@ -122,17 +122,18 @@ TEST(Clinic, StreamedDesaturationRaisesAnAlarmThatANurseAcknowledges) {
   ASSERT_NE(desaturation, nullptr) << response->DebugString();
   EXPECT_EQ(desaturation->kind(), v1::ALARM_KIND_PHYSIOLOGICAL);
   EXPECT_TRUE(desaturation->audible());
+  const std::uint64_t alarm_id = desaturation->alarm_id();  // `response` is reused below
 
   v1::ControlRequest ack;
   ack.mutable_acknowledge()->set_chair_id("chair-1");
-  ack.mutable_acknowledge()->set_alarm_id(desaturation->alarm_id());
+  ack.mutable_acknowledge()->set_alarm_id(alarm_id);
   response = ops.call(ack);
   ASSERT_EQ(response->error(), v1::CONTROL_ERROR_NONE) << response->message();
 
   response = ops.call(list());
   bool acknowledged = false;
   for (const auto& a : response->sessions(0).alarms()) {
-    if (a.alarm_id() == desaturation->alarm_id()) {
+    if (a.alarm_id() == alarm_id) {
       acknowledged = a.acknowledged() && a.acknowledged_by() == "nurse-ana" && !a.audible();
     }
   }
