@@ -1,6 +1,7 @@
 #include "daemon/control/service.hpp"
 
 #include "daemon/clinic/clinic.hpp"
+#include "daemon/net/secret.hpp"
 
 #include <fmt/format.h>
 
@@ -47,15 +48,6 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
   }
 }
 
-// Compares without an early exit, so that timing does not reveal how much of a token matched.
-bool same_secret(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
-
 }  // namespace
 
 service::service(clinic::clinic& clinic, std::vector<operator_credential> operators)
@@ -64,7 +56,7 @@ service::service(clinic::clinic& clinic, std::vector<operator_credential> operat
 const operator_credential* service::authenticate(const std::string& token) const {
   if (token.empty()) return nullptr;
   for (const auto& o : operators_) {
-    if (same_secret(o.token, token)) return &o;
+    if (net::same_secret(o.token, token)) return &o;
   }
   return nullptr;
 }

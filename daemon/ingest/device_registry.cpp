@@ -1,5 +1,6 @@
 #include "daemon/ingest/device_registry.hpp"
 
+#include "daemon/net/secret.hpp"
 #include "vigil/v1/device.pb.h"
 
 #include <fmt/format.h>
@@ -9,18 +10,6 @@ namespace {
 
 constexpr std::size_t max_device_id = 128;
 constexpr std::size_t max_chair_id = 64;
-
-// Compares without an early exit, so that timing does not reveal how much of a token matched.
-bool same_secret(std::string_view a, std::string_view b) noexcept {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::size_t n = std::max(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
-    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -64,7 +53,7 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
   if (credential == nullptr) {
     return {ErrorCode::UNKNOWN_DEVICE, fmt::format("device '{}' is not configured", hello.device_id()), nullptr};
   }
-  if (!same_secret(hello.token(), credential->token)) {
+  if (!net::same_secret(hello.token(), credential->token)) {
     return {ErrorCode::BAD_TOKEN, fmt::format("wrong token for device '{}'", hello.device_id()), nullptr};
   }
   if (!valid_identifier(hello.chair_id(), max_chair_id)) {

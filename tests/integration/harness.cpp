@@ -71,26 +71,39 @@ void test_client::send(const v1::DeviceMessage& message) {
 
 void test_client::send_raw(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
 
-bool test_client::read_some(std::chrono::milliseconds timeout) {
-  if (eof_) return false;
+namespace {
+
+enum class read_result { data, closed, timed_out };
+
+/// One read into `decoder` that gives up after `timeout`: the tests' only way of waiting.
+read_result read_within(asio::io_context& io, tcp::socket& socket, codec::frame_decoder& decoder,
+                        std::chrono::milliseconds timeout) {
   bool done = false;
   boost::system::error_code result;
-  const auto space = decoder_.prepare();
-  socket_.async_read_some(asio::buffer(space.data(), space.size()), [&](boost::system::error_code ec, std::size_t n) {
+  const auto space = decoder.prepare();
+  socket.async_read_some(asio::buffer(space.data(), space.size()), [&](boost::system::error_code ec, std::size_t n) {
     done = true;
     result = ec;
-    decoder_.commit(n);
+    decoder.commit(n);
   });
-  io_.restart();
-  io_.run_for(timeout);
+  io.restart();
+  io.run_for(timeout);
   if (!done) {
-    socket_.cancel();
-    io_.restart();
-    io_.run();
-    return false;
+    socket.cancel();
+    io.restart();
+    io.run();
+    return read_result::timed_out;
   }
-  if (result) eof_ = true;
-  return !result;
+  return result ? read_result::closed : read_result::data;
+}
+
+}  // namespace
+
+bool test_client::read_some(std::chrono::milliseconds timeout) {
+  if (eof_) return false;
+  const auto r = read_within(io_, socket_, decoder_, timeout);
+  if (r == read_result::closed) eof_ = true;
+  return r == read_result::data;
 }
 
 std::optional<v1::DaemonMessage> test_client::receive(std::chrono::milliseconds timeout) {
@@ -184,23 +197,8 @@ std::optional<v1::ControlResponse> control_client::call(v1::ControlRequest reque
     const auto f = decoder_.next(response);
     if (f.status == codec::decode_status::ok) return response;
     if (f.status == codec::decode_status::bad) return std::nullopt;
-    bool done = false;
-    boost::system::error_code result;
-    const auto space = decoder_.prepare();
-    socket_.async_read_some(asio::buffer(space.data(), space.size()), [&](boost::system::error_code ec, std::size_t n) {
-      done = true;
-      result = ec;
-      decoder_.commit(n);
-    });
-    io_.restart();
-    io_.run_until(deadline);
-    if (!done) {
-      socket_.cancel();
-      io_.restart();
-      io_.run();
-      return std::nullopt;
-    }
-    if (result) return std::nullopt;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || read_within(io_, socket_, decoder_, left) != read_result::data) return std::nullopt;
   }
 }
 
