@@ -2,7 +2,8 @@
 //
 // BM_EngineSession: one chair, one whole session from open to close: a 10-minute baseline
 // with two cuff readings, the dose, then 125 minutes of observation until the patient is
-// ready for discharge assessment. Heart rate, SpO2 and respiratory rate every second, a cuff
+// ready for discharge assessment. Heart rate, pulse rate, SpO2 and respiratory rate every second
+// (four vitals at 1 Hz, 32,481 samples in all), a cuff
 // triple (systolic, diastolic, mean) every 5 minutes, advance() and take_events() every
 // second, as the daemon's tick would. Blood pressure and heart rate rise after the dose and
 // peak about 40 minutes later (+50/+30 mmHg), so systolic_rise and diastolic_rise fire; a
@@ -101,7 +102,9 @@ session_script make_session(unsigned seed) {
     const double r = patient::rise(since_dose);
     const bool dip = since_dose >= dip_from_s && since_dose < dip_from_s + dip_for_s;
     const double spo2 = dip ? 89.6 + n_spo2(rng) : p.spo2 + n_spo2(rng);
-    st.samples.push_back({st.at, clamp_round(p.hr + 14 * r + n_hr(rng), 30, 200), vital_kind::heart_rate, 0});
+    const double hr = p.hr + 14 * r + n_hr(rng);
+    st.samples.push_back({st.at, clamp_round(hr, 30, 200), vital_kind::heart_rate, 0});
+    st.samples.push_back({st.at, clamp_round(hr + n_hr(rng) / 2, 30, 200), vital_kind::pulse_rate, 0});
     st.samples.push_back({st.at, clamp_round(spo2, 70, 100), vital_kind::spo2, 0});
     st.samples.push_back({st.at, clamp_round(p.rr + n_rr(rng), 4, 40), vital_kind::respiratory_rate, 0});
     if (s >= cuff_first_s && (s - cuff_first_s) % cuff_every_s == 0) {
