@@ -81,6 +81,10 @@ std::string_view phase_name(vigil::v1::Phase p) {
 }
 
 void print_sessions(const ControlResponse& response) {
+  for (const auto& a : response.advisories()) {
+    std::printf("%-10s no session: %s (advisory %llu)\n", a.chair_id().c_str(), a.alarm().text().c_str(),
+                static_cast<unsigned long long>(a.alarm().alarm_id()));
+  }
   if (response.sessions().empty()) {
     std::printf("no open sessions\n");
     return;

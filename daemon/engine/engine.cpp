@@ -953,6 +953,22 @@ std::vector<session_view> engine::sessions() const {
   return out;
 }
 
+std::vector<std::pair<std::string, alarm_view>> engine::chair_advisories() const {
+  std::vector<std::pair<std::string, alarm_view>> out;
+  for (const auto& [id, c] : state_->chairs) {
+    if (!c.no_session) continue;
+    alarm_view v;
+    v.id = c.no_session->id;
+    v.rule = c.no_session->rule;
+    v.kind = c.no_session->kind;
+    v.level = c.no_session->level;
+    v.raised_at = c.no_session->raised_at;
+    v.text = c.no_session->text;
+    out.emplace_back(id, std::move(v));
+  }
+  return out;
+}
+
 std::optional<millis> engine::clock(std::string_view chair) const {
   auto it = state_->chairs.find(chair);
   if (it == state_->chairs.end()) return std::nullopt;

@@ -187,6 +187,8 @@ class engine {
   std::optional<session_view> session(std::string_view chair) const;
   /// Every chair's open session.
   std::vector<session_view> sessions() const;
+  /// Advisories of chairs without a session (a chair streaming with no open session).
+  std::vector<std::pair<std::string, alarm_view>> chair_advisories() const;
   /// The chair's clock (its latest sample or advance), if the chair is known.
   std::optional<millis> clock(std::string_view chair) const;
 

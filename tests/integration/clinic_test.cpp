@@ -152,6 +152,11 @@ TEST(Clinic, ChairStreamingWithoutASessionDisturbsNoOther) {
   const auto response = ops.call(list());
   ASSERT_EQ(response->sessions_size(), 1);
   EXPECT_EQ(response->sessions(0).chair_id(), "chair-1");
+  // The stray chair is visible, with an advisory rather than a physiological alarm.
+  ASSERT_EQ(response->advisories_size(), 1);
+  EXPECT_EQ(response->advisories(0).chair_id(), "chair-9");
+  EXPECT_EQ(response->advisories(0).alarm().rule(), "no_session");
+  EXPECT_EQ(response->advisories(0).alarm().kind(), v1::ALARM_KIND_ADVISORY);
   for (const auto& a : response->sessions(0).alarms()) EXPECT_EQ(a.kind(), v1::ALARM_KIND_TECHNICAL) << a.rule();
 }
 
