@@ -28,7 +28,14 @@ std::optional<std::uint16_t> read_control_port(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("control:", 0) == 0) return static_cast<std::uint16_t>(std::stoul(line.substr(8)));
+    if (line.rfind("control:", 0) != 0) continue;
+    try {
+      const unsigned long port = std::stoul(line.substr(8));
+      if (port == 0 || port > 65535) return std::nullopt;
+      return static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
   }
   return std::nullopt;
 }
@@ -149,7 +156,12 @@ int main(int argc, char** argv) {
   auto* abort_cmd = cli.add_subcommand("abort", "Abort a session");
   abort_cmd->add_option("chair", chair, "Chair id")->required();
   abort_cmd->add_option("--reason", text_a, "Why")->required();
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; every other parse problem is a usage error.
+    return cli.exit(e) == 0 ? 0 : 2;
+  }
 
   if (token.empty()) {
     if (const char* env = std::getenv("VIGIL_TOKEN")) token = env;
@@ -200,7 +212,8 @@ int main(int argc, char** argv) {
     if (response.error() != vigil::v1::CONTROL_ERROR_NONE) {
       std::fprintf(stderr, "vigilctl: %s: %s\n", vigil::v1::ControlError_Name(response.error()).c_str(),
                    response.message().c_str());
-      return 1;
+      // Refused by the daemon: 1. Not served at all (busy): 2, like any connection problem.
+      return response.error() == vigil::v1::CONTROL_ERROR_TOO_MANY_CONNECTIONS ? 2 : 1;
     }
     if (*sessions) {
       print_sessions(response);

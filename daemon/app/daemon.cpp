@@ -64,18 +64,20 @@ struct daemon::impl {
       : config(std::move(c)),
         opts(std::move(o)),
         log(log::component_logger("app")),
-        signals(io),
-        shutdown_timer(io),
-        stats_timer(io),
-        tick_timer(io),
         registry(config.ingest.devices),
         storage(opts.sink ? opts.sink : std::make_shared<ingest::memory_sink>()),
         clinic(config.profiles.empty() ? std::vector<engine::profile>{engine::generic_profile()} : config.profiles,
                config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now)),
-        ingest(io, config.ingest, registry, clinic, counters),
-        commands(clinic, config.control.operators) {
+        commands(clinic, config.control.operators),
+        signals(io),
+        shutdown_timer(io),
+        stats_timer(io),
+        tick_timer(io),
+        ingest(io, config.ingest, registry, clinic, counters) {
     if (config.control.enabled) control.emplace(io, config.control, commands);
   }
+
+  std::size_t open_connections() const { return ingest.connections() + (control ? control->connections() : 0); }
 
   void begin_stop() {
     if (stopping) return;
@@ -96,7 +98,7 @@ struct daemon::impl {
     shutdown_timer.expires_after(config.shutdown_timeout);
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      log->warn("shutdown timeout passed with {} connections still open; closing them", ingest.connections());
+      log->warn("shutdown timeout passed with {} connections still open; closing them", open_connections());
       io.stop();
     });
   }
@@ -107,7 +109,7 @@ struct daemon::impl {
       if (ec) return;
       const char* name = signal == SIGINT ? "SIGINT" : "SIGTERM";
       if (stopping) {
-        log->warn("received {} again: stopping now with {} connections open", name, ingest.connections());
+        log->warn("received {} again: stopping now with {} connections open", name, open_connections());
         io.stop();
         return;
       }
@@ -139,21 +141,23 @@ struct daemon::impl {
     });
   }
 
+  // Everything a connection refers to is declared before the io_context, so that it outlives
+  // the connections the io_context destroys when a stop runs out of time.
   config::daemon_config config;
   options opts;
   std::shared_ptr<spdlog::logger> log;
+  ingest::stats counters;
+  ingest::device_registry registry;
+  std::shared_ptr<ingest::sample_sink> storage;
+  clinic::clinic clinic;
+  control::service commands;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   asio::signal_set signals;
   asio::steady_timer shutdown_timer;
   asio::steady_timer stats_timer;
   asio::steady_timer tick_timer;
-  ingest::stats counters;
-  ingest::device_registry registry;
-  std::shared_ptr<ingest::sample_sink> storage;
-  clinic::clinic clinic;
   ingest::server ingest;
-  control::service commands;
   std::optional<control::server> control;
   int listeners_open = 0;
   std::uint64_t last_samples = 0;

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+
 namespace vigil::clinic {
 
 clinic::clinic(std::vector<engine::profile> profiles, std::string default_profile, ingest::sample_sink& next,
@@ -26,10 +28,31 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
   if (latest > 0) {
     auto it = anchors_.find(batch.chair_id);
     if (it == anchors_.end()) it = anchors_.emplace(std::string(batch.chair_id), anchor{}).first;
-    if (latest >= it->second.session) it->second = {latest, now_()};
+    auto& a = it->second;
+    if (latest >= a.session) {
+      a.session = latest;
+      a.wall = now_();
+      note_skew(batch.chair_id, a);
+    }
   }
   publish();
   next_.submit(batch, device);
+}
+
+void clinic::note_skew(std::string_view chair, anchor& a) {
+  // Session time is the monitor's clock; a monitor far off the daemon's clock still alarms on
+  // its own timeline, but a session opened before its first sample started on the daemon's.
+  constexpr engine::millis report_above = 30 * engine::seconds_ms;
+  constexpr engine::millis settled_below = 5 * engine::seconds_ms;
+  const engine::millis skew = a.session - a.wall;
+  if (!a.skew_reported && std::abs(skew) > report_above) {
+    a.skew_reported = true;
+    log_->warn("chair {}: monitor clock is {} s {} the daemon's; check the monitor's time source", chair,
+               std::abs(skew) / engine::seconds_ms, skew > 0 ? "ahead of" : "behind");
+  } else if (a.skew_reported && std::abs(skew) < settled_below) {
+    a.skew_reported = false;
+    log_->info("chair {}: monitor clock agrees with the daemon's again", chair);
+  }
 }
 
 void clinic::link_changed(std::string_view device_id, std::string_view chair_id, bool up) {

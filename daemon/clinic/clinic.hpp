@@ -56,7 +56,10 @@ class clinic final : public ingest::sample_sink {
   struct anchor {
     engine::millis session = 0;  // latest sample time on the chair's monitor clock
     engine::millis wall = 0;     // wall time it arrived
+    bool skew_reported = false;
   };
+
+  void note_skew(std::string_view chair, anchor& a);
 
   engine::engine engine_;
   std::string default_profile_;

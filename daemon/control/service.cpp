@@ -1,7 +1,10 @@
 #include "daemon/control/service.hpp"
 
 #include "daemon/clinic/clinic.hpp"
+#include "daemon/log/log.hpp"
 #include "daemon/net/secret.hpp"
+
+#include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
 
@@ -52,7 +55,7 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
 }  // namespace
 
 service::service(clinic::clinic& clinic, std::vector<operator_credential> operators)
-    : clinic_(clinic), operators_(std::move(operators)) {}
+    : clinic_(clinic), operators_(std::move(operators)), log_(log::component_logger("control")) {}
 
 const operator_credential* service::authenticate(const std::string& token) const {
   if (token.empty()) return nullptr;
@@ -69,6 +72,7 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
   if (who == nullptr) {
     response.set_error(v1::CONTROL_ERROR_UNAUTHORIZED);
     response.set_message("missing or unknown control token");
+    log_->warn("request {} refused: missing or unknown control token", request.request_id());
     return response;
   }
   auto& engine = clinic_.alarms();
@@ -122,6 +126,10 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
       return response;
   }
   clinic_.publish();
+  if (!result.ok()) {
+    log_->info("{} by {} refused: {}: {}", request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))->name(),
+               who->name, engine::name(result.error), result.message);
+  }
   response.set_error(wire_error(result.error));
   response.set_message(result.message);
   response.set_session_id(result.session);

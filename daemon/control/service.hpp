@@ -2,8 +2,13 @@
 
 #include "vigil/v1/control.pb.h"
 
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace spdlog {
+class logger;
+}
 
 namespace vigil::clinic {
 class clinic;
@@ -30,6 +35,7 @@ class service {
 
   clinic::clinic& clinic_;
   std::vector<operator_credential> operators_;
+  std::shared_ptr<spdlog::logger> log_;
 };
 
 }  // namespace vigil::control

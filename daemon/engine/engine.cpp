@@ -706,6 +706,9 @@ void engine::advance(std::string_view chair, millis at) {
 command_result engine::apply(const open_session& cmd, millis at) {
   auto& st = *state_;
   if (cmd.chair.empty()) return {command_error::invalid_argument, "chair is required", 0};
+  if (cmd.patient_ref.empty() || cmd.patient_ref.size() > 64) {
+    return {command_error::invalid_argument, "patient_ref must be 1 to 64 characters (a reference, not a name)", 0};
+  }
   const profile* prof = st.find_profile(cmd.profile);
   if (prof == nullptr) return {command_error::unknown_profile, fmt::format("no profile named '{}'", cmd.profile), 0};
   auto& c = st.chair(cmd.chair);

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -341,6 +342,43 @@ TEST(Ingest, GracefulStopAcksThenSaysShuttingDown) {
   d.stop();
   EXPECT_EQ(fatal_error_of(c.receive()), v1::SHUTTING_DOWN);
   EXPECT_TRUE(c.wait_closed());
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+TEST(Ingest, StopThatRunsOutOfTimeStillEndsCleanly) {
+  // A device that sends without ever reading: the daemon's replies back up, its writer
+  // blocks, and the graceful stop runs out of time. The daemon must still stop, and tear
+  // down the stuck connection without touching anything already gone.
+  auto config = test_config();
+  config.shutdown_timeout = std::chrono::milliseconds(200);
+  config.ingest.close_timeout = std::chrono::seconds(30);
+  daemon_under_test d(config);
+
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), d.port()});
+  std::string flood;
+  codec::append_frame(flood, make_hello("dev-stuck", device_token, "chair-1"));
+  v1::DeviceMessage ping;
+  ping.mutable_ping()->set_nonce(1);
+  std::string one;
+  codec::append_frame(one, ping);
+  while (flood.size() < 32 * 1024 * 1024) flood += one;
+  bool written = false;
+  boost::asio::async_write(socket, boost::asio::buffer(flood), [&](boost::system::error_code, std::size_t) { written = true; });
+  io.run_for(std::chrono::seconds(2));  // until the daemon stops reading: both sides' buffers are full
+  EXPECT_FALSE(written) << "the flood should have filled every buffer";
+
+  const auto before = std::chrono::steady_clock::now();
+  d.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+  socket.close();
+  io.run();
 }
 
 }  // namespace
