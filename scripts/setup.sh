@@ -10,6 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev
   libyaml-cpp-dev               # config files
   libcli11-dev                  # command-line parsing
+  libsqlite3-dev                # the session timeline store
   libgtest-dev libgmock-dev     # tests
   libbenchmark-dev              # bench/
 )

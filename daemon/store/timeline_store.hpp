@@ -1,0 +1,115 @@
+#pragma once
+
+// The session timeline on disk: one SQLite file in WAL mode, written by one thread that
+// owns the connection and commits in groups (one transaction and one sync per group).
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/model/vitals.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct sqlite3;
+
+namespace vigil::store {
+
+struct options {
+  std::string path;                 // the database file; created with its directory's permissions
+  bool full_sync = true;            // synchronous=FULL: a commit survives power loss
+  std::size_t max_group_items = 4096;  // batches and events per transaction at most
+};
+
+/// A stored sample, as read back.
+struct stored_sample {
+  model::vital_sample sample;
+  std::string chair_id;
+};
+
+/// Appends vitals and events to the timeline from any thread; a writer thread commits them.
+class timeline_store {
+ public:
+  /// Called on the writer thread once the item is committed (true) or could not be (false).
+  using completion = std::function<void(bool committed)>;
+
+  /// Opens (creating and migrating as needed) the database; throws std::runtime_error with the
+  /// path and SQLite's reason on failure.
+  explicit timeline_store(options opts);
+  /// Commits what is queued, then stops the writer.
+  ~timeline_store();
+  timeline_store(const timeline_store&) = delete;
+  timeline_store& operator=(const timeline_store&) = delete;
+
+  /// Queues one device batch; `done` runs after its transaction.
+  void append_batch(std::string device_id, std::string chair_id, std::uint64_t session, std::uint64_t seq,
+                    std::span<const model::vital_sample> samples, completion done);
+  /// Queues one engine event.
+  void append_event(const engine::event& e);
+  /// Waits until everything queued before the call is committed (or failed).
+  void flush();
+
+  // Reads use their own connection (WAL lets them run beside the writer); callable from any thread.
+
+  /// The highest committed batch seq of every device (to resume dedupe after a restart).
+  std::map<std::string, std::uint64_t> device_seqs();
+  /// Every stored sample of a session, by kind then time.
+  std::vector<stored_sample> session_vitals(std::uint64_t session);
+  /// Every stored event of a session, in order.
+  std::vector<engine::event> session_events(std::uint64_t session);
+  /// The schema version of the open database.
+  int schema_version();
+
+  struct counters {
+    std::uint64_t transactions = 0;
+    std::uint64_t batches = 0;
+    std::uint64_t samples = 0;
+    std::uint64_t events = 0;
+    std::uint64_t failures = 0;
+  };
+  counters stats();
+
+ private:
+  struct batch_item {
+    std::string device_id;
+    std::string chair_id;
+    std::uint64_t session = 0;
+    std::uint64_t seq = 0;
+    std::vector<model::vital_sample> samples;
+    completion done;
+  };
+  struct item {
+    enum class what : std::uint8_t { batch, event, marker } type = what::batch;
+    batch_item batch;
+    engine::event event;
+    std::function<void()> marker;
+  };
+
+  void run();
+  bool commit(std::vector<item>& group);
+
+  options opts_;
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<item> queue_;
+  bool stopping_ = false;
+  counters stats_;
+  std::thread writer_;
+};
+
+/// Packs samples of one kind, in time order, into a compact chunk (zigzag varint time deltas,
+/// raw 8-byte values, varint quality).
+std::string pack_chunk(std::span<const model::vital_sample> samples);
+/// Unpacks a chunk of `kind`; false if it is corrupt.
+bool unpack_chunk(std::string_view data, model::vital_kind kind, std::int64_t first_ms,
+                  std::vector<model::vital_sample>& out);
+
+}  // namespace vigil::store
