@@ -1,5 +1,6 @@
 #include "daemon/app/daemon.hpp"
 
+#include "daemon/app/durable_sink.hpp"
 #include "daemon/clinic/clinic.hpp"
 #include "daemon/control/server.hpp"
 #include "daemon/control/service.hpp"
@@ -30,6 +31,15 @@ namespace {
 constexpr std::chrono::seconds stats_interval{60};
 // How often session time moves on between samples: timers fire at most this late.
 constexpr std::chrono::milliseconds tick_interval{1000};
+
+/// Opens the timeline database under `data_dir`, creating the directory; null when none is configured.
+std::unique_ptr<store::timeline_store> open_timeline(const std::string& data_dir) {
+  if (data_dir.empty()) return nullptr;
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) throw std::runtime_error("cannot create data_dir '" + data_dir + "': " + ec.message());
+  return std::make_unique<store::timeline_store>(store::options{(std::filesystem::path(data_dir) / "timeline.db").string()});
+}
 
 engine::millis wall_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -65,7 +75,11 @@ struct daemon::impl {
         opts(std::move(o)),
         log(log::component_logger("app")),
         registry(config.ingest.devices),
-        storage(opts.sink ? opts.sink : std::make_shared<ingest::memory_sink>()),
+        timeline(opts.sink ? nullptr : open_timeline(config.data_dir)),
+        durable(timeline ? std::make_shared<durable_sink>(*timeline) : nullptr),
+        storage(opts.sink      ? opts.sink
+                : durable ? std::static_pointer_cast<ingest::sample_sink>(durable)
+                          : std::static_pointer_cast<ingest::sample_sink>(std::make_shared<ingest::memory_sink>())),
         clinic(config.profiles.empty() ? std::vector<engine::profile>{engine::generic_profile()} : config.profiles,
                config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now)),
         commands(clinic, config.control.operators),
@@ -75,6 +89,21 @@ struct daemon::impl {
         tick_timer(io),
         ingest(io, config.ingest, registry, clinic, counters) {
     if (config.control.enabled) control.emplace(io, config.control, commands);
+    if (timeline) {
+      durable->attach(io.get_executor());
+      // Devices resume where the disk says, so resends of stored batches are dropped.
+      const auto seqs = timeline->device_seqs();
+      for (const auto& [device, seq] : seqs) registry.seed(device, seq);
+      clinic.record_events_with([t = timeline.get()](const engine::event& e) { t->append_event(e); });
+      log->info("timeline at {}: {} devices resume from their stored seqs", config.data_dir, seqs.size());
+    } else if (!opts.sink) {
+      log->warn("no data_dir: the timeline is not stored and acks mean \"received\", not \"on disk\"");
+    }
+  }
+
+  ~impl() {
+    // Commit what is queued while the io_context, which commit results are posted to, still exists.
+    if (timeline) timeline->flush();
   }
 
   std::size_t open_connections() const { return ingest.connections() + (control ? control->connections() : 0); }
@@ -148,6 +177,8 @@ struct daemon::impl {
   std::shared_ptr<spdlog::logger> log;
   ingest::stats counters;
   ingest::device_registry registry;
+  std::unique_ptr<store::timeline_store> timeline;
+  std::shared_ptr<durable_sink> durable;
   std::shared_ptr<ingest::sample_sink> storage;
   clinic::clinic clinic;
   control::service commands;

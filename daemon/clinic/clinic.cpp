@@ -36,7 +36,9 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
     }
   }
   publish();
-  next_.submit(batch, device);
+  ingest::batch_view forwarded = batch;
+  forwarded.session = engine_.session_id(batch.chair_id);
+  next_.submit(forwarded, device);
 }
 
 void clinic::note_skew(std::string_view chair, anchor& a) {
@@ -87,6 +89,7 @@ std::vector<engine::event> clinic::publish() {
   auto events = engine_.take_events();
   stats_.events += events.size();
   for (const auto& e : events) {
+    if (recorder_) recorder_(e);
     if (e.type == engine::event_type::alarm_raised && e.level == engine::priority::high) {
       log_->warn("{}", describe(e));
     } else {

@@ -41,8 +41,11 @@ class clinic final : public ingest::sample_sink {
 
   engine::engine& alarms() noexcept { return engine_; }
   const std::string& default_profile() const noexcept { return default_profile_; }
-  /// Logs and hands out the events the engine produced since the last call.
+  /// Logs and hands out the events the engine produced since the last call, after giving each
+  /// to the recorder, if one is set.
   std::vector<engine::event> publish();
+  /// Where every event goes as it happens (the timeline store).
+  void record_events_with(std::function<void(const engine::event&)> recorder) { recorder_ = std::move(recorder); }
 
   struct counters {
     std::uint64_t samples_out_of_order = 0;
@@ -65,6 +68,7 @@ class clinic final : public ingest::sample_sink {
   std::string default_profile_;
   ingest::sample_sink& next_;
   wall_clock now_;
+  std::function<void(const engine::event&)> recorder_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, anchor, std::less<>> anchors_;
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids

@@ -41,6 +41,7 @@ void read_devices(section& listener, std::vector<ingest::device_credential>& dev
 void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& problems) {
   section top(root, "", problems);
   top.text("ports_file", config.ports_file);
+  top.text("data_dir", config.data_dir);
   top.millis("shutdown_timeout_ms", config.shutdown_timeout, 100, 60'000);
   {
     section logging = top.child("log");
@@ -120,6 +121,10 @@ load_result parse(const std::string& text, const std::string& origin, const std:
   }
   read(root, result.config, result.problems);
   load_profiles(result.config, base, result.problems);
+  // Relative data directories are taken from the configuration file's own directory too.
+  if (!result.config.data_dir.empty() && std::filesystem::path(result.config.data_dir).is_relative() && !base.empty()) {
+    result.config.data_dir = (base / result.config.data_dir).lexically_normal().string();
+  }
   auto more = validate(result.config);
   result.problems.insert(result.problems.end(), more.begin(), more.end());
   return result;

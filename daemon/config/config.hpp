@@ -21,6 +21,8 @@ struct daemon_config {
   std::string default_profile = "generic";
   log::options log;
   std::string ports_file;  // empty: none written
+  // Where the timeline database lives; empty: nothing is stored and acks mean "received".
+  std::string data_dir;
   std::chrono::milliseconds shutdown_timeout{5'000};
 };
 

@@ -972,6 +972,11 @@ std::vector<std::pair<std::string, alarm_view>> engine::chair_advisories() const
   return out;
 }
 
+std::uint64_t engine::session_id(std::string_view chair) const {
+  auto it = state_->chairs.find(chair);
+  return it == state_->chairs.end() || !it->second.s ? 0 : it->second.s->id;
+}
+
 std::optional<millis> engine::clock(std::string_view chair) const {
   auto it = state_->chairs.find(chair);
   if (it == state_->chairs.end()) return std::nullopt;

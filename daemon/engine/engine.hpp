@@ -189,6 +189,8 @@ class engine {
   std::vector<session_view> sessions() const;
   /// Advisories of chairs without a session (a chair streaming with no open session).
   std::vector<std::pair<std::string, alarm_view>> chair_advisories() const;
+  /// The id of the chair's open session; 0 when none.
+  std::uint64_t session_id(std::string_view chair) const;
   /// The chair's clock (its latest sample or advance), if the chair is known.
   std::optional<millis> clock(std::string_view chair) const;
 

@@ -72,6 +72,8 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
     device->device_id = hello.device_id();
   }
   device->chair_id = hello.chair_id();
+  // A new connection resends everything after the ack, so a hold from a failed store ends here.
+  device->held_from = 0;
   if (device->owner != nullptr && device->owner != &link) {
     device_link* previous = device->owner;
     device->owner = nullptr;
@@ -83,6 +85,16 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
 
 void device_registry::release(device_state& device, const device_link& link) noexcept {
   if (device.owner == &link) device.owner = nullptr;
+}
+
+void device_registry::seed(const std::string& device_id, std::uint64_t seq) {
+  auto& device = devices_[device_id];
+  if (!device) {
+    device = std::make_shared<device_state>();
+    device->device_id = device_id;
+  }
+  device->accepted_seq = std::max(device->accepted_seq, seq);
+  device->stored_seq = std::max(device->stored_seq, seq);
 }
 
 std::shared_ptr<const device_state> device_registry::find(std::string_view device_id) const {

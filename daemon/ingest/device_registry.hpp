@@ -23,6 +23,8 @@ class device_link {
   virtual void acked() = 0;
   /// The same device connected again; this link must close.
   virtual void superseded() = 0;
+  /// A batch could not be stored: the link must close so the device resends after the ack.
+  virtual void storage_failed() = 0;
 };
 
 /// What the daemon remembers of a device across its connections.
@@ -32,12 +34,21 @@ struct device_state {
   std::uint64_t accepted_seq = 0;  // highest seq taken from the device
   std::uint64_t stored_seq = 0;    // highest seq the sink reported stored: the ack point
   device_link* owner = nullptr;
+  std::uint64_t held_from = 0;     // a batch from here on failed to store: no ack may cover it
 
   /// Called by the sink once every batch up to `seq` is stored.
   void mark_stored(std::uint64_t seq) {
-    if (seq <= stored_seq) return;
+    if (seq <= stored_seq || (held_from != 0 && seq >= held_from)) return;
     stored_seq = seq;
     if (owner != nullptr) owner->acked();
+  }
+
+  /// Called by the sink when batch `seq` could not be stored: nothing from it on is acked, and
+  /// the device is made to resend everything after the last ack.
+  void storage_failed(std::uint64_t seq) {
+    if (held_from == 0 || seq < held_from) held_from = seq;
+    accepted_seq = stored_seq;
+    if (owner != nullptr) owner->storage_failed();
   }
 };
 
@@ -56,6 +67,10 @@ class device_registry {
   admission admit(const v1::Hello& hello, device_link& link);
   /// Gives up ownership of `device` if `link` still holds it.
   static void release(device_state& device, const device_link& link) noexcept;
+
+  /// Restores what the timeline store holds of a device after a restart: batches up to `seq`
+  /// are stored, so their resends are dropped.
+  void seed(const std::string& device_id, std::uint64_t seq);
 
   /// The state of `device_id`, if it has ever connected.
   std::shared_ptr<const device_state> find(std::string_view device_id) const;

@@ -60,6 +60,11 @@ class device_session final : public net::connection,
 
   void acked() override { writer_wake_.cancel(); }
 
+  void storage_failed() override {
+    protocol_.fail(v1::INTERNAL, "the timeline could not be saved; reconnect and resend after the last ack");
+    begin_close();
+  }
+
   void superseded() override {
     protocol_.fail(v1::DEVICE_RECONNECTED, "the same device connected again; this connection is replaced");
     begin_close();

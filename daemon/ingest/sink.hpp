@@ -17,6 +17,7 @@ struct batch_view {
   std::string_view chair_id;
   std::uint64_t seq = 0;
   std::span<const model::vital_sample> samples;
+  std::uint64_t session = 0;  // the chair's open session, once the clinic has looked; 0: none
 };
 
 /// Where accepted samples go (the engine and the timeline store).

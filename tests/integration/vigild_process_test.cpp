@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 
 namespace vigil::test {
 namespace {
@@ -159,6 +160,57 @@ TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
   ASSERT_TRUE(reply && reply->has_error());
   EXPECT_EQ(reply->error().code(), v1::SHUTTING_DOWN);
   EXPECT_EQ(p.wait_exit(), 0) << p.output();
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+#include "daemon/store/timeline_store.hpp"
+
+namespace vigil::test {
+namespace {
+
+TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
+  const auto dir = temp_dir() / "restart";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto file = write_file(dir / "vigild.yaml",
+                               "data_dir: data\n"
+                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                               "control:\n  port: 0\n");
+  const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
+  {
+    child_process p({"--config", file.string()});
+    const auto m = p.wait_line(listening);
+    ASSERT_FALSE(m.empty()) << p.output();
+    test_client c(static_cast<std::uint16_t>(std::stoi(m[1].str())));
+    ASSERT_TRUE(c.hello("dev-1")->has_welcome());
+    for (std::uint64_t seq = 1; seq <= 20; ++seq) c.send(make_batch(seq, 8, 1'700'000'000'000 + static_cast<std::int64_t>(seq) * 10'000));
+    ASSERT_TRUE(c.wait_ack(20)) << "acks come once the batches are committed";
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  }
+  {
+    child_process p({"--config", file.string()});
+    const auto m = p.wait_line(listening);
+    ASSERT_FALSE(m.empty()) << p.output();
+    test_client c(static_cast<std::uint16_t>(std::stoi(m[1].str())));
+    const auto welcome = c.hello("dev-1");
+    ASSERT_TRUE(welcome && welcome->has_welcome());
+    EXPECT_EQ(welcome->welcome().acked_seq(), 20u) << "the restarted daemon knows what it stored";
+    // The device resends from before the ack point, then goes on.
+    for (std::uint64_t seq = 15; seq <= 25; ++seq) c.send(make_batch(seq, 8, 1'700'000'000'000 + static_cast<std::int64_t>(seq) * 10'000));
+    ASSERT_TRUE(c.wait_ack(25));
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  }
+  store::timeline_store timeline({(dir / "data" / "timeline.db").string()});
+  const auto stored = timeline.session_vitals(0);  // no session was open: session 0
+  EXPECT_EQ(stored.size(), 25u * 8u) << "every acked sample once, no resend twice";
+  std::set<std::int64_t> times;
+  for (const auto& s : stored) times.insert(s.sample.time_ms);
+  EXPECT_EQ(times.size(), stored.size());
+  EXPECT_EQ(timeline.device_seqs().at("dev-1"), 25u);
 }
 
 }  // namespace

@@ -26,9 +26,11 @@ class fake_link final : public device_link {
  public:
   void acked() override { ++acked_calls; }
   void superseded() override { ++superseded_calls; }
+  void storage_failed() override { ++storage_failed_calls; }
 
   int acked_calls = 0;
   int superseded_calls = 0;
+  int storage_failed_calls = 0;
 };
 
 /// Records every batch. Stores at once, or, when deferred, only when the test says so,
