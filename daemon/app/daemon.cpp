@@ -81,7 +81,8 @@ struct daemon::impl {
                 : durable ? std::static_pointer_cast<ingest::sample_sink>(durable)
                           : std::static_pointer_cast<ingest::sample_sink>(std::make_shared<ingest::memory_sink>())),
         clinic(config.profiles.empty() ? std::vector<engine::profile>{engine::generic_profile()} : config.profiles,
-               config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now)),
+               config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now),
+               opts.clock),
         commands(clinic, config.control.operators),
         signals(io),
         shutdown_timer(io),

@@ -10,14 +10,15 @@ durable_sink::durable_sink(store::timeline_store& store) : store_(store) {}
 
 void durable_sink::submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) {
   store_.append_batch(std::string(batch.device_id), std::string(batch.chair_id), batch.session, batch.seq, batch.samples,
-                      [this, device, seq = batch.seq](bool committed) {
+                      [this, device, seq = batch.seq, epoch = device->epoch](bool committed) {
                         // On the writer thread: hand the result back to the ingest thread.
                         if (!committed) failed_.fetch_add(1, std::memory_order_relaxed);
-                        boost::asio::post(executor_, [device, seq, committed] {
+                        boost::asio::post(executor_, [device, seq, epoch, committed] {
+                          if (device->epoch != epoch) return;  // after a failure: the device resends
                           if (committed) {
                             device->mark_stored(seq);
                           } else {
-                            device->storage_failed(seq);
+                            device->storage_failed();
                           }
                         });
                       });

@@ -6,25 +6,52 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 namespace vigil::clinic {
 
+namespace {
+engine::millis steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 clinic::clinic(std::vector<engine::profile> profiles, std::string default_profile, ingest::sample_sink& next,
-               wall_clock now)
+               wall_clock now, wall_clock elapsed)
     : engine_(std::move(profiles)),
       default_profile_(std::move(default_profile)),
       next_(next),
       now_(std::move(now)),
+      elapsed_(elapsed ? std::move(elapsed) : wall_clock(steady_ms)),
       log_(log::component_logger("clinic")) {}
 
 void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) {
-  const auto outcomes = engine_.on_samples(batch.chair_id, batch.samples);
+  // Far-future timestamps would move the chair's clock past every later sample.
+  std::span<const model::vital_sample> evaluate = batch.samples;
+  const engine::millis horizon = std::max(engine_.clock(batch.chair_id).value_or(0), now_()) + max_ahead_ms;
+  const bool any_far = std::any_of(batch.samples.begin(), batch.samples.end(),
+                                   [&](const model::vital_sample& s) { return s.time_ms > horizon; });
+  if (any_far) {
+    plausible_.clear();
+    for (const auto& s : batch.samples) {
+      if (s.time_ms <= horizon) plausible_.push_back(s);
+    }
+    const auto dropped = batch.samples.size() - plausible_.size();
+    stats_.samples_far_ahead += dropped;
+    log_->warn("chair {}: {} samples stamped more than {} min ahead of its clock and the daemon's were kept but "
+               "not evaluated (device {})",
+               batch.chair_id, dropped, max_ahead_ms / engine::minutes_ms, batch.device_id);
+    evaluate = plausible_;
+  }
+  const auto outcomes = engine_.on_samples(batch.chair_id, evaluate);
   stats_.samples_out_of_order += outcomes[static_cast<std::size_t>(engine::sample_outcome::out_of_order)];
   stats_.samples_duplicate += outcomes[static_cast<std::size_t>(engine::sample_outcome::duplicate)];
   stats_.samples_without_session += outcomes[static_cast<std::size_t>(engine::sample_outcome::no_session)];
   engine::millis latest = 0;
-  for (const auto& sample : batch.samples) latest = std::max(latest, sample.time_ms);
+  for (const auto& sample : evaluate) latest = std::max(latest, sample.time_ms);
   if (latest > 0) {
     auto it = anchors_.find(batch.chair_id);
     if (it == anchors_.end()) it = anchors_.emplace(std::string(batch.chair_id), anchor{}).first;
@@ -32,6 +59,7 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
     if (latest >= a.session) {
       a.session = latest;
       a.wall = now_();
+      a.elapsed = elapsed_();
       note_skew(batch.chair_id, a);
     }
   }
@@ -74,10 +102,13 @@ void clinic::link_changed(std::string_view device_id, std::string_view chair_id,
 }
 
 engine::millis clinic::now_for(std::string_view chair) const {
-  const engine::millis wall = now_();
   auto it = anchors_.find(chair);
-  if (it == anchors_.end()) return std::max(wall, engine_.clock(chair).value_or(wall));
-  return it->second.session + (wall - it->second.wall);
+  if (it == anchors_.end()) {
+    const engine::millis wall = now_();
+    return std::max(wall, engine_.clock(chair).value_or(wall));
+  }
+  // Carried forward by the monotonic clock: a step of the wall clock moves no session.
+  return it->second.session + (elapsed_() - it->second.elapsed);
 }
 
 void clinic::tick() {

@@ -28,8 +28,15 @@ using wall_clock = std::function<engine::millis()>;
 /// whose clock is off by minutes still gets timers at the right moments.
 class clinic final : public ingest::sample_sink {
  public:
+  /// `now` reads the wall clock; `elapsed` a monotonic clock (ms), which carries session time
+  /// forward between samples so that a step of the wall clock moves no session. Null: the
+  /// system's steady clock.
   clinic(std::vector<engine::profile> profiles, std::string default_profile, ingest::sample_sink& next,
-         wall_clock now);
+         wall_clock now, wall_clock elapsed = nullptr);
+
+  /// A sample more than this far ahead of both the chair's clock and the daemon's wall clock is
+  /// kept for the record but not given to the engine: one bad timestamp must not blind a chair.
+  static constexpr engine::millis max_ahead_ms = 60 * engine::minutes_ms;
 
   void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override;
   void link_changed(std::string_view device_id, std::string_view chair_id, bool up) override;
@@ -51,6 +58,7 @@ class clinic final : public ingest::sample_sink {
     std::uint64_t samples_out_of_order = 0;
     std::uint64_t samples_duplicate = 0;
     std::uint64_t samples_without_session = 0;
+    std::uint64_t samples_far_ahead = 0;
     std::uint64_t events = 0;
   };
   const counters& stats() const noexcept { return stats_; }
@@ -59,6 +67,7 @@ class clinic final : public ingest::sample_sink {
   struct anchor {
     engine::millis session = 0;  // latest sample time on the chair's monitor clock
     engine::millis wall = 0;     // wall time it arrived
+    engine::millis elapsed = 0;  // monotonic time it arrived
     bool skew_reported = false;
   };
 
@@ -68,9 +77,11 @@ class clinic final : public ingest::sample_sink {
   std::string default_profile_;
   ingest::sample_sink& next_;
   wall_clock now_;
+  wall_clock elapsed_;
   std::function<void(const engine::event&)> recorder_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, anchor, std::less<>> anchors_;
+  std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
   counters stats_;
 };

@@ -150,6 +150,11 @@ void read_phases(section& rule, std::vector<engine::phase>& target) {
     }
     phases.push_back(*found);
   }
+  const auto has = [&](engine::phase p) { return std::find(phases.begin(), phases.end(), p) != phases.end(); };
+  if (has(engine::phase::ready) && !has(engine::phase::observation)) {
+    // Any alarm sends a ready session back to observation, where such a rule would stop at once.
+    rule.report(path, "a rule active in ready must be active in observation too");
+  }
   target = std::move(phases);
 }
 

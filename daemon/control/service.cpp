@@ -72,7 +72,6 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
   if (who == nullptr) {
     response.set_error(v1::CONTROL_ERROR_UNAUTHORIZED);
     response.set_message("missing or unknown control token");
-    log_->warn("request {} refused: missing or unknown control token", request.request_id());
     return response;
   }
   auto& engine = clinic_.alarms();

@@ -57,7 +57,17 @@ class control_session final : public net::connection,
           fatal = true;
           break;
         }
-        codec::append_frame(out, service_.handle(request));
+        const auto response = service_.handle(request);
+        codec::append_frame(out, response);
+        if (response.error() == v1::CONTROL_ERROR_UNAUTHORIZED) {
+          // Logged once per connection, and a few tries only: guessing tokens is not a service.
+          if (++unauthorized_ == 1) log_.warn("[C{}] {} sent a missing or unknown control token", id_, peer_);
+          if (unauthorized_ >= max_unauthorized) {
+            reason = fmt::format("{} requests with a missing or unknown token", unauthorized_);
+            fatal = true;
+            break;
+          }
+        }
       }
       if (!out.empty()) {
         timer_.expires_after(idle_timeout_);
@@ -108,6 +118,8 @@ class control_session final : public net::connection,
   std::chrono::milliseconds idle_timeout_;
   asio::steady_timer timer_;
   spdlog::logger& log_;
+  static constexpr int max_unauthorized = 3;
+  int unauthorized_ = 0;
   bool stopping_ = false;
 };
 

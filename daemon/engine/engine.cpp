@@ -199,7 +199,7 @@ struct engine::state {
 
   // --- alarm lifecycle ------------------------------------------------------------------------
 
-  alarm_rec& raise(chair_state& c, std::string rule, alarm_kind kind, priority level, double value, std::string text,
+  void raise(chair_state& c, std::string rule, alarm_kind kind, priority level, double value, std::string text,
                    bool latching = false) {
     auto& s = *c.s;
     alarm_rec a;
@@ -221,7 +221,6 @@ struct engine::state {
       emit(c, event_type::audio_resumed).text = "audio pause ended by a new high-priority alarm";
     }
     schedule(c, c.now);
-    return s.alarms.back();
   }
 
   void clear(chair_state& c, std::uint64_t id, std::string_view why) {
@@ -407,7 +406,9 @@ struct engine::state {
       return fmt::format("{} {:+.0f} {} from baseline {:.0f}", kind, value, model::unit(r.kind),
                          s.baseline[slot(r.kind)].value_or(0));
     }
-    if (r.high && value > *r.high) return fmt::format("{} {:g} {} above {:g}", kind, value, model::unit(r.kind), *r.high);
+    if (r.high && (value > *r.high || (r.inclusive && value >= *r.high))) {
+      return fmt::format("{} {:g} {} above {:g}", kind, value, model::unit(r.kind), *r.high);
+    }
     return fmt::format("{} {:g} {} below {:g}", kind, value, model::unit(r.kind), r.low.value_or(0));
   }
 
@@ -504,8 +505,11 @@ struct engine::state {
         a->value = v;
         schedule(c, c.now);
       } else if (a && a->condition) {
-        const bool back_inside = (!rule.high || v <= *rule.high - rule.hysteresis) &&
-                                 (!rule.low || v >= *rule.low + rule.hysteresis);
+        // An inclusive limit counts the limit itself as beyond, so back inside must be strictly inside.
+        const bool back_inside =
+            rule.inclusive
+                ? (!rule.high || v < *rule.high - rule.hysteresis) && (!rule.low || v > *rule.low + rule.hysteresis)
+                : (!rule.high || v <= *rule.high - rule.hysteresis) && (!rule.low || v >= *rule.low + rule.hysteresis);
         if (back_inside) condition_gone(c, *a, fmt::format("{} back to {:g}", model::name(kind), value));
       }
     }
@@ -544,6 +548,9 @@ struct engine::state {
   void note_baseline_sample(session_state& s, vital_kind kind, millis at, double value) {
     auto& window = s.baseline_samples[slot(kind)];
     window.emplace_back(at, value);
+    // Bounded whatever a monitor sends: ample for 1 Hz over a 60-minute window.
+    constexpr std::size_t max_baseline_samples = 4096;
+    if (window.size() > max_baseline_samples) window.pop_front();
     const millis oldest = at - s.prof->baseline_window_ms;
     // Cuff readings are sparse: keep the latest even when it is older than the window.
     while (window.size() > 1 && window.front().first <= oldest) window.pop_front();
@@ -874,6 +881,12 @@ command_result engine::apply(const pause_audio& cmd, millis at) {
             fmt::format("an audio pause lasts 1 s to {} s; alarms cannot be silenced for longer", max / seconds_ms), s.id};
   }
   if (cmd.by.empty()) return {command_error::invalid_argument, "an audio pause needs who (by)", s.id};
+  if (s.paused_until > c->now) {
+    // Chaining pauses must not keep a high-priority alarm silent: the replaced pause counts as ended.
+    for (auto& a : s.alarms) {
+      if (a.level == priority::high) a.paused_through = true;
+    }
+  }
   s.paused_until = c->now + cmd.duration_ms;
   event& e = st.emit(*c, event_type::audio_paused);
   e.who = cmd.by;

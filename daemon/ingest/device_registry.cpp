@@ -72,8 +72,6 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
     device->device_id = hello.device_id();
   }
   device->chair_id = hello.chair_id();
-  // A new connection resends everything after the ack, so a hold from a failed store ends here.
-  device->held_from = 0;
   if (device->owner != nullptr && device->owner != &link) {
     device_link* previous = device->owner;
     device->owner = nullptr;

@@ -34,19 +34,21 @@ struct device_state {
   std::uint64_t accepted_seq = 0;  // highest seq taken from the device
   std::uint64_t stored_seq = 0;    // highest seq the sink reported stored: the ack point
   device_link* owner = nullptr;
-  std::uint64_t held_from = 0;     // a batch from here on failed to store: no ack may cover it
+  // Bumped when a batch fails to store. A sink takes the epoch with each batch and reports
+  // results only for the current one, so no late commit can ack past a batch that failed.
+  std::uint64_t epoch = 0;
 
   /// Called by the sink once every batch up to `seq` is stored.
   void mark_stored(std::uint64_t seq) {
-    if (seq <= stored_seq || (held_from != 0 && seq >= held_from)) return;
+    if (seq <= stored_seq) return;
     stored_seq = seq;
     if (owner != nullptr) owner->acked();
   }
 
-  /// Called by the sink when batch `seq` could not be stored: nothing from it on is acked, and
-  /// the device is made to resend everything after the last ack.
-  void storage_failed(std::uint64_t seq) {
-    if (held_from == 0 || seq < held_from) held_from = seq;
+  /// Called by the sink when a batch could not be stored: later results of batches already
+  /// queued are ignored, and the device is made to resend everything after the last ack.
+  void storage_failed() {
+    ++epoch;
     accepted_seq = stored_seq;
     if (owner != nullptr) owner->storage_failed();
   }

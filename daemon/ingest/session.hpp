@@ -127,6 +127,11 @@ class device_session final : public net::connection,
       received = true;
     }
     reading_done_ = true;
+    // However the conversation ended, the last frames get close_timeout, not the idle timeout.
+    if (deadline_ > clock::now() + config_.close_timeout) {
+      deadline_ = clock::now() + config_.close_timeout;
+      watchdog_.cancel();
+    }
     writer_wake_.cancel();
   }
 

@@ -19,9 +19,12 @@ sample_check check_sample(const v1::Sample& wire) noexcept {
     check.reason = "value is not a finite number";
     return check;
   }
-  if (wire.time_ms() <= 0) {
+  // Year 1970 to 3000: anything else is a unit mix-up (micro- or nanoseconds) or a broken clock,
+  // and arithmetic on it could overflow.
+  constexpr std::int64_t year_3000_ms = 32'503'680'000'000;
+  if (wire.time_ms() <= 0 || wire.time_ms() >= year_3000_ms) {
     check.outcome = verdict::rejected;
-    check.reason = "time_ms must be above zero";
+    check.reason = "time_ms must be milliseconds since 1970, before the year 3000";
     return check;
   }
   check.sample = {wire.time_ms(), wire.value(), *kind, wire.quality() & model::quality::known};

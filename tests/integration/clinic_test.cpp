@@ -162,3 +162,24 @@ TEST(Clinic, ChairStreamingWithoutASessionDisturbsNoOther) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+TEST(Clinic, GuessingTokensEndsTheConnection) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  auto request = list();
+  request.set_token("guess-number-1");
+  for (int i = 0; i < 3; ++i) {
+    const auto response = ops.call(request);
+    ASSERT_TRUE(response) << "try " << i;
+    EXPECT_EQ(response->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+  }
+  EXPECT_FALSE(ops.call(request)) << "the daemon closes the connection after three unknown tokens";
+  control_client again(d.control_port());
+  EXPECT_EQ(again.call(list())->error(), v1::CONTROL_ERROR_NONE) << "others are not affected";
+}
+
+}  // namespace
+}  // namespace vigil::test

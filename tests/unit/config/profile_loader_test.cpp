@@ -622,7 +622,7 @@ INSTANTIATE_TEST_SUITE_P(
                      "limits[0].phases[0]", "closed"},
         problem_case{"duplicate_phase",
                      rule("id: a, vital: spo2, low: 90, priority: high, "
-                          "phases: [ready, ready]"),
+                          "phases: [observation, observation]"),
                      "limits[0].phases[1]", "twice"},
         problem_case{"empty_phases", rule("id: a, vital: spo2, low: 90, priority: high, phases: []"),
                      "limits[0].phases", "at least one"},
@@ -766,6 +766,22 @@ TEST(LoadProfileDir, EmptyOrMissingDirectoryIsAProblem) {
   EXPECT_THAT(load_profile_dir(dir.str()).problems, ElementsAre(problem_at("", "no *.yaml")));
   EXPECT_THAT(load_profile_dir("/nonexistent/vigil/profiles").problems,
               ElementsAre(problem_at("", "/nonexistent/vigil/profiles")));
+}
+
+}  // namespace
+}  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(ProfileLoaderPhases, ARuleActiveInReadyMustBeActiveInObservation) {
+  const auto r = load_profile_text(
+      "limits:\n"
+      "  - {id: spo2_watch, vital: spo2, low: 94, priority: low, phases: [ready]}\n",
+      "ready-only");
+  bool reported = false;
+  for (const auto& p : r.problems) reported = reported || (p.key == "limits[0].phases" && p.message.find("observation") != std::string::npos);
+  EXPECT_TRUE(reported);
 }
 
 }  // namespace

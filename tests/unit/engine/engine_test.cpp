@@ -2045,3 +2045,45 @@ TEST(EngineBatch, OnSamplesEqualsOnSampleOneByOneAndCountsOutcomes) {
 
 }  // namespace
 }  // namespace vigil::engine::testing
+
+namespace vigil::engine::testing {
+namespace {
+
+TEST(EngineAudioPauseLimit, ChainedPausesDoNotKeepAHighAlarmSilent) {
+  rig r(generic_profile());
+  r.open();
+  const millis s = t0 + 1 * s_;
+  r.feed(vital_kind::heart_rate, 150, s);
+  r.advance(s + 5 * min_);
+  ASSERT_TRUE(r.alarm("hr_critical"));
+  ASSERT_TRUE(r.pause(2 * min_, s + 5 * min_).ok());
+  EXPECT_FALSE(r.alarm("hr_critical")->audible);
+  // Renewed before it runs out.
+  ASSERT_TRUE(r.pause(2 * min_, s + 6 * min_ + 50 * s_).ok());
+  EXPECT_TRUE(r.alarm("hr_critical")->audible) << "a renewed pause must not silence a high-priority alarm again";
+}
+
+TEST(EngineInclusive, AValueHeldAtAnInclusiveLimitKeepsOneAlarm) {
+  profile p = generic_profile();
+  p.limits.clear();
+  limit_rule rule;
+  rule.id = "hr_at_120";
+  rule.kind = vital_kind::heart_rate;
+  rule.high = 120;
+  rule.inclusive = true;
+  rule.level = priority::medium;
+  p.limits.push_back(rule);
+  rig r(p);
+  r.open();
+  for (int i = 1; i <= 30; ++i) r.feed(vital_kind::heart_rate, 120, t0 + i * s_);
+  const auto ev = r.take();
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "hr_at_120"), 1u) << describe(ev);
+  EXPECT_EQ(count(ev, event_type::alarm_cleared, "hr_at_120"), 0u);
+  ASSERT_TRUE(r.alarm("hr_at_120"));
+  EXPECT_NE(r.alarm("hr_at_120")->text.find("above 120"), std::string::npos) << r.alarm("hr_at_120")->text;
+  r.feed(vital_kind::heart_rate, 119, t0 + 31 * s_);
+  EXPECT_FALSE(r.alarm("hr_at_120"));
+}
+
+}  // namespace
+}  // namespace vigil::engine::testing

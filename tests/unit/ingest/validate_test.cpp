@@ -59,6 +59,11 @@ INSTANTIATE_TEST_SUITE_P(CheckSample, RejectedSample,
                                                        "finite"},
                                          rejected_case{"time_zero", wire_sample(v1::HEART_RATE, 70, 0), "time_ms"},
                                          rejected_case{"time_negative", wire_sample(v1::HEART_RATE, 70, -5), "time_ms"},
+                                         rejected_case{"time_in_microseconds",
+                                                       wire_sample(v1::HEART_RATE, 70, some_time_ms * 1000), "time_ms"},
+                                         rejected_case{"time_max", wire_sample(v1::HEART_RATE, 70,
+                                                                               std::numeric_limits<std::int64_t>::max()),
+                                                       "time_ms"},
                                          rejected_case{"time_unset",
                                                        [] {
                                                          v1::Sample s;

@@ -1,0 +1,88 @@
+#include "daemon/clinic/clinic.hpp"
+
+#include "daemon/ingest/device_registry.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vigil::clinic {
+namespace {
+
+using engine::millis;
+using model::vital_kind;
+
+constexpr millis t0 = 1'700'000'000'000;
+
+/// Stores at once and counts what it was given.
+class counting_sink final : public ingest::sample_sink {
+ public:
+  void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override {
+    samples += batch.samples.size();
+    device->mark_stored(batch.seq);
+  }
+  std::size_t samples = 0;
+};
+
+/// A clinic with hand-driven wall and monotonic clocks, and one chair with an open session.
+struct rig {
+  rig() : c({engine::generic_profile()}, "generic", next, [this] { return wall; }, [this] { return steady; }) {
+    EXPECT_TRUE(c.alarms().apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"}, t0).ok());
+  }
+  void send(std::vector<model::vital_sample> samples) {
+    c.submit({"dev-1", "chair-1", ++seq, samples}, device);
+  }
+  bool has_alarm(std::string_view rule) {
+    const auto s = c.alarms().session("chair-1");
+    for (const auto& a : s->alarms) {
+      if (a.rule == rule) return true;
+    }
+    return false;
+  }
+
+  millis wall = t0;
+  millis steady = 0;
+  counting_sink next;
+  std::shared_ptr<ingest::device_state> device = std::make_shared<ingest::device_state>();
+  std::uint64_t seq = 0;
+  clinic c;
+};
+
+TEST(Clinic, OneFarFutureTimestampDoesNotBlindTheChair) {
+  rig r;
+  r.send({{t0 + 1000, 97, vital_kind::spo2, 0}, {t0 + 1000, 70, vital_kind::heart_rate, 0}});
+  // A glitch: one SpO2 sample stamped a day ahead.
+  r.send({{t0 + 24 * 3600 * 1000LL, 97, vital_kind::spo2, 0}});
+  EXPECT_EQ(r.c.stats().samples_far_ahead, 1u);
+  EXPECT_EQ(r.next.samples, 3u) << "the sample is still kept for the record";
+  // Then SpO2 at 80 for a minute: the desaturation alarm must still come.
+  for (int i = 2; i <= 70; ++i) {
+    r.send({{t0 + i * 1000, 80, vital_kind::spo2, 0}, {t0 + i * 1000, 70, vital_kind::heart_rate, 0}});
+  }
+  EXPECT_TRUE(r.has_alarm("spo2_critical"));
+}
+
+TEST(Clinic, AStepOfTheWallClockMovesNoSession) {
+  rig r;
+  r.send({{t0 + 1000, 97, vital_kind::spo2, 0}, {t0 + 1000, 70, vital_kind::heart_rate, 0}});
+  r.wall += 3600 * 1000;  // the daemon's wall clock jumps an hour; the monotonic clock does not
+  r.c.tick();
+  EXPECT_LE(*r.c.alarms().clock("chair-1"), t0 + 2000) << "a tick carries time with the monotonic clock";
+  for (int i = 2; i <= 70; ++i) {
+    r.steady += 1000;
+    r.send({{t0 + i * 1000, 80, vital_kind::spo2, 0}, {t0 + i * 1000, 70, vital_kind::heart_rate, 0}});
+    r.c.tick();
+  }
+  EXPECT_TRUE(r.has_alarm("spo2_critical")) << "timers keep firing on the monitor's timeline";
+  EXPECT_FALSE(r.has_alarm("stale_heart_rate"));
+}
+
+TEST(Clinic, TicksCarrySessionTimeBetweenSamples) {
+  rig r;
+  r.send({{t0 + 1000, 97, vital_kind::spo2, 0}, {t0 + 1000, 70, vital_kind::heart_rate, 0}});
+  r.steady += 45 * 1000;  // the monitor falls silent for 45 s
+  r.c.tick();
+  EXPECT_TRUE(r.has_alarm("stale_heart_rate"));
+  EXPECT_TRUE(r.has_alarm("stale_spo2"));
+}
+
+}  // namespace
+}  // namespace vigil::clinic
