@@ -922,6 +922,23 @@ std::vector<event> engine::take_events() { return std::exchange(state_->events, 
 const std::vector<event>& engine::pending_events() const noexcept { return state_->events; }
 
 namespace {
+alarm_view view_of(const alarm_rec& a, bool paused) {
+  alarm_view av;
+  av.id = a.id;
+  av.rule = a.rule;
+  av.kind = a.kind;
+  av.level = a.level;
+  av.raised_at = a.raised_at;
+  av.condition = a.condition;
+  av.acknowledged = a.acknowledged;
+  av.acknowledged_by = a.acknowledged_by;
+  av.tier = a.tier;
+  av.audible = !a.acknowledged && (!paused || a.paused_through);
+  av.value = a.value;
+  av.text = a.text;
+  return av;
+}
+
 session_view view_of(const chair_state& c) {
   const auto& s = *c.s;
   session_view v;
@@ -934,22 +951,7 @@ session_view view_of(const chair_state& c) {
   v.dose_at = s.dose_at;
   v.paused_until = s.paused_until > c.now ? s.paused_until : 0;
   const bool paused = s.paused_until > c.now;
-  for (const auto& a : s.alarms) {
-    alarm_view av;
-    av.id = a.id;
-    av.rule = a.rule;
-    av.kind = a.kind;
-    av.level = a.level;
-    av.raised_at = a.raised_at;
-    av.condition = a.condition;
-    av.acknowledged = a.acknowledged;
-    av.acknowledged_by = a.acknowledged_by;
-    av.tier = a.tier;
-    av.audible = !a.acknowledged && (!paused || a.paused_through);
-    av.value = a.value;
-    av.text = a.text;
-    v.alarms.push_back(std::move(av));
-  }
+  for (const auto& a : s.alarms) v.alarms.push_back(view_of(a, paused));
   return v;
 }
 }  // namespace
@@ -972,15 +974,7 @@ std::vector<session_view> engine::sessions() const {
 std::vector<std::pair<std::string, alarm_view>> engine::chair_advisories() const {
   std::vector<std::pair<std::string, alarm_view>> out;
   for (const auto& [id, c] : state_->chairs) {
-    if (!c.no_session) continue;
-    alarm_view v;
-    v.id = c.no_session->id;
-    v.rule = c.no_session->rule;
-    v.kind = c.no_session->kind;
-    v.level = c.no_session->level;
-    v.raised_at = c.no_session->raised_at;
-    v.text = c.no_session->text;
-    out.emplace_back(id, std::move(v));
+    if (c.no_session) out.emplace_back(id, view_of(*c.no_session, false));
   }
   return out;
 }
