@@ -1,5 +1,7 @@
 #include "daemon/engine/engine.hpp"
 
+#include "daemon/engine/chair_state.hpp"
+#include "daemon/engine/checkpoint.hpp"
 #include "daemon/engine/news2.hpp"
 
 #include <algorithm>
@@ -15,11 +17,11 @@
 namespace vigil::engine {
 namespace {
 
+using namespace detail;
+
 using model::vital_kind;
 namespace quality = model::quality;
 
-constexpr millis never = std::numeric_limits<millis>::max();
-constexpr std::size_t kind_slots = model::vital_kind_count + 1;  // indexed by wire number
 
 std::size_t slot(vital_kind k) { return static_cast<std::size_t>(k); }
 
@@ -34,8 +36,6 @@ bool is_cuff(vital_kind k) {
 
 bool open_phase(phase p) { return p == phase::baseline || p == phase::observation || p == phase::ready; }
 
-// Sensor-off alarms are raised per sensor: ECG, oximeter, cuff, respiration.
-enum sensor : std::size_t { ecg, oximeter, cuff, respiration, sensor_count };
 sensor sensor_of(vital_kind k) {
   switch (k) {
     case vital_kind::heart_rate: return ecg;
@@ -51,78 +51,6 @@ sensor sensor_of(vital_kind k) {
 constexpr const char* sensor_rule[sensor_count] = {"sensor_off_ecg", "sensor_off_oximeter", "sensor_off_cuff",
                                                    "sensor_off_respiration"};
 
-struct alarm_rec {
-  std::uint64_t id = 0;
-  std::string rule;
-  alarm_kind kind = alarm_kind::physiological;
-  priority level = priority::low;
-  millis raised_at = 0;
-  bool latching = false;
-  bool condition = true;
-  bool acknowledged = false;
-  std::string acknowledged_by;
-  millis silenced_until = 0;
-  int tier = -1;
-  millis tier_base = 0;
-  double value = 0;
-  std::string text;
-  bool paused_through = false;  // high priority, silent through one whole audio pause already
-};
-
-/// A condition that must hold for a delay before it becomes an alarm.
-struct condition {
-  bool on = false;
-  millis since = 0;
-  double value = 0;
-};
-
-struct limit_state {
-  condition cond;
-  int readings = 0;        // consecutive cuff readings beyond the limit, for confirmation
-  millis last_beyond = 0;
-};
-
-struct session_state {
-  std::uint64_t id = 0;
-  std::string patient_ref;
-  const profile* prof = nullptr;
-  phase current = phase::baseline;
-  millis opened_at = 0;
-  std::optional<millis> first_dose_at;
-  std::optional<millis> dose_at;  // latest dose: the observation window counts from it
-  std::array<std::optional<double>, kind_slots> baseline{};
-  std::array<std::deque<std::pair<millis, double>>, kind_slots> baseline_samples{};
-  bool predose_reading = false;
-  bool predose_overridden = false;
-  std::vector<limit_state> limits;
-  condition news2_medium;
-  condition news2_high;
-  std::array<condition, sensor_count> sensor_off{};
-  millis heart_seen = 0;  // last heart-rate or pulse-rate sample, or the open time
-  millis spo2_seen = 0;
-  std::optional<millis> last_cuff;
-  bool post_dose_check_done = false;
-  std::optional<millis> disconnected_since;
-  millis paused_until = 0;
-  std::optional<millis> ready_ok_since;
-  std::vector<alarm_rec> alarms;  // raised and not yet cleared
-};
-
-struct latest_value {
-  millis at = 0;
-  double value = 0;
-};
-
-struct chair_state {
-  std::string id;
-  millis now = std::numeric_limits<millis>::min();
-  std::array<std::optional<millis>, kind_slots> last_time{};      // any sample, for ordering
-  std::array<std::optional<latest_value>, kind_slots> latest{};   // usable samples only
-  std::optional<bool> connected;  // unknown until the ingest side reports the chair's link
-  std::optional<session_state> s;
-  std::optional<alarm_rec> no_session;  // advisory while streaming without a session
-  millis next_due = never;
-};
 
 const std::vector<escalation_tier>& tiers_for(const profile& p, priority level) {
   switch (level) {
@@ -147,6 +75,7 @@ struct engine::state {
   std::vector<event> events;
   std::uint64_t next_session = 1;
   std::uint64_t next_alarm = 1;
+  std::vector<chair_state*> changed;  // chairs are never erased, so the pointers stay valid
 
   // --- helpers --------------------------------------------------------------------------------
 
@@ -171,7 +100,14 @@ struct engine::state {
     return it == chairs.end() ? nullptr : &it->second;
   }
 
+  void touch(chair_state& c) {
+    if (c.changed) return;
+    c.changed = true;
+    changed.push_back(&c);
+  }
+
   event& emit(chair_state& c, event_type type) {
+    touch(c);
     event& e = events.emplace_back();
     e.type = type;
     e.at = c.now;
@@ -318,6 +254,7 @@ struct engine::state {
 
   /// Acts on everything due at c.now, in a fixed order.
   void fire(chair_state& c) {
+    touch(c);
     auto& s = *c.s;
     const profile& p = *s.prof;
     const millis now = c.now;
@@ -606,6 +543,7 @@ struct engine::state {
   }
 
   sample_outcome on_sample(chair_state& c, const model::vital_sample& sample) {
+    touch(c);
     const auto k = slot(sample.kind);
     if (c.last_time[k] && sample.time_ms < *c.last_time[k]) return sample_outcome::out_of_order;
     if (c.last_time[k] && sample.time_ms == *c.last_time[k]) return sample_outcome::duplicate;
@@ -689,6 +627,7 @@ void engine::on_device(std::string_view chair, bool connected, millis at) {
   auto& st = *state_;
   auto& c = st.chair(chair);
   st.advance_chair(c, at);
+  st.touch(c);
   c.connected = connected;
   if (!c.s) return;
   auto& s = *c.s;
@@ -746,6 +685,8 @@ command_result engine::apply(const open_session& cmd, millis at) {
   e.who = cmd.by;
   e.text = fmt::format("patient {} with profile {}", cmd.patient_ref, prof->id);
   e.to = phase::baseline;
+  e.patient_ref = cmd.patient_ref;
+  e.profile = prof->id;
   st.schedule(c, c.now);
   st.settle(c);
   return {command_error::none, {}, c.s->id};
@@ -794,6 +735,7 @@ command_result engine::apply(const mark_dose& cmd, millis at) {
   event& e = st.emit(*c, event_type::dose_marked);
   e.who = cmd.by;
   e.text = fmt::format("{} {}", cmd.route, cmd.dose);
+  e.until = c->now + s.prof->discharge.observation_ms;
   if (first) {
     s.first_dose_at = c->now;
     std::string summary;
@@ -917,6 +859,65 @@ command_result engine::apply(const close_session& cmd, millis at) {
   return {command_error::none, {}, id};
 }
 
+command_result engine::apply(const add_note& cmd, millis at) {
+  auto& st = *state_;
+  auto* c = st.find_chair(cmd.chair);
+  if (c == nullptr || !c->s) return {command_error::no_open_session, fmt::format("no open session on chair '{}'", cmd.chair), 0};
+  st.advance_chair(*c, at);
+  if (cmd.by.empty()) return {command_error::invalid_argument, "a note needs who (by)", c->s->id};
+  constexpr std::size_t max_note = 2000;
+  if (cmd.text.empty() || cmd.text.size() > max_note) {
+    return {command_error::invalid_argument, fmt::format("a note is 1 to {} characters", max_note), c->s->id};
+  }
+  event& e = st.emit(*c, event_type::note_added);
+  e.who = cmd.by;
+  e.text = cmd.text;
+  return {command_error::none, {}, c->s->id};
+}
+
+std::vector<std::string> engine::take_changed() {
+  std::vector<std::string> out;
+  out.reserve(state_->changed.size());
+  for (auto* c : state_->changed) {
+    c->changed = false;
+    out.push_back(c->id);
+  }
+  state_->changed.clear();
+  return out;
+}
+
+std::string engine::checkpoint(std::string_view chair) const {
+  auto it = state_->chairs.find(chair);
+  if (it == state_->chairs.end()) return {};
+  return detail::encode(it->second, state_->next_session, state_->next_alarm);
+}
+
+engine::restore_result engine::restore(std::string_view data, std::string_view fallback_profile) {
+  auto& st = *state_;
+  detail::decoded d;
+  if (auto error = detail::decode(data, st.profiles, fallback_profile, d); !error.empty()) {
+    return {false, d.chair.id, std::move(error)};
+  }
+  reserve_ids(d.next_session, d.next_alarm);
+  if (d.chair.s) {
+    st.next_session = std::max(st.next_session, d.chair.s->id + 1);
+    for (const auto& a : d.chair.s->alarms) st.next_alarm = std::max(st.next_alarm, a.id + 1);
+  }
+  if (d.chair.no_session) st.next_alarm = std::max(st.next_alarm, d.chair.no_session->id + 1);
+  auto& c = st.chair(d.chair.id);
+  const bool was_changed = c.changed;
+  c = std::move(d.chair);
+  c.changed = was_changed;
+  // Every timer is reconsidered on the next advance, at its own time.
+  c.next_due = c.s ? st.earliest_due(c) : never;
+  return {true, c.id, std::move(d.warning)};
+}
+
+void engine::reserve_ids(std::uint64_t next_session, std::uint64_t next_alarm) {
+  state_->next_session = std::max(state_->next_session, next_session);
+  state_->next_alarm = std::max(state_->next_alarm, next_alarm);
+}
+
 std::vector<event> engine::take_events() { return std::exchange(state_->events, {}); }
 
 const std::vector<event>& engine::pending_events() const noexcept { return state_->events; }
@@ -1005,6 +1006,7 @@ std::string_view name(event_type type) noexcept {
     case event_type::audio_paused: return "audio_paused";
     case event_type::audio_resumed: return "audio_resumed";
     case event_type::session_closed: return "session_closed";
+    case event_type::note_added: return "note_added";
   }
   return "unknown";
 }

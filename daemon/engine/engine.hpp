@@ -36,6 +36,7 @@ enum class event_type : std::uint8_t {
   audio_paused,
   audio_resumed,
   session_closed,
+  note_added,
 };
 
 /// One thing that happened. Fields that do not apply to a type keep their defaults.
@@ -54,8 +55,11 @@ struct event {
   std::string responder;      // escalation tier reached
   int tier = 0;
   double value = 0;           // the value behind an alarm, or a NEWS2 total
-  millis until = 0;           // end of an audio pause or acknowledgement silence
+  millis until = 0;           // end of an audio pause or acknowledgement silence, or of the
+                              // observation window (dose_marked)
   std::string text;           // detail for people
+  std::string patient_ref;    // session_opened only
+  std::string profile;        // session_opened only
 };
 
 // --- operator commands ----------------------------------------------------------------------
@@ -92,6 +96,13 @@ struct close_session {
   std::string by;
   bool abort = false;
   std::string reason;
+};
+
+/// A note for the session's record, by a clinician.
+struct add_note {
+  std::string chair;
+  std::string text;
+  std::string by;
 };
 
 enum class command_error : std::uint8_t {
@@ -177,6 +188,7 @@ class engine {
   command_result apply(const acknowledge& c, millis at);
   command_result apply(const pause_audio& c, millis at);
   command_result apply(const close_session& c, millis at);
+  command_result apply(const add_note& c, millis at);
 
   /// Events produced since the last call, in order.
   std::vector<event> take_events();
@@ -193,6 +205,24 @@ class engine {
   std::uint64_t session_id(std::string_view chair) const;
   /// The chair's clock (its latest sample or advance), if the chair is known.
   std::optional<millis> clock(std::string_view chair) const;
+
+  // --- checkpoints: what a restart needs to carry on as before -------------------------------
+
+  /// Chairs whose state changed since the last call, in the order they first changed.
+  std::vector<std::string> take_changed();
+  /// The chair's whole state, serialized (proto/vigil/v1/checkpoint.proto); empty if unknown.
+  std::string checkpoint(std::string_view chair) const;
+
+  struct restore_result {
+    bool restored = false;
+    std::string chair;
+    std::string message;  // why not, when not restored; otherwise a warning or empty
+  };
+  /// Replaces a chair's state with a checkpoint's. A session whose profile is gone goes on
+  /// with `fallback_profile`. Emits no events; timers due meanwhile fire on the next advance.
+  restore_result restore(std::string_view checkpoint, std::string_view fallback_profile);
+  /// Keeps new session and alarm ids at or above these (ids the timeline already holds).
+  void reserve_ids(std::uint64_t next_session, std::uint64_t next_alarm);
 
  private:
   struct state;

@@ -141,7 +141,7 @@ inline bool same(const event& a, const event& b) {
   return a.type == b.type && a.at == b.at && a.chair == b.chair && a.session == b.session && a.alarm == b.alarm &&
          a.rule == b.rule && a.kind == b.kind && a.level == b.level && a.from == b.from && a.to == b.to &&
          a.who == b.who && a.responder == b.responder && a.tier == b.tier && a.value == b.value &&
-         a.until == b.until && a.text == b.text;
+         a.until == b.until && a.text == b.text && a.patient_ref == b.patient_ref && a.profile == b.profile;
 }
 
 /// Replaces session and alarm ids by their order of first appearance, so event streams from

@@ -8,7 +8,9 @@
 //   3. the events do not depend on how advance() calls are interleaved with the input, as long
 //      as no advance goes past the next input's time: no intermediate advance at all, an
 //      advance before every input, and random chunkings (global and per chair) all agree;
-//   4. replay speed does not matter: advancing in 1 s ticks and in 100 ms ticks agree.
+//   4. replay speed does not matter: advancing in 1 s ticks and in 100 ms ticks agree;
+//   5. a restart changes nothing: replacing the engine at random moments by a fresh one
+//      restored from the latest checkpoint of every chair that changed gives the same events.
 // One-chair streams are compared field by field, ids included. In two-chair streams the ids
 // come from counters shared by the chairs and the chairs' events interleave differently with
 // lazier clocks, so each chair's events are compared with ids renumbered per chair.
@@ -423,7 +425,7 @@ class checker {
 
 // --- running a stream ----------------------------------------------------------------------------
 
-enum class policy { reference, lazy, chunks, per_chair_chunks, tick_1s, tick_100ms };
+enum class policy { reference, lazy, chunks, per_chair_chunks, tick_1s, tick_100ms, restarts };
 
 const char* policy_name(policy p) {
   switch (p) {
@@ -433,6 +435,7 @@ const char* policy_name(policy p) {
     case policy::per_chair_chunks: return "random per-chair advances";
     case policy::tick_1s: return "1 s ticks";
     case policy::tick_100ms: return "100 ms ticks";
+    case policy::restarts: return "restarts from checkpoints";
   }
   return "?";
 }
@@ -494,6 +497,7 @@ run_result run(stream& st, policy pol, bool resolve) {
   run_result out{{}, checker(st.chairs), {}};
   std::mt19937 rng(st.seed ^ 0x9e3779b9u);
   std::map<std::string, std::uint64_t> advisories;
+  std::map<std::string, std::string> checkpoints;  // the latest of every chair, as the daemon stores them
   const millis step = pol == policy::tick_1s ? 1 * s_ : 100;
   millis tick = st.inputs.empty() ? t0 : st.inputs.front().at;
   millis prev = tick;
@@ -506,11 +510,20 @@ run_result run(stream& st, policy pol, bool resolve) {
     }
     out.check.consume(fresh, eng);
     out.events.insert(out.events.end(), fresh.begin(), fresh.end());
+    for (const auto& chair : eng.take_changed()) checkpoints[chair] = eng.checkpoint(chair);
   };
 
   for (auto& in : st.inputs) {
+    if (pol == policy::restarts && chance(rng, 0.03)) {
+      eng = engine(property_profiles());
+      for (const auto& [chair, data] : checkpoints) {
+        const auto r = eng.restore(data, "busy");
+        EXPECT_TRUE(r.restored && r.chair == chair && r.message.empty()) << chair << ": " << r.message;
+      }
+    }
     switch (pol) {
-      case policy::reference: eng.advance(in.at); break;
+      case policy::reference:
+      case policy::restarts: eng.advance(in.at); break;
       case policy::lazy: break;
       case policy::chunks:
         if (chance(rng, 0.4)) eng.advance(uniform_ms(rng, prev, in.at));
@@ -574,7 +587,8 @@ void check_stream(std::uint32_t seed, int chairs, int length, bool calm, totals&
     if (e.type == event_type::alarm_raised) t.rules.insert(e.rule);
   }
 
-  for (const auto pol : {policy::lazy, policy::chunks, policy::per_chair_chunks, policy::tick_1s, policy::tick_100ms}) {
+  for (const auto pol : {policy::lazy, policy::chunks, policy::per_chair_chunks, policy::tick_1s, policy::tick_100ms,
+                         policy::restarts}) {
     const auto other = run(st, pol, /*resolve=*/false);
     EXPECT_TRUE(other.check.ok()) << policy_name(pol) << ":\n" << other.check.failures();
     if (chairs == 1) {

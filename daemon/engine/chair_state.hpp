@@ -1,0 +1,98 @@
+#pragma once
+
+// The engine's state of one chair, shared by the engine and its checkpoints. Internal to
+// vigil_engine: nothing outside daemon/engine includes this.
+
+#include "daemon/engine/engine.hpp"
+
+#include <array>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::engine::detail {
+
+constexpr millis never = std::numeric_limits<millis>::max();
+constexpr std::size_t kind_slots = model::vital_kind_count + 1;  // indexed by wire number
+
+// Sensor-off alarms are raised per sensor: ECG, oximeter, cuff, respiration.
+enum sensor : std::size_t { ecg, oximeter, cuff, respiration, sensor_count };
+
+struct alarm_rec {
+  std::uint64_t id = 0;
+  std::string rule;
+  alarm_kind kind = alarm_kind::physiological;
+  priority level = priority::low;
+  millis raised_at = 0;
+  bool latching = false;
+  bool condition = true;
+  bool acknowledged = false;
+  std::string acknowledged_by;
+  millis silenced_until = 0;
+  int tier = -1;
+  millis tier_base = 0;
+  double value = 0;
+  std::string text;
+  bool paused_through = false;  // high priority, silent through one whole audio pause already
+};
+
+/// A condition that must hold for a delay before it becomes an alarm.
+struct condition {
+  bool on = false;
+  millis since = 0;
+  double value = 0;
+};
+
+struct limit_state {
+  condition cond;
+  int readings = 0;        // consecutive cuff readings beyond the limit, for confirmation
+  millis last_beyond = 0;
+};
+
+struct session_state {
+  std::uint64_t id = 0;
+  std::string patient_ref;
+  const profile* prof = nullptr;
+  phase current = phase::baseline;
+  millis opened_at = 0;
+  std::optional<millis> first_dose_at;
+  std::optional<millis> dose_at;  // latest dose: the observation window counts from it
+  std::array<std::optional<double>, kind_slots> baseline{};
+  std::array<std::deque<std::pair<millis, double>>, kind_slots> baseline_samples{};
+  bool predose_reading = false;
+  bool predose_overridden = false;
+  std::vector<limit_state> limits;
+  condition news2_medium;
+  condition news2_high;
+  std::array<condition, sensor_count> sensor_off{};
+  millis heart_seen = 0;  // last heart-rate or pulse-rate sample, or the open time
+  millis spo2_seen = 0;
+  std::optional<millis> last_cuff;
+  bool post_dose_check_done = false;
+  std::optional<millis> disconnected_since;
+  millis paused_until = 0;
+  std::optional<millis> ready_ok_since;
+  std::vector<alarm_rec> alarms;  // raised and not yet cleared
+};
+
+struct latest_value {
+  millis at = 0;
+  double value = 0;
+};
+
+struct chair_state {
+  std::string id;
+  millis now = std::numeric_limits<millis>::min();
+  std::array<std::optional<millis>, kind_slots> last_time{};      // any sample, for ordering
+  std::array<std::optional<latest_value>, kind_slots> latest{};   // usable samples only
+  std::optional<bool> connected;  // unknown until the ingest side reports the chair's link
+  std::optional<session_state> s;
+  std::optional<alarm_rec> no_session;  // advisory while streaming without a session
+  millis next_due = never;
+  bool changed = false;  // since the last take_changed()
+};
+
+}  // namespace vigil::engine::detail

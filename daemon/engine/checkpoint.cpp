@@ -1,0 +1,223 @@
+#include "daemon/engine/checkpoint.hpp"
+
+#include "vigil/v1/checkpoint.pb.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace vigil::engine::detail {
+namespace {
+
+constexpr std::uint32_t format_version = 1;
+
+void put(v1::ConditionCheckpoint& out, const condition& c) {
+  out.set_on(c.on);
+  out.set_since_ms(c.since);
+  out.set_value(c.value);
+}
+
+condition get(const v1::ConditionCheckpoint& in) { return {in.on(), in.since_ms(), in.value()}; }
+
+void put(v1::AlarmCheckpoint& out, const alarm_rec& a) {
+  out.set_id(a.id);
+  out.set_rule(a.rule);
+  out.set_kind(static_cast<std::uint32_t>(a.kind));
+  out.set_priority(static_cast<std::uint32_t>(a.level));
+  out.set_raised_at_ms(a.raised_at);
+  out.set_latching(a.latching);
+  out.set_condition(a.condition);
+  out.set_acknowledged(a.acknowledged);
+  out.set_acknowledged_by(a.acknowledged_by);
+  out.set_silenced_until_ms(a.silenced_until);
+  out.set_tier(a.tier);
+  out.set_tier_base_ms(a.tier_base);
+  out.set_value(a.value);
+  out.set_text(a.text);
+  out.set_paused_through(a.paused_through);
+}
+
+bool get(const v1::AlarmCheckpoint& in, alarm_rec& a) {
+  if (in.kind() < 1 || in.kind() > 3 || in.priority() < 1 || in.priority() > 3) return false;
+  a.id = in.id();
+  a.rule = in.rule();
+  a.kind = static_cast<alarm_kind>(in.kind());
+  a.level = static_cast<priority>(in.priority());
+  a.raised_at = in.raised_at_ms();
+  a.latching = in.latching();
+  a.condition = in.condition();
+  a.acknowledged = in.acknowledged();
+  a.acknowledged_by = in.acknowledged_by();
+  a.silenced_until = in.silenced_until_ms();
+  a.tier = in.tier();
+  a.tier_base = in.tier_base_ms();
+  a.value = in.value();
+  a.text = in.text();
+  a.paused_through = in.paused_through();
+  return true;
+}
+
+void put(google::protobuf::RepeatedPtrField<v1::KindValue>& out, std::size_t kind, millis at, double value) {
+  auto& kv = *out.Add();
+  kv.set_kind(static_cast<std::uint32_t>(kind));
+  kv.set_at_ms(at);
+  kv.set_value(value);
+}
+
+bool valid_kind(std::uint32_t kind) { return kind >= 1 && kind < kind_slots; }
+
+std::optional<millis> get(bool has, millis value) { return has ? std::optional<millis>(value) : std::nullopt; }
+
+}  // namespace
+
+std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64_t next_alarm) {
+  v1::ChairCheckpoint out;
+  out.set_format(format_version);
+  out.set_chair_id(c.id);
+  out.set_now_ms(c.now);
+  for (std::size_t k = 1; k < kind_slots; ++k) {
+    if (c.last_time[k]) put(*out.mutable_last_time(), k, *c.last_time[k], 0);
+    if (c.latest[k]) put(*out.mutable_latest(), k, c.latest[k]->at, c.latest[k]->value);
+  }
+  out.set_link(!c.connected ? v1::LINK_STATE_UNKNOWN : *c.connected ? v1::LINK_STATE_UP : v1::LINK_STATE_DOWN);
+  if (c.no_session) put(*out.mutable_no_session(), *c.no_session);
+  out.set_next_session(next_session);
+  out.set_next_alarm(next_alarm);
+  if (c.s) {
+    const auto& s = *c.s;
+    auto& o = *out.mutable_session();
+    o.set_id(s.id);
+    o.set_patient_ref(s.patient_ref);
+    o.set_profile(s.prof->id);
+    o.set_phase(static_cast<std::uint32_t>(s.current));
+    o.set_opened_ms(s.opened_at);
+    if (s.first_dose_at) o.set_first_dose_ms(*s.first_dose_at);
+    if (s.dose_at) o.set_dose_ms(*s.dose_at);
+    for (std::size_t k = 1; k < kind_slots; ++k) {
+      if (s.baseline[k]) put(*o.mutable_baseline(), k, 0, *s.baseline[k]);
+      for (const auto& [at, value] : s.baseline_samples[k]) put(*o.mutable_baseline_samples(), k, at, value);
+    }
+    o.set_predose_reading(s.predose_reading);
+    o.set_predose_overridden(s.predose_overridden);
+    for (std::size_t i = 0; i < s.limits.size(); ++i) {
+      auto& l = *o.add_limits();
+      l.set_rule(s.prof->limits[i].id);
+      put(*l.mutable_condition(), s.limits[i].cond);
+      l.set_readings(s.limits[i].readings);
+      l.set_last_beyond_ms(s.limits[i].last_beyond);
+    }
+    put(*o.mutable_news2_medium(), s.news2_medium);
+    put(*o.mutable_news2_high(), s.news2_high);
+    for (const auto& off : s.sensor_off) put(*o.add_sensor_off(), off);
+    o.set_heart_seen_ms(s.heart_seen);
+    o.set_spo2_seen_ms(s.spo2_seen);
+    if (s.last_cuff) o.set_last_cuff_ms(*s.last_cuff);
+    o.set_post_dose_check_done(s.post_dose_check_done);
+    if (s.disconnected_since) o.set_disconnected_since_ms(*s.disconnected_since);
+    o.set_paused_until_ms(s.paused_until);
+    if (s.ready_ok_since) o.set_ready_ok_since_ms(*s.ready_ok_since);
+    for (const auto& a : s.alarms) put(*o.add_alarms(), a);
+  }
+  return out.SerializeAsString();
+}
+
+std::string decode(std::string_view data, const std::vector<profile>& profiles, std::string_view fallback_profile,
+                   decoded& out) {
+  v1::ChairCheckpoint in;
+  if (!in.ParseFromArray(data.data(), static_cast<int>(data.size()))) return "the checkpoint does not parse";
+  if (in.format() != format_version) {
+    return fmt::format("checkpoint format {} is not one this vigild reads ({})", in.format(), format_version);
+  }
+  if (in.chair_id().empty()) return "the checkpoint names no chair";
+  auto& c = out.chair;
+  c = chair_state{};
+  c.id = in.chair_id();
+  c.now = in.now_ms();
+  for (const auto& kv : in.last_time()) {
+    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+    c.last_time[kv.kind()] = kv.at_ms();
+  }
+  for (const auto& kv : in.latest()) {
+    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+    c.latest[kv.kind()] = latest_value{kv.at_ms(), kv.value()};
+  }
+  if (in.link() == v1::LINK_STATE_UP) c.connected = true;
+  if (in.link() == v1::LINK_STATE_DOWN) c.connected = false;
+  if (in.has_no_session()) {
+    alarm_rec a;
+    if (!get(in.no_session(), a)) return "the no-session advisory is malformed";
+    c.no_session = std::move(a);
+  }
+  out.next_session = in.next_session();
+  out.next_alarm = in.next_alarm();
+  out.warning.clear();
+  if (!in.has_session()) return {};
+
+  const auto& o = in.session();
+  auto find = [&](std::string_view id) -> const profile* {
+    auto it = std::find_if(profiles.begin(), profiles.end(), [&](const profile& p) { return p.id == id; });
+    return it == profiles.end() ? nullptr : &*it;
+  };
+  const profile* prof = find(o.profile());
+  if (prof == nullptr) {
+    prof = find(fallback_profile);
+    if (prof == nullptr) prof = &profiles.front();
+    out.warning = fmt::format("session {} used profile '{}', which is no longer configured; it goes on with '{}'",
+                              o.id(), o.profile(), prof->id);
+  }
+  if (o.phase() < static_cast<std::uint32_t>(phase::baseline) || o.phase() > static_cast<std::uint32_t>(phase::ready)) {
+    return fmt::format("session {} is in phase {}, not an open one", o.id(), o.phase());
+  }
+  session_state s;
+  s.id = o.id();
+  s.patient_ref = o.patient_ref();
+  s.prof = prof;
+  s.current = static_cast<phase>(o.phase());
+  s.opened_at = o.opened_ms();
+  s.first_dose_at = get(o.has_first_dose_ms(), o.first_dose_ms());
+  s.dose_at = get(o.has_dose_ms(), o.dose_ms());
+  if (s.current != phase::baseline && (!s.dose_at || !s.first_dose_at)) {
+    return fmt::format("session {} is past its dose but records none", o.id());
+  }
+  for (const auto& kv : o.baseline()) {
+    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+    s.baseline[kv.kind()] = kv.value();
+  }
+  for (const auto& kv : o.baseline_samples()) {
+    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+    s.baseline_samples[kv.kind()].emplace_back(kv.at_ms(), kv.value());
+  }
+  s.predose_reading = o.predose_reading();
+  s.predose_overridden = o.predose_overridden();
+  // Limit states follow their rule by id, so a profile edited between runs keeps what still applies.
+  s.limits.resize(prof->limits.size());
+  for (const auto& l : o.limits()) {
+    for (std::size_t i = 0; i < prof->limits.size(); ++i) {
+      if (prof->limits[i].id != l.rule()) continue;
+      s.limits[i].cond = get(l.condition());
+      s.limits[i].readings = l.readings();
+      s.limits[i].last_beyond = l.last_beyond_ms();
+    }
+  }
+  s.news2_medium = get(o.news2_medium());
+  s.news2_high = get(o.news2_high());
+  for (int k = 0; k < o.sensor_off_size() && k < static_cast<int>(sensor_count); ++k) {
+    s.sensor_off[static_cast<std::size_t>(k)] = get(o.sensor_off(k));
+  }
+  s.heart_seen = o.heart_seen_ms();
+  s.spo2_seen = o.spo2_seen_ms();
+  s.last_cuff = get(o.has_last_cuff_ms(), o.last_cuff_ms());
+  s.post_dose_check_done = o.post_dose_check_done();
+  s.disconnected_since = get(o.has_disconnected_since_ms(), o.disconnected_since_ms());
+  s.paused_until = o.paused_until_ms();
+  s.ready_ok_since = get(o.has_ready_ok_since_ms(), o.ready_ok_since_ms());
+  for (const auto& in_alarm : o.alarms()) {
+    alarm_rec a;
+    if (!get(in_alarm, a)) return fmt::format("alarm {} of session {} is malformed", in_alarm.id(), o.id());
+    s.alarms.push_back(std::move(a));
+  }
+  c.s = std::move(s);
+  return {};
+}
+
+}  // namespace vigil::engine::detail

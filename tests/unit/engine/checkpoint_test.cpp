@@ -1,0 +1,163 @@
+// Engine checkpoints: a fresh engine restored from a chair's checkpoint carries on exactly as
+// the original would have. The property test (engine_property_test.cpp) restarts random streams;
+// these tests pin the state a nurse would notice: alarms, acknowledgements, audio pauses,
+// escalation timers, baselines and the observation window.
+
+#include "tests/unit/engine/engine_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vigil::engine::testing {
+namespace {
+
+constexpr millis s_ = seconds_ms;
+constexpr millis min_ = minutes_ms;
+
+profile checkpoint_profile() {
+  auto p = with_rules({high_rule("hr_high", vital_kind::heart_rate, 120, 10 * s_),
+                       low_rule("spo2_critical", vital_kind::spo2, 85, 0, priority::high),
+                       high_rule("systolic_rise", vital_kind::nibp_systolic, 30, 0)});
+  p.limits[2].relative = true;
+  p.limits[2].phases = {phase::observation, phase::ready};
+  p.escalation_high = {{"nurse", 0}, {"charge_nurse", 30 * s_}, {"physician", 2 * min_}};
+  p.escalation_medium = {{"nurse", 0}, {"charge_nurse", 90 * s_}};
+  return p;
+}
+
+/// Replaces the rig's engine by a fresh one restored from the chair's checkpoint.
+void restart(rig& r, std::string_view fallback = "test") {
+  const std::string data = r.eng.checkpoint(r.chair);
+  ASSERT_FALSE(data.empty());
+  r.eng = engine(std::vector<profile>{checkpoint_profile()});
+  const auto result = r.eng.restore(data, fallback);
+  ASSERT_TRUE(result.restored) << result.message;
+  EXPECT_EQ(result.chair, r.chair);
+}
+
+TEST(EngineCheckpoint, AlarmsAcknowledgementsPausesAndEscalationTimersComeBack) {
+  rig r(checkpoint_profile());
+  r.open();
+  r.cuff(118, 76, t0 + 10 * s_);
+  r.feed(vital_kind::heart_rate, 130, t0 + 20 * s_);
+  r.feed(vital_kind::spo2, 80, t0 + 21 * s_);
+  r.advance(t0 + 40 * s_);
+  const auto hr = r.must_alarm("hr_high");
+  ASSERT_TRUE(r.ack(hr.id, t0 + 41 * s_).ok());
+  ASSERT_TRUE(r.pause(2 * min_, t0 + 42 * s_).ok());
+  ASSERT_TRUE(r.pause(2 * min_, t0 + 43 * s_).ok());  // the second pause no longer silences spo2_critical
+  r.take();
+  const auto before = r.view();
+
+  restart(r);
+  const auto after = r.view();
+  EXPECT_EQ(after.id, before.id);
+  EXPECT_EQ(after.patient_ref, before.patient_ref);
+  EXPECT_EQ(after.current, before.current);
+  EXPECT_EQ(after.paused_until, before.paused_until);
+  ASSERT_EQ(after.alarms.size(), before.alarms.size());
+  for (std::size_t i = 0; i < after.alarms.size(); ++i) {
+    const auto& a = after.alarms[i];
+    const auto& b = before.alarms[i];
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.rule, b.rule);
+    EXPECT_EQ(a.acknowledged, b.acknowledged);
+    EXPECT_EQ(a.acknowledged_by, b.acknowledged_by);
+    EXPECT_EQ(a.tier, b.tier);
+    EXPECT_EQ(a.audible, b.audible) << a.rule;
+  }
+  EXPECT_TRUE(r.must_alarm("spo2_critical").audible) << "paused through one pause already";
+
+  // The escalation timer of the high alarm runs on from where it was: physician at raise + 2 min.
+  const millis raised = r.must_alarm("spo2_critical").raised_at;
+  r.advance(raised + 2 * min_ - 1);
+  EXPECT_EQ(r.must_alarm("spo2_critical").tier, 1);
+  r.take();
+  r.advance(raised + 2 * min_);
+  const auto ev = r.take();
+  const auto escalated = of_type(ev, event_type::alarm_escalated, "spo2_critical");
+  ASSERT_EQ(escalated.size(), 1u);
+  EXPECT_EQ(escalated[0].at, raised + 2 * min_);
+  EXPECT_EQ(escalated[0].responder, "physician");
+  // The acknowledgement silence ends where it would have: ack + 5 min.
+  r.advance(t0 + 41 * s_ + 5 * min_);
+  EXPECT_EQ(count(r.take(), event_type::alarm_resounded, "hr_high"), 1u);
+}
+
+TEST(EngineCheckpoint, BaselineDoseAndObservationWindowComeBack) {
+  rig r(checkpoint_profile());
+  r.open();
+  r.cuff(120, 80, t0 + 30 * s_);
+  ASSERT_TRUE(r.dose(t0 + 5 * min_).ok());
+  r.take();
+  restart(r);
+  EXPECT_EQ(r.current(), phase::observation);
+  EXPECT_EQ(r.view().dose_at, t0 + 5 * min_);
+  // The relative rule still knows the baseline: 150 is 30 above 120, not above; 151 is.
+  r.cuff(150, 80, t0 + 10 * min_);
+  EXPECT_FALSE(r.alarm("systolic_rise"));
+  r.cuff(151, 80, t0 + 20 * min_);
+  EXPECT_TRUE(r.alarm("systolic_rise"));
+  r.cuff(125, 80, t0 + 30 * min_);
+  r.feed(vital_kind::spo2, 97, t0 + 30 * min_);
+  // Ready only once the two-hour observation window from the dose has passed.
+  r.advance(t0 + 5 * min_ + 120 * min_ - 1);
+  EXPECT_EQ(r.current(), phase::observation);
+  r.advance(t0 + 5 * min_ + 120 * min_);
+  EXPECT_EQ(r.current(), phase::ready);
+}
+
+TEST(EngineCheckpoint, NewIdsNeverRepeatOnesAlreadyGiven) {
+  rig r(checkpoint_profile());
+  const auto first = r.open();
+  r.feed(vital_kind::spo2, 80, t0 + 1 * s_);
+  const auto alarm = r.must_alarm("spo2_critical").id;
+  ASSERT_TRUE(r.close(t0 + 2 * s_).ok());
+  restart(r);
+  const auto second = r.open(t0 + 3 * s_);
+  EXPECT_GT(second, first);
+  r.feed(vital_kind::spo2, 80, t0 + 4 * s_);
+  EXPECT_GT(r.must_alarm("spo2_critical").id, alarm);
+  // Ids the timeline holds beyond any checkpoint are kept clear of too.
+  r.eng.reserve_ids(100, 500);
+  ASSERT_TRUE(r.close(t0 + 5 * s_).ok());
+  EXPECT_EQ(r.open(t0 + 6 * s_), 100u);
+}
+
+TEST(EngineCheckpoint, ASessionWhoseProfileIsGoneGoesOnWithTheFallbackAndSaysSo) {
+  auto old_profile = checkpoint_profile();
+  old_profile.id = "retired";
+  rig r(old_profile);
+  r.open();
+  r.feed(vital_kind::heart_rate, 80, t0 + 1 * s_);
+  const std::string data = r.eng.checkpoint(r.chair);
+  engine fresh(std::vector<profile>{checkpoint_profile()});
+  const auto result = fresh.restore(data, "test");
+  ASSERT_TRUE(result.restored);
+  EXPECT_NE(result.message.find("retired"), std::string::npos) << result.message;
+  EXPECT_EQ(fresh.session(r.chair)->profile, "test");
+}
+
+TEST(EngineCheckpoint, CorruptCheckpointsAreRefusedWithAReason) {
+  engine eng(std::vector<profile>{checkpoint_profile()});
+  for (const std::string& bad : {std::string("\xff\xff\xff"), std::string()}) {
+    const auto r = eng.restore(bad, "test");
+    EXPECT_FALSE(r.restored);
+    EXPECT_FALSE(r.message.empty());
+  }
+  EXPECT_TRUE(eng.sessions().empty());
+}
+
+TEST(EngineCheckpoint, ChangedChairsAreReportedOnceUntilTheyChangeAgain) {
+  rig r(checkpoint_profile());
+  r.open();
+  EXPECT_EQ(r.eng.take_changed(), std::vector<std::string>{"chair-1"});
+  EXPECT_TRUE(r.eng.take_changed().empty());
+  r.advance(t0 + 1 * s_);  // nothing due: nothing changes
+  EXPECT_TRUE(r.eng.take_changed().empty());
+  r.eng.on_sample("chair-2", sample(vital_kind::heart_rate, 70, t0));
+  r.feed(vital_kind::heart_rate, 70, t0 + 2 * s_);
+  EXPECT_EQ(r.eng.take_changed(), (std::vector<std::string>{"chair-2", "chair-1"}));
+}
+
+}  // namespace
+}  // namespace vigil::engine::testing
