@@ -1,6 +1,6 @@
 #include "daemon/store/timeline_store.hpp"
 
-#include <sqlite3.h>
+#include "daemon/store/sqlite.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -52,63 +52,51 @@ constexpr const char* migrations[] = {
       );
       CREATE INDEX events_by_session ON events(session_id, id);
     )sql",
+    // 1 -> 2: an index of sessions (filled from the events already stored), and the engine
+    // checkpoints a restart resumes from.
+    R"sql(
+      CREATE TABLE sessions(
+        session_id    INTEGER PRIMARY KEY,
+        chair_id      TEXT NOT NULL,
+        patient_ref   TEXT NOT NULL,
+        profile       TEXT NOT NULL,
+        opened_by     TEXT NOT NULL,
+        opened_ms     INTEGER NOT NULL,
+        dose_ms       INTEGER,
+        window_end_ms INTEGER,
+        ready_ms      INTEGER,
+        closed_ms     INTEGER,
+        outcome       TEXT NOT NULL DEFAULT 'open'
+      );
+      CREATE INDEX sessions_by_close ON sessions(closed_ms);
+      INSERT INTO sessions(session_id, chair_id, patient_ref, profile, opened_by, opened_ms)
+        SELECT session_id, chair_id,
+               CASE WHEN text LIKE 'patient % with profile %'
+                    THEN substr(text, 9, instr(text, ' with profile ') - 9) ELSE '' END,
+               CASE WHEN instr(text, ' with profile ') > 0
+                    THEN substr(text, instr(text, ' with profile ') + 14) ELSE '' END,
+               who, at_ms
+        FROM events WHERE type = 1;
+      UPDATE sessions SET dose_ms = (SELECT min(at_ms) FROM events e
+                                     WHERE e.session_id = sessions.session_id AND e.type = 5);
+      UPDATE sessions SET ready_ms = (SELECT min(at_ms) FROM events e
+                                      WHERE e.session_id = sessions.session_id AND e.type = 2 AND e.to_phase = 3);
+      UPDATE sessions SET closed_ms = (SELECT max(at_ms) FROM events e
+                                       WHERE e.session_id = sessions.session_id AND e.type = 2 AND e.to_phase IN (4, 5));
+      UPDATE sessions SET outcome = CASE WHEN EXISTS (SELECT 1 FROM events e WHERE e.session_id = sessions.session_id
+                                                      AND e.type = 2 AND e.to_phase = 5) THEN 'aborted' ELSE 'closed' END
+        WHERE closed_ms IS NOT NULL;
+      CREATE TABLE checkpoints(
+        chair_id TEXT PRIMARY KEY,
+        saved_ms INTEGER NOT NULL,
+        state    BLOB NOT NULL
+      ) WITHOUT ROWID;
+    )sql",
 };
-constexpr int latest_version = static_cast<int>(std::size(migrations));
+static_assert(std::size(migrations) == current_schema_version, "one migration per schema version");
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw std::runtime_error(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
-}
-
-void exec(sqlite3* db, const char* sql, const std::string& what) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    const std::string reason = error ? error : "unknown error";
-    sqlite3_free(error);
-    throw std::runtime_error(what + ": " + reason);
-  }
-}
-
-int user_version(sqlite3* db) {
-  sqlite3_stmt* stmt = nullptr;
-  int version = -1;
-  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-    version = sqlite3_column_int(stmt, 0);
-  }
-  sqlite3_finalize(stmt);
-  return version;
-}
-
-/// A prepared statement that finalizes itself.
-class statement {
- public:
-  statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail(db, std::string("prepare ") + sql);
-  }
-  ~statement() { sqlite3_finalize(stmt_); }
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-sqlite3* open(const std::string& path, int flags) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    const std::string reason = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open timeline database '" + path + "': " + reason);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
-
-struct reader {
-  explicit reader(const std::string& path) : db(open(path, SQLITE_OPEN_READONLY)) {}
-  ~reader() { sqlite3_close(db); }
-  sqlite3* db;
-};
+using sql::exec;
+using sql::statement;
 
 void append_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -127,12 +115,6 @@ bool read_varint(std::string_view& in, std::uint64_t& v) {
     if ((byte & 0x80) == 0) return true;
   }
   return false;
-}
-
-std::string text_of(sqlite3_stmt* stmt, int column) {
-  const auto* p = sqlite3_column_text(stmt, column);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)))
-           : std::string();
 }
 
 }  // namespace
@@ -174,17 +156,17 @@ bool unpack_chunk(std::string_view data, model::vital_kind kind, std::int64_t fi
 }
 
 timeline_store::timeline_store(options opts) : opts_(std::move(opts)) {
-  db_ = open(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  db_ = sql::open(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   try {
     exec(db_, "PRAGMA journal_mode=WAL", "enable WAL");
     exec(db_, opts_.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "set synchronous");
     exec(db_, "PRAGMA foreign_keys=ON", "enable foreign keys");
-    const int version = user_version(db_);
-    if (version > latest_version) {
+    const int version = sql::user_version(db_);
+    if (version > current_schema_version) {
       throw std::runtime_error("timeline database '" + opts_.path + "' has schema version " + std::to_string(version) +
-                               ", newer than this vigild understands (" + std::to_string(latest_version) + ")");
+                               ", newer than this vigild understands (" + std::to_string(current_schema_version) + ")");
     }
-    for (int v = version; v < latest_version; ++v) {
+    for (int v = version; v < current_schema_version; ++v) {
       exec(db_, "BEGIN IMMEDIATE", "begin migration");
       exec(db_, migrations[v], "migrate schema to version " + std::to_string(v + 1));
       exec(db_, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str(), "record schema version");
@@ -207,11 +189,7 @@ timeline_store::~timeline_store() {
   sqlite3_close(db_);
 }
 
-void timeline_store::append_batch(std::string device_id, std::string chair_id, std::uint64_t session,
-                                  std::uint64_t seq, std::span<const model::vital_sample> samples, completion done) {
-  item it;
-  it.type = item::what::batch;
-  it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done)};
+void timeline_store::push(item it) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(std::move(it));
@@ -219,15 +197,30 @@ void timeline_store::append_batch(std::string device_id, std::string chair_id, s
   wake_.notify_one();
 }
 
-void timeline_store::append_event(const engine::event& e) {
+void timeline_store::append_batch(std::string device_id, std::string chair_id, std::uint64_t session,
+                                  std::uint64_t seq, std::span<const model::vital_sample> samples, completion done) {
   item it;
-  it.type = item::what::event;
-  it.event = e;
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(it));
-  }
-  wake_.notify_one();
+  it.type = item::what::batch;
+  it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done)};
+  push(std::move(it));
+}
+
+void timeline_store::append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints) {
+  if (events.empty() && checkpoints.empty()) return;
+  item it;
+  it.type = item::what::state;
+  it.state = {std::move(events), std::move(checkpoints)};
+  push(std::move(it));
+}
+
+void timeline_store::append_event(const engine::event& e) { append_state({e}, {}); }
+
+void timeline_store::remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t)> done) {
+  item it;
+  it.type = item::what::retention;
+  it.cutoff = cutoff_ms;
+  it.retention_done = std::move(done);
+  push(std::move(it));
 }
 
 void timeline_store::flush() {
@@ -241,22 +234,24 @@ void timeline_store::flush() {
     done = true;
     cv.notify_one();
   };
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(it));
-  }
-  wake_.notify_one();
+  push(std::move(it));
   std::unique_lock lock(m);
   cv.wait(lock, [&] { return done; });
 }
 
 void timeline_store::run() {
+  // Events whose transaction failed go again with the next one, up to a bound; batches are not
+  // kept (they were not acked, so their devices send them again).
+  constexpr std::size_t max_retained_events = 100'000;
   std::vector<item> group;
+  std::vector<item> retry;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
+      if (queue_.empty() && stopping_ && retry.empty()) return;
+      group = std::move(retry);
+      retry.clear();
       // Everything waiting goes into one transaction: the busier the daemon, the bigger the group.
       while (!queue_.empty() && group.size() < opts_.max_group_items) {
         group.push_back(std::move(queue_.front()));
@@ -264,12 +259,142 @@ void timeline_store::run() {
       }
     }
     const bool ok = commit(group);
+    std::size_t retained = 0;
     for (auto& it : group) {
-      if (it.type == item::what::batch && it.batch.done) it.batch.done(ok);
-      if (it.type == item::what::marker) it.marker();
+      switch (it.type) {
+        case item::what::batch:
+          if (it.batch.done) it.batch.done(ok);
+          break;
+        case item::what::state:
+          if (!ok && retained + it.state.events.size() <= max_retained_events) {
+            retained += it.state.events.size();
+            retry.push_back(std::move(it));
+          } else if (!ok) {
+            std::lock_guard lock(mutex_);
+            stats_.events_dropped += it.state.events.size();
+          }
+          break;
+        case item::what::retention:
+          if (!ok && it.retention_done) it.retention_done(0);
+          break;
+        case item::what::marker: it.marker(); break;
+      }
     }
     group.clear();
+    if (!ok) {
+      // A failing disk is not retried in a tight loop; new items wait with the retained ones.
+      std::unique_lock lock(mutex_);
+      wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
+      if (stopping_ && !retry.empty()) {
+        stats_.events_dropped += [&] {
+          std::uint64_t n = 0;
+          for (const auto& it : retry) n += it.state.events.size();
+          return n;
+        }();
+        retry.clear();
+      }
+    }
   }
+}
+
+void timeline_store::write_state(const std::vector<item>& group) {
+  statement event(db_,
+                  "INSERT INTO events(session_id, chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, "
+                  "to_phase, who, responder, tier, value, until_ms, text) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  statement opened(db_,
+                   "INSERT INTO sessions(session_id, chair_id, patient_ref, profile, opened_by, opened_ms) "
+                   "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO NOTHING");
+  statement dosed(db_, "UPDATE sessions SET dose_ms = coalesce(dose_ms, ?1), window_end_ms = ?2 WHERE session_id = ?3");
+  statement ready(db_, "UPDATE sessions SET ready_ms = coalesce(ready_ms, ?1) WHERE session_id = ?2");
+  statement closed(db_, "UPDATE sessions SET closed_ms = ?1, outcome = ?2 WHERE session_id = ?3");
+  statement checkpoint(db_,
+                       "INSERT INTO checkpoints(chair_id, saved_ms, state) VALUES(?, ?, ?) "
+                       "ON CONFLICT(chair_id) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state");
+
+  // Only the latest checkpoint of each chair in the group is written.
+  std::map<std::string_view, const stored_checkpoint*> latest;
+  for (const auto& it : group) {
+    if (it.type != item::what::state) continue;
+    for (const auto& c : it.state.checkpoints) latest[c.chair_id] = &c;
+    for (const auto& e : it.state.events) {
+      sqlite3_stmt* st = event.get();
+      sql::bind(st, 1, e.session);
+      sql::bind(st, 2, e.chair);
+      sql::bind(st, 3, e.at);
+      sqlite3_bind_int(st, 4, static_cast<int>(e.type));
+      sql::bind(st, 5, e.alarm);
+      sql::bind(st, 6, e.rule);
+      sqlite3_bind_int(st, 7, static_cast<int>(e.kind));
+      sqlite3_bind_int(st, 8, static_cast<int>(e.level));
+      sqlite3_bind_int(st, 9, static_cast<int>(e.from));
+      sqlite3_bind_int(st, 10, static_cast<int>(e.to));
+      sql::bind(st, 11, e.who);
+      sql::bind(st, 12, e.responder);
+      sqlite3_bind_int(st, 13, e.tier);
+      sqlite3_bind_double(st, 14, e.value);
+      sql::bind(st, 15, e.until);
+      sql::bind(st, 16, e.text);
+      sql::step_done(db_, st, "insert event");
+      using engine::event_type;
+      if (e.type == event_type::session_opened) {
+        st = opened.get();
+        sql::bind(st, 1, e.session);
+        sql::bind(st, 2, e.chair);
+        sql::bind(st, 3, e.patient_ref);
+        sql::bind(st, 4, e.profile);
+        sql::bind(st, 5, e.who);
+        sql::bind(st, 6, e.at);
+        sql::step_done(db_, st, "index session");
+      } else if (e.type == event_type::dose_marked) {
+        st = dosed.get();
+        sql::bind(st, 1, e.at);
+        sql::bind(st, 2, e.until);
+        sql::bind(st, 3, e.session);
+        sql::step_done(db_, st, "index dose");
+      } else if (e.type == event_type::phase_changed && e.to == engine::phase::ready) {
+        st = ready.get();
+        sql::bind(st, 1, e.at);
+        sql::bind(st, 2, e.session);
+        sql::step_done(db_, st, "index readiness");
+      } else if (e.type == event_type::phase_changed &&
+                 (e.to == engine::phase::closed || e.to == engine::phase::aborted)) {
+        st = closed.get();
+        sql::bind(st, 1, e.at);
+        sql::bind(st, 2, std::string_view(e.to == engine::phase::aborted ? "aborted" : "closed"));
+        sql::bind(st, 3, e.session);
+        sql::step_done(db_, st, "index close");
+      }
+    }
+  }
+  for (const auto& [chair, c] : latest) {
+    sqlite3_stmt* st = checkpoint.get();
+    sql::bind(st, 1, c->chair_id);
+    sql::bind(st, 2, c->saved_ms);
+    sqlite3_bind_blob(st, 3, c->state.data(), static_cast<int>(c->state.size()), SQLITE_STATIC);
+    sql::step_done(db_, st, "store checkpoint");
+  }
+}
+
+std::size_t timeline_store::remove_closed(engine::millis cutoff) {
+  statement expired(db_, "CREATE TEMP TABLE IF NOT EXISTS expired(session_id INTEGER PRIMARY KEY)");
+  sql::step_done(db_, expired.get(), "prepare retention");
+  exec(db_, "DELETE FROM temp.expired", "prepare retention");
+  statement pick(db_, "INSERT INTO temp.expired SELECT session_id FROM sessions WHERE closed_ms < ?");
+  sql::bind(pick.get(), 1, cutoff);
+  sql::step_done(db_, pick.get(), "select expired sessions");
+  const auto sessions = static_cast<std::size_t>(sqlite3_changes(db_));
+  exec(db_, "DELETE FROM vitals WHERE session_id IN (SELECT session_id FROM temp.expired)", "remove vitals");
+  exec(db_, "DELETE FROM events WHERE session_id IN (SELECT session_id FROM temp.expired)", "remove events");
+  exec(db_, "DELETE FROM sessions WHERE session_id IN (SELECT session_id FROM temp.expired)", "remove sessions");
+  // Vitals and advisories of chairs streaming with no session age out the same way.
+  statement loose(db_, "DELETE FROM vitals WHERE session_id = 0 AND last_ms < ?");
+  sql::bind(loose.get(), 1, cutoff);
+  sql::step_done(db_, loose.get(), "remove vitals outside sessions");
+  statement loose_events(db_, "DELETE FROM events WHERE session_id = 0 AND at_ms < ?");
+  sql::bind(loose_events.get(), 1, cutoff);
+  sql::step_done(db_, loose_events.get(), "remove events outside sessions");
+  return sessions;
 }
 
 bool timeline_store::commit(std::vector<item>& group) {
@@ -284,15 +409,12 @@ bool timeline_store::commit(std::vector<item>& group) {
                      "INSERT INTO devices(device_id, chair_id, stored_seq) VALUES(?, ?, ?) "
                      "ON CONFLICT(device_id) DO UPDATE SET chair_id = excluded.chair_id, "
                      "stored_seq = max(stored_seq, excluded.stored_seq)");
-    statement event(db_,
-                    "INSERT INTO events(session_id, chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, "
-                    "to_phase, who, responder, tier, value, until_ms, text) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
     // Samples of the whole group, one chunk per (session, chair, kind).
     std::map<std::tuple<std::uint64_t, std::string_view, int>, std::vector<model::vital_sample>> chunks;
     std::map<std::string_view, std::pair<std::string_view, std::uint64_t>> devices;
     std::uint64_t batches = 0, samples = 0, events = 0;
+    std::vector<std::pair<std::function<void(std::size_t)>*, std::size_t>> removed;
     for (auto& it : group) {
       if (it.type == item::what::batch) {
         ++batches;
@@ -302,53 +424,39 @@ bool timeline_store::commit(std::vector<item>& group) {
         }
         auto& d = devices[it.batch.device_id];
         d = {it.batch.chair_id, std::max(d.second, it.batch.seq)};
-      } else if (it.type == item::what::event) {
-        ++events;
-        const auto& e = it.event;
-        sqlite3_stmt* st = event.get();
-        sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(e.session));
-        sqlite3_bind_text(st, 2, e.chair.data(), static_cast<int>(e.chair.size()), SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, e.at);
-        sqlite3_bind_int(st, 4, static_cast<int>(e.type));
-        sqlite3_bind_int64(st, 5, static_cast<sqlite3_int64>(e.alarm));
-        sqlite3_bind_text(st, 6, e.rule.data(), static_cast<int>(e.rule.size()), SQLITE_STATIC);
-        sqlite3_bind_int(st, 7, static_cast<int>(e.kind));
-        sqlite3_bind_int(st, 8, static_cast<int>(e.level));
-        sqlite3_bind_int(st, 9, static_cast<int>(e.from));
-        sqlite3_bind_int(st, 10, static_cast<int>(e.to));
-        sqlite3_bind_text(st, 11, e.who.data(), static_cast<int>(e.who.size()), SQLITE_STATIC);
-        sqlite3_bind_text(st, 12, e.responder.data(), static_cast<int>(e.responder.size()), SQLITE_STATIC);
-        sqlite3_bind_int(st, 13, e.tier);
-        sqlite3_bind_double(st, 14, e.value);
-        sqlite3_bind_int64(st, 15, e.until);
-        sqlite3_bind_text(st, 16, e.text.data(), static_cast<int>(e.text.size()), SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE) fail(db_, "insert event");
-        sqlite3_reset(st);
+      } else if (it.type == item::what::state) {
+        events += it.state.events.size();
       }
     }
+    write_state(group);
     for (auto& [key, list] : chunks) {
       const auto& [session, chair, kind] = key;
       const std::string data = pack_chunk(list);
       sqlite3_stmt* st = chunk.get();
-      sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(session));
-      sqlite3_bind_text(st, 2, chair.data(), static_cast<int>(chair.size()), SQLITE_STATIC);
+      sql::bind(st, 1, session);
+      sql::bind(st, 2, chair);
       sqlite3_bind_int(st, 3, kind);
-      sqlite3_bind_int64(st, 4, list.front().time_ms);
-      sqlite3_bind_int64(st, 5, list.back().time_ms);
-      sqlite3_bind_int64(st, 6, static_cast<sqlite3_int64>(list.size()));
+      sql::bind(st, 4, list.front().time_ms);
+      sql::bind(st, 5, list.back().time_ms);
+      sql::bind(st, 6, static_cast<std::int64_t>(list.size()));
       sqlite3_bind_blob(st, 7, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
-      if (sqlite3_step(st) != SQLITE_DONE) fail(db_, "insert vitals");
-      sqlite3_reset(st);
+      sql::step_done(db_, st, "insert vitals");
     }
     for (const auto& [id, d] : devices) {
       sqlite3_stmt* st = device.get();
-      sqlite3_bind_text(st, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-      sqlite3_bind_text(st, 2, d.first.data(), static_cast<int>(d.first.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(d.second));
-      if (sqlite3_step(st) != SQLITE_DONE) fail(db_, "record device seq");
-      sqlite3_reset(st);
+      sql::bind(st, 1, id);
+      sql::bind(st, 2, d.first);
+      sql::bind(st, 3, d.second);
+      sql::step_done(db_, st, "record device seq");
+    }
+    // Retention last, so it sees what this transaction wrote before it.
+    for (auto& it : group) {
+      if (it.type == item::what::retention) removed.emplace_back(&it.retention_done, remove_closed(it.cutoff));
     }
     exec(db_, "COMMIT", "commit");
+    for (auto& [done, n] : removed) {
+      if (*done) (*done)(n);
+    }
     std::lock_guard lock(mutex_);
     ++stats_.transactions;
     stats_.batches += batches;
@@ -361,71 +469,6 @@ bool timeline_store::commit(std::vector<item>& group) {
     ++stats_.failures;
     return false;
   }
-}
-
-std::map<std::string, std::uint64_t> timeline_store::device_seqs() {
-  reader r(opts_.path);
-  statement st(r.db, "SELECT device_id, stored_seq FROM devices");
-  std::map<std::string, std::uint64_t> out;
-  while (sqlite3_step(st.get()) == SQLITE_ROW) {
-    out[text_of(st.get(), 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1));
-  }
-  return out;
-}
-
-std::vector<stored_sample> timeline_store::session_vitals(std::uint64_t session) {
-  reader r(opts_.path);
-  statement st(r.db, "SELECT chair_id, kind, first_ms, data FROM vitals WHERE session_id = ? ORDER BY kind, first_ms, id");
-  sqlite3_bind_int64(st.get(), 1, static_cast<sqlite3_int64>(session));
-  std::vector<stored_sample> out;
-  std::vector<model::vital_sample> unpacked;
-  while (sqlite3_step(st.get()) == SQLITE_ROW) {
-    const std::string chair = text_of(st.get(), 0);
-    const auto kind = model::vital_kind_from_wire(sqlite3_column_int(st.get(), 1));
-    const auto* blob = static_cast<const char*>(sqlite3_column_blob(st.get(), 3));
-    const std::string_view data(blob ? blob : "", static_cast<std::size_t>(sqlite3_column_bytes(st.get(), 3)));
-    unpacked.clear();
-    if (!kind || !unpack_chunk(data, *kind, sqlite3_column_int64(st.get(), 2), unpacked)) {
-      throw std::runtime_error("timeline database '" + opts_.path + "': a vitals chunk is corrupt");
-    }
-    for (const auto& s : unpacked) out.push_back({s, chair});
-  }
-  return out;
-}
-
-std::vector<engine::event> timeline_store::session_events(std::uint64_t session) {
-  reader r(opts_.path);
-  statement st(r.db,
-               "SELECT chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, to_phase, who, responder, "
-               "tier, value, until_ms, text FROM events WHERE session_id = ? ORDER BY id");
-  sqlite3_bind_int64(st.get(), 1, static_cast<sqlite3_int64>(session));
-  std::vector<engine::event> out;
-  while (sqlite3_step(st.get()) == SQLITE_ROW) {
-    engine::event e;
-    e.session = session;
-    e.chair = text_of(st.get(), 0);
-    e.at = sqlite3_column_int64(st.get(), 1);
-    e.type = static_cast<engine::event_type>(sqlite3_column_int(st.get(), 2));
-    e.alarm = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 3));
-    e.rule = text_of(st.get(), 4);
-    e.kind = static_cast<engine::alarm_kind>(sqlite3_column_int(st.get(), 5));
-    e.level = static_cast<engine::priority>(sqlite3_column_int(st.get(), 6));
-    e.from = static_cast<engine::phase>(sqlite3_column_int(st.get(), 7));
-    e.to = static_cast<engine::phase>(sqlite3_column_int(st.get(), 8));
-    e.who = text_of(st.get(), 9);
-    e.responder = text_of(st.get(), 10);
-    e.tier = sqlite3_column_int(st.get(), 11);
-    e.value = sqlite3_column_double(st.get(), 12);
-    e.until = sqlite3_column_int64(st.get(), 13);
-    e.text = text_of(st.get(), 14);
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-int timeline_store::schema_version() {
-  reader r(opts_.path);
-  return user_version(r.db);
 }
 
 timeline_store::counters timeline_store::stats() {

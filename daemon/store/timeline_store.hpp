@@ -5,6 +5,7 @@
 
 #include "daemon/engine/engine.hpp"
 #include "daemon/model/vitals.hpp"
+#include "daemon/store/timeline_reader.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -28,12 +29,6 @@ struct options {
   std::size_t max_group_items = 4096;  // batches and events per transaction at most
 };
 
-/// A stored sample, as read back.
-struct stored_sample {
-  model::vital_sample sample;
-  std::string chair_id;
-};
-
 /// Appends vitals and events to the timeline from any thread; a writer thread commits them.
 class timeline_store {
  public:
@@ -51,21 +46,26 @@ class timeline_store {
   /// Queues one device batch; `done` runs after its transaction.
   void append_batch(std::string device_id, std::string chair_id, std::uint64_t session, std::uint64_t seq,
                     std::span<const model::vital_sample> samples, completion done);
+  /// Queues engine events with the checkpoints of the chairs they changed, committed together
+  /// (one transaction), so the stored state always matches the stored events. Events of a
+  /// transaction that fails are kept and retried with the next one.
+  void append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints);
   /// Queues one engine event.
   void append_event(const engine::event& e);
+  /// Removes sessions closed before `cutoff_ms` (session time), with their vitals and events,
+  /// and vitals recorded outside any session before then; `done` gets the number of sessions.
+  void remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t sessions)> done);
   /// Waits until everything queued before the call is committed (or failed).
   void flush();
 
   // Reads use their own connection (WAL lets them run beside the writer); callable from any thread.
 
-  /// The highest committed batch seq of every device (to resume dedupe after a restart).
-  std::map<std::string, std::uint64_t> device_seqs();
-  /// Every stored sample of a session, by kind then time.
-  std::vector<stored_sample> session_vitals(std::uint64_t session);
-  /// Every stored event of a session, in order.
-  std::vector<engine::event> session_events(std::uint64_t session);
-  /// The schema version of the open database.
-  int schema_version();
+  /// A reader of this database.
+  timeline_reader reader() const { return timeline_reader(opts_.path); }
+  std::map<std::string, std::uint64_t> device_seqs() { return reader().device_seqs(); }
+  std::vector<stored_sample> session_vitals(std::uint64_t session) { return reader().session_vitals(session); }
+  std::vector<engine::event> session_events(std::uint64_t session) { return reader().session_events(session); }
+  int schema_version() { return reader().schema_version(); }
 
   struct counters {
     std::uint64_t transactions = 0;
@@ -73,6 +73,7 @@ class timeline_store {
     std::uint64_t samples = 0;
     std::uint64_t events = 0;
     std::uint64_t failures = 0;
+    std::uint64_t events_dropped = 0;  // kept for a retry past the limit while the disk failed
   };
   counters stats();
 
@@ -85,15 +86,24 @@ class timeline_store {
     std::vector<model::vital_sample> samples;
     completion done;
   };
+  struct state_item {
+    std::vector<engine::event> events;
+    std::vector<stored_checkpoint> checkpoints;
+  };
   struct item {
-    enum class what : std::uint8_t { batch, event, marker } type = what::batch;
+    enum class what : std::uint8_t { batch, state, retention, marker } type = what::batch;
     batch_item batch;
-    engine::event event;
+    state_item state;
+    engine::millis cutoff = 0;
+    std::function<void(std::size_t)> retention_done;
     std::function<void()> marker;
   };
 
+  void push(item it);
   void run();
   bool commit(std::vector<item>& group);
+  void write_state(const std::vector<item>& group);
+  std::size_t remove_closed(engine::millis cutoff);
 
   options opts_;
   sqlite3* db_ = nullptr;

@@ -68,7 +68,7 @@ TEST(Chunk, CorruptDataIsRefusedNotMisread) {
 
 TEST_F(StoreTest, NewDatabaseGetsTheLatestSchema) {
   timeline_store store({path()});
-  EXPECT_EQ(store.schema_version(), 1);
+  EXPECT_EQ(store.schema_version(), current_schema_version);
 }
 
 TEST_F(StoreTest, OpeningAFileThatCannotBeCreatedSaysWhereAndWhy) {
@@ -102,7 +102,7 @@ TEST_F(StoreTest, MigratesAnEmptyFileAndKeepsDataAcrossReopen) {
     store.flush();
   }
   timeline_store again({path()});
-  EXPECT_EQ(again.schema_version(), 1);
+  EXPECT_EQ(again.schema_version(), current_schema_version);
   EXPECT_EQ(again.session_vitals(7).size(), 10u);
   EXPECT_EQ(again.device_seqs().at("dev-1"), 1u);
 }
@@ -231,6 +231,242 @@ TEST_F(StoreTest, AWriteErrorIsReportedToEveryBatchOfTheGroupAndTheStoreRecovers
   store.flush();
   EXPECT_EQ(ok_count.load(), 1);
   EXPECT_EQ(store.session_vitals(1).size(), 3u);
+}
+
+// --- sessions, checkpoints, retention, migration ------------------------------------------------
+
+constexpr engine::millis t0 = 1'700'000'000'000;
+
+engine::event make_event(engine::event_type type, std::uint64_t session, engine::millis at) {
+  engine::event e;
+  e.type = type;
+  e.session = session;
+  e.chair = "chair-" + std::to_string(session);
+  e.at = at;
+  return e;
+}
+
+/// A whole session's events: opened, dosed (window 2 h), ready, closed (or aborted).
+std::vector<engine::event> session_story(std::uint64_t session, engine::millis opened, bool aborted = false) {
+  using engine::event_type;
+  std::vector<engine::event> out;
+  auto open = make_event(event_type::session_opened, session, opened);
+  open.who = "nurse-ana";
+  open.patient_ref = "P-" + std::to_string(session);
+  open.profile = "iv-ketamine";
+  open.text = "patient " + open.patient_ref + " with profile iv-ketamine";
+  out.push_back(open);
+  auto dose = make_event(event_type::dose_marked, session, opened + 600'000);
+  dose.until = dose.at + 7'200'000;
+  out.push_back(dose);
+  auto ready = make_event(event_type::phase_changed, session, dose.until + 60'000);
+  ready.from = engine::phase::observation;
+  ready.to = engine::phase::ready;
+  out.push_back(ready);
+  auto close = make_event(event_type::phase_changed, session, ready.at + 60'000);
+  close.from = engine::phase::ready;
+  close.to = aborted ? engine::phase::aborted : engine::phase::closed;
+  out.push_back(close);
+  out.push_back(make_event(event_type::session_closed, session, close.at));
+  return out;
+}
+
+TEST_F(StoreTest, EventsKeepAnIndexOfSessionsWithTheirMilestones) {
+  timeline_store store({path()});
+  store.append_state(session_story(1, t0), {});
+  auto second = session_story(2, t0 + 1000, /*aborted=*/true);
+  store.append_state({second.begin(), second.begin() + 2}, {});  // still open, dosed
+  store.flush();
+  auto reader = store.reader();
+  const auto all = reader.sessions();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].id, 2u) << "newest first";
+  EXPECT_EQ(all[0].outcome, "open");
+  EXPECT_FALSE(all[0].closed_ms);
+  const auto one = reader.session(1);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->chair_id, "chair-1");
+  EXPECT_EQ(one->patient_ref, "P-1");
+  EXPECT_EQ(one->profile, "iv-ketamine");
+  EXPECT_EQ(one->opened_by, "nurse-ana");
+  EXPECT_EQ(one->opened_ms, t0);
+  EXPECT_EQ(one->dose_ms, t0 + 600'000);
+  EXPECT_EQ(one->window_end_ms, t0 + 600'000 + 7'200'000);
+  EXPECT_EQ(one->ready_ms, t0 + 600'000 + 7'200'000 + 60'000);
+  EXPECT_EQ(one->closed_ms, *one->ready_ms + 60'000);
+  EXPECT_EQ(one->outcome, "closed");
+  EXPECT_EQ(reader.sessions(0, /*open_only=*/true).size(), 1u);
+  EXPECT_EQ(reader.sessions(1).size(), 1u);
+  EXPECT_FALSE(reader.session(3));
+  const auto events = reader.session_events(1);
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[0].patient_ref, "P-1") << "session_opened is read back with its patient and profile";
+}
+
+TEST_F(StoreTest, TheLatestCheckpointOfEachChairIsKept) {
+  timeline_store store({path()});
+  store.append_state({}, {{"chair-1", 10, "first"}, {"chair-2", 11, "other"}});
+  store.append_state({}, {{"chair-1", 12, "second"}});
+  store.flush();
+  store.append_state({}, {{"chair-2", 13, std::string("bin\0ary", 6)}});
+  store.flush();
+  const auto saved = store.reader().checkpoints();
+  ASSERT_EQ(saved.size(), 2u);
+  EXPECT_EQ(saved[0].chair_id, "chair-1");
+  EXPECT_EQ(saved[0].state, "second");
+  EXPECT_EQ(saved[0].saved_ms, 12);
+  EXPECT_EQ(saved[1].state, std::string("bin\0ary", 6));
+}
+
+TEST_F(StoreTest, IdFloorIsAboveEverySessionAndAlarmStored) {
+  timeline_store store({path()});
+  EXPECT_EQ(store.reader().ids().next_session, 1u);
+  auto raised = make_event(engine::event_type::alarm_raised, 4, t0);
+  raised.alarm = 41;
+  store.append_state(session_story(3, t0), {});
+  store.append_state({raised}, {});
+  store.flush();
+  const auto ids = store.reader().ids();
+  EXPECT_EQ(ids.next_session, 5u);
+  EXPECT_EQ(ids.next_alarm, 42u);
+}
+
+TEST_F(StoreTest, RetentionRemovesSessionsClosedBeforeTheCutoffAndNothingElse) {
+  timeline_store store({path()});
+  const engine::millis day = 24 * 3'600'000;
+  store.append_state(session_story(1, t0), {});                 // closed early
+  store.append_state(session_story(2, t0 + 10 * day), {});      // closed late
+  auto open = session_story(3, t0);
+  store.append_state({open.begin(), open.begin() + 2}, {});    // never closed
+  for (std::uint64_t s = 0; s <= 3; ++s) store.append_batch("dev-1", "chair-1", s, s + 1, heart_rates(t0 + static_cast<std::int64_t>(s), 5), nullptr);
+  store.flush();  // a chunk spans one transaction: the recent samples get their own
+  store.append_batch("dev-1", "chair-1", 0, 9, heart_rates(t0 + 20 * day, 5), nullptr);
+  std::size_t removed = 99;
+  store.remove_closed_before(t0 + 5 * day, [&](std::size_t n) { removed = n; });
+  store.flush();
+  EXPECT_EQ(removed, 1u);
+  auto reader = store.reader();
+  EXPECT_FALSE(reader.session(1));
+  EXPECT_TRUE(reader.session_vitals(1).empty());
+  EXPECT_TRUE(reader.session_events(1).empty());
+  EXPECT_TRUE(reader.session(2));
+  EXPECT_EQ(reader.session_vitals(2).size(), 5u);
+  EXPECT_TRUE(reader.session(3)) << "open sessions stay, however old";
+  EXPECT_EQ(reader.session_vitals(3).size(), 5u);
+  EXPECT_EQ(reader.session_vitals(0).size(), 5u) << "only the recent vitals outside sessions stay";
+  EXPECT_EQ(reader.device_seqs().at("dev-1"), 9u) << "resume points are never removed";
+}
+
+TEST_F(StoreTest, EventsOfAFailedTransactionAreWrittenOnceTheDiskIsBack) {
+  timeline_store store({path()});
+  auto rename = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  };
+  rename("ALTER TABLE events RENAME TO events_away");
+  store.append_state(session_story(1, t0), {{"chair-1", 1, "state"}});
+  store.flush();
+  EXPECT_GE(store.stats().failures, 1u);
+  rename("ALTER TABLE events_away RENAME TO events");
+  store.append_state({make_event(engine::event_type::note_added, 1, t0 + 1)}, {});
+  store.flush();
+  store.flush();  // the retried group and the new one
+  const auto events = store.session_events(1);
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_EQ(events.front().type, engine::event_type::session_opened);
+  EXPECT_EQ(events.back().type, engine::event_type::note_added);
+  EXPECT_EQ(store.reader().checkpoints().size(), 1u);
+  EXPECT_EQ(store.stats().events_dropped, 0u);
+}
+
+TEST_F(StoreTest, ReadersSayWhyAFileIsNotATimeline) {
+  auto message = [](const std::string& p) {
+    try {
+      timeline_reader r(p);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(path()).find("cannot open"), std::string::npos) << "missing file";
+  { sqlite3* db = nullptr; sqlite3_open(path().c_str(), &db); sqlite3_close(db); }
+  EXPECT_NE(message(path()).find("not a Vigil timeline"), std::string::npos);
+}
+
+/// The first schema exactly as vigild 0.1 shipped it (migration 0 -> 1), with a session in it.
+void write_schema_v1(const std::string& path) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* sql = R"sql(
+    CREATE TABLE devices(device_id TEXT PRIMARY KEY, chair_id TEXT NOT NULL, stored_seq INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE vitals(id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, chair_id TEXT NOT NULL,
+      kind INTEGER NOT NULL, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, count INTEGER NOT NULL,
+      data BLOB NOT NULL);
+    CREATE INDEX vitals_by_session ON vitals(session_id, kind, first_ms);
+    CREATE INDEX vitals_by_chair ON vitals(chair_id, first_ms);
+    CREATE TABLE events(id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, chair_id TEXT NOT NULL,
+      at_ms INTEGER NOT NULL, type INTEGER NOT NULL, alarm_id INTEGER NOT NULL, rule TEXT NOT NULL,
+      kind INTEGER NOT NULL, priority INTEGER NOT NULL, from_phase INTEGER NOT NULL, to_phase INTEGER NOT NULL,
+      who TEXT NOT NULL, responder TEXT NOT NULL, tier INTEGER NOT NULL, value REAL NOT NULL,
+      until_ms INTEGER NOT NULL, text TEXT NOT NULL);
+    CREATE INDEX events_by_session ON events(session_id, id);
+    INSERT INTO devices VALUES('dev-1', 'chair-7', 42);
+    INSERT INTO events(session_id, chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, to_phase, who,
+                       responder, tier, value, until_ms, text) VALUES
+      (5, 'chair-7', 1000, 1, 0, '', 1, 1, 1, 1, 'nurse-ana', '', 0, 0, 0, 'patient P-77 with profile iv-ketamine'),
+      (5, 'chair-7', 2000, 5, 0, '', 1, 1, 1, 1, 'dr-bo', '', 0, 0, 0, 'iv 0.5 mg/kg'),
+      (5, 'chair-7', 2000, 2, 0, '', 1, 1, 1, 2, '', '', 0, 0, 0, 'dose marked'),
+      (5, 'chair-7', 2500, 6, 9, 'hr_high', 1, 2, 1, 1, '', '', 0, 131, 0, 'heart_rate 131 bpm above 120'),
+      (5, 'chair-7', 9000, 2, 0, '', 1, 1, 2, 3, '', '', 0, 0, 0, 'observation window elapsed'),
+      (5, 'chair-7', 9500, 2, 0, '', 1, 1, 3, 4, '', '', 0, 0, 0, 'closed'),
+      (5, 'chair-7', 9500, 13, 0, '', 1, 1, 1, 1, 'nurse-ana', '', 0, 0, 0, 'closed'),
+      (6, 'chair-8', 3000, 1, 0, '', 1, 1, 1, 1, 'nurse-cy', '', 0, 0, 0, 'patient P-78 with profile generic');
+    PRAGMA user_version = 1;
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  const std::string chunk = pack_chunk(heart_rates(1000, 4));
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO vitals(session_id, chair_id, kind, first_ms, last_ms, count, data) "
+                         "VALUES(5, 'chair-7', 1, 1000, 4000, 4, ?)", -1, &st, nullptr);
+  sqlite3_bind_blob(st, 1, chunk.data(), static_cast<int>(chunk.size()), SQLITE_STATIC);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, MigratesTheFirstSchemaKeepingEverythingAndIndexingItsSessions) {
+  write_schema_v1(path());
+  EXPECT_THROW(timeline_reader{path()}, std::runtime_error) << "a reader asks for the migration first";
+  timeline_store store({path()});
+  auto reader = store.reader();
+  EXPECT_EQ(reader.schema_version(), current_schema_version);
+  EXPECT_EQ(reader.device_seqs().at("dev-1"), 42u);
+  EXPECT_EQ(reader.session_vitals(5).size(), 4u);
+  EXPECT_EQ(reader.session_events(5).size(), 7u);
+  const auto s = reader.session(5);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->chair_id, "chair-7");
+  EXPECT_EQ(s->patient_ref, "P-77");
+  EXPECT_EQ(s->profile, "iv-ketamine");
+  EXPECT_EQ(s->opened_by, "nurse-ana");
+  EXPECT_EQ(s->opened_ms, 1000);
+  EXPECT_EQ(s->dose_ms, 2000);
+  EXPECT_EQ(s->ready_ms, 9000);
+  EXPECT_EQ(s->closed_ms, 9500);
+  EXPECT_EQ(s->outcome, "closed");
+  const auto open = reader.session(6);
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->outcome, "open");
+  EXPECT_EQ(open->patient_ref, "P-78");
+  const auto ids = reader.ids();
+  EXPECT_EQ(ids.next_session, 7u);
+  EXPECT_EQ(ids.next_alarm, 10u);
+  // And the migrated file takes new data as any other.
+  store.append_state(session_story(7, 20'000), {});
+  store.flush();
+  EXPECT_EQ(store.reader().sessions().size(), 3u);
 }
 
 }  // namespace

@@ -1,0 +1,161 @@
+#include "daemon/store/timeline_reader.hpp"
+
+#include "daemon/store/sqlite.hpp"
+#include "daemon/store/timeline_store.hpp"
+
+namespace vigil::store {
+namespace {
+
+std::optional<engine::millis> optional_ms(sqlite3_stmt* st, int column) {
+  if (sqlite3_column_type(st, column) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(st, column);
+}
+
+constexpr const char* session_columns =
+    "SELECT session_id, chair_id, patient_ref, profile, opened_by, opened_ms, dose_ms, window_end_ms, ready_ms, "
+    "closed_ms, outcome FROM sessions ";
+
+session_summary summary_of(sqlite3_stmt* st) {
+  session_summary s;
+  s.id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+  s.chair_id = sql::text(st, 1);
+  s.patient_ref = sql::text(st, 2);
+  s.profile = sql::text(st, 3);
+  s.opened_by = sql::text(st, 4);
+  s.opened_ms = sqlite3_column_int64(st, 5);
+  s.dose_ms = optional_ms(st, 6);
+  s.window_end_ms = optional_ms(st, 7);
+  s.ready_ms = optional_ms(st, 8);
+  s.closed_ms = optional_ms(st, 9);
+  s.outcome = sql::text(st, 10);
+  return s;
+}
+
+}  // namespace
+
+timeline_reader::timeline_reader(const std::string& path)
+    : path_(path), db_(sql::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)) {
+  const int version = sql::user_version(db_);
+  std::string problem;
+  if (version <= 0) {
+    problem = "is not a Vigil timeline (no schema)";
+  } else if (version > current_schema_version) {
+    problem = "has schema version " + std::to_string(version) + ", newer than this build reads (" +
+              std::to_string(current_schema_version) + ")";
+  } else if (version < current_schema_version) {
+    problem = "has schema version " + std::to_string(version) + "; start vigild on it once to migrate it to " +
+              std::to_string(current_schema_version);
+  }
+  if (!problem.empty()) {
+    sqlite3_close(db_);
+    throw std::runtime_error("timeline database '" + path + "' " + problem);
+  }
+}
+
+timeline_reader::~timeline_reader() { sqlite3_close(db_); }
+
+int timeline_reader::schema_version() { return sql::user_version(db_); }
+
+std::map<std::string, std::uint64_t> timeline_reader::device_seqs() {
+  sql::statement st(db_, "SELECT device_id, stored_seq FROM devices");
+  std::map<std::string, std::uint64_t> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    out[sql::text(st.get(), 0)] = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1));
+  }
+  return out;
+}
+
+std::vector<session_summary> timeline_reader::sessions(std::size_t limit, bool open_only) {
+  const std::string query = std::string(session_columns) + (open_only ? "WHERE closed_ms IS NULL " : "") +
+                            "ORDER BY session_id DESC LIMIT ?";
+  sql::statement st(db_, query.c_str());
+  sql::bind(st.get(), 1, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+  std::vector<session_summary> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) out.push_back(summary_of(st.get()));
+  return out;
+}
+
+std::optional<session_summary> timeline_reader::session(std::uint64_t id) {
+  const std::string query = std::string(session_columns) + "WHERE session_id = ?";
+  sql::statement st(db_, query.c_str());
+  sql::bind(st.get(), 1, id);
+  if (sqlite3_step(st.get()) != SQLITE_ROW) return std::nullopt;
+  return summary_of(st.get());
+}
+
+std::vector<stored_sample> timeline_reader::session_vitals(std::uint64_t session) {
+  sql::statement st(db_, "SELECT chair_id, kind, first_ms, data FROM vitals WHERE session_id = ? ORDER BY kind, first_ms, id");
+  sql::bind(st.get(), 1, session);
+  std::vector<stored_sample> out;
+  std::vector<model::vital_sample> unpacked;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    const std::string chair = sql::text(st.get(), 0);
+    const auto kind = model::vital_kind_from_wire(sqlite3_column_int(st.get(), 1));
+    unpacked.clear();
+    if (!kind || !unpack_chunk(sql::blob(st.get(), 3), *kind, sqlite3_column_int64(st.get(), 2), unpacked)) {
+      throw std::runtime_error("timeline database '" + path_ + "': a vitals chunk is corrupt");
+    }
+    for (const auto& s : unpacked) out.push_back({s, chair});
+  }
+  return out;
+}
+
+std::vector<engine::event> timeline_reader::session_events(std::uint64_t session) {
+  sql::statement st(db_,
+                    "SELECT chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, to_phase, who, responder, "
+                    "tier, value, until_ms, text FROM events WHERE session_id = ? ORDER BY id");
+  sql::bind(st.get(), 1, session);
+  std::vector<engine::event> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    auto* row = st.get();
+    engine::event e;
+    e.session = session;
+    e.chair = sql::text(row, 0);
+    e.at = sqlite3_column_int64(row, 1);
+    e.type = static_cast<engine::event_type>(sqlite3_column_int(row, 2));
+    e.alarm = static_cast<std::uint64_t>(sqlite3_column_int64(row, 3));
+    e.rule = sql::text(row, 4);
+    e.kind = static_cast<engine::alarm_kind>(sqlite3_column_int(row, 5));
+    e.level = static_cast<engine::priority>(sqlite3_column_int(row, 6));
+    e.from = static_cast<engine::phase>(sqlite3_column_int(row, 7));
+    e.to = static_cast<engine::phase>(sqlite3_column_int(row, 8));
+    e.who = sql::text(row, 9);
+    e.responder = sql::text(row, 10);
+    e.tier = sqlite3_column_int(row, 11);
+    e.value = sqlite3_column_double(row, 12);
+    e.until = sqlite3_column_int64(row, 13);
+    e.text = sql::text(row, 14);
+    out.push_back(std::move(e));
+  }
+  if (!out.empty() && out.front().type == engine::event_type::session_opened) {
+    if (auto s = this->session(session)) {
+      out.front().patient_ref = s->patient_ref;
+      out.front().profile = s->profile;
+    }
+  }
+  return out;
+}
+
+std::vector<stored_checkpoint> timeline_reader::checkpoints() {
+  sql::statement st(db_, "SELECT chair_id, saved_ms, state FROM checkpoints ORDER BY chair_id");
+  std::vector<stored_checkpoint> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    out.push_back({sql::text(st.get(), 0), sqlite3_column_int64(st.get(), 1), std::string(sql::blob(st.get(), 2))});
+  }
+  return out;
+}
+
+timeline_reader::id_floor timeline_reader::ids() {
+  sql::statement st(db_,
+                    "SELECT max((SELECT coalesce(max(session_id), 0) FROM sessions), "
+                    "(SELECT coalesce(max(session_id), 0) FROM events)), "
+                    "(SELECT coalesce(max(alarm_id), 0) FROM events)");
+  id_floor out;
+  if (sqlite3_step(st.get()) == SQLITE_ROW) {
+    out.next_session = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)) + 1;
+    out.next_alarm = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)) + 1;
+  }
+  return out;
+}
+
+}  // namespace vigil::store
