@@ -92,10 +92,18 @@ struct daemon::impl {
     if (config.control.enabled) control.emplace(io, config.control, commands);
     if (timeline) {
       durable->attach(io.get_executor());
+      auto reader = timeline->reader();
       // Devices resume where the disk says, so resends of stored batches are dropped.
-      const auto seqs = timeline->device_seqs();
+      const auto seqs = reader.device_seqs();
       for (const auto& [device, seq] : seqs) registry.seed(device, seq);
-      clinic.record_events_with([t = timeline.get()](const engine::event& e) { t->append_event(e); });
+      clinic.record_state_with([t = timeline.get()](const std::vector<engine::event>& events,
+                                                    std::vector<clinic::chair_checkpoint> checkpoints) {
+        std::vector<store::stored_checkpoint> stored;
+        stored.reserve(checkpoints.size());
+        for (auto& cp : checkpoints) stored.push_back({std::move(cp.chair), cp.saved_ms, std::move(cp.state)});
+        t->append_state(events, std::move(stored));
+      });
+      recover(reader);
       log->info("timeline at {}: {} devices resume from their stored seqs", config.data_dir, seqs.size());
     } else if (!opts.sink) {
       log->warn("no data_dir: the timeline is not stored and acks mean \"received\", not \"on disk\"");
@@ -105,6 +113,20 @@ struct daemon::impl {
   ~impl() {
     // Commit what is queued while the io_context, which commit results are posted to, still exists.
     if (timeline) timeline->flush();
+  }
+
+  /// Sessions, phases, baselines, alarms, pauses and timers come back from the checkpoints.
+  void recover(store::timeline_reader& reader) {
+    std::vector<clinic::chair_checkpoint> saved;
+    for (auto& cp : reader.checkpoints()) saved.push_back({std::move(cp.chair_id), cp.saved_ms, std::move(cp.state)});
+    const auto ids = reader.ids();
+    const auto result = clinic.restore(saved, ids.next_session, ids.next_alarm);
+    for (const auto& problem : result.problems) log->error("restart recovery: {}", problem);
+    if (!saved.empty()) {
+      log->info("restart recovery: {} chairs restored, {} open sessions with {} active alarms", result.chairs,
+                result.sessions, result.alarms);
+    }
+    clinic.publish();
   }
 
   std::size_t open_connections() const { return ingest.connections() + (control ? control->connections() : 0); }

@@ -119,8 +119,15 @@ void clinic::tick() {
 std::vector<engine::event> clinic::publish() {
   auto events = engine_.take_events();
   stats_.events += events.size();
+  const auto changed = engine_.take_changed();
+  if (recorder_ && (!events.empty() || !changed.empty())) {
+    std::vector<chair_checkpoint> checkpoints;
+    checkpoints.reserve(changed.size());
+    const engine::millis wall = now_();
+    for (const auto& chair : changed) checkpoints.push_back({chair, wall, engine_.checkpoint(chair)});
+    recorder_(events, std::move(checkpoints));
+  }
   for (const auto& e : events) {
-    if (recorder_) recorder_(e);
     if (e.type == engine::event_type::alarm_raised && e.level == engine::priority::high) {
       log_->warn("{}", describe(e));
     } else {
@@ -128,6 +135,34 @@ std::vector<engine::event> clinic::publish() {
     }
   }
   return events;
+}
+
+recovery clinic::restore(const std::vector<chair_checkpoint>& saved, std::uint64_t next_session,
+                         std::uint64_t next_alarm) {
+  recovery out;
+  engine_.reserve_ids(next_session, next_alarm);
+  const engine::millis wall = now_();
+  for (const auto& c : saved) {
+    const auto r = engine_.restore(c.state, default_profile_);
+    if (!r.restored) {
+      out.problems.push_back(fmt::format("chair {}: checkpoint not restored: {}", c.chair, r.message));
+      continue;
+    }
+    if (!r.message.empty()) out.problems.push_back(fmt::format("chair {}: {}", r.chair, r.message));
+    ++out.chairs;
+    const engine::millis clock = engine_.clock(r.chair).value_or(wall);
+    auto& a = anchors_[r.chair];
+    a = anchor{};
+    a.session = clock + std::max<engine::millis>(0, wall - c.saved_ms);
+    a.wall = wall;
+    a.elapsed = elapsed_();
+    engine_.on_device(r.chair, false, a.session);
+    if (auto view = engine_.session(r.chair)) {
+      ++out.sessions;
+      out.alarms += view->alarms.size();
+    }
+  }
+  return out;
 }
 
 std::string describe(const engine::event& e) {

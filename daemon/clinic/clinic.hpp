@@ -19,6 +19,24 @@ namespace vigil::clinic {
 /// Milliseconds since the Unix epoch, from the wall clock (or a test's fake one).
 using wall_clock = std::function<engine::millis()>;
 
+/// A chair's engine state, taken when it changed, with the daemon's wall time then.
+struct chair_checkpoint {
+  std::string chair;
+  engine::millis saved_ms = 0;
+  std::string state;
+};
+
+/// Where events and the checkpoints of the chairs they changed go, together (the timeline).
+using state_recorder = std::function<void(const std::vector<engine::event>&, std::vector<chair_checkpoint>)>;
+
+/// What a restart brought back.
+struct recovery {
+  std::size_t chairs = 0;
+  std::size_t sessions = 0;
+  std::size_t alarms = 0;
+  std::vector<std::string> problems;  // checkpoints not restored, or restored with a change
+};
+
 /// Joins ingest to the engine: accepted samples drive the engine, device links become
 /// connection events, and a live tick moves each chair's session time between samples.
 /// Lives on the ingest thread.
@@ -48,11 +66,17 @@ class clinic final : public ingest::sample_sink {
 
   engine::engine& alarms() noexcept { return engine_; }
   const std::string& default_profile() const noexcept { return default_profile_; }
-  /// Logs and hands out the events the engine produced since the last call, after giving each
-  /// to the recorder, if one is set.
+  /// Logs and hands out the events the engine produced since the last call, after giving them,
+  /// with checkpoints of the chairs that changed, to the recorder, if one is set.
   std::vector<engine::event> publish();
-  /// Where every event goes as it happens (the timeline store).
-  void record_events_with(std::function<void(const engine::event&)> recorder) { recorder_ = std::move(recorder); }
+  /// Where events and checkpoints go as they happen (the timeline store).
+  void record_state_with(state_recorder recorder) { recorder_ = std::move(recorder); }
+
+  /// Brings chairs back from their latest checkpoints after a restart, keeping new ids at or
+  /// above the given ones. Each chair's session time goes on from its checkpoint by the wall
+  /// time since it was taken, and every chair starts with its monitor disconnected: timers
+  /// that came due meanwhile fire now, and a monitor that does not come back raises its alarm.
+  recovery restore(const std::vector<chair_checkpoint>& saved, std::uint64_t next_session, std::uint64_t next_alarm);
 
   struct counters {
     std::uint64_t samples_out_of_order = 0;
@@ -78,7 +102,7 @@ class clinic final : public ingest::sample_sink {
   ingest::sample_sink& next_;
   wall_clock now_;
   wall_clock elapsed_;
-  std::function<void(const engine::event&)> recorder_;
+  state_recorder recorder_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, anchor, std::less<>> anchors_;
   std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples

@@ -217,28 +217,94 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
 }  // namespace
 }  // namespace vigil::test
 
+#include <fmt/format.h>
+
 #include <random>
+#include <sstream>
 
 namespace vigil::test {
 namespace {
 
-/// One sample per batch, its time derived from the seq: the stored timeline shows each batch's
-/// presence and multiplicity exactly.
-v1::DeviceMessage numbered_batch(std::uint64_t seq) {
-  return make_batch(seq, 4, 1'700'000'000'000 + static_cast<std::int64_t>(seq) * 4'000);
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleAndStoresNoneTwice) {
+/// Four samples a batch (heart rate and SpO2, twice), each with its own time derived from the
+/// seq, so the stored timeline shows each batch's presence and multiplicity exactly. The values
+/// wander in and out of the crash profile's limits, so alarms are raised and cleared all along.
+v1::DeviceMessage vitals_batch(std::uint64_t seq, std::int64_t base_ms) {
+  v1::DeviceMessage m;
+  m.mutable_batch()->set_seq(seq);
+  const bool fast = (seq / 37) % 2 == 1;
+  const bool low = (seq / 53) % 3 == 0;
+  for (int i = 0; i < 4; ++i) {
+    auto& s = *m.mutable_batch()->add_samples();
+    s.set_time_ms(base_ms + static_cast<std::int64_t>(seq) * 1000 + i * 250);
+    if (i % 2 == 0) {
+      s.set_kind(v1::HEART_RATE);
+      s.set_value(fast ? 131 : 78);
+    } else {
+      s.set_kind(v1::SPO2);
+      s.set_value(low ? 89 : 97);
+    }
+  }
+  return m;
+}
+
+/// The generic profile with every alarm delay at zero, so alarms follow the samples at once.
+void write_crash_profile(const fs::path& dir) {
+  std::ifstream in(fs::path(VIGIL_SOURCE_DIR) / "config" / "profiles" / "generic.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = std::regex_replace(text.str(), std::regex(R"(delay_s: \d+)"), "delay_s: 0");
+  yaml = std::regex_replace(yaml, std::regex(R"(name: [^\n]*)"), "name: Crash test", std::regex_constants::format_first_only);
+  fs::create_directories(dir);
+  write_file(dir / "crash.yaml", yaml);
+}
+
+/// What a nurse sees of a chair's alarms, field by field.
+std::vector<std::string> alarm_states(control_client& ops) {
+  v1::ControlRequest request;
+  request.set_token(operator_token);
+  request.mutable_list_sessions();
+  const auto response = ops.call(request);
+  std::vector<std::string> out;
+  if (!response) return {"no response"};
+  for (const auto& s : response->sessions()) {
+    out.push_back(fmt::format("session {} chair {} phase {} paused_until {}", s.session_id(), s.chair_id(),
+                              static_cast<int>(s.phase()), s.paused_until_ms()));
+    for (const auto& a : s.alarms()) {
+      out.push_back(fmt::format("  alarm {} {} priority {} raised {} condition {} ack {} by '{}' tier {} audible {}",
+                                a.alarm_id(), a.rule(), static_cast<int>(a.priority()), a.raised_at_ms(),
+                                a.condition(), a.acknowledged(), a.acknowledged_by(), a.tier(), a.audible()));
+    }
+  }
+  return out;
+}
+
+std::string lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& l : v) out += l + "\n";
+  return out;
+}
+
+TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleStoresNoneTwiceAndKeepsItsAlarms) {
   const auto dir = temp_dir() / "crash";
   fs::remove_all(dir);
   fs::create_directories(dir);
+  write_crash_profile(dir / "profiles");
   const auto file = write_file(dir / "vigild.yaml",
                                "data_dir: data\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\n"
-                               "log:\n  level: warn\n");
+                               "control:\n  port: 0\n  operators:\n    - name: nurse-ana\n      token: " +
+                                   std::string(operator_token) +
+                                   "\n"
+                                   "engine:\n  profiles_dir: profiles\n  default_profile: crash\n"
+                                   "log:\n  level: warn\n");
   const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
-  // --log-level info for the listening line, whatever the file says.
+  const std::regex control(R"(listening for operators on 127\.0\.0\.1:(\d+))");
+  // --log-level info for the listening lines, whatever the file says.
   const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
 
   // 20 kills in the normal run; scripts/soak-crash.sh asks for many more, with other seeds.
@@ -246,31 +312,86 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleAndStoresNoneTwice)
   const char* seed_env = std::getenv("VIGIL_CRASH_SEED");
   const int kills = kills_env ? std::max(1, std::atoi(kills_env)) : 20;
   std::mt19937 rng(seed_env ? static_cast<std::uint32_t>(std::strtoul(seed_env, nullptr, 10)) : 20261121u);
+  const std::int64_t base = wall_ms();
   std::uint64_t sent = 0;        // highest seq sent so far
   std::uint64_t acked = 0;       // highest seq the daemon has acked to us, over all runs
+  std::uint64_t session = 0;
+  std::vector<std::string> before;  // alarms just before a kill with nothing in flight
+  int compared = 0;
+  std::set<std::string> rules_seen;
   for (int run = 0; run <= kills; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
     child_process p(args);
+    // A match points into the line read last: take each port before reading on.
     const auto m = p.wait_line(listening);
-    ASSERT_FALSE(m.empty()) << "run " << run << ": " << p.output();
-    test_client c(static_cast<std::uint16_t>(std::stoi(m[1].str())));
+    ASSERT_FALSE(m.empty()) << p.output();
+    const auto device_port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
+    const auto c_port = p.wait_line(control);
+    ASSERT_FALSE(c_port.empty()) << p.output();
+    control_client ops(static_cast<std::uint16_t>(std::stoi(c_port[1].str())));
+    if (!before.empty()) {
+      // Checked before the monitor is back: the restored state alone.
+      EXPECT_EQ(lines(alarm_states(ops)), lines(before)) << "the active alarms differ from before the kill";
+      ++compared;
+      before.clear();
+    }
+    if (run == 0) {
+      v1::ControlRequest open;
+      open.set_token(operator_token);
+      open.mutable_open_session()->set_chair_id("chair-1");
+      open.mutable_open_session()->set_patient_ref("P-crash");
+      const auto r = ops.call(open);
+      ASSERT_TRUE(r && r->error() == v1::CONTROL_ERROR_NONE) << (r ? r->message() : "no response");
+      session = r->session_id();
+    }
+    test_client c(device_port);
     const auto welcome = c.hello("dev-1");
-    ASSERT_TRUE(welcome && welcome->has_welcome()) << "run " << run;
+    ASSERT_TRUE(welcome && welcome->has_welcome());
     const std::uint64_t resume = welcome->welcome().acked_seq();
-    ASSERT_GE(resume, acked) << "run " << run << ": the daemon forgot a batch it had acked";
+    ASSERT_GE(resume, acked) << "the daemon forgot a batch it had acked";
     acked = resume;
     // Resend everything after the ack point, then new batches; wait for some acks only.
     const std::uint64_t target = sent + 20 + rng() % 200;
-    for (std::uint64_t seq = resume + 1; seq <= target; ++seq) c.send(numbered_batch(seq));
+    for (std::uint64_t seq = resume + 1; seq <= target; ++seq) c.send(vitals_batch(seq, base));
     sent = target;
     const std::uint64_t wait_for = resume + 1 + rng() % (target - resume);
-    ASSERT_TRUE(c.wait_ack(wait_for)) << "run " << run;
+    ASSERT_TRUE(c.wait_ack(wait_for));
     for (const auto a : c.acks()) acked = std::max(acked, a);
-    if (run == kills) {
-      // The ack for `target` may already have come with the ones waited for above.
+    const bool last = run == kills;
+    if (last || run % 2 == 1) {
+      // Nothing in flight: everything acked, so everything the engine saw is committed.
       if (c.acks().empty() || c.acks().back() < target) {
         ASSERT_TRUE(c.wait_ack(target)) << p.output();
       }
       acked = target;
+      // A nurse acknowledges an alarm and pauses the audio; one more batch, once acked, means
+      // both commands are committed too (the timeline keeps their order).
+      const auto states = alarm_states(ops);
+      for (const auto& l : states) {
+        const std::smatch a = [&] { std::smatch mm; std::regex_search(l, mm, std::regex(R"(alarm (\d+) (\w+) .* ack false)")); return mm; }();
+        if (a.empty()) continue;
+        rules_seen.insert(a[2].str());
+        if (rng() % 2 == 0) continue;
+        v1::ControlRequest ack;
+        ack.set_token(operator_token);
+        ack.mutable_acknowledge()->set_chair_id("chair-1");
+        ack.mutable_acknowledge()->set_alarm_id(std::stoull(a[1].str()));
+        ASSERT_TRUE(ops.call(ack));
+        break;
+      }
+      if (rng() % 3 == 0) {
+        v1::ControlRequest pause;
+        pause.set_token(operator_token);
+        pause.mutable_pause_audio()->set_chair_id("chair-1");
+        pause.mutable_pause_audio()->set_duration_s(90);
+        ASSERT_TRUE(ops.call(pause));
+      }
+      c.send(vitals_batch(++sent, base));
+      ASSERT_TRUE(c.wait_ack(sent));
+      acked = sent;
+      before = alarm_states(ops);
+    }
+    if (last) {
       p.signal(SIGTERM);
       EXPECT_EQ(p.wait_exit(), 0) << p.output();
     } else {
@@ -278,9 +399,21 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleAndStoresNoneTwice)
       p.wait_exit();
     }
   }
+  // The graceful stop at the end commits a checkpoint too: one more start shows the same alarms.
+  {
+    child_process p(args);
+    ASSERT_FALSE(p.wait_line(listening).empty());
+    const auto c_port = p.wait_line(control);
+    ASSERT_FALSE(c_port.empty());
+    control_client ops(static_cast<std::uint16_t>(std::stoi(c_port[1].str())));
+    EXPECT_EQ(lines(alarm_states(ops)), lines(before));
+    ++compared;
+  }
+  EXPECT_GE(compared, kills / 2) << "half the kills compare the alarms exactly";
+  EXPECT_GE(rules_seen.size(), 2u) << "the stream must actually raise alarms";
 
   store::timeline_store timeline({(dir / "data" / "timeline.db").string()});
-  const auto stored = timeline.session_vitals(0);
+  const auto stored = timeline.session_vitals(session);
   std::map<std::int64_t, int> times;
   for (const auto& s : stored) ++times[s.sample.time_ms];
   std::size_t twice = 0;
