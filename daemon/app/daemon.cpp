@@ -31,6 +31,8 @@ namespace {
 constexpr std::chrono::seconds stats_interval{60};
 // How often session time moves on between samples: timers fire at most this late.
 constexpr std::chrono::milliseconds tick_interval{1000};
+// How often closed sessions past their retention are looked for (and once at start).
+constexpr std::chrono::hours retention_interval{1};
 
 /// Opens the timeline database under `data_dir`, creating the directory; null when none is configured.
 std::unique_ptr<store::timeline_store> open_timeline(const std::string& data_dir) {
@@ -88,6 +90,7 @@ struct daemon::impl {
         shutdown_timer(io),
         stats_timer(io),
         tick_timer(io),
+        retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters) {
     if (config.control.enabled) control.emplace(io, config.control, commands);
     if (timeline) {
@@ -104,6 +107,17 @@ struct daemon::impl {
         t->append_state(events, std::move(stored));
       });
       recover(reader);
+      timeline->on_health([this](bool saving, const std::string& reason) {
+        // On the writer thread: the clinic lives on the ingest thread.
+        asio::post(io, [this, saving, reason] {
+          if (saving) {
+            log->info("the timeline is being saved again");
+          } else {
+            log->error("the timeline is not being saved: {}; alarms keep working, devices are not acked", reason);
+          }
+          clinic.storage_changed(saving);
+        });
+      });
       log->info("timeline at {}: {} devices resume from their stored seqs", config.data_dir, seqs.size());
     } else if (!opts.sink) {
       log->warn("no data_dir: the timeline is not stored and acks mean \"received\", not \"on disk\"");
@@ -112,7 +126,10 @@ struct daemon::impl {
 
   ~impl() {
     // Commit what is queued while the io_context, which commit results are posted to, still exists.
-    if (timeline) timeline->flush();
+    if (timeline) {
+      timeline->flush();
+      timeline->on_health(nullptr);
+    }
   }
 
   /// Sessions, phases, baselines, alarms, pauses and timers come back from the checkpoints.
@@ -122,6 +139,8 @@ struct daemon::impl {
     const auto ids = reader.ids();
     const auto result = clinic.restore(saved, ids.next_session, ids.next_alarm);
     for (const auto& problem : result.problems) log->error("restart recovery: {}", problem);
+    // The store opened: a timeline_not_saved alarm from before the restart no longer holds.
+    clinic.alarms().on_storage(true);
     if (!saved.empty()) {
       log->info("restart recovery: {} chairs restored, {} open sessions with {} active alarms", result.chairs,
                 result.sessions, result.alarms);
@@ -138,6 +157,7 @@ struct daemon::impl {
               config.shutdown_timeout.count());
     stats_timer.cancel();
     tick_timer.cancel();
+    retention_timer.cancel();
     listeners_open = control ? 2 : 1;
     auto closed = [this] {
       if (--listeners_open > 0) return;
@@ -180,6 +200,22 @@ struct daemon::impl {
     });
   }
 
+  void apply_retention() {
+    if (!timeline || config.retention_days <= 0) return;
+    const engine::millis cutoff = wall_now() - static_cast<engine::millis>(config.retention_days) * 24 * 3'600'000;
+    timeline->remove_closed_before(cutoff, [this](std::size_t removed) {
+      if (removed > 0) {
+        asio::post(io, [this, removed] {
+          log->info("retention: removed {} sessions closed more than {} days ago", removed, config.retention_days);
+        });
+      }
+    });
+    retention_timer.expires_after(retention_interval);
+    retention_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) apply_retention();
+    });
+  }
+
   void schedule_stats() {
     stats_timer.expires_after(stats_interval);
     stats_timer.async_wait([this](boost::system::error_code ec) {
@@ -211,6 +247,7 @@ struct daemon::impl {
   asio::steady_timer shutdown_timer;
   asio::steady_timer stats_timer;
   asio::steady_timer tick_timer;
+  asio::steady_timer retention_timer;
   ingest::server ingest;
   std::optional<control::server> control;
   int listeners_open = 0;
@@ -245,6 +282,7 @@ void daemon::start() {
   d.ingest.start();
   if (d.control) d.control->start();
   d.schedule_tick();
+  d.apply_retention();
   if (d.opts.handle_signals) {
     d.signals.add(SIGINT);
     d.signals.add(SIGTERM);

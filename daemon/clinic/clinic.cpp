@@ -116,6 +116,13 @@ void clinic::tick() {
   publish();
 }
 
+void clinic::storage_changed(bool saving) {
+  // Raised or cleared at each chair's time now, not at its last sample.
+  for (const auto& view : engine_.sessions()) engine_.advance(view.chair, now_for(view.chair));
+  engine_.on_storage(saving);
+  publish();
+}
+
 std::vector<engine::event> clinic::publish() {
   auto events = engine_.take_events();
   stats_.events += events.size();

@@ -61,6 +61,8 @@ class clinic final : public ingest::sample_sink {
 
   /// Moves every chair's session time forward by the wall clock; call about once a second.
   void tick();
+  /// The timeline stopped (false) or resumed (true) being saved: every open session says so.
+  void storage_changed(bool saving);
   /// The chair's session time now.
   engine::millis now_for(std::string_view chair) const;
 

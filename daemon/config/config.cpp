@@ -42,6 +42,7 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
   section top(root, "", problems);
   top.text("ports_file", config.ports_file);
   top.text("data_dir", config.data_dir);
+  top.integer<int>("retention_days", config.retention_days, 0, 36'500);
   top.millis("shutdown_timeout_ms", config.shutdown_timeout, 100, 60'000);
   {
     section logging = top.child("log");

@@ -23,6 +23,8 @@ struct daemon_config {
   std::string ports_file;  // empty: none written
   // Where the timeline database lives; empty: nothing is stored and acks mean "received".
   std::string data_dir;
+  // Closed sessions are removed from the timeline this many days after they closed; 0: never.
+  int retention_days = 365;
   std::chrono::milliseconds shutdown_timeout{5'000};
 };
 

@@ -76,6 +76,7 @@ struct engine::state {
   std::uint64_t next_session = 1;
   std::uint64_t next_alarm = 1;
   std::vector<chair_state*> changed;  // chairs are never erased, so the pointers stay valid
+  bool storage_saved = true;
 
   // --- helpers --------------------------------------------------------------------------------
 
@@ -176,6 +177,19 @@ struct engine::state {
     }
     clear(c, a.id, why);
   }
+
+  /// Raises or clears the chair's timeline_not_saved alarm to match the storage state.
+  void note_storage(chair_state& c) {
+    if (!c.s) return;
+    auto* a = find_alarm(*c.s, storage_rule);
+    if (!storage_saved && a == nullptr) {
+      raise(c, std::string(storage_rule), alarm_kind::technical, priority::medium, 0,
+            "the session timeline is not being saved (disk full or failing); alarms still work");
+    } else if (storage_saved && a != nullptr) {
+      clear(c, a->id, "the timeline is being saved again");
+    }
+  }
+  static constexpr std::string_view storage_rule = "timeline_not_saved";
 
   // --- time -----------------------------------------------------------------------------------
 
@@ -641,6 +655,15 @@ void engine::on_device(std::string_view chair, bool connected, millis at) {
   st.settle(c);
 }
 
+void engine::on_storage(bool saved) {
+  auto& st = *state_;
+  st.storage_saved = saved;
+  for (auto& [id, c] : st.chairs) {
+    st.note_storage(c);
+    st.run_timers(c, c.now);
+  }
+}
+
 void engine::advance(millis at) {
   for (auto& [id, c] : state_->chairs) state_->advance_chair(c, at);
 }
@@ -687,6 +710,7 @@ command_result engine::apply(const open_session& cmd, millis at) {
   e.to = phase::baseline;
   e.patient_ref = cmd.patient_ref;
   e.profile = prof->id;
+  st.note_storage(c);  // after the last use of `e`: raising an alarm adds events
   st.schedule(c, c.now);
   st.settle(c);
   return {command_error::none, {}, c.s->id};

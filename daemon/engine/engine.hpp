@@ -177,6 +177,10 @@ class engine {
   outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples);
   /// The chair's monitor connected or disconnected at `at`.
   void on_device(std::string_view chair, bool connected, millis at);
+  /// Whether the session timeline is being saved. While it is not, every open session (and
+  /// every session opened meanwhile) carries the technical alarm timeline_not_saved, raised
+  /// and cleared at each chair's current time.
+  void on_storage(bool saved);
   /// Moves every chair's clock to at least `at`, firing timers due by then.
   void advance(millis at);
   /// Moves one chair's clock to at least `at`.

@@ -61,7 +61,8 @@ class device_session final : public net::connection,
   void acked() override { writer_wake_.cancel(); }
 
   void storage_failed() override {
-    protocol_.fail(v1::INTERNAL, "the timeline could not be saved; reconnect and resend after the last ack");
+    protocol_.fail(v1::STORAGE_UNAVAILABLE,
+                   "the timeline could not be saved; reconnect after a delay and resend after the last ack");
     begin_close();
   }
 

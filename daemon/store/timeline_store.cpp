@@ -239,6 +239,11 @@ void timeline_store::flush() {
   cv.wait(lock, [&] { return done; });
 }
 
+void timeline_store::on_health(health_callback callback) {
+  std::lock_guard lock(mutex_);
+  health_ = std::move(callback);
+}
+
 void timeline_store::run() {
   // Events whose transaction failed go again with the next one, up to a bound; batches are not
   // kept (they were not acked, so their devices send them again).
@@ -259,6 +264,11 @@ void timeline_store::run() {
       }
     }
     const bool ok = commit(group);
+    if (ok != healthy_) {
+      healthy_ = ok;
+      std::lock_guard lock(mutex_);
+      if (health_) health_(ok, ok ? std::string() : last_error_);
+    }
     std::size_t retained = 0;
     for (auto& it : group) {
       switch (it.type) {
@@ -463,7 +473,8 @@ bool timeline_store::commit(std::vector<item>& group) {
     stats_.samples += samples;
     stats_.events += events;
     return true;
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    last_error_ = e.what();
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     std::lock_guard lock(mutex_);
     ++stats_.failures;

@@ -58,6 +58,12 @@ class timeline_store {
   /// Waits until everything queued before the call is committed (or failed).
   void flush();
 
+  /// Called on the writer thread when commits start failing (false, with SQLite's reason) and
+  /// when they succeed again (true). Null to stop being told. The callback must not call the
+  /// store: hand the news to another thread.
+  using health_callback = std::function<void(bool saving, const std::string& reason)>;
+  void on_health(health_callback callback);
+
   // Reads use their own connection (WAL lets them run beside the writer); callable from any thread.
 
   /// A reader of this database.
@@ -111,6 +117,9 @@ class timeline_store {
   std::condition_variable wake_;
   std::deque<item> queue_;
   bool stopping_ = false;
+  bool healthy_ = true;  // writer thread only
+  std::string last_error_;  // writer thread only
+  health_callback health_;
   counters stats_;
   std::thread writer_;
 };

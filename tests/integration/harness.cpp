@@ -44,8 +44,15 @@ config::daemon_config test_config() {
   return c;
 }
 
+namespace {
+/// With a data_dir the daemon keeps its own timeline; otherwise batches go to the test's sink.
+app::daemon::options options_for(const config::daemon_config& config, std::shared_ptr<recording_sink> sink) {
+  return {false, config.data_dir.empty() ? std::move(sink) : nullptr, {}};
+}
+}  // namespace
+
 daemon_under_test::daemon_under_test(config::daemon_config config)
-    : sink_(std::make_shared<recording_sink>()), daemon_(std::move(config), {false, sink_, {}}) {
+    : sink_(std::make_shared<recording_sink>()), daemon_(config, options_for(config, sink_)) {
   daemon_.start();
   thread_ = std::thread([this] { daemon_.run(); });
 }

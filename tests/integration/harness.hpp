@@ -50,7 +50,8 @@ class recording_sink final : public ingest::sample_sink {
 /// A test configuration: port 0, short timeouts, devices "dev-*" with device_token.
 config::daemon_config test_config();
 
-/// vigild running on its own thread for the length of a test.
+/// vigild running on its own thread for the length of a test. With `data_dir` set in the
+/// config it stores its timeline there (and sink() stays empty).
 class daemon_under_test {
  public:
   explicit daemon_under_test(config::daemon_config config = test_config());

@@ -175,8 +175,9 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
   const auto dir = temp_dir() / "restart";
   fs::remove_all(dir);
   fs::create_directories(dir);
+  // Samples from 2023: kept whatever their age (retention would remove them otherwise).
   const auto file = write_file(dir / "vigild.yaml",
-                               "data_dir: data\n"
+                               "data_dir: data\nretention_days: 0\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
                                "control:\n  port: 0\n");
   const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
@@ -421,6 +422,54 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleStoresNoneTwiceAndK
   EXPECT_EQ(twice, 0u) << "samples stored more than once";
   EXPECT_EQ(stored.size(), acked * 4) << "every acked batch's four samples, once";
   EXPECT_EQ(timeline.device_seqs().at("dev-1"), acked);
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+/// A closed session's events, `closed_days_ago` days before now.
+std::vector<engine::event> closed_session(std::uint64_t id, int closed_days_ago) {
+  const std::int64_t at = wall_ms() - static_cast<std::int64_t>(closed_days_ago) * 24 * 3'600'000;
+  engine::event open;
+  open.type = engine::event_type::session_opened;
+  open.session = id;
+  open.chair = "chair-1";
+  open.at = at - 3'600'000;
+  open.patient_ref = "P-" + std::to_string(id);
+  open.profile = "generic";
+  engine::event close = open;
+  close.type = engine::event_type::phase_changed;
+  close.at = at;
+  close.to = engine::phase::closed;
+  return {open, close};
+}
+
+TEST(VigildProcess, SessionsClosedLongerAgoThanTheRetentionAreRemovedAtStart) {
+  const auto dir = temp_dir() / "retention";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "data");
+  const auto db = (dir / "data" / "timeline.db").string();
+  {
+    store::timeline_store timeline({db});
+    timeline.append_state(closed_session(1, 400), {});
+    timeline.append_state(closed_session(2, 10), {});
+    timeline.flush();
+  }
+  const auto file = write_file(dir / "vigild.yaml",
+                               "data_dir: data\nretention_days: 365\n"
+                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                               "control:\n  port: 0\n");
+  child_process p({"--config", file.string()});
+  ASSERT_FALSE(p.wait_line(std::regex(R"(retention: removed 1 sessions closed more than 365 days ago)")).empty())
+      << p.output();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  store::timeline_reader reader(db);
+  EXPECT_FALSE(reader.session(1));
+  EXPECT_TRUE(reader.session(2));
 }
 
 }  // namespace

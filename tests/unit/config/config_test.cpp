@@ -58,12 +58,14 @@ TEST(LoadText, EmptyTextGivesTheDefaults) {
     EXPECT_EQ(c.log.file, "");
     EXPECT_EQ(c.ports_file, "");
     EXPECT_EQ(c.shutdown_timeout, std::chrono::milliseconds(5'000));
+    EXPECT_EQ(c.retention_days, 365);
   }
 }
 
 TEST(LoadText, FullConfigurationIsParsedIntoItsFields) {
   const auto result = load_text(R"(
 ports_file: /run/vigil/ports
+retention_days: 30
 shutdown_timeout_ms: 7000
 log:
   level: debug
@@ -88,6 +90,7 @@ ingest:
   const auto& c = result.config;
   EXPECT_EQ(c.ports_file, "/run/vigil/ports");
   EXPECT_EQ(c.shutdown_timeout, std::chrono::milliseconds(7'000));
+  EXPECT_EQ(c.retention_days, 30);
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_EQ(c.log.style, log::format::json);
   EXPECT_EQ(c.log.file, "/var/log/vigil/vigild.log");
@@ -143,7 +146,8 @@ INSTANTIATE_TEST_SUITE_P(
         range_case{"max_frame_bytes_above", "ingest.max_frame_bytes", "ingest:\n  max_frame_bytes: 100000000\n"},
         range_case{"handshake_timeout_zero", "ingest.handshake_timeout_ms", "ingest:\n  handshake_timeout_ms: 0\n"},
         range_case{"idle_timeout_negative", "ingest.idle_timeout_ms", "ingest:\n  idle_timeout_ms: -30000\n"},
-        range_case{"shutdown_timeout_above", "shutdown_timeout_ms", "shutdown_timeout_ms: 99999999\n"}));
+        range_case{"shutdown_timeout_above", "shutdown_timeout_ms", "shutdown_timeout_ms: 99999999\n"},
+        range_case{"retention_negative", "retention_days", "retention_days: -1\n"}));
 
 TEST(LoadText, OutOfRangeValueLeavesTheDefault) {
   const auto result = load_text("ingest:\n  port: 70000\n");

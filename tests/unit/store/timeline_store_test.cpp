@@ -359,6 +359,8 @@ TEST_F(StoreTest, RetentionRemovesSessionsClosedBeforeTheCutoffAndNothingElse) {
 
 TEST_F(StoreTest, EventsOfAFailedTransactionAreWrittenOnceTheDiskIsBack) {
   timeline_store store({path()});
+  std::vector<std::pair<bool, std::string>> health;  // written by the writer thread, read after flush()
+  store.on_health([&](bool saving, const std::string& reason) { health.emplace_back(saving, reason); });
   auto rename = [&](const char* sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
@@ -379,6 +381,10 @@ TEST_F(StoreTest, EventsOfAFailedTransactionAreWrittenOnceTheDiskIsBack) {
   EXPECT_EQ(events.back().type, engine::event_type::note_added);
   EXPECT_EQ(store.reader().checkpoints().size(), 1u);
   EXPECT_EQ(store.stats().events_dropped, 0u);
+  ASSERT_EQ(health.size(), 2u) << "told once when saving stopped and once when it resumed";
+  EXPECT_FALSE(health[0].first);
+  EXPECT_NE(health[0].second.find("events"), std::string::npos) << health[0].second;
+  EXPECT_TRUE(health[1].first);
 }
 
 TEST_F(StoreTest, ReadersSayWhyAFileIsNotATimeline) {

@@ -1,5 +1,6 @@
-// Engine checkpoints: a fresh engine restored from a chair's checkpoint carries on exactly as
-// the original would have. The property test (engine_property_test.cpp) restarts random streams;
+// The engine and the disk. Checkpoints: a fresh engine restored from a chair's checkpoint
+// carries on exactly as the original would have. Storage: while the timeline is not being
+// saved, every open session says so with a technical alarm. The property test (engine_property_test.cpp) restarts random streams;
 // these tests pin the state a nurse would notice: alarms, acknowledgements, audio pauses,
 // escalation timers, baselines and the observation window.
 
@@ -157,6 +158,38 @@ TEST(EngineCheckpoint, ChangedChairsAreReportedOnceUntilTheyChangeAgain) {
   r.eng.on_sample("chair-2", sample(vital_kind::heart_rate, 70, t0));
   r.feed(vital_kind::heart_rate, 70, t0 + 2 * s_);
   EXPECT_EQ(r.eng.take_changed(), (std::vector<std::string>{"chair-2", "chair-1"}));
+}
+
+TEST(EngineStorage, EveryOpenSessionCarriesATechnicalAlarmWhileTheTimelineIsNotSaved) {
+  rig r(checkpoint_profile());
+  r.open();
+  r.take();
+  r.eng.on_storage(false);
+  auto ev = r.take();
+  ASSERT_EQ(count(ev, event_type::alarm_raised, "timeline_not_saved"), 1u);
+  const auto alarm = r.must_alarm("timeline_not_saved");
+  EXPECT_EQ(alarm.kind, alarm_kind::technical);
+  EXPECT_EQ(alarm.level, priority::medium);
+  r.eng.on_storage(false);  // still failing: no second alarm
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+
+  // Physiological alarms keep working meanwhile.
+  r.feed(vital_kind::spo2, 80, t0 + 5 * s_);
+  EXPECT_TRUE(r.alarm("spo2_critical"));
+
+  // A session opened while the disk fails gets the alarm at once.
+  rig other(checkpoint_profile(), "chair-2");
+  other.eng.on_storage(false);
+  other.open();
+  EXPECT_TRUE(other.alarm("timeline_not_saved"));
+
+  r.eng.on_storage(true);
+  ev = r.take();
+  const auto cleared = of_type(ev, event_type::alarm_cleared, "timeline_not_saved");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].alarm, alarm.id);
+  EXPECT_FALSE(r.alarm("timeline_not_saved"));
+  EXPECT_TRUE(r.alarm("spo2_critical"));
 }
 
 }  // namespace

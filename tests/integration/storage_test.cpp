@@ -1,0 +1,171 @@
+// vigild with its timeline on disk, through real sockets on 127.0.0.1: when the disk fails,
+// alarms keep working from memory, every open session carries a technical alarm, samples are
+// not acked (so monitors keep them), and everything resumes when the disk does. The failure is
+// injected by taking the vitals table away behind the daemon's back, so its inserts fail.
+
+#include "tests/integration/harness.hpp"
+
+#include "daemon/engine/profile.hpp"
+#include "daemon/store/timeline_reader.hpp"
+#include "vigil/v1/control.pb.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+namespace vigil::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+v1::DeviceMessage vitals(std::uint64_t seq, std::int64_t at, double heart_rate, double spo2) {
+  v1::DeviceMessage m;
+  m.mutable_batch()->set_seq(seq);
+  for (const auto& [kind, value] : {std::pair{v1::HEART_RATE, heart_rate}, std::pair{v1::SPO2, spo2}}) {
+    auto& s = *m.mutable_batch()->add_samples();
+    s.set_kind(kind);
+    s.set_value(value);
+    s.set_time_ms(at);
+  }
+  return m;
+}
+
+void run_sql(const fs::path& db_path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+/// The session's alarm rules as the control port lists them.
+std::set<std::string> active_rules(control_client& ops) {
+  v1::ControlRequest list;
+  list.mutable_list_sessions();
+  const auto response = ops.call(list);
+  std::set<std::string> rules;
+  if (!response) return rules;
+  for (const auto& s : response->sessions()) {
+    for (const auto& a : s.alarms()) rules.insert(a.rule());
+  }
+  return rules;
+}
+
+/// Asks again until `pred` holds for the listed rules or `timeout` passes: the storage news
+/// reaches the clinic from the writer thread, so it may land a moment after the failure.
+bool eventually(control_client& ops, const std::function<bool(const std::set<std::string>&)>& pred,
+                std::chrono::milliseconds timeout = default_wait) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(active_rules(ops))) return true;
+  }
+  return false;
+}
+
+/// Reads frames until the daemon closes the connection; the fatal error it sent, if any.
+std::optional<v1::Error> closing_error(test_client& c) {
+  std::optional<v1::Error> error;
+  while (auto m = c.receive()) {
+    if (m->has_error() && m->error().fatal()) error = m->error();
+  }
+  return error;
+}
+
+TEST(Storage, WhenTheDiskFailsAlarmsGoOnNothingIsAckedAndAllResumesWithTheDisk) {
+  const fs::path dir = fs::temp_directory_path() / ("vigil-storage-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto config = test_config();
+  config.data_dir = dir.string();
+  auto fast = engine::generic_profile();
+  fast.id = "fast";
+  for (auto& rule : fast.limits) rule.delay_ms = 0;
+  config.profiles = {fast};
+  config.default_profile = "fast";
+  const fs::path db_path = dir / "timeline.db";
+
+  std::uint64_t session = 0;
+  {
+    daemon_under_test d(config);
+    control_client ops(d.control_port());
+    v1::ControlRequest open;
+    open.mutable_open_session()->set_chair_id("chair-1");
+    open.mutable_open_session()->set_patient_ref("P-disk");
+    const auto opened = ops.call(open);
+    ASSERT_TRUE(opened && opened->error() == v1::CONTROL_ERROR_NONE);
+    session = opened->session_id();
+
+    const std::int64_t t0 = wall_ms();
+    test_client monitor(d.port());
+    ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+    monitor.send(vitals(1, t0, 72, 97));
+    ASSERT_TRUE(monitor.wait_ack(1));
+
+    run_sql(db_path, "ALTER TABLE vitals RENAME TO vitals_away");
+    // A desaturation the disk cannot take: not acked, the link closes with the reason...
+    monitor.send(vitals(2, t0 + 1000, 74, 80));
+    const auto error = closing_error(monitor);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->code(), v1::STORAGE_UNAVAILABLE);
+    EXPECT_NE(error->message().find("could not be saved"), std::string::npos) << error->message();
+    EXPECT_EQ(std::count(monitor.acks().begin(), monitor.acks().end(), 2u), 0);
+    // ...but the alarm is raised from memory, beside the technical alarm about the timeline.
+    EXPECT_TRUE(eventually(ops, [](const auto& rules) {
+      return rules.count("timeline_not_saved") == 1 && rules.count("spo2_critical") == 1;
+    })) << "active: " << ::testing::PrintToString(active_rules(ops));
+
+    // Still failing: the monitor reconnects, resends and is refused again; nothing is lost.
+    {
+      test_client again(d.port());
+      const auto welcome = again.hello("dev-1", device_token, "chair-1");
+      ASSERT_TRUE(welcome && welcome->has_welcome());
+      EXPECT_EQ(welcome->welcome().acked_seq(), 1u);
+      again.send(vitals(2, t0 + 1000, 74, 80));
+      const auto refused = closing_error(again);
+      ASSERT_TRUE(refused);
+      EXPECT_EQ(refused->code(), v1::STORAGE_UNAVAILABLE);
+    }
+
+    // The disk is back: the resend is stored and acked, and the technical alarm clears.
+    run_sql(db_path, "ALTER TABLE vitals_away RENAME TO vitals");
+    test_client back(d.port());
+    const auto welcome = back.hello("dev-1", device_token, "chair-1");
+    ASSERT_TRUE(welcome && welcome->has_welcome());
+    EXPECT_EQ(welcome->welcome().acked_seq(), 1u);
+    back.send(vitals(2, t0 + 1000, 74, 80));
+    back.send(vitals(3, t0 + 2000, 75, 96));
+    ASSERT_TRUE(back.wait_ack(3));
+    EXPECT_TRUE(eventually(ops, [](const auto& rules) { return rules.count("timeline_not_saved") == 0; }));
+    EXPECT_EQ(active_rules(ops).count("spo2_critical"), 1u) << "latched: it waits for a nurse";
+  }
+
+  // The record is whole: every sample once, and the events of the failed period kept.
+  store::timeline_reader reader(db_path.string());
+  const auto samples = reader.session_vitals(session);
+  EXPECT_EQ(samples.size(), 6u);
+  std::set<std::pair<int, std::int64_t>> distinct;
+  for (const auto& s : samples) distinct.emplace(static_cast<int>(s.sample.kind), s.sample.time_ms);
+  EXPECT_EQ(distinct.size(), samples.size()) << "no sample stored twice";
+  int raised_storage = 0, cleared_storage = 0, raised_spo2 = 0;
+  for (const auto& e : reader.session_events(session)) {
+    if (e.rule == "timeline_not_saved" && e.type == engine::event_type::alarm_raised) ++raised_storage;
+    if (e.rule == "timeline_not_saved" && e.type == engine::event_type::alarm_cleared) ++cleared_storage;
+    if (e.rule == "spo2_critical" && e.type == engine::event_type::alarm_raised) ++raised_spo2;
+  }
+  EXPECT_EQ(raised_storage, 1);
+  EXPECT_EQ(cleared_storage, 1);
+  EXPECT_EQ(raised_spo2, 1) << "raised while the disk failed, written once it was back";
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::test
