@@ -111,6 +111,11 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
       result = engine.apply(engine::close_session{c.chair_id(), who->name, c.abort(), c.reason()}, at(c.chair_id()));
       break;
     }
+    case v1::ControlRequest::kAddNote: {
+      const auto& c = request.add_note();
+      result = engine.apply(engine::add_note{c.chair_id(), c.text(), who->name}, at(c.chair_id()));
+      break;
+    }
     case v1::ControlRequest::kListSessions:
       for (const auto& s : engine.sessions()) fill(*response.add_sessions(), s);
       for (const auto& [chair, alarm] : engine.chair_advisories()) {

@@ -258,7 +258,10 @@ void timeline_store::run() {
       group = std::move(retry);
       retry.clear();
       // Everything waiting goes into one transaction: the busier the daemon, the bigger the group.
-      while (!queue_.empty() && group.size() < opts_.max_group_items) {
+      // State items ride along: only batches count toward the group's size.
+      std::size_t batches = 0;
+      while (!queue_.empty() && batches < opts_.max_group_items) {
+        if (queue_.front().type == item::what::batch) ++batches;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

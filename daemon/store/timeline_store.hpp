@@ -26,7 +26,7 @@ namespace vigil::store {
 struct options {
   std::string path;                 // the database file; created with its directory's permissions
   bool full_sync = true;            // synchronous=FULL: a commit survives power loss
-  std::size_t max_group_items = 4096;  // batches and events per transaction at most
+  std::size_t max_group_items = 4096;  // batches per transaction at most (state items ride along)
 };
 
 /// Appends vitals and events to the timeline from any thread; a writer thread commits them.

@@ -167,5 +167,46 @@ TEST(Storage, WhenTheDiskFailsAlarmsGoOnNothingIsAckedAndAllResumesWithTheDisk) 
   fs::remove_all(dir);
 }
 
+TEST(Storage, NotesAndOperatorsLandInTheTimelineWithTheirAuthors) {
+  const fs::path dir = fs::temp_directory_path() / ("vigil-notes-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto config = test_config();
+  config.data_dir = dir.string();
+  std::uint64_t session = 0;
+  {
+    daemon_under_test d(config);
+    control_client ops(d.control_port());
+    v1::ControlRequest open;
+    open.mutable_open_session()->set_chair_id("chair-3");
+    open.mutable_open_session()->set_patient_ref("P-note");
+    session = ops.call(open)->session_id();
+    v1::ControlRequest note;
+    note.mutable_add_note()->set_chair_id("chair-3");
+    note.mutable_add_note()->set_text("patient reports mild dissociation; reassured");
+    auto response = ops.call(note);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->error(), v1::CONTROL_ERROR_NONE) << response->message();
+    note.mutable_add_note()->set_text("");
+    EXPECT_EQ(ops.call(note)->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT);
+    note.mutable_add_note()->set_chair_id("chair-4");
+    note.mutable_add_note()->set_text("no session here");
+    EXPECT_EQ(ops.call(note)->error(), v1::CONTROL_ERROR_NO_OPEN_SESSION);
+  }
+  store::timeline_reader reader((dir / "timeline.db").string());
+  const auto summary = reader.session(session);
+  ASSERT_TRUE(summary);
+  EXPECT_EQ(summary->patient_ref, "P-note");
+  EXPECT_EQ(summary->opened_by, "nurse-ana");
+  int notes = 0;
+  for (const auto& e : reader.session_events(session)) {
+    if (e.type != engine::event_type::note_added) continue;
+    ++notes;
+    EXPECT_EQ(e.who, "nurse-ana");
+    EXPECT_EQ(e.text, "patient reports mild dissociation; reassured");
+  }
+  EXPECT_EQ(notes, 1);
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vigil::test
