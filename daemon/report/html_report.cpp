@@ -26,7 +26,7 @@ constexpr double lane_top = 26;
 constexpr double lane_row = 18;
 constexpr int lane_max_rows = 6;
 constexpr double panel_gap = 12;
-constexpr double cardio_height = 250;
+constexpr double cardio_height = 230;
 constexpr double spo2_height = 104;
 // Two usable samples further apart than this are not joined by the line (a 1 Hz stream that
 // stopped, or a sensor taken off).
@@ -37,7 +37,7 @@ constexpr millis cuff_pair_ms = 60 * engine::seconds_ms;
 constexpr std::string_view hr_colour = "#2e7d32";
 constexpr std::string_view bp_colour = "#5e35b1";
 constexpr std::string_view spo2_colour = "#0277bd";
-constexpr std::string_view window_fill = "#fdf3d8";
+constexpr std::string_view window_fill = "#fcf5e3";
 constexpr std::string_view ready_colour = "#00695c";
 
 std::string_view priority_colour(priority p) {
@@ -187,8 +187,8 @@ class svg_chart {
     draw_time_axis();
     draw_flagged(hr_, cardio_);
     draw_flagged(spo2_, spo2_panel_);
-    draw_bp();
     draw_trace(hr_, cardio_, hr_colour, "hr-line");
+    draw_bp();  // over the heart rate: diastolic readings often sit on its line
     draw_trace(spo2_, spo2_panel_, spo2_colour, "spo2-line");
     draw_marks();
     draw_alarms();
@@ -199,15 +199,22 @@ class svg_chart {
  private:
   std::back_insert_iterator<std::string> out() { return std::back_inserter(out_); }
 
+  /// Width of an alarm's label ("A12") in the lane.
+  static double label_width(std::size_t number) { return 7.5 * static_cast<double>(std::to_string(number).size() + 1); }
+
+  /// Labels go left of their marker, so that the bar (raise to clear) and the acknowledgement
+  /// tick on its right stay clear; right of it only where the plot's left edge is too close.
+  bool label_left(std::size_t i) const { return f_.x(alarms_[i].raised_at) - 10 - label_width(i + 1) >= plot_left; }
+
   void place_alarms() {
-    // Greedy rows: an alarm goes on the first row whose previous alarm (bar and label) ends
-    // before it starts, so labels do not overlap.
+    // Greedy rows: an alarm goes on the first row whose previous alarm (label, marker and bar)
+    // ends before it starts, so nothing overlaps.
     std::vector<double> row_end;
     for (std::size_t i = 0; i < alarms_.size(); ++i) {
       const auto& a = alarms_[i];
-      const double start = f_.x(a.raised_at) - 8;
-      const double label_end = f_.x(a.raised_at) + 12 + 8 * static_cast<double>(std::to_string(i + 1).size() + 1);
-      const double end = std::max(label_end, f_.x(a.cleared_at.value_or(f_.to))) + 4;
+      const double x = f_.x(a.raised_at);
+      const double start = label_left(i) ? x - 10 - label_width(i + 1) : x - 8;
+      const double end = std::max({x + 8, f_.x(a.cleared_at.value_or(f_.to)), label_left(i) ? 0.0 : x + 10 + label_width(i + 1)}) + 4;
       std::size_t row = 0;
       while (row < row_end.size() && row_end[row] > start) ++row;
       if (row == row_end.size()) {
@@ -323,7 +330,7 @@ class svg_chart {
 
   void draw_trace(std::span<const model::vital_sample> samples, const panel& p, std::string_view colour,
                   std::string_view css_class) {
-    fmt::format_to(out(), R"(<g class="{}" fill="none" stroke="{}" stroke-width="1.3" stroke-linejoin="round">)", css_class, colour);
+    fmt::format_to(out(), R"(<g class="{}" fill="none" stroke="{}" stroke-width="1.1" stroke-linejoin="round">)", css_class, colour);
     for (const auto& run : downsample(samples, f_.from, f_.to, plot_columns, line_gap_ms)) {
       if (run.size() == 1) {
         fmt::format_to(out(), R"(<circle cx="{:.1f}" cy="{:.1f}" r="1.5" fill="{}"/>)", f_.x(run[0].at), p.y(run[0].value), colour);
@@ -431,7 +438,10 @@ class svg_chart {
                        y - 6, y + 6);
       }
       out_ += alarm_shape(a.level, x, y, 6);
-      fmt::format_to(out(), R"(<text x="{:.1f}" y="{:.1f}" font-size="11" font-weight="bold">A{}</text></g>)", x + 8, y + 4, i + 1);
+      const bool left = label_left(i);
+      fmt::format_to(out(),
+                     R"(<text x="{:.1f}" y="{:.1f}" text-anchor="{}" font-size="11" font-weight="bold" stroke="#fff" stroke-width="3" paint-order="stroke">A{}</text></g>)",
+                     left ? x - 9 : x + 9, y + 4, left ? "end" : "start", i + 1);
     }
   }
 
@@ -505,6 +515,9 @@ tr.alarm-row-low td:first-child { box-shadow: inset 3px 0 #0097a7; }
 .cuff .t { color: var(--muted); }
 .empty { color: var(--muted); font-style: italic; }
 .notes td.text { white-space: pre-wrap; }
+td.who, td.what { white-space: nowrap; overflow-wrap: normal; }
+th.w-time { width: 12%; } th.w-after { width: 9%; } th.w-event { width: 15%; } th.w-by { width: 11%; }
+th .sub { text-transform: none; letter-spacing: 0; font-weight: 400; }
 .signoff { display: grid; grid-template-columns: 2fr 2fr 1fr; gap: 8mm; margin-top: 12mm; break-inside: avoid;
            page-break-inside: avoid; }
 .signoff div { border-top: 1px solid var(--ink); padding-top: 1mm; font-size: 8pt; color: var(--muted); }
@@ -513,10 +526,19 @@ footer { margin-top: 6mm; padding-top: 2mm; border-top: 1px solid var(--rule); f
         @bottom-left { content: "Vigil ketamine session report"; font: 7.5pt sans-serif; color: #777; }
         @bottom-right { content: "Page " counter(page) " of " counter(pages); font: 7.5pt sans-serif; color: #777; } }
 @media print {
+  /* Compact enough that identification, summary and chart fit the first A4 page. */
   html { background: none; }
+  body { font-size: 9pt; }
   .page { width: auto; min-height: 0; margin: 0; padding: 0; box-shadow: none; }
+  h1 { font-size: 17pt; }
+  h2 { margin: 3.5mm 0 1.8mm; font-size: 10.5pt; }
+  table.facts th, table.facts td { padding-top: .7mm; padding-bottom: .7mm; }
+  .tiles { gap: 1.8mm; }
+  .tile { padding: 1.2mm 2.5mm; }
+  .tile .value { font-size: 12pt; }
+  .legend { font-size: 7.5pt; gap: .5mm 4mm; }
+  .caption { font-size: 7.5pt; }
   section.chart, .tiles, header.doc, table.facts { break-inside: avoid; page-break-inside: avoid; }
-  section.timeline { break-before: page; page-break-before: always; }
 }
 )css";
 
@@ -539,7 +561,7 @@ std::string outcome_text(const session_record& r) {
 
 std::string time_with_offset(millis at, std::optional<millis> reference) {
   std::string out = fmt::format(R"(<span class="time">{}</span>)", clock_utc(at));
-  if (reference) fmt::format_to(std::back_inserter(out), R"(<span class="sub">{} after dose</span>)", minutes_after(at, *reference));
+  if (reference) fmt::format_to(std::back_inserter(out), R"(<span class="sub">{}</span>)", minutes_after(at, *reference));
   return out;
 }
 
@@ -555,29 +577,6 @@ void write_header(html_writer& w, const session_record& r, const export_context&
 
 void write_facts(html_writer& w, const session_record& r, const std::vector<dose_record>& doses) {
   const auto& s = r.summary;
-  std::vector<std::pair<std::string, std::string>> facts;  // label, HTML
-  facts.emplace_back("Patient reference", html_escape(s.patient_ref));
-  facts.emplace_back("Chair", html_escape(s.chair_id));
-  facts.emplace_back("Profile", html_escape(s.profile));
-  facts.emplace_back("Opened", fmt::format("{} by {}", date_time_utc(s.opened_ms), html_escape(s.opened_by)));
-  std::string dose_html;
-  for (std::size_t i = 0; i < doses.size(); ++i) {
-    const auto& d = doses[i];
-    if (i > 0) dose_html += "<br>";
-    fmt::format_to(std::back_inserter(dose_html), R"(<span class="time">{}</span> &middot; {}{})", clock_utc(d.at),
-                   html_escape(d.text), d.by.empty() ? "" : " &middot; by " + html_escape(d.by));
-  }
-  facts.emplace_back(doses.size() > 1 ? "Doses" : "Dose", doses.empty() ? R"(<span class="empty">no dose marked</span>)" : dose_html);
-  if (!doses.empty()) {
-    const millis end = doses.back().window_end;
-    facts.emplace_back("Observation window", fmt::format(R"(<span class="time">{}</span> &ndash; <span class="time">{}</span> ({}))",
-                                                         clock_utc(doses.front().at), clock_utc(end),
-                                                         duration_text(end - doses.front().at)));
-  } else {
-    facts.emplace_back("Observation window", R"(<span class="empty">not started</span>)");
-  }
-  facts.emplace_back("Ready for discharge assessment",
-                     s.ready_ms ? time_with_offset(*s.ready_ms, s.dose_ms) : R"(<span class="empty">not reached</span>)");
   std::string closed = R"(<span class="empty">&mdash;</span>)";
   if (s.closed_ms) {
     std::string by;
@@ -586,21 +585,48 @@ void write_facts(html_writer& w, const session_record& r, const std::vector<dose
     }
     closed = fmt::format("{}{}", date_time_utc(*s.closed_ms), by.empty() ? "" : " by " + html_escape(by));
   }
-  facts.emplace_back("Closed", closed);
-  facts.emplace_back("Outcome", html_escape(outcome_text(r)));
+  std::string dose_html;
+  for (std::size_t i = 0; i < doses.size(); ++i) {
+    const auto& d = doses[i];
+    if (i > 0) dose_html += "<br>";
+    fmt::format_to(std::back_inserter(dose_html), R"(<span class="time">{}</span> &middot; {}{})", clock_utc(d.at),
+                   html_escape(d.text), d.by.empty() ? "" : " &middot; by " + html_escape(d.by));
+  }
+  std::string window = R"(<span class="empty">not started</span>)";
+  if (!doses.empty()) {
+    const millis end = doses.back().window_end;
+    window = fmt::format(R"(<span class="time">{}</span> &ndash; <span class="time">{}</span> ({}))", clock_utc(doses.front().at),
+                         clock_utc(end), duration_text(end - doses.front().at));
+  }
   std::string baseline;
   for (const auto& e : r.events) {
     if (e.type == event_type::baseline_set) baseline = e.text;
   }
-  facts.emplace_back("Baseline (pre-dose mean)", baseline.empty() ? R"(<span class="empty">not set</span>)" : html_escape(baseline));
+
+  std::vector<std::pair<std::string, std::string>> facts;  // label, HTML; in pairs, then full rows
+  facts.emplace_back("Patient reference", "<strong>" + html_escape(s.patient_ref) + "</strong>");
+  facts.emplace_back("Chair", html_escape(s.chair_id));
+  facts.emplace_back("Profile", html_escape(s.profile));
+  facts.emplace_back("Outcome", html_escape(outcome_text(r)));
+  facts.emplace_back("Opened", fmt::format("{} by {}", date_time_utc(s.opened_ms), html_escape(s.opened_by)));
+  facts.emplace_back("Closed", closed);
+  facts.emplace_back(doses.size() > 1 ? "Doses" : "Dose", doses.empty() ? R"(<span class="empty">no dose marked</span>)" : dose_html);
+  facts.emplace_back("Observation window", window);
+  const std::pair<std::string, std::string> full_rows[] = {
+      {"Ready for discharge assessment",
+       s.ready_ms ? fmt::format(R"(<span class="time">{}</span> ({} after the first dose))", clock_utc(*s.ready_ms),
+                                duration_text(*s.ready_ms - s.dose_ms.value_or(*s.ready_ms)))
+                  : std::string(R"(<span class="empty">not reached</span>)")},
+      {"Baseline (pre-dose mean)", baseline.empty() ? R"(<span class="empty">not set</span>)" : html_escape(baseline)},
+  };
 
   w.out += R"(<table class="facts">)";
-  for (std::size_t i = 0; i < facts.size(); i += 2) {
-    w.out += "<tr>";
-    fmt::format_to(w.it(), "<th>{}</th><td{}>{}</td>", facts[i].first, i + 1 < facts.size() ? "" : R"( colspan="3")",
-                   facts[i].second);
-    if (i + 1 < facts.size()) fmt::format_to(w.it(), "<th>{}</th><td>{}</td>", facts[i + 1].first, facts[i + 1].second);
-    w.out += "</tr>";
+  for (std::size_t i = 0; i + 1 < facts.size(); i += 2) {
+    fmt::format_to(w.it(), "<tr><th>{}</th><td>{}</td><th>{}</th><td>{}</td></tr>", facts[i].first, facts[i].second,
+                   facts[i + 1].first, facts[i + 1].second);
+  }
+  for (const auto& [label, html] : full_rows) {
+    fmt::format_to(w.it(), R"(<tr><th>{}</th><td colspan="3">{}</td></tr>)", label, html);
   }
   w.out += "</table>";
 }
@@ -614,7 +640,7 @@ void write_summary(html_writer& w, const session_record& r, std::span<const alar
   const auto& s = r.summary;
   const std::optional<millis> dose = s.dose_ms;
   const auto when = [&](millis at) {
-    return dose ? fmt::format("{} UTC, {} after dose", clock_utc(at).substr(0, 5), minutes_after(at, *dose))
+    return dose ? fmt::format("{} UTC ({} after dose)", clock_utc(at).substr(0, 5), minutes_after(at, *dose))
                 : fmt::format("{} UTC", clock_utc(at).substr(0, 5));
   };
   w.out += R"(<section><h2>Summary</h2><div class="tiles">)";
@@ -636,7 +662,8 @@ void write_summary(html_writer& w, const session_record& r, std::span<const alar
   const auto hr_low = extreme(hr, false);
   if (hr_peak && hr_low) {
     tile(w, "Heart rate", fmt::format("{} <small>bpm peak</small>", value_text(hr_peak->value)),
-         fmt::format("at {}<br>lowest {} bpm at {}", when(hr_peak->at), value_text(hr_low->value), when(hr_low->at)));
+         fmt::format("at {}<br>lowest {} bpm at {} UTC", when(hr_peak->at), value_text(hr_low->value),
+                     clock_utc(hr_low->at).substr(0, 5)));
   } else {
     tile(w, "Heart rate", "&mdash;", "no usable readings");
   }
@@ -719,7 +746,7 @@ void write_alarm_table(html_writer& w, std::span<const alarm_record> alarms, std
     return;
   }
   w.out += R"(<table class="grid alarms"><thead><tr><th>#</th><th>Alarm</th><th>Priority</th><th class="num">Value</th>)"
-           R"(<th>Raised</th><th>Acknowledged</th><th>Cleared</th><th>Escalation reached</th></tr></thead><tbody>)";
+           R"(<th>Raised<span class="sub">after dose</span></th><th>Acknowledged</th><th>Cleared</th><th>Escalation reached</th></tr></thead><tbody>)";
   for (std::size_t i = 0; i < alarms.size(); ++i) {
     const auto& a = alarms[i];
     const auto level = engine::name(a.level);
@@ -727,7 +754,9 @@ void write_alarm_table(html_writer& w, std::span<const alarm_record> alarms, std
     fmt::format_to(w.it(), R"(<td><strong>{}</strong><span class="sub">{} &middot; {} &middot; id {}</span></td>)", html_escape(a.rule),
                    html_escape(a.text), engine::name(a.kind), a.id);
     fmt::format_to(w.it(), R"(<td class="prio prio-{}">{}</td>)", level, priority_title(a.level));
-    fmt::format_to(w.it(), R"(<td class="num">{}</td>)", value_text(a.value));
+    // Technical alarms and advisories carry no value (0).
+    const bool valued = a.kind == engine::alarm_kind::physiological || a.value != 0;
+    fmt::format_to(w.it(), R"(<td class="num">{}</td>)", valued ? value_text(a.value) : "&mdash;");
     fmt::format_to(w.it(), "<td>{}</td>", time_with_offset(a.raised_at, dose));
     if (a.first_ack_at) {
       fmt::format_to(w.it(), R"(<td><span class="time">{}</span><span class="sub">by {}{}</span></td>)", clock_utc(*a.first_ack_at),
@@ -773,10 +802,10 @@ void write_notes(html_writer& w, const session_record& r) {
   for (const auto& e : r.events) {
     if (e.type != event_type::note_added && e.type != event_type::predose_override) continue;
     if (!any) {
-      w.out += R"(<table class="grid notes"><thead><tr><th>Time</th><th>By</th><th>Note</th></tr></thead><tbody>)";
+      w.out += R"(<table class="grid notes"><thead><tr><th class="w-time">Time<span class="sub">after dose</span></th><th class="w-by">By</th><th>Note</th></tr></thead><tbody>)";
       any = true;
     }
-    fmt::format_to(w.it(), R"(<tr><td>{}</td><td>{}</td><td class="text">{}{}</td></tr>)", time_with_offset(e.at, r.summary.dose_ms),
+    fmt::format_to(w.it(), R"(<tr><td>{}</td><td class="who">{}</td><td class="text">{}{}</td></tr>)", time_with_offset(e.at, r.summary.dose_ms),
                    html_escape(e.who), e.type == event_type::predose_override ? "<strong>Pre-dose check overridden:</strong> " : "",
                    html_escape(e.text));
   }
@@ -787,11 +816,11 @@ void write_timeline(html_writer& w, const session_record& r, std::span<const ala
   std::map<std::uint64_t, std::size_t> number;
   for (std::size_t i = 0; i < alarms.size(); ++i) number[alarms[i].id] = i + 1;
   w.out += R"(<section class="timeline"><h2>Event timeline</h2>)"
-           R"(<table class="grid events"><thead><tr><th>Time (UTC)</th><th>After dose</th><th>Event</th><th>Details</th><th>By</th></tr></thead><tbody>)";
+           R"(<table class="grid events"><thead><tr><th class="w-time">Time</th><th class="w-after">After dose</th><th class="w-event">Event</th><th>Details</th><th class="w-by">By</th></tr></thead><tbody>)";
   for (const auto& e : r.events) {
     const auto n = number.find(e.alarm);
     const std::string label = n != number.end() ? fmt::format("A{}", n->second) : fmt::format("alarm {}", e.alarm);
-    fmt::format_to(w.it(), R"(<tr><td class="time">{}</td><td class="time">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
+    fmt::format_to(w.it(), R"(<tr><td class="time">{}</td><td class="time">{}</td><td class="what">{}</td><td>{}</td><td class="who">{}</td></tr>)",
                    clock_utc(e.at), r.summary.dose_ms ? minutes_after(e.at, *r.summary.dose_ms) : "", event_title(e.type),
                    html_escape(event_detail(e, label)), html_escape(e.who));
   }
