@@ -35,8 +35,8 @@ std::optional<session_record> load_session(store::timeline_reader& reader, std::
   const auto stored = reader.session_vitals(id);
   r.vitals.reserve(stored.size());
   for (const auto& s : stored) r.vitals.push_back(s.sample);
-  // The reader orders by kind then chunk; chunks of one kind may overlap in time after a
-  // monitor resends, so sort within each kind to keep "by kind, then time" exact.
+  // The reader orders by kind, then by the first time of each stored batch; a monitor may send
+  // samples out of order (they are stored as sent), so sort within each kind by time.
   std::stable_sort(r.vitals.begin(), r.vitals.end(), [](const auto& a, const auto& b) {
     return a.kind != b.kind ? a.kind < b.kind : a.time_ms < b.time_ms;
   });

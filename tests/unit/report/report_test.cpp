@@ -1,3 +1,4 @@
+#include "daemon/report/chart.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
