@@ -1,6 +1,12 @@
-// vigilctl: the operators' command line. Talks to vigild's control listener.
+// vigilctl: the operators' command line. Talks to vigild's control listener, and reads stored
+// sessions from the timeline database directly (read-only, no daemon needed).
 
 #include "daemon/codec/frame.hpp"
+#include "daemon/report/csv_export.hpp"
+#include "daemon/report/html_report.hpp"
+#include "daemon/report/json_export.hpp"
+#include "daemon/report/session_record.hpp"
+#include "daemon/store/timeline_reader.hpp"
 #include "vigil/v1/control.pb.h"
 
 #include <CLI/CLI.hpp>
@@ -11,12 +17,17 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace asio = boost::asio;
 using vigil::v1::ControlRequest;
@@ -114,10 +125,188 @@ void print_sessions(const ControlResponse& response) {
   }
 }
 
+
+// --- stored sessions: list, show, export, report --------------------------------------------
+
+struct timeline_args {
+  std::string data_dir;
+  std::string db;
+  std::uint64_t session = 0;
+  std::size_t limit = 20;
+  bool open_only = false;
+  std::string format;
+  std::string what;
+  std::string output;
+};
+
+void add_timeline_options(CLI::App* cmd, timeline_args& args) {
+  auto* dir = cmd->add_option("--data-dir", args.data_dir, "vigild's data_dir: reads DIR/timeline.db");
+  auto* db = cmd->add_option("--db", args.db, "The timeline database file");
+  dir->excludes(db);
+}
+
+/// Text from the timeline made safe for a terminal: control characters become '?'.
+std::string printable(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+std::string clock_or_dash(const std::optional<std::int64_t>& ms) { return ms ? vigil::report::clock_utc(*ms) : "-"; }
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows) {
+    width.resize(std::max(width.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+void print_list(const std::vector<vigil::store::session_summary>& sessions) {
+  if (sessions.empty()) {
+    std::printf("no sessions\n");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {{"SESSION", "CHAIR", "PATIENT", "PROFILE", "OPENED (UTC)", "DOSE", "OUTCOME"}};
+  for (const auto& s : sessions) {
+    rows.push_back({std::to_string(s.id), printable(s.chair_id), printable(s.patient_ref), printable(s.profile),
+                    vigil::report::date_time_utc(s.opened_ms).substr(0, 19), clock_or_dash(s.dose_ms), s.outcome});
+  }
+  print_table(rows);
+}
+
+void print_show(const vigil::report::session_record& r) {
+  namespace rep = vigil::report;
+  const auto& s = r.summary;
+  const auto after_dose = [&](std::int64_t at) {
+    return s.dose_ms ? fmt::format(" ({} after dose)", rep::minutes_after(at, *s.dose_ms)) : std::string();
+  };
+  std::printf("Session %llu  chair %s  patient %s  profile %s  (times UTC)\n", static_cast<unsigned long long>(s.id),
+              printable(s.chair_id).c_str(), printable(s.patient_ref).c_str(), printable(s.profile).c_str());
+  std::printf("  opened    %s by %s\n", rep::date_time_utc(s.opened_ms).c_str(), printable(s.opened_by).c_str());
+  for (const auto& d : rep::doses(r.events)) {
+    std::printf("  dose      %s  %s%s\n", rep::date_time_utc(d.at).c_str(), printable(d.text).c_str(),
+                d.by.empty() ? "" : fmt::format(" (by {})", printable(d.by)).c_str());
+  }
+  if (s.window_end_ms) std::printf("  window    until %s\n", rep::date_time_utc(*s.window_end_ms).c_str());
+  if (s.ready_ms) std::printf("  ready     %s%s\n", rep::date_time_utc(*s.ready_ms).c_str(), after_dose(*s.ready_ms).c_str());
+  if (s.closed_ms) std::printf("  closed    %s\n", rep::date_time_utc(*s.closed_ms).c_str());
+  std::printf("  outcome   %s\n", s.outcome.c_str());
+
+  const auto alarms = rep::alarm_history(r.events);
+  std::printf("\nAlarms (%zu)\n", alarms.size());
+  if (!alarms.empty()) {
+    std::vector<std::vector<std::string>> rows = {
+        {"  #", "ID", "PRIORITY", "RULE", "RAISED", "ACKNOWLEDGED", "CLEARED", "ESCALATION", "TEXT / CLEARED BECAUSE"}};
+    for (std::size_t i = 0; i < alarms.size(); ++i) {
+      const auto& a = alarms[i];
+      rows.push_back({fmt::format("  A{}", i + 1), std::to_string(a.id), std::string(vigil::engine::name(a.level)),
+                      printable(a.rule), rep::clock_utc(a.raised_at),
+                      a.first_ack_at ? fmt::format("{} {}", rep::clock_utc(*a.first_ack_at), printable(a.first_ack_by)) : "-",
+                      clock_or_dash(a.cleared_at), a.highest_tier >= 0 ? printable(a.highest_responder) : "-",
+                      printable(a.text) + (a.cleared_at ? " / " + printable(a.cleared_why) : " / still active")});
+    }
+    print_table(rows);
+  }
+
+  std::printf("\nEvents (%zu)\n", r.events.size());
+  std::map<std::uint64_t, std::size_t> number;
+  for (std::size_t i = 0; i < alarms.size(); ++i) number[alarms[i].id] = i + 1;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : r.events) {
+    const auto n = number.find(e.alarm);
+    const std::string label = n != number.end() ? fmt::format("A{}", n->second) : fmt::format("alarm {}", e.alarm);
+    rows.push_back({"  " + rep::clock_utc(e.at), s.dose_ms ? rep::minutes_after(e.at, *s.dose_ms) : "",
+                    std::string(rep::event_title(e.type)),
+                    printable(rep::event_detail(e, label)) + (e.who.empty() ? "" : fmt::format(" [{}]", printable(e.who)))});
+  }
+  print_table(rows);
+}
+
+/// Writes `text` to `path`, or to standard output for "" and "-"; false (and a message) on failure.
+bool write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    return std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "vigilctl: cannot write %s\n", path.c_str());
+    return false;
+  }
+  return true;
+}
+
+/// Runs list, show, export or report; exit status as for the daemon commands.
+int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* export_cmd, CLI::App* report, const timeline_args& args) {
+  if (args.data_dir.empty() && args.db.empty()) {
+    std::fprintf(stderr, "vigilctl: which timeline? use --data-dir DIR (vigild's data_dir) or --db FILE\n");
+    return 2;
+  }
+  if (export_cmd->parsed()) {
+    if (args.format == "csv" && args.what.empty()) {
+      std::fprintf(stderr, "vigilctl: --format csv needs --what vitals or --what events\n");
+      return 2;
+    }
+    if (args.format == "json" && !args.what.empty()) {
+      std::fprintf(stderr, "vigilctl: --what applies to --format csv only (the JSON holds everything)\n");
+      return 2;
+    }
+  }
+  const std::string path = !args.db.empty() ? args.db : (std::filesystem::path(args.data_dir) / "timeline.db").string();
+  try {
+    vigil::store::timeline_reader reader(path);
+    if (list->parsed()) {
+      print_list(reader.sessions(args.limit, args.open_only));
+      return 0;
+    }
+    const auto record = vigil::report::load_session(reader, args.session);
+    if (!record) {
+      std::fprintf(stderr, "vigilctl: no session %llu in %s\n", static_cast<unsigned long long>(args.session), path.c_str());
+      return 1;
+    }
+    const vigil::report::export_context ctx{
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
+        VIGIL_VERSION};
+    if (show->parsed()) {
+      print_show(*record);
+      return 0;
+    }
+    std::string text;
+    if (report->parsed()) {
+      text = vigil::report::render_html(*record, ctx);
+    } else if (args.format == "json") {
+      text = vigil::report::export_json(*record, ctx);
+    } else if (args.what == "vitals") {
+      text = vigil::report::export_vitals_csv(*record);
+    } else {
+      text = vigil::report::export_events_csv(*record);
+    }
+    if (!write_output(args.output, text)) return 2;
+    if (report->parsed()) std::fprintf(stderr, "vigilctl: wrote %s (%zu bytes)\n", args.output.c_str(), text.size());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigilctl: %s\n", e.what());
+    return 2;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"vigilctl: open sessions, mark doses and acknowledge alarms on a running vigild"};
+  CLI::App cli{"vigilctl: open sessions, mark doses and acknowledge alarms on a running vigild; list, show, export "
+               "and report stored sessions from its timeline"};
   cli.require_subcommand(1);
   std::string host = "127.0.0.1";
   std::uint16_t port = 7401;
@@ -156,12 +345,39 @@ int main(int argc, char** argv) {
   auto* abort_cmd = cli.add_subcommand("abort", "Abort a session");
   abort_cmd->add_option("chair", chair, "Chair id")->required();
   abort_cmd->add_option("--reason", text_a, "Why")->required();
+  auto* note = cli.add_subcommand("note", "Add a note to a chair's open session (recorded with your name)");
+  note->add_option("chair", chair, "Chair id")->required();
+  note->add_option("text", text_a, "The note, 1 to 2000 characters (quote it)")->required();
+
+  // Stored sessions, read from the timeline database; no daemon, no token.
+  timeline_args stored;
+  auto* list = cli.add_subcommand("list", "List stored sessions, newest first (reads the timeline database)");
+  add_timeline_options(list, stored);
+  list->add_option("--limit", stored.limit, "At most N sessions (0: all)")->capture_default_str();
+  list->add_flag("--open", stored.open_only, "Only sessions not closed");
+  auto* show = cli.add_subcommand("show", "Print one stored session: summary, alarms and events (times UTC)");
+  add_timeline_options(show, stored);
+  show->add_option("session", stored.session, "Session id (from 'list')")->required();
+  auto* export_cmd = cli.add_subcommand("export", "Write one stored session as JSON or CSV (docs/exports.md)");
+  add_timeline_options(export_cmd, stored);
+  export_cmd->add_option("session", stored.session, "Session id (from 'list')")->required();
+  export_cmd->add_option("--format", stored.format, "json or csv")->required()->check(CLI::IsMember({"json", "csv"}));
+  export_cmd->add_option("--what", stored.what, "For csv: vitals (one row per sample) or events (one row per event)")
+      ->check(CLI::IsMember({"vitals", "events"}));
+  export_cmd->add_option("-o,--output", stored.output, "Output file (default: standard output)");
+  auto* report = cli.add_subcommand("report", "Write one stored session's report: a self-contained HTML file");
+  add_timeline_options(report, stored);
+  report->add_option("session", stored.session, "Session id (from 'list')")->required();
+  report->add_option("-o,--output", stored.output, "The HTML file to write")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help exits 0; every other parse problem is a usage error.
     return cli.exit(e) == 0 ? 0 : 2;
   }
+
+  if (*list || *show || *export_cmd || *report) return run_timeline_command(list, show, export_cmd, report, stored);
 
   if (token.empty()) {
     if (const char* env = std::getenv("VIGIL_TOKEN")) token = env;
@@ -205,6 +421,9 @@ int main(int argc, char** argv) {
     c.set_chair_id(chair);
     c.set_abort(abort_cmd->parsed());
     c.set_reason(text_a);
+  } else if (*note) {
+    request.mutable_add_note()->set_chair_id(chair);
+    request.mutable_add_note()->set_text(text_a);
   }
 
   try {

@@ -1,0 +1,150 @@
+#include "daemon/report/json_export.hpp"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <stdexcept>
+
+namespace vigil::report {
+namespace {
+
+using engine::event_type;
+
+bool is_alarm_event(event_type t) {
+  return t == event_type::alarm_raised || t == event_type::alarm_escalated || t == event_type::alarm_acknowledged ||
+         t == event_type::alarm_resounded || t == event_type::alarm_cleared;
+}
+
+v1::Priority to_proto(engine::priority p) { return static_cast<v1::Priority>(static_cast<int>(p)); }
+v1::AlarmKind to_proto(engine::alarm_kind k) { return static_cast<v1::AlarmKind>(static_cast<int>(k)); }
+v1::Phase to_proto(engine::phase p) { return static_cast<v1::Phase>(static_cast<int>(p)); }
+
+v1::SessionOutcome outcome_of(const std::string& outcome) {
+  if (outcome == "open") return v1::SESSION_OUTCOME_OPEN;
+  if (outcome == "closed") return v1::SESSION_OUTCOME_CLOSED;
+  if (outcome == "aborted") return v1::SESSION_OUTCOME_ABORTED;
+  return v1::SESSION_OUTCOME_UNSPECIFIED;
+}
+
+}  // namespace
+
+v1::TimelineEvent to_proto(const engine::event& e) {
+  v1::TimelineEvent out;
+  out.set_type(static_cast<v1::EventType>(static_cast<int>(e.type)));
+  out.set_at_ms(e.at);
+  out.set_at(rfc3339_utc(e.at));
+  out.set_chair_id(e.chair);
+  out.set_session_id(e.session);
+  if (is_alarm_event(e.type)) {
+    out.set_alarm_id(e.alarm);
+    out.set_rule(e.rule);
+    out.set_kind(to_proto(e.kind));
+    out.set_priority(to_proto(e.level));
+    if (e.type != event_type::alarm_escalated && e.type != event_type::alarm_acknowledged) out.set_value(e.value);
+  }
+  if (e.type == event_type::phase_changed) out.set_from_phase(to_proto(e.from));
+  if (e.type == event_type::phase_changed || e.type == event_type::session_opened) out.set_to_phase(to_proto(e.to));
+  out.set_who(e.who);
+  if (e.type == event_type::alarm_escalated) {
+    out.set_responder(e.responder);
+    out.set_tier(e.tier);
+  }
+  if (e.until != 0) {
+    out.set_until_ms(e.until);
+    out.set_until(rfc3339_utc(e.until));
+  }
+  out.set_text(e.text);
+  out.set_patient_ref(e.patient_ref);
+  out.set_profile(e.profile);
+  return out;
+}
+
+v1::SessionTimeline to_proto(const session_record& r, const export_context& ctx) {
+  v1::SessionTimeline out;
+  out.set_format(1);
+  out.set_generated_by("vigil " + ctx.version);
+  out.set_generated_at(rfc3339_utc(ctx.generated_ms));
+
+  const auto& s = r.summary;
+  auto& summary = *out.mutable_session();
+  summary.set_session_id(s.id);
+  summary.set_chair_id(s.chair_id);
+  summary.set_patient_ref(s.patient_ref);
+  summary.set_profile(s.profile);
+  summary.set_opened_by(s.opened_by);
+  summary.set_opened_ms(s.opened_ms);
+  summary.set_opened_at(rfc3339_utc(s.opened_ms));
+  if (s.dose_ms) {
+    summary.set_first_dose_ms(*s.dose_ms);
+    summary.set_first_dose_at(rfc3339_utc(*s.dose_ms));
+  }
+  if (s.window_end_ms) {
+    summary.set_window_end_ms(*s.window_end_ms);
+    summary.set_window_end_at(rfc3339_utc(*s.window_end_ms));
+  }
+  if (s.ready_ms) {
+    summary.set_ready_ms(*s.ready_ms);
+    summary.set_ready_at(rfc3339_utc(*s.ready_ms));
+  }
+  if (s.closed_ms) {
+    summary.set_closed_ms(*s.closed_ms);
+    summary.set_closed_at(rfc3339_utc(*s.closed_ms));
+  }
+  summary.set_outcome(outcome_of(s.outcome));
+
+  for (const auto& e : r.events) *out.add_events() = to_proto(e);
+
+  for (const auto& a : alarm_history(r.events)) {
+    auto& p = *out.add_alarms();
+    p.set_alarm_id(a.id);
+    p.set_rule(a.rule);
+    p.set_kind(to_proto(a.kind));
+    p.set_priority(to_proto(a.level));
+    p.set_value(a.value);
+    p.set_text(a.text);
+    p.set_raised_ms(a.raised_at);
+    p.set_raised_at(rfc3339_utc(a.raised_at));
+    if (a.first_ack_at) {
+      p.set_first_ack_ms(*a.first_ack_at);
+      p.set_first_ack_at(rfc3339_utc(*a.first_ack_at));
+      p.set_first_ack_by(a.first_ack_by);
+    }
+    p.set_acknowledgements(static_cast<std::uint32_t>(a.acknowledgements));
+    p.set_resoundings(static_cast<std::uint32_t>(a.resoundings));
+    if (a.highest_tier >= 0) {
+      p.set_highest_tier(a.highest_tier);
+      p.set_highest_responder(a.highest_responder);
+    }
+    if (a.cleared_at) {
+      p.set_cleared_ms(*a.cleared_at);
+      p.set_cleared_at(rfc3339_utc(*a.cleared_at));
+      p.set_cleared_why(a.cleared_why);
+    }
+  }
+
+  v1::VitalSeries* current = nullptr;
+  for (const auto& v : r.vitals) {
+    if (current == nullptr || current->kind() != static_cast<int>(v.kind)) {
+      current = out.add_vitals();
+      current->set_kind(static_cast<v1::VitalKind>(static_cast<int>(v.kind)));
+      current->set_name(std::string(model::name(v.kind)));
+      current->set_unit(std::string(model::unit(v.kind)));
+    }
+    auto& point = *current->add_points();
+    point.set_time_ms(v.time_ms);
+    point.set_value(v.value);
+    point.set_quality(v.quality);
+  }
+  return out;
+}
+
+std::string export_json(const session_record& r, const export_context& ctx) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  const auto status = google::protobuf::util::MessageToJsonString(to_proto(r, ctx), &out, options);
+  if (!status.ok()) throw std::runtime_error("cannot write the session as JSON: " + status.ToString());
+  out += '\n';
+  return out;
+}
+
+}  // namespace vigil::report

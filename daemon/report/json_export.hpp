@@ -1,0 +1,23 @@
+#pragma once
+
+// A session's timeline as a vigil.v1.SessionTimeline (proto/vigil/v1/timeline.proto), and as
+// JSON in protobuf's JSON mapping with the field names of the .proto file.
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/report/session_record.hpp"
+#include "vigil/v1/timeline.pb.h"
+
+#include <string>
+
+namespace vigil::report {
+
+/// One engine event as a TimelineEvent; fields that do not apply to its type stay absent.
+v1::TimelineEvent to_proto(const engine::event& e);
+
+/// The whole record, with its alarms gathered from the events.
+v1::SessionTimeline to_proto(const session_record& r, const export_context& ctx);
+
+/// The record as JSON on one line, ending with a newline.
+std::string export_json(const session_record& r, const export_context& ctx);
+
+}  // namespace vigil::report

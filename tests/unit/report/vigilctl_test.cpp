@@ -1,0 +1,175 @@
+// The built vigilctl on a timeline this test writes: list, show, export, report, and its
+// errors and exit statuses.
+
+#include "daemon/store/timeline_store.hpp"
+#include "tests/unit/report/report_fixture.hpp"
+#include "vigil/v1/timeline.pb.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace vigil::report {
+namespace {
+
+using namespace testing;
+namespace fs = std::filesystem;
+
+struct run_result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class VigilctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("vigilctl-test-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    const auto record = make_record("P-0001", "Patient calm, BP rechecked.");
+    store::timeline_store store({(dir_ / "timeline.db").string(), false});
+    store.append_state(record.events, {});
+    store.append_batch("dev-1", "chair-1", session_id, 1, record.vitals, nullptr);
+    // A second, still open session on another chair.
+    auto open = make_event(event_type::session_opened, t0 + 1000);
+    open.session = session_id + 1;
+    open.chair = "chair-2";
+    open.patient_ref = "P-0002";
+    open.profile = "generic";
+    store.append_state({open}, {});
+    store.flush();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// Runs vigilctl with `args`; standard output and error go through files, so any size is fine.
+  run_result run(std::vector<std::string> args) const {
+    const auto out = dir_ / "stdout";
+    const auto err = dir_ / "stderr";
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(o, STDOUT_FILENO);
+      dup2(e, STDERR_FILENO);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(VIGILCTL_PATH));
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      unsetenv("VIGIL_TOKEN");
+      execv(VIGILCTL_PATH, argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out), slurp(err)};
+  }
+
+  std::string data_dir() const { return dir_.string(); }
+
+  fs::path dir_;
+};
+
+TEST_F(VigilctlTest, ListShowsSessionsNewestFirst) {
+  const auto r = run({"list", "--data-dir", data_dir()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("SESSION"), std::string::npos);
+  const auto first = r.out.find("P-0002");
+  const auto second = r.out.find("P-0001");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  ASSERT_NE(second, std::string::npos) << r.out;
+  EXPECT_LT(first, second);
+  EXPECT_NE(r.out.find("2024-05-02 08:30:00"), std::string::npos);
+  EXPECT_NE(r.out.find("closed"), std::string::npos);
+
+  const auto open = run({"list", "--db", (dir_ / "timeline.db").string(), "--open"});
+  ASSERT_EQ(open.status, 0) << open.err;
+  EXPECT_NE(open.out.find("P-0002"), std::string::npos);
+  EXPECT_EQ(open.out.find("P-0001"), std::string::npos);
+  EXPECT_EQ(run({"list", "--data-dir", data_dir(), "--limit", "1"}).out.find("P-0001"), std::string::npos);
+}
+
+TEST_F(VigilctlTest, ShowPrintsSummaryAlarmsAndEvents) {
+  const auto r = run({"show", "42", "--data-dir", data_dir()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("Session 42"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Alarms (3)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("systolic_high"), std::string::npos);
+  EXPECT_NE(r.out.find("nurse-ana"), std::string::npos);
+  EXPECT_NE(r.out.find("Patient calm, BP rechecked."), std::string::npos);
+  EXPECT_NE(r.out.find("UTC"), std::string::npos);
+}
+
+TEST_F(VigilctlTest, ExportsJsonToStdoutAndCsvToAFile) {
+  const auto json = run({"export", "42", "--format", "json", "--data-dir", data_dir()});
+  ASSERT_EQ(json.status, 0) << json.err;
+  v1::SessionTimeline back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &back).ok());
+  EXPECT_EQ(back.session().patient_ref(), "P-0001");
+  EXPECT_EQ(back.alarms_size(), 3);
+
+  const auto file = dir_ / "vitals.csv";
+  const auto csv = run({"export", "42", "--format", "csv", "--what", "vitals", "-o", file.string(), "--data-dir", data_dir()});
+  ASSERT_EQ(csv.status, 0) << csv.err;
+  EXPECT_TRUE(csv.out.empty());
+  const std::string text = slurp(file);
+  EXPECT_EQ(text.rfind("time_utc,time_ms,session_id,chair_id,kind,value,unit,quality,usable\r\n", 0), 0u);
+
+  const auto events = run({"export", "42", "--format", "csv", "--what", "events", "--data-dir", data_dir()});
+  ASSERT_EQ(events.status, 0) << events.err;
+  EXPECT_NE(events.out.find(",alarm_acknowledged,7,systolic_high,"), std::string::npos);
+}
+
+TEST_F(VigilctlTest, ReportWritesOneHtmlFile) {
+  const auto file = dir_ / "report.html";
+  const auto r = run({"report", "42", "-o", file.string(), "--data-dir", data_dir()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string html = slurp(file);
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("<svg class=\"vitals-chart\""), std::string::npos);
+  EXPECT_NE(html.find("P-0001"), std::string::npos);
+}
+
+TEST_F(VigilctlTest, ErrorsHaveClearMessagesAndExitStatuses) {
+  const auto missing = run({"show", "999", "--data-dir", data_dir()});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("no session 999"), std::string::npos) << missing.err;
+  EXPECT_EQ(run({"report", "999", "-o", (dir_ / "x.html").string(), "--data-dir", data_dir()}).status, 1);
+  EXPECT_FALSE(fs::exists(dir_ / "x.html"));
+
+  const auto no_db = run({"list"});
+  EXPECT_EQ(no_db.status, 2);
+  EXPECT_NE(no_db.err.find("--data-dir"), std::string::npos) << no_db.err;
+
+  const auto absent = run({"list", "--data-dir", (dir_ / "nowhere").string()});
+  EXPECT_EQ(absent.status, 2);
+  EXPECT_NE(absent.err.find("nowhere"), std::string::npos) << absent.err;
+
+  const auto csv = run({"export", "42", "--format", "csv", "--data-dir", data_dir()});
+  EXPECT_EQ(csv.status, 2);
+  EXPECT_NE(csv.err.find("--what"), std::string::npos) << csv.err;
+  EXPECT_EQ(run({"export", "42", "--format", "xml", "--data-dir", data_dir()}).status, 2);
+  EXPECT_EQ(run({"report", "42", "--data-dir", data_dir()}).status, 2) << "-o is required";
+  EXPECT_EQ(run({"report", "42", "-o", (dir_ / "no-such-dir" / "r.html").string(), "--data-dir", data_dir()}).status, 2);
+
+  const auto help = run({"export", "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("--what"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vigil::report
