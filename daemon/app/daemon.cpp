@@ -225,6 +225,14 @@ struct daemon::impl {
                 ingest.connections(), samples - last_samples,
                 stats_interval.count(), samples, counters.protocol_errors.load(std::memory_order_relaxed));
       last_samples = samples;
+      if (timeline) {
+        const auto store_stats = timeline->stats();
+        if (store_stats.events_dropped > last_events_dropped) {
+          log->error("{} timeline events were dropped after the disk failed for longer than the store can hold them",
+                     store_stats.events_dropped - last_events_dropped);
+          last_events_dropped = store_stats.events_dropped;
+        }
+      }
       schedule_stats();
     });
   }
@@ -252,6 +260,7 @@ struct daemon::impl {
   std::optional<control::server> control;
   int listeners_open = 0;
   std::uint64_t last_samples = 0;
+  std::uint64_t last_events_dropped = 0;
   bool stopping = false;
 };
 

@@ -21,7 +21,8 @@ void durable_sink::submit(const ingest::batch_view& batch, const std::shared_ptr
                             device->storage_failed();
                           }
                         });
-                      });
+                      },
+                      device->epoch);
 }
 
 }  // namespace vigil::app

@@ -890,7 +890,10 @@ command_result engine::apply(const add_note& cmd, millis at) {
   st.advance_chair(*c, at);
   if (cmd.by.empty()) return {command_error::invalid_argument, "a note needs who (by)", c->s->id};
   constexpr std::size_t max_note = 2000;
-  if (cmd.text.empty() || cmd.text.size() > max_note) {
+  // Characters, not bytes: UTF-8 continuation bytes do not count.
+  const auto characters = static_cast<std::size_t>(std::count_if(
+      cmd.text.begin(), cmd.text.end(), [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; }));
+  if (characters == 0 || characters > max_note) {
     return {command_error::invalid_argument, fmt::format("a note is 1 to {} characters", max_note), c->s->id};
   }
   event& e = st.emit(*c, event_type::note_added);

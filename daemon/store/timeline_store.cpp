@@ -198,10 +198,12 @@ void timeline_store::push(item it) {
 }
 
 void timeline_store::append_batch(std::string device_id, std::string chair_id, std::uint64_t session,
-                                  std::uint64_t seq, std::span<const model::vital_sample> samples, completion done) {
+                                  std::uint64_t seq, std::span<const model::vital_sample> samples, completion done,
+                                  std::uint64_t epoch) {
   item it;
   it.type = item::what::batch;
-  it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done)};
+  it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done),
+              epoch, false};
   push(std::move(it));
 }
 
@@ -266,7 +268,19 @@ void timeline_store::run() {
         queue_.pop_front();
       }
     }
+    for (auto& it : group) {
+      if (it.type != item::what::batch) continue;
+      auto failed = failed_epochs_.find(it.batch.device_id);
+      it.batch.fenced = failed != failed_epochs_.end() && it.batch.epoch <= failed->second;
+    }
     const bool ok = commit(group);
+    if (!ok) {
+      for (const auto& it : group) {
+        if (it.type != item::what::batch || it.batch.fenced) continue;
+        auto& epoch = failed_epochs_[it.batch.device_id];
+        epoch = std::max(epoch, it.batch.epoch);
+      }
+    }
     if (ok != healthy_) {
       healthy_ = ok;
       std::lock_guard lock(mutex_);
@@ -276,7 +290,7 @@ void timeline_store::run() {
     for (auto& it : group) {
       switch (it.type) {
         case item::what::batch:
-          if (it.batch.done) it.batch.done(ok);
+          if (it.batch.done) it.batch.done(ok && !it.batch.fenced);
           break;
         case item::what::state:
           if (!ok && retained + it.state.events.size() <= max_retained_events) {
@@ -429,7 +443,7 @@ bool timeline_store::commit(std::vector<item>& group) {
     std::uint64_t batches = 0, samples = 0, events = 0;
     std::vector<std::pair<std::function<void(std::size_t)>*, std::size_t>> removed;
     for (auto& it : group) {
-      if (it.type == item::what::batch) {
+      if (it.type == item::what::batch && !it.batch.fenced) {
         ++batches;
         samples += it.batch.samples.size();
         for (const auto& s : it.batch.samples) {

@@ -43,9 +43,13 @@ class timeline_store {
   timeline_store(const timeline_store&) = delete;
   timeline_store& operator=(const timeline_store&) = delete;
 
-  /// Queues one device batch; `done` runs after its transaction.
+  /// Queues one device batch; `done` runs after its transaction. `epoch` is the device's
+  /// connection epoch (device_state::epoch): once a transaction holding one of the device's
+  /// batches fails, its later batches of that epoch or older are not written (reported not
+  /// committed), since the device resends them all after its last ack. Writing one would store
+  /// it twice.
   void append_batch(std::string device_id, std::string chair_id, std::uint64_t session, std::uint64_t seq,
-                    std::span<const model::vital_sample> samples, completion done);
+                    std::span<const model::vital_sample> samples, completion done, std::uint64_t epoch = 0);
   /// Queues engine events with the checkpoints of the chairs they changed, committed together
   /// (one transaction), so the stored state always matches the stored events. Events of a
   /// transaction that fails are kept and retried with the next one.
@@ -91,6 +95,8 @@ class timeline_store {
     std::uint64_t seq = 0;
     std::vector<model::vital_sample> samples;
     completion done;
+    std::uint64_t epoch = 0;
+    bool fenced = false;  // behind a failed batch of its device: not written
   };
   struct state_item {
     std::vector<engine::event> events;
@@ -118,6 +124,7 @@ class timeline_store {
   std::deque<item> queue_;
   bool stopping_ = false;
   bool healthy_ = true;  // writer thread only
+  std::map<std::string, std::uint64_t, std::less<>> failed_epochs_;  // writer thread only: device -> epoch
   std::string last_error_;  // writer thread only
   health_callback health_;
   counters stats_;

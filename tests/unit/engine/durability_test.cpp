@@ -192,5 +192,23 @@ TEST(EngineStorage, EveryOpenSessionCarriesATechnicalAlarmWhileTheTimelineIsNotS
   EXPECT_TRUE(r.alarm("spo2_critical"));
 }
 
+TEST(EngineNotes, ANoteIsRecordedWithItsAuthorAndCountedInCharacters) {
+  rig r(checkpoint_profile());
+  EXPECT_EQ(r.eng.apply(add_note{r.chair, "before any session", "nurse-a"}, t0).error, command_error::no_open_session);
+  r.open();
+  r.take();
+  std::string accented;
+  for (int i = 0; i < 2000; ++i) accented += "\xc3\xa9";  // 2000 characters, 4000 bytes of UTF-8
+  ASSERT_TRUE(r.eng.apply(add_note{r.chair, accented, "nurse-a"}, t0 + 1).ok());
+  EXPECT_EQ(r.eng.apply(add_note{r.chair, accented + "e", "nurse-a"}, t0 + 2).error, command_error::invalid_argument);
+  EXPECT_EQ(r.eng.apply(add_note{r.chair, "", "nurse-a"}, t0 + 3).error, command_error::invalid_argument);
+  EXPECT_EQ(r.eng.apply(add_note{r.chair, "text", ""}, t0 + 4).error, command_error::invalid_argument);
+  const auto notes = of_type(r.take(), event_type::note_added);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0].who, "nurse-a");
+  EXPECT_EQ(notes[0].text, accented);
+  EXPECT_EQ(notes[0].at, t0 + 1);
+}
+
 }  // namespace
 }  // namespace vigil::engine::testing

@@ -227,10 +227,44 @@ TEST_F(StoreTest, AWriteErrorIsReportedToEveryBatchOfTheGroupAndTheStoreRecovers
     sqlite3_close(db);
   }
   std::atomic<int> ok_count{0};
-  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 3), [&](bool ok) { ok_count += ok ? 1 : 0; });
+  // The device's next connection (epoch 1) resends the batch.
+  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 3), [&](bool ok) { ok_count += ok ? 1 : 0; }, 1);
   store.flush();
   EXPECT_EQ(ok_count.load(), 1);
   EXPECT_EQ(store.session_vitals(1).size(), 3u);
+}
+
+TEST_F(StoreTest, BatchesQueuedBehindAFailedOneAreNotWrittenSoTheResendIsStoredOnce) {
+  timeline_store store({path()});
+  auto rename = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  };
+  rename("ALTER TABLE vitals RENAME TO vitals_away");
+  std::vector<std::pair<std::uint64_t, bool>> results;  // written by the writer thread, read after flush()
+  auto record = [&](std::uint64_t seq) { return [&results, seq](bool ok) { results.emplace_back(seq, ok); }; };
+  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 2), record(1), 0);
+  store.flush();
+  rename("ALTER TABLE vitals_away RENAME TO vitals");
+  // Sent on the same connection before the device heard of the failure: not written.
+  store.append_batch("dev-1", "chair-1", 1, 2, heart_rates(2'000, 2), record(2), 0);
+  // Another device is not held back.
+  store.append_batch("dev-2", "chair-2", 2, 1, heart_rates(0, 2), record(21), 0);
+  store.flush();
+  // The device reconnects (epoch 1) and resends both.
+  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 2), record(11), 1);
+  store.append_batch("dev-1", "chair-1", 1, 2, heart_rates(2'000, 2), record(12), 1);
+  store.flush();
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[0], std::make_pair(std::uint64_t{1}, false));
+  EXPECT_EQ(results[1], std::make_pair(std::uint64_t{2}, false)) << "fenced behind the failed batch";
+  EXPECT_EQ(results[2], std::make_pair(std::uint64_t{21}, true));
+  EXPECT_EQ(results[3], std::make_pair(std::uint64_t{11}, true));
+  EXPECT_EQ(results[4], std::make_pair(std::uint64_t{12}, true));
+  EXPECT_EQ(store.session_vitals(1).size(), 4u) << "each of the device's samples once";
+  EXPECT_EQ(store.device_seqs().at("dev-1"), 2u);
 }
 
 // --- sessions, checkpoints, retention, migration ------------------------------------------------
