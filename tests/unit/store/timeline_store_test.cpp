@@ -26,6 +26,14 @@ class StoreTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path() const { return (dir_ / "timeline.db").string(); }
+  /// Runs SQL on the database behind the store's back (to break it, or to mend it).
+  void behind_the_store(const char* sql) const {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
 
   fs::path dir_;
 };
@@ -82,10 +90,7 @@ TEST_F(StoreTest, OpeningAFileThatCannotBeCreatedSaysWhereAndWhy) {
 
 TEST_F(StoreTest, ANewerSchemaThanThisBuildKnowsIsRefused) {
   { timeline_store store({path()}); }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
+  behind_the_store("PRAGMA user_version=99");
   EXPECT_THROW(timeline_store({path()}), std::runtime_error);
 }
 
@@ -207,25 +212,14 @@ TEST_F(StoreTest, EventsRoundTripWithEveryField) {
 
 TEST_F(StoreTest, AWriteErrorIsReportedToEveryBatchOfTheGroupAndTheStoreRecovers) {
   timeline_store store({path()});
-  {
-    // Take the table away behind the store's back: its next insert fails.
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE vitals RENAME TO vitals_away", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
+  behind_the_store("ALTER TABLE vitals RENAME TO vitals_away");  // its next insert fails
   std::atomic<int> failed{0};
   store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 3), [&](bool ok) { failed += ok ? 0 : 1; });
   store.flush();
   EXPECT_EQ(failed.load(), 1) << "the batch must not be reported stored";
   EXPECT_EQ(store.stats().failures, 1u);
   EXPECT_EQ(store.device_seqs().count("dev-1"), 0u) << "the device's seq rolled back with the samples";
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "ALTER TABLE vitals_away RENAME TO vitals", nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
+  behind_the_store("ALTER TABLE vitals_away RENAME TO vitals");
   std::atomic<int> ok_count{0};
   // The device's next connection (epoch 1) resends the batch.
   store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 3), [&](bool ok) { ok_count += ok ? 1 : 0; }, 1);
@@ -236,18 +230,12 @@ TEST_F(StoreTest, AWriteErrorIsReportedToEveryBatchOfTheGroupAndTheStoreRecovers
 
 TEST_F(StoreTest, BatchesQueuedBehindAFailedOneAreNotWrittenSoTheResendIsStoredOnce) {
   timeline_store store({path()});
-  auto rename = [&](const char* sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  };
-  rename("ALTER TABLE vitals RENAME TO vitals_away");
+  behind_the_store("ALTER TABLE vitals RENAME TO vitals_away");
   std::vector<std::pair<std::uint64_t, bool>> results;  // written by the writer thread, read after flush()
   auto record = [&](std::uint64_t seq) { return [&results, seq](bool ok) { results.emplace_back(seq, ok); }; };
   store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 2), record(1), 0);
   store.flush();
-  rename("ALTER TABLE vitals_away RENAME TO vitals");
+  behind_the_store("ALTER TABLE vitals_away RENAME TO vitals");
   // Sent on the same connection before the device heard of the failure: not written.
   store.append_batch("dev-1", "chair-1", 1, 2, heart_rates(2'000, 2), record(2), 0);
   // Another device is not held back.
@@ -395,17 +383,11 @@ TEST_F(StoreTest, EventsOfAFailedTransactionAreWrittenOnceTheDiskIsBack) {
   timeline_store store({path()});
   std::vector<std::pair<bool, std::string>> health;  // written by the writer thread, read after flush()
   store.on_health([&](bool saving, const std::string& reason) { health.emplace_back(saving, reason); });
-  auto rename = [&](const char* sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  };
-  rename("ALTER TABLE events RENAME TO events_away");
+  behind_the_store("ALTER TABLE events RENAME TO events_away");
   store.append_state(session_story(1, t0), {{"chair-1", 1, "state"}});
   store.flush();
   EXPECT_GE(store.stats().failures, 1u);
-  rename("ALTER TABLE events_away RENAME TO events");
+  behind_the_store("ALTER TABLE events_away RENAME TO events");
   store.append_state({make_event(engine::event_type::note_added, 1, t0 + 1)}, {});
   store.flush();
   store.flush();  // the retried group and the new one
