@@ -85,7 +85,7 @@ struct daemon::impl {
         clinic(config.profiles.empty() ? std::vector<engine::profile>{engine::generic_profile()} : config.profiles,
                config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now),
                opts.clock),
-        commands(clinic, config.control.operators),
+        commands(clinic, config.users),
         signals(io),
         shutdown_timer(io),
         stats_timer(io),
@@ -298,8 +298,8 @@ void daemon::start() {
     d.wait_signal();
   }
   d.schedule_stats();
-  d.log->info("vigild {} ready with {} configured devices, {} operators, profiles: {}", VIGIL_VERSION,
-              d.config.ingest.devices.size(), d.config.control.operators.size(), profile_names(d.config));
+  d.log->info("vigild {} ready with {} configured devices, {} users, profiles: {}", VIGIL_VERSION,
+              d.config.ingest.devices.size(), d.config.users.size(), profile_names(d.config));
 }
 
 void daemon::run() {

@@ -72,13 +72,25 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     control.integer<std::uint16_t>("port", ctl.port, 0, 65535);
     control.integer<std::size_t>("max_connections", ctl.max_connections, 1, 10'000);
     control.millis("idle_timeout_ms", ctl.idle_timeout, 1'000, 86'400'000);
-    const YAML::Node list = control.list("operators");
+    if (control.has("operators")) {
+      control.report(control.key_of("operators"), "has moved: list people under the top-level 'users' key, each with a role");
+    }
+  }
+  {
+    const YAML::Node list = top.list("users");
     for (std::size_t i = 0; list && i < list.size(); ++i) {
-      section entry(list[i], fmt::format("control.operators[{}]", i), problems);
-      control::operator_credential op;
-      entry.text("name", op.name);
-      entry.text("token", op.token);
-      ctl.operators.push_back(std::move(op));
+      section entry(list[i], fmt::format("users[{}]", i), problems);
+      control::user u;
+      entry.text("name", u.name);
+      entry.text("token", u.token);
+      std::string role;
+      entry.text("role", role);
+      if (const auto r = control::role_from_name(role)) {
+        u.role = *r;
+      } else {
+        entry.report(entry.key_of("role"), "is required: viewer, nurse or admin");
+      }
+      config.users.push_back(std::move(u));
     }
   }
   {
@@ -160,9 +172,9 @@ std::vector<problem> validate(const daemon_config& config) {
   if (ec) problems.push_back({"control.address", fmt::format("'{}' is not an IP address", config.control.address)});
   std::set<std::string> names;
   std::set<std::string> tokens;
-  for (std::size_t i = 0; i < config.control.operators.size(); ++i) {
-    const auto& o = config.control.operators[i];
-    const std::string key = fmt::format("control.operators[{}]", i);
+  for (std::size_t i = 0; i < config.users.size(); ++i) {
+    const auto& o = config.users[i];
+    const std::string key = fmt::format("users[{}]", i);
     if (!ingest::valid_identifier(o.name, 64)) {
       problems.push_back({key + ".name", "must be 1 to 64 printable ASCII characters without spaces"});
     } else if (!names.insert(o.name).second) {
@@ -171,7 +183,7 @@ std::vector<problem> validate(const daemon_config& config) {
     if (o.token.size() < min_token_length) {
       problems.push_back({key + ".token", fmt::format("must be at least {} characters", min_token_length)});
     } else if (!tokens.insert(o.token).second) {
-      problems.push_back({key + ".token", "is the same as another operator's: every operator needs their own"});
+      problems.push_back({key + ".token", "is the same as another user's: everyone needs their own"});
     }
   }
   return problems;

@@ -15,6 +15,8 @@ namespace vigil::config {
 struct daemon_config {
   ingest::settings ingest;
   control::settings control;
+  // Everyone who reads feeds or changes state: name, token, role.
+  std::vector<control::user> users;
   // Protocol profiles: read from engine.profiles_dir; the built-in generic one when empty.
   std::string profiles_dir;
   std::vector<engine::profile> profiles;

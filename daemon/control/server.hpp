@@ -19,7 +19,6 @@ struct settings {
   std::uint16_t port = 7401;
   std::size_t max_connections = 64;
   std::chrono::milliseconds idle_timeout{300'000};
-  std::vector<operator_credential> operators;
 };
 
 /// The TCP listener for operators' tools: one control_session per connection.

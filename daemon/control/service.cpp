@@ -54,24 +54,38 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
 
 }  // namespace
 
-service::service(clinic::clinic& clinic, std::vector<operator_credential> operators)
-    : clinic_(clinic), operators_(std::move(operators)), log_(log::component_logger("control")) {}
+service::service(clinic::clinic& clinic, std::vector<user> users)
+    : clinic_(clinic), users_(std::move(users)), log_(log::component_logger("control")) {}
 
-const operator_credential* service::authenticate(const std::string& token) const {
-  if (token.empty()) return nullptr;
-  for (const auto& o : operators_) {
-    if (net::same_secret(o.token, token)) return &o;
+role service::needed_for(v1::ControlRequest::CommandCase command) noexcept {
+  switch (command) {
+    case v1::ControlRequest::kListSessions:
+    case v1::ControlRequest::COMMAND_NOT_SET: return role::viewer;
+    case v1::ControlRequest::kAcknowledge:
+    case v1::ControlRequest::kPauseAudio:
+    case v1::ControlRequest::kAddNote: return role::nurse;
+    case v1::ControlRequest::kOpenSession:
+    case v1::ControlRequest::kOverridePredose:
+    case v1::ControlRequest::kMarkDose:
+    case v1::ControlRequest::kCloseSession: return role::admin;
   }
-  return nullptr;
+  return role::admin;
 }
 
 v1::ControlResponse service::handle(const v1::ControlRequest& request) {
   v1::ControlResponse response;
   response.set_request_id(request.request_id());
-  const operator_credential* who = authenticate(request.token());
+  const user* who = authenticate(request.token());
   if (who == nullptr) {
     response.set_error(v1::CONTROL_ERROR_UNAUTHORIZED);
     response.set_message("missing or unknown control token");
+    return response;
+  }
+  if (const role needed = needed_for(request.command_case()); who->role < needed) {
+    response.set_error(v1::CONTROL_ERROR_FORBIDDEN);
+    response.set_message(fmt::format("{} has the role {}; this command needs {}", who->name, name(who->role), name(needed)));
+    log_->info("{} refused to {} ({}): needs {}", request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))->name(),
+               who->name, name(who->role), name(needed));
     return response;
   }
   auto& engine = clinic_.alarms();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "daemon/control/access.hpp"
 #include "vigil/v1/control.pb.h"
 
 #include <memory>
@@ -16,25 +17,21 @@ class clinic;
 
 namespace vigil::control {
 
-/// An operator allowed to use the control listener; `name` is recorded on every change.
-struct operator_credential {
-  std::string name;
-  std::string token;
-};
-
 /// Carries out control requests against the clinic. No I/O: request in, response out.
 class service {
  public:
-  service(clinic::clinic& clinic, std::vector<operator_credential> operators);
+  service(clinic::clinic& clinic, std::vector<user> users);
 
-  /// Checks the token, runs the command, and says what came of it.
+  /// Checks the token and the role, runs the command, and says what came of it.
   v1::ControlResponse handle(const v1::ControlRequest& request);
+  /// The user holding `token`, if any.
+  const user* authenticate(std::string_view token) const { return find_user(users_, token); }
+  /// The least role a command needs.
+  static role needed_for(v1::ControlRequest::CommandCase command) noexcept;
 
  private:
-  const operator_credential* authenticate(const std::string& token) const;
-
   clinic::clinic& clinic_;
-  std::vector<operator_credential> operators_;
+  std::vector<user> users_;
   std::shared_ptr<spdlog::logger> log_;
 };
 

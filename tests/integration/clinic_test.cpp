@@ -183,3 +183,48 @@ TEST(Clinic, GuessingTokensEndsTheConnection) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+TEST(Clinic, EachRoleMayDoWhatItAllowsAndNoMore) {
+  auto config = test_config();
+  config.users = {{"ward-screen", "viewer-token-0001", control::role::viewer},
+                  {"nurse-cy", "nurse-token-00002", control::role::nurse},
+                  {"dr-bo", "admin-token-000003", control::role::admin}};
+  daemon_under_test d(config);
+  control_client ops(d.control_port());
+  auto as = [](std::string token, v1::ControlRequest r) {
+    r.set_token(std::move(token));
+    return r;
+  };
+  // Viewers see, and change nothing.
+  EXPECT_EQ(ops.call(as("viewer-token-0001", list()))->error(), v1::CONTROL_ERROR_NONE);
+  const auto refused = ops.call(as("viewer-token-0001", open_on("chair-1")));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  EXPECT_NE(refused->message().find("needs admin"), std::string::npos) << refused->message();
+  // Nurses add notes, acknowledge and pause, but do not run sessions.
+  EXPECT_EQ(ops.call(as("nurse-token-00002", open_on("chair-1")))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  EXPECT_EQ(ops.call(as("admin-token-000003", open_on("chair-1")))->error(), v1::CONTROL_ERROR_NONE);
+  v1::ControlRequest note;
+  note.mutable_add_note()->set_chair_id("chair-1");
+  note.mutable_add_note()->set_text("comfortable");
+  EXPECT_EQ(ops.call(as("viewer-token-0001", note))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  EXPECT_EQ(ops.call(as("nurse-token-00002", note))->error(), v1::CONTROL_ERROR_NONE);
+  v1::ControlRequest pause;
+  pause.mutable_pause_audio()->set_chair_id("chair-1");
+  pause.mutable_pause_audio()->set_duration_s(60);
+  EXPECT_EQ(ops.call(as("viewer-token-0001", pause))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  EXPECT_EQ(ops.call(as("nurse-token-00002", pause))->error(), v1::CONTROL_ERROR_NONE);
+  EXPECT_EQ(ops.call(as("nurse-token-00002", dose_on("chair-1")))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  v1::ControlRequest close;
+  close.mutable_close_session()->set_chair_id("chair-1");
+  EXPECT_EQ(ops.call(as("nurse-token-00002", close))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  EXPECT_EQ(ops.call(as("admin-token-000003", close))->error(), v1::CONTROL_ERROR_NONE);
+  // A device token is not a user's.
+  EXPECT_EQ(ops.call(as(device_token, list()))->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+}
+
+}  // namespace
+}  // namespace vigil::test

@@ -298,7 +298,8 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleStoresNoneTwiceAndK
   const auto file = write_file(dir / "vigild.yaml",
                                "data_dir: data\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\n  operators:\n    - name: nurse-ana\n      token: " +
+                               "control:\n  port: 0\n"
+                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
                                    std::string(operator_token) +
                                    "\n"
                                    "engine:\n  profiles_dir: profiles\n  default_profile: crash\n"

@@ -284,3 +284,47 @@ TEST(ConfigRules, DeviceIdsAndChairsFollowTheHandshakeRules) {
 
 }  // namespace
 }  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(Users, EachHasANameATokenAndARole) {
+  const auto result = load_text(R"(
+users:
+  - {name: ward-screen, token: viewer-token-0001, role: viewer}
+  - {name: nurse-ana, token: nurse-token-00002, role: nurse}
+  - {name: dr-bo, token: admin-token-000003, role: admin}
+)");
+  ASSERT_THAT(result.problems, IsEmpty());
+  ASSERT_EQ(result.config.users.size(), 3u);
+  EXPECT_EQ(result.config.users[0].role, control::role::viewer);
+  EXPECT_EQ(result.config.users[1].role, control::role::nurse);
+  EXPECT_EQ(result.config.users[2].name, "dr-bo");
+  EXPECT_EQ(result.config.users[2].role, control::role::admin);
+}
+
+TEST(Users, ARoleIsRequiredAndMustBeKnown) {
+  EXPECT_THAT(load_text("users:\n  - {name: a, token: token-000000001}\n").problems,
+              ElementsAre(problem_at("users[0].role", "viewer, nurse or admin")));
+  EXPECT_THAT(load_text("users:\n  - {name: a, token: token-000000001, role: root}\n").problems,
+              ElementsAre(problem_at("users[0].role", "viewer, nurse or admin")));
+}
+
+TEST(Users, TokensAreLongUniqueAndNamesUnique) {
+  const auto problems = validate(load_text(R"(
+users:
+  - {name: a, token: short, role: viewer}
+  - {name: b, token: same-token-00001, role: nurse}
+  - {name: b, token: same-token-00001, role: admin}
+)").config);
+  EXPECT_THAT(problems, testing::IsSupersetOf({problem_at("users[0].token", "at least"), problem_at("users[2].name", "twice"),
+                                               problem_at("users[2].token", "another user")}));
+}
+
+TEST(Users, OperatorsUnderControlSayWhereTheyMoved) {
+  EXPECT_THAT(load_text("control:\n  operators:\n    - {name: a, token: token-000000001}\n").problems,
+              ElementsAre(problem_at("control.operators", "users")));
+}
+
+}  // namespace
+}  // namespace vigil::config
