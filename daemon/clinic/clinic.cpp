@@ -135,6 +135,7 @@ std::vector<engine::event> clinic::publish() {
     recorder_(events, std::move(checkpoints));
   }
   for (const auto& e : events) {
+    if (e.type == engine::event_type::alarm_raised) ++stats_.alarms_raised[static_cast<std::size_t>(e.level)];
     if (e.type == engine::event_type::alarm_raised && e.level == engine::priority::high) {
       log_->warn("{}", describe(e));
     } else {

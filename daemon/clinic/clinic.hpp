@@ -3,6 +3,7 @@
 #include "daemon/engine/engine.hpp"
 #include "daemon/ingest/sink.hpp"
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -86,6 +87,7 @@ class clinic final : public ingest::sample_sink {
     std::uint64_t samples_without_session = 0;
     std::uint64_t samples_far_ahead = 0;
     std::uint64_t events = 0;
+    std::array<std::uint64_t, 4> alarms_raised{};  // by priority (index 1 low .. 3 high)
   };
   const counters& stats() const noexcept { return stats_; }
 

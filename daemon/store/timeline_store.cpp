@@ -203,7 +203,7 @@ void timeline_store::append_batch(std::string device_id, std::string chair_id, s
   item it;
   it.type = item::what::batch;
   it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done),
-              epoch, false};
+              std::chrono::steady_clock::now(), epoch, false};
   push(std::move(it));
 }
 
@@ -484,7 +484,17 @@ bool timeline_store::commit(std::vector<item>& group) {
     for (auto& [done, n] : removed) {
       if (*done) (*done)(n);
     }
+    const auto committed = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
+    for (const auto& it : group) {
+      if (it.type != item::what::batch || it.batch.fenced) continue;
+      const double ms = std::chrono::duration<double, std::milli>(committed - it.batch.queued).count();
+      for (std::size_t b = 0; b < latency_bounds_ms.size(); ++b) {
+        if (ms <= latency_bounds_ms[b]) ++stats_.latency_buckets[b];
+      }
+      ++stats_.latency_count;
+      stats_.latency_sum_ms += ms;
+    }
     ++stats_.transactions;
     stats_.batches += batches;
     stats_.samples += samples;
@@ -501,7 +511,9 @@ bool timeline_store::commit(std::vector<item>& group) {
 
 timeline_store::counters timeline_store::stats() {
   std::lock_guard lock(mutex_);
-  return stats_;
+  counters out = stats_;
+  out.queued = queue_.size();
+  return out;
 }
 
 }  // namespace vigil::store

@@ -7,6 +7,7 @@
 #include "daemon/model/vitals.hpp"
 #include "daemon/store/timeline_reader.hpp"
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -84,7 +85,14 @@ class timeline_store {
     std::uint64_t events = 0;
     std::uint64_t failures = 0;
     std::uint64_t events_dropped = 0;  // kept for a retry past the limit while the disk failed
+    // Time from a batch being queued to its transaction's commit, as a histogram: counts of
+    // batches at or under each bound of latency_bounds_ms (cumulative, as Prometheus wants).
+    std::array<std::uint64_t, 12> latency_buckets{};
+    std::uint64_t latency_count = 0;
+    double latency_sum_ms = 0;
+    std::size_t queued = 0;  // items waiting for the writer now
   };
+  static constexpr std::array<double, 12> latency_bounds_ms = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
   counters stats();
 
  private:
@@ -95,6 +103,7 @@ class timeline_store {
     std::uint64_t seq = 0;
     std::vector<model::vital_sample> samples;
     completion done;
+    std::chrono::steady_clock::time_point queued;
     std::uint64_t epoch = 0;
     bool fenced = false;  // behind a failed batch of its device: not written
   };

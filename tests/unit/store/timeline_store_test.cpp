@@ -153,7 +153,16 @@ TEST_F(StoreTest, GroupCommitPutsManyQueuedBatchesInOneTransaction) {
   timeline_store store({path()});
   for (std::uint64_t seq = 1; seq <= 1000; ++seq) store.append_batch("dev-1", "chair-1", 1, seq, heart_rates(0, 1), nullptr);
   store.flush();
-  EXPECT_LT(store.stats().transactions, 100u) << "1,000 queued batches must not cost 1,000 syncs";
+  const auto stats = store.stats();
+  EXPECT_LT(stats.transactions, 100u) << "1,000 queued batches must not cost 1,000 syncs";
+  // Every batch's wait for its commit is in the latency histogram; its buckets are cumulative.
+  EXPECT_EQ(stats.latency_count, 1000u);
+  EXPECT_GT(stats.latency_sum_ms, 0.0);
+  EXPECT_EQ(stats.latency_buckets.back(), 1000u) << "all within 5 s";
+  for (std::size_t b = 1; b < stats.latency_buckets.size(); ++b) {
+    EXPECT_GE(stats.latency_buckets[b], stats.latency_buckets[b - 1]);
+  }
+  EXPECT_EQ(stats.queued, 0u);
 }
 
 TEST_F(StoreTest, DeviceSeqNeverGoesBack) {
