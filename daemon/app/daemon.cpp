@@ -137,6 +137,7 @@ struct daemon::impl {
     std::vector<clinic::chair_checkpoint> saved;
     for (auto& cp : reader.checkpoints()) saved.push_back({std::move(cp.chair_id), cp.saved_ms, std::move(cp.state)});
     const auto ids = reader.ids();
+    clinic.reserve_event_ids(ids.next_event);
     const auto result = clinic.restore(saved, ids.next_session, ids.next_alarm);
     for (const auto& problem : result.problems) log->error("restart recovery: {}", problem);
     // The store opened: a timeline_not_saved alarm from before the restart no longer holds.

@@ -126,6 +126,7 @@ void clinic::storage_changed(bool saving) {
 std::vector<engine::event> clinic::publish() {
   auto events = engine_.take_events();
   stats_.events += events.size();
+  for (auto& e : events) e.id = next_event_id_++;
   const auto changed = engine_.take_changed();
   if (recorder_ && (!events.empty() || !changed.empty())) {
     std::vector<chair_checkpoint> checkpoints;

@@ -3,6 +3,7 @@
 #include "daemon/engine/engine.hpp"
 #include "daemon/ingest/sink.hpp"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <map>
@@ -69,7 +70,12 @@ class clinic final : public ingest::sample_sink {
 
   engine::engine& alarms() noexcept { return engine_; }
   const std::string& default_profile() const noexcept { return default_profile_; }
-  /// Logs and hands out the events the engine produced since the last call, after giving them,
+  /// Event ids go on from here (above every id the timeline holds).
+  void reserve_event_ids(std::uint64_t next) { next_event_id_ = std::max(next_event_id_, next); }
+  /// The id the next event will get.
+  std::uint64_t next_event_id() const noexcept { return next_event_id_; }
+  /// Logs and hands out the events the engine produced since the last call, each given the
+  /// next event id, after giving them,
   /// with checkpoints of the chairs that changed, to the recorder, if one is set.
   std::vector<engine::event> publish();
   /// Where events and checkpoints go as they happen (the timeline store).
@@ -112,6 +118,7 @@ class clinic final : public ingest::sample_sink {
   std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
   counters stats_;
+  std::uint64_t next_event_id_ = 1;
 };
 
 /// A one-line description of an event, for logs.

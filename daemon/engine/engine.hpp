@@ -41,6 +41,7 @@ enum class event_type : std::uint8_t {
 
 /// One thing that happened. Fields that do not apply to a type keep their defaults.
 struct event {
+  std::uint64_t id = 0;       // the daemon's event id, given when published (0 before); feeds resume by it
   event_type type = event_type::session_opened;
   millis at = 0;
   std::string chair;

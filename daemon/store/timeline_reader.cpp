@@ -100,37 +100,64 @@ std::vector<stored_sample> timeline_reader::session_vitals(std::uint64_t session
   return out;
 }
 
+namespace {
+
+constexpr const char* event_columns =
+    "SELECT id, session_id, chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, to_phase, who, "
+    "responder, tier, value, until_ms, text FROM events ";
+
+engine::event event_of(sqlite3_stmt* row) {
+  engine::event e;
+  e.id = static_cast<std::uint64_t>(sqlite3_column_int64(row, 0));
+  e.session = static_cast<std::uint64_t>(sqlite3_column_int64(row, 1));
+  e.chair = sql::text(row, 2);
+  e.at = sqlite3_column_int64(row, 3);
+  e.type = static_cast<engine::event_type>(sqlite3_column_int(row, 4));
+  e.alarm = static_cast<std::uint64_t>(sqlite3_column_int64(row, 5));
+  e.rule = sql::text(row, 6);
+  e.kind = static_cast<engine::alarm_kind>(sqlite3_column_int(row, 7));
+  e.level = static_cast<engine::priority>(sqlite3_column_int(row, 8));
+  e.from = static_cast<engine::phase>(sqlite3_column_int(row, 9));
+  e.to = static_cast<engine::phase>(sqlite3_column_int(row, 10));
+  e.who = sql::text(row, 11);
+  e.responder = sql::text(row, 12);
+  e.tier = sqlite3_column_int(row, 13);
+  e.value = sqlite3_column_double(row, 14);
+  e.until = sqlite3_column_int64(row, 15);
+  e.text = sql::text(row, 16);
+  return e;
+}
+
+}  // namespace
+
 std::vector<engine::event> timeline_reader::session_events(std::uint64_t session) {
-  sql::statement st(db_,
-                    "SELECT chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, to_phase, who, responder, "
-                    "tier, value, until_ms, text FROM events WHERE session_id = ? ORDER BY id");
+  const std::string query = std::string(event_columns) + "WHERE session_id = ? ORDER BY id";
+  sql::statement st(db_, query.c_str());
   sql::bind(st.get(), 1, session);
   std::vector<engine::event> out;
-  while (sqlite3_step(st.get()) == SQLITE_ROW) {
-    auto* row = st.get();
-    engine::event e;
-    e.session = session;
-    e.chair = sql::text(row, 0);
-    e.at = sqlite3_column_int64(row, 1);
-    e.type = static_cast<engine::event_type>(sqlite3_column_int(row, 2));
-    e.alarm = static_cast<std::uint64_t>(sqlite3_column_int64(row, 3));
-    e.rule = sql::text(row, 4);
-    e.kind = static_cast<engine::alarm_kind>(sqlite3_column_int(row, 5));
-    e.level = static_cast<engine::priority>(sqlite3_column_int(row, 6));
-    e.from = static_cast<engine::phase>(sqlite3_column_int(row, 7));
-    e.to = static_cast<engine::phase>(sqlite3_column_int(row, 8));
-    e.who = sql::text(row, 9);
-    e.responder = sql::text(row, 10);
-    e.tier = sqlite3_column_int(row, 11);
-    e.value = sqlite3_column_double(row, 12);
-    e.until = sqlite3_column_int64(row, 13);
-    e.text = sql::text(row, 14);
-    out.push_back(std::move(e));
-  }
+  while (sqlite3_step(st.get()) == SQLITE_ROW) out.push_back(event_of(st.get()));
   if (!out.empty() && out.front().type == engine::event_type::session_opened) {
     if (auto s = this->session(session)) {
       out.front().patient_ref = s->patient_ref;
       out.front().profile = s->profile;
+    }
+  }
+  return out;
+}
+
+std::vector<engine::event> timeline_reader::events_after(std::uint64_t after, std::size_t limit) {
+  const std::string query = std::string(event_columns) + "WHERE id > ? ORDER BY id LIMIT ?";
+  sql::statement st(db_, query.c_str());
+  sql::bind(st.get(), 1, after);
+  sql::bind(st.get(), 2, static_cast<std::int64_t>(limit));
+  std::vector<engine::event> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) out.push_back(event_of(st.get()));
+  // session_opened carries its patient and profile from the sessions index.
+  for (auto& e : out) {
+    if (e.type != engine::event_type::session_opened) continue;
+    if (auto s = session(e.session)) {
+      e.patient_ref = s->patient_ref;
+      e.profile = s->profile;
     }
   }
   return out;
@@ -149,11 +176,12 @@ timeline_reader::id_floor timeline_reader::ids() {
   sql::statement st(db_,
                     "SELECT max((SELECT coalesce(max(session_id), 0) FROM sessions), "
                     "(SELECT coalesce(max(session_id), 0) FROM events)), "
-                    "(SELECT coalesce(max(alarm_id), 0) FROM events)");
+                    "(SELECT coalesce(max(alarm_id), 0) FROM events), (SELECT coalesce(max(id), 0) FROM events)");
   id_floor out;
   if (sqlite3_step(st.get()) == SQLITE_ROW) {
     out.next_session = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)) + 1;
     out.next_alarm = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)) + 1;
+    out.next_event = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 2)) + 1;
   }
   return out;
 }

@@ -66,6 +66,8 @@ class timeline_reader {
   std::vector<stored_sample> session_vitals(std::uint64_t session);
   /// Every stored event of a session, in order.
   std::vector<engine::event> session_events(std::uint64_t session);
+  /// Events with an id above `after`, in id order, at most `limit` (for feeds resuming).
+  std::vector<engine::event> events_after(std::uint64_t after, std::size_t limit);
   /// The latest engine checkpoint of every chair.
   std::vector<stored_checkpoint> checkpoints();
 
@@ -73,6 +75,7 @@ class timeline_reader {
   struct id_floor {
     std::uint64_t next_session = 1;
     std::uint64_t next_alarm = 1;
+    std::uint64_t next_event = 1;
   };
   id_floor ids();
 

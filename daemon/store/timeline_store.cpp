@@ -327,8 +327,8 @@ void timeline_store::run() {
 void timeline_store::write_state(const std::vector<item>& group) {
   statement event(db_,
                   "INSERT INTO events(session_id, chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, "
-                  "to_phase, who, responder, tier, value, until_ms, text) "
-                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                  "to_phase, who, responder, tier, value, until_ms, text, id) "
+                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   statement opened(db_,
                    "INSERT INTO sessions(session_id, chair_id, patient_ref, profile, opened_by, opened_ms) "
                    "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(session_id) DO NOTHING");
@@ -362,6 +362,12 @@ void timeline_store::write_state(const std::vector<item>& group) {
       sqlite3_bind_double(st, 14, e.value);
       sql::bind(st, 15, e.until);
       sql::bind(st, 16, e.text);
+      // The daemon's event id; events appended without one get the next row id.
+      if (e.id != 0) {
+        sql::bind(st, 17, e.id);
+      } else {
+        sqlite3_bind_null(st, 17);
+      }
       sql::step_done(db_, st, "insert event");
       using engine::event_type;
       if (e.type == event_type::session_opened) {

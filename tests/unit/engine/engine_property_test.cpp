@@ -510,7 +510,9 @@ run_result run(stream& st, policy pol, bool resolve) {
     }
     out.check.consume(fresh, eng);
     out.events.insert(out.events.end(), fresh.begin(), fresh.end());
-    for (const auto& chair : eng.take_changed()) checkpoints[chair] = eng.checkpoint(chair);
+    if (pol == policy::restarts) {
+      for (const auto& chair : eng.take_changed()) checkpoints[chair] = eng.checkpoint(chair);
+    }
   };
 
   for (auto& in : st.inputs) {
