@@ -1,6 +1,7 @@
 #include "daemon/control/service.hpp"
 
 #include "daemon/clinic/clinic.hpp"
+#include "daemon/hub/views.hpp"
 #include "daemon/log/log.hpp"
 #include "daemon/net/secret.hpp"
 
@@ -23,33 +24,6 @@ v1::ControlError wire_error(engine::command_error e) {
     case engine::command_error::unknown_alarm: return v1::CONTROL_ERROR_UNKNOWN_ALARM;
   }
   return v1::CONTROL_ERROR_INVALID_ARGUMENT;
-}
-
-void fill(v1::AlarmState& alarm, const engine::alarm_view& a) {
-  alarm.set_alarm_id(a.id);
-  alarm.set_rule(a.rule);
-  alarm.set_kind(static_cast<v1::AlarmKind>(a.kind));
-  alarm.set_priority(static_cast<v1::Priority>(a.level));
-  alarm.set_raised_at_ms(a.raised_at);
-  alarm.set_condition(a.condition);
-  alarm.set_acknowledged(a.acknowledged);
-  alarm.set_acknowledged_by(a.acknowledged_by);
-  alarm.set_tier(a.tier);
-  alarm.set_audible(a.audible);
-  alarm.set_value(a.value);
-  alarm.set_text(a.text);
-}
-
-void fill(v1::SessionState& out, const engine::session_view& s) {
-  out.set_session_id(s.id);
-  out.set_chair_id(s.chair);
-  out.set_patient_ref(s.patient_ref);
-  out.set_profile(s.profile);
-  out.set_phase(static_cast<v1::Phase>(s.current));
-  out.set_opened_at_ms(s.opened_at);
-  out.set_dose_at_ms(s.dose_at.value_or(0));
-  out.set_paused_until_ms(s.paused_until);
-  for (const auto& a : s.alarms) fill(*out.add_alarms(), a);
 }
 
 }  // namespace
@@ -131,11 +105,11 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
       break;
     }
     case v1::ControlRequest::kListSessions:
-      for (const auto& s : engine.sessions()) fill(*response.add_sessions(), s);
+      for (const auto& s : engine.sessions()) hub::fill(*response.add_sessions(), s);
       for (const auto& [chair, alarm] : engine.chair_advisories()) {
         auto& advisory = *response.add_advisories();
         advisory.set_chair_id(chair);
-        fill(*advisory.mutable_alarm(), alarm);
+        hub::fill(*advisory.mutable_alarm(), alarm);
       }
       return response;
     case v1::ControlRequest::COMMAND_NOT_SET:

@@ -1012,6 +1012,16 @@ std::uint64_t engine::session_id(std::string_view chair) const {
   return it == state_->chairs.end() || !it->second.s ? 0 : it->second.s->id;
 }
 
+std::vector<engine::latest_vital> engine::latest_vitals(std::string_view chair) const {
+  std::vector<latest_vital> out;
+  auto it = state_->chairs.find(chair);
+  if (it == state_->chairs.end()) return out;
+  for (std::size_t k = 1; k < detail::kind_slots; ++k) {
+    if (const auto& v = it->second.latest[k]) out.push_back({static_cast<model::vital_kind>(k), v->at, v->value});
+  }
+  return out;
+}
+
 std::optional<millis> engine::clock(std::string_view chair) const {
   auto it = state_->chairs.find(chair);
   if (it == state_->chairs.end()) return std::nullopt;

@@ -211,6 +211,14 @@ class engine {
   /// The chair's clock (its latest sample or advance), if the chair is known.
   std::optional<millis> clock(std::string_view chair) const;
 
+  struct latest_vital {
+    model::vital_kind kind = model::vital_kind::heart_rate;
+    millis at = 0;
+    double value = 0;
+  };
+  /// The chair's latest usable value of each kind (of its open session, if one is open).
+  std::vector<latest_vital> latest_vitals(std::string_view chair) const;
+
   // --- checkpoints: what a restart needs to carry on as before -------------------------------
 
   /// Chairs whose state changed since the last call, in the order they first changed.

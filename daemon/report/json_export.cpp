@@ -29,6 +29,7 @@ v1::SessionOutcome outcome_of(const std::string& outcome) {
 
 v1::TimelineEvent to_proto(const engine::event& e) {
   v1::TimelineEvent out;
+  out.set_event_id(e.id);
   out.set_type(static_cast<v1::EventType>(static_cast<int>(e.type)));
   out.set_at_ms(e.at);
   out.set_at(rfc3339_utc(e.at));

@@ -334,6 +334,24 @@ TEST_F(StoreTest, EventsKeepAnIndexOfSessionsWithTheirMilestones) {
   EXPECT_EQ(events[0].patient_ref, "P-1") << "session_opened is read back with its patient and profile";
 }
 
+TEST_F(StoreTest, EventsKeepTheirIdsAndAreReadBackAfterAnId) {
+  timeline_store store({path()});
+  auto story = session_story(1, t0);
+  for (std::size_t i = 0; i < story.size(); ++i) story[i].id = 100 + i * 2;  // ids need not be dense
+  store.append_state(story, {});
+  store.flush();
+  auto reader = store.reader();
+  const auto all = reader.events_after(0, 100);
+  ASSERT_EQ(all.size(), story.size());
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].id, story[i].id);
+  EXPECT_EQ(all.front().patient_ref, "P-1");
+  const auto later = reader.events_after(104, 2);
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].id, 106u);
+  EXPECT_EQ(later[1].id, 108u);
+  EXPECT_EQ(reader.ids().next_event, 109u);
+}
+
 TEST_F(StoreTest, TheLatestCheckpointOfEachChairIsKept) {
   timeline_store store({path()});
   store.append_state({}, {{"chair-1", 10, "first"}, {"chair-2", 11, "other"}});

@@ -1,0 +1,298 @@
+#include "daemon/hub/hub.hpp"
+
+#include "daemon/codec/frame.hpp"
+#include "daemon/hub/views.hpp"
+#include "daemon/report/json_export.hpp"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
+namespace vigil::hub {
+
+using engine::event_type;
+
+v1::EventCategory category_of(event_type type) noexcept {
+  switch (type) {
+    case event_type::alarm_raised:
+    case event_type::alarm_escalated:
+    case event_type::alarm_acknowledged:
+    case event_type::alarm_resounded:
+    case event_type::alarm_cleared:
+    case event_type::audio_paused:
+    case event_type::audio_resumed: return v1::EVENT_CATEGORY_ALARMS;
+    case event_type::note_added: return v1::EVENT_CATEGORY_NOTES;
+    case event_type::session_opened:
+    case event_type::phase_changed:
+    case event_type::baseline_set:
+    case event_type::predose_override:
+    case event_type::dose_marked:
+    case event_type::session_closed: return v1::EVENT_CATEGORY_SESSIONS;
+  }
+  return v1::EVENT_CATEGORY_SESSIONS;
+}
+
+bool filter::wants(v1::EventCategory category) const noexcept {
+  return categories == 0 || (categories & (1u << static_cast<unsigned>(category))) != 0;
+}
+
+bool filter::admits(std::string_view chair, std::uint64_t session) const {
+  if (!chairs.empty() && !chairs.contains(chair)) return false;
+  return sessions.empty() || sessions.contains(session);
+}
+
+std::optional<filter> filter::from(const v1::Subscribe& s, std::string& error) {
+  filter f;
+  for (const auto& chair : s.chair_ids()) f.chairs.insert(chair);
+  for (const auto session : s.session_ids()) f.sessions.insert(session);
+  for (const int c : s.categories()) {
+    if (c < v1::EVENT_CATEGORY_SESSIONS || c > v1::EVENT_CATEGORY_NOTES) {
+      error = fmt::format("unknown event category {}", c);
+      return std::nullopt;
+    }
+    f.categories |= 1u << static_cast<unsigned>(c);
+  }
+  constexpr std::uint32_t max_interval_ms = 3'600'000;
+  if (s.vitals_interval_ms() > max_interval_ms) {
+    error = fmt::format("vitals_interval_ms is at most {}", max_interval_ms);
+    return std::nullopt;
+  }
+  if (s.vitals_interval_ms() != 0) f.vitals_interval_ms = s.vitals_interval_ms();
+  return f;
+}
+
+std::vector<std::shared_ptr<const std::string>> subscription::take() {
+  std::vector<std::shared_ptr<const std::string>> out(std::make_move_iterator(frames_.begin()),
+                                                      std::make_move_iterator(frames_.end()));
+  frames_.clear();
+  bytes_ = 0;
+  over_soft_since_.reset();
+  return out;
+}
+
+hub::hub(limits l, const engine::engine& engine, history_reader history, clock now)
+    : limits_(l),
+      engine_(engine),
+      history_(std::move(history)),
+      now_(now ? std::move(now) : clock([] { return std::chrono::steady_clock::now(); })) {}
+
+std::shared_ptr<const std::string> hub::encode(const v1::FeedMessage& m, format f) {
+  auto out = std::make_shared<std::string>();
+  if (f == format::protobuf) {
+    codec::append_frame(*out, m);
+  } else {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(m, out.get(), options);
+  }
+  return out;
+}
+
+std::shared_ptr<const std::string> hub::event_frame(const engine::event& e, encoded& cache, format f) {
+  auto& frame = cache.of(f);
+  if (!frame) {
+    v1::FeedMessage m;
+    *m.mutable_event()->mutable_event() = report::to_proto(e);
+    frame = encode(m, f);
+  }
+  return frame;
+}
+
+bool hub::admits(const subscription& s, const engine::event& e) const {
+  return s.filter_.wants(category_of(e.type)) && s.filter_.admits(e.chair, e.session);
+}
+
+void hub::push(subscription& s, std::shared_ptr<const std::string> frame) {
+  if (s.closed_) return;
+  s.bytes_ += frame->size();
+  s.frames_.push_back(std::move(frame));
+  ++stats_.frames;
+  if (s.bytes_ > limits_.hard_bytes) {
+    close(s, v1::FEED_ERROR_TOO_SLOW,
+          fmt::format("more than {} bytes waiting to be read; resume with the last event id", limits_.hard_bytes));
+    return;
+  }
+  if (s.bytes_ > limits_.soft_bytes && !s.over_soft_since_) s.over_soft_since_ = now_();
+}
+
+void hub::close(subscription& s, v1::FeedError error, std::string message) {
+  if (s.closed_) return;
+  if (error == v1::FEED_ERROR_TOO_SLOW) ++stats_.dropped_slow;
+  s.closed_ = true;
+  // What is queued will never be read in time: the subscriber resumes from its last id instead.
+  s.frames_.clear();
+  s.bytes_ = 0;
+  s.vitals_.clear();
+  v1::FeedMessage m;
+  m.mutable_closing()->set_error(error);
+  m.mutable_closing()->set_message(std::move(message));
+  s.closing_ = *encode(m, s.format_);
+  if (s.wake_) s.wake_();
+}
+
+hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<std::uint64_t> resume_after,
+                                     std::function<void()> wake) {
+  auto s = std::make_shared<subscription>();
+  s->id_ = next_sub_++;
+  s->format_ = fmt;
+  s->filter_ = f;
+  if (resume_after) {
+    std::string message;
+    if (!queue_missed(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
+    ++stats_.resumes;
+  } else {
+    queue_snapshot(*s);
+  }
+  s->wake_ = std::move(wake);
+  subs_.emplace(s->id_, s);
+  ++stats_.subscribed;
+  return {s, v1::FEED_ERROR_UNSPECIFIED, {}};
+}
+
+void hub::unsubscribe(const subscription& sub) { subs_.erase(sub.id_); }
+
+void hub::queue_snapshot(subscription& s) {
+  v1::FeedMessage m;
+  auto& snap = *m.mutable_snapshot();
+  snap.set_last_event_id(last_id_);
+  const bool want_vitals = s.filter_.wants(v1::EVENT_CATEGORY_VITALS);
+  for (const auto& view : engine_.sessions()) {
+    if (!s.filter_.admits(view.chair, view.id)) continue;
+    fill(*snap.add_sessions(), view);
+    if (want_vitals && !fill(*snap.add_vitals(), engine_, view.chair, view.id)) snap.mutable_vitals()->RemoveLast();
+  }
+  for (const auto& [chair, alarm] : engine_.chair_advisories()) {
+    if (!s.filter_.admits(chair, 0)) continue;
+    auto& advisory = *snap.add_advisories();
+    advisory.set_chair_id(chair);
+    fill(*advisory.mutable_alarm(), alarm);
+    if (want_vitals && !fill(*snap.add_vitals(), engine_, chair, 0)) snap.mutable_vitals()->RemoveLast();
+  }
+  push(s, encode(m, s.format_));
+}
+
+bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& message) {
+  if (after > last_id_) {
+    message = fmt::format("event {} has not happened yet (the newest is {})", after, last_id_);
+    return false;
+  }
+  std::uint64_t replayed = 0;
+  auto send = [&](const engine::event& e) {
+    if (!admits(s, e)) return;
+    encoded cache;
+    push(s, event_frame(e, cache, s.format_));
+    ++replayed;
+  };
+  // Older than memory holds: from the timeline, up to where memory starts.
+  const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
+  if (after + 1 < memory_from) {
+    if (!history_) {
+      message = fmt::format("event {} is older than the {} events kept in memory, and there is no timeline to "
+                            "read it from; subscribe again for a snapshot",
+                            after, limits_.history_events);
+      return false;
+    }
+    const std::size_t wanted = static_cast<std::size_t>(memory_from - after - 1);
+    if (wanted > limits_.max_replay_events) {
+      message = fmt::format("resuming after event {} would replay {} events (at most {}); subscribe again for a snapshot",
+                            after, wanted, limits_.max_replay_events);
+      return false;
+    }
+    for (const auto& e : history_(after, wanted)) {
+      if (e.id < memory_from) send(e);
+    }
+  }
+  for (const auto& e : recent_) {
+    if (e.id > after) send(e);
+  }
+  v1::FeedMessage done;
+  done.mutable_resumed()->set_last_event_id(last_id_);
+  done.mutable_resumed()->set_replayed(replayed);
+  push(s, encode(done, s.format_));
+  return true;
+}
+
+void hub::publish(std::span<const engine::event> events) {
+  for (const auto& e : events) {
+    ++stats_.events;
+    last_id_ = std::max(last_id_, e.id);
+    recent_.push_back(e);
+    if (recent_.size() > limits_.history_events) recent_.pop_front();
+    encoded cache;
+    for (auto& [id, s] : subs_) {
+      if (s->closed_ || !admits(*s, e)) continue;
+      push(*s, event_frame(e, cache, s->format_));
+      if (s->wake_) s->wake_();
+    }
+  }
+}
+
+void hub::publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
+  if (samples.empty() || subs_.empty()) return;
+  for (auto& [id, s] : subs_) {
+    if (s->closed_ || !s->filter_.wants(v1::EVENT_CATEGORY_VITALS) || !s->filter_.admits(chair, session)) continue;
+    auto it = s->vitals_.find(chair);
+    if (it == s->vitals_.end()) it = s->vitals_.emplace(std::string(chair), subscription::pending_vitals{}).first;
+    auto& pending = it->second;
+    if (!pending.values.empty()) ++stats_.vitals_merged;
+    pending.session = session;
+    for (const auto& sample : samples) {
+      auto& v = pending.values[sample.kind];
+      if (v.time_ms() > sample.time_ms) continue;  // keep the newest of each kind
+      v.set_kind(static_cast<v1::VitalKind>(sample.kind));
+      v.set_value(sample.value);
+      v.set_time_ms(sample.time_ms);
+      v.set_quality(sample.quality);
+      pending.newest = std::max(pending.newest, sample.time_ms);
+    }
+    const auto sent = s->vitals_sent_.find(chair);
+    if (sent == s->vitals_sent_.end() || pending.newest >= sent->second + s->filter_.vitals_interval_ms) {
+      flush_vitals(*s, chair);
+      if (s->wake_) s->wake_();
+    }
+  }
+}
+
+void hub::flush_vitals(subscription& s, std::string_view chair) {
+  auto it = s.vitals_.find(chair);
+  if (it == s.vitals_.end() || it->second.values.empty()) return;
+  v1::FeedMessage m;
+  auto& update = *m.mutable_vitals();
+  update.set_chair_id(std::string(chair));
+  update.set_session_id(it->second.session);
+  for (auto& [kind, value] : it->second.values) *update.add_values() = std::move(value);
+  s.vitals_sent_.insert_or_assign(std::string(chair), it->second.newest);
+  s.vitals_.erase(it);
+  push(s, encode(m, s.format_));
+}
+
+void hub::tick() {
+  const auto now = now_();
+  for (auto& [id, s] : subs_) {
+    if (s->closed_) continue;
+    if (s->over_soft_since_ && now - *s->over_soft_since_ >= limits_.soft_grace) {
+      close(*s, v1::FEED_ERROR_TOO_SLOW,
+            fmt::format("more than {} bytes waiting to be read for {} ms; resume with the last event id",
+                        limits_.soft_bytes, limits_.soft_grace.count()));
+      continue;
+    }
+    // Vitals held back by the interval go out once a second at the latest.
+    bool queued = false;
+    std::vector<std::string> chairs;
+    for (const auto& [chair, pending] : s->vitals_) chairs.push_back(chair);
+    for (const auto& chair : chairs) {
+      flush_vitals(*s, chair);
+      queued = true;
+    }
+    if (queued && s->wake_) s->wake_();
+  }
+}
+
+std::size_t hub::queued_bytes() const {
+  std::size_t total = 0;
+  for (const auto& [id, s] : subs_) total += s->bytes_;
+  return total;
+}
+
+}  // namespace vigil::hub

@@ -1,0 +1,164 @@
+#pragma once
+
+// The hub: fans events and vitals out to subscribers (the TCP feed, the WebSocket feed).
+// Lives on the I/O thread with the engine; no locks. Each subscriber has a queue bounded in
+// bytes: vitals for a slow reader are merged into the latest value per chair, while events
+// (alarms, sessions, notes) are never dropped; a subscriber over its hard limit, or over its
+// soft limit for longer than the grace, is disconnected with a reason and can resume from
+// the id of the last event it received.
+
+#include "daemon/engine/engine.hpp"
+#include "daemon/model/vitals.hpp"
+#include "vigil/v1/feed.pb.h"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vigil::hub {
+
+/// How a subscriber's frames are encoded.
+enum class format : std::uint8_t {
+  protobuf,  // varint length-delimited FeedMessage frames (the TCP feed)
+  json,      // one FeedMessage in protobuf's JSON mapping per frame (the WebSocket feed)
+};
+
+/// What a subscriber wants to see.
+struct filter {
+  std::set<std::string, std::less<>> chairs;  // empty: every chair
+  std::set<std::uint64_t> sessions;           // empty: every session, and chairs without one
+  std::uint32_t categories = 0;               // bits 1 << v1::EventCategory; 0: all
+  engine::millis vitals_interval_ms = 1000;   // per chair, on the monitor's clock
+
+  bool wants(v1::EventCategory category) const noexcept;
+  bool admits(std::string_view chair, std::uint64_t session) const;
+  /// A filter from a Subscribe message; an error message if it asks for something unknown.
+  static std::optional<filter> from(const v1::Subscribe& s, std::string& error);
+};
+
+/// The category an event belongs to.
+v1::EventCategory category_of(engine::event_type type) noexcept;
+
+struct limits {
+  std::size_t soft_bytes = 256 * 1024;
+  std::size_t hard_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds soft_grace{5'000};
+  std::size_t history_events = 65'536;      // kept in memory for resumes
+  std::size_t max_replay_events = 1'000'000;  // a resume asking for more is refused
+};
+
+class hub;
+
+/// One subscriber's queue. Made by the hub, owned by the connection that serves it.
+class subscription {
+ public:
+  /// Frames to write, oldest first; each is encoded once per format and shared. Vitals whose
+  /// interval has passed come after the events.
+  std::vector<std::shared_ptr<const std::string>> take();
+  /// Set when the hub disconnects the subscriber; the connection sends `closing()` and closes.
+  bool closed() const noexcept { return closed_; }
+  /// The FeedClosing frame to send last (empty unless closed).
+  const std::string& closing() const noexcept { return closing_; }
+  std::size_t queued_bytes() const noexcept { return bytes_; }
+  format encoding() const noexcept { return format_; }
+
+ private:
+  friend class hub;
+  struct pending_vitals {
+    std::uint64_t session = 0;
+    std::map<model::vital_kind, v1::VitalValue> values;
+    engine::millis newest = 0;
+  };
+
+  std::uint64_t id_ = 0;
+  format format_ = format::protobuf;
+  filter filter_;
+  std::function<void()> wake_;
+  std::deque<std::shared_ptr<const std::string>> frames_;
+  std::size_t bytes_ = 0;
+  std::map<std::string, pending_vitals, std::less<>> vitals_;  // merged, per chair
+  std::map<std::string, engine::millis, std::less<>> vitals_sent_;  // per chair: newest sample time sent
+  std::optional<std::chrono::steady_clock::time_point> over_soft_since_;
+  bool closed_ = false;
+  std::string closing_;
+};
+
+class hub {
+ public:
+  /// `history` reads events after an id from the timeline (null without one).
+  using history_reader = std::function<std::vector<engine::event>(std::uint64_t after, std::size_t limit)>;
+  using clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  hub(limits l, const engine::engine& engine, history_reader history = nullptr, clock now = nullptr);
+
+  struct subscribe_result {
+    std::shared_ptr<subscription> sub;  // null when refused
+    v1::FeedError error = v1::FEED_ERROR_UNSPECIFIED;
+    std::string message;
+  };
+  /// Registers a subscriber and queues its snapshot, or, with `resume_after`, every matching
+  /// event after that id and a ResumeDone. `wake` is called whenever frames are queued (and
+  /// when the subscriber is closed); it must not call back into the hub.
+  subscribe_result subscribe(const filter& f, format fmt, std::optional<std::uint64_t> resume_after,
+                             std::function<void()> wake);
+  void unsubscribe(const subscription& sub);
+
+  /// Events as the clinic publishes them (ids given).
+  void publish(std::span<const engine::event> events);
+  /// Samples the clinic took from a chair's monitor.
+  void publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples);
+  /// Sends vitals held back by a subscriber's interval once it has passed, and disconnects
+  /// subscribers over their soft limit for longer than the grace. Call about once a second.
+  void tick();
+
+  struct counters {
+    std::uint64_t subscribed = 0;
+    std::uint64_t dropped_slow = 0;     // disconnected for falling behind
+    std::uint64_t events = 0;           // events published
+    std::uint64_t frames = 0;           // frames queued to subscribers
+    std::uint64_t vitals_merged = 0;    // vitals updates merged into a later one
+    std::uint64_t resumes = 0;
+  };
+  const counters& stats() const noexcept { return stats_; }
+  std::size_t subscribers() const noexcept { return subs_.size(); }
+  /// Bytes queued across all subscribers.
+  std::size_t queued_bytes() const;
+  /// The id of the newest event published, 0 if none.
+  std::uint64_t last_event_id() const noexcept { return last_id_; }
+
+ private:
+  struct encoded {
+    std::shared_ptr<const std::string> protobuf;
+    std::shared_ptr<const std::string> json;
+    std::shared_ptr<const std::string>& of(format f) { return f == format::protobuf ? protobuf : json; }
+  };
+
+  static std::shared_ptr<const std::string> encode(const v1::FeedMessage& m, format f);
+  std::shared_ptr<const std::string> event_frame(const engine::event& e, encoded& cache, format f);
+  void push(subscription& s, std::shared_ptr<const std::string> frame);
+  void close(subscription& s, v1::FeedError error, std::string message);
+  void queue_snapshot(subscription& s);
+  bool queue_missed(subscription& s, std::uint64_t after, std::string& message);
+  void flush_vitals(subscription& s, std::string_view chair);
+  bool admits(const subscription& s, const engine::event& e) const;
+
+  limits limits_;
+  const engine::engine& engine_;
+  history_reader history_;
+  clock now_;
+  std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;
+  std::deque<engine::event> recent_;  // the newest events, for resumes
+  std::uint64_t last_id_ = 0;
+  std::uint64_t next_sub_ = 1;
+  counters stats_;
+};
+
+}  // namespace vigil::hub

@@ -1,0 +1,249 @@
+// The hub with a real engine and fake subscribers: snapshots, filters, live events, merged
+// vitals, resumes from memory and from the timeline, and slow subscribers cut off with a reason.
+
+#include "daemon/codec/frame.hpp"
+#include "daemon/engine/profile.hpp"
+#include "daemon/hub/hub.hpp"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+namespace vigil::hub {
+namespace {
+
+using engine::event_type;
+using model::vital_kind;
+constexpr engine::millis t0 = 1'700'000'000'000;
+
+/// Decodes protobuf feed frames.
+std::vector<v1::FeedMessage> decode(const std::vector<std::shared_ptr<const std::string>>& frames) {
+  std::vector<v1::FeedMessage> out;
+  codec::frame_decoder decoder(codec::hard_max_frame_bytes);
+  for (const auto& f : frames) {
+    auto space = decoder.prepare();
+    EXPECT_GE(space.size(), f->size());
+    std::copy(f->begin(), f->end(), space.data());
+    decoder.commit(f->size());
+    v1::FeedMessage m;
+    while (decoder.next(m).status == codec::decode_status::ok) out.push_back(m);
+  }
+  return out;
+}
+
+engine::event numbered(std::uint64_t id, std::string chair, event_type type = event_type::alarm_raised,
+                       std::uint64_t session = 1) {
+  engine::event e;
+  e.id = id;
+  e.type = type;
+  e.chair = std::move(chair);
+  e.session = session;
+  e.at = t0 + static_cast<engine::millis>(id);
+  e.rule = "spo2_low";
+  return e;
+}
+
+struct HubTest : ::testing::Test {
+  engine::engine eng{std::vector<engine::profile>{engine::generic_profile()}};
+  std::chrono::steady_clock::time_point now{};
+  limits lim;
+  std::vector<engine::event> timeline;  // what a timeline would hold
+  std::unique_ptr<hub> h;
+  int wakes = 0;
+
+  void make(hub::history_reader history = nullptr) {
+    h = std::make_unique<hub>(lim, eng, std::move(history), [this] { return now; });
+  }
+  std::shared_ptr<subscription> subscribe(filter f = {}, std::optional<std::uint64_t> resume = std::nullopt,
+                                          format fmt = format::protobuf) {
+    auto r = h->subscribe(f, fmt, resume, [this] { ++wakes; });
+    EXPECT_TRUE(r.sub) << r.message;
+    return r.sub;
+  }
+  void publish(const engine::event& e) {
+    timeline.push_back(e);
+    h->publish(std::span<const engine::event>(&e, 1));
+  }
+};
+
+TEST_F(HubTest, ASubscriberGetsASnapshotThenLiveEventsItsFilterAdmits) {
+  ASSERT_TRUE(eng.apply(engine::open_session{"chair-1", "P-1", "generic", "nurse"}, t0).ok());
+  ASSERT_TRUE(eng.apply(engine::open_session{"chair-2", "P-2", "generic", "nurse"}, t0).ok());
+  eng.on_sample("chair-1", {t0 + 1000, 97, vital_kind::spo2, 0});
+  eng.take_events();
+  make();
+  filter only_one;
+  only_one.chairs = {"chair-1"};
+  auto sub = subscribe(only_one);
+  auto first = decode(sub->take());
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(first[0].has_snapshot());
+  const auto& snap = first[0].snapshot();
+  ASSERT_EQ(snap.sessions_size(), 1);
+  EXPECT_EQ(snap.sessions(0).chair_id(), "chair-1");
+  ASSERT_EQ(snap.vitals_size(), 1);
+  EXPECT_EQ(snap.vitals(0).values(0).value(), 97);
+
+  publish(numbered(1, "chair-1"));
+  publish(numbered(2, "chair-2"));
+  publish(numbered(3, "chair-1", event_type::note_added));
+  const auto live = decode(sub->take());
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_EQ(live[0].event().event().event_id(), 1u);
+  EXPECT_EQ(live[1].event().event().event_id(), 3u);
+  EXPECT_GE(wakes, 2);
+
+  filter alarms_only;
+  alarms_only.categories = 1u << v1::EVENT_CATEGORY_ALARMS;
+  auto other = subscribe(alarms_only);
+  other->take();
+  publish(numbered(4, "chair-2", event_type::note_added));
+  publish(numbered(5, "chair-2"));
+  const auto alarms = decode(other->take());
+  ASSERT_EQ(alarms.size(), 1u);
+  EXPECT_EQ(alarms[0].event().event().event_id(), 5u);
+}
+
+TEST_F(HubTest, JsonSubscribersGetProtobufsJsonMapping) {
+  make();
+  auto sub = subscribe({}, std::nullopt, format::json);
+  sub->take();
+  publish(numbered(7, "chair-1"));
+  const auto frames = sub->take();
+  ASSERT_EQ(frames.size(), 1u);
+  v1::FeedMessage m;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*frames[0], &m).ok()) << *frames[0];
+  EXPECT_EQ(m.event().event().event_id(), 7u);
+  EXPECT_NE(frames[0]->find("\"event_id\""), std::string::npos) << *frames[0];
+}
+
+TEST_F(HubTest, VitalsAreMergedToTheLatestValueWithinTheInterval) {
+  make();
+  filter f;
+  f.vitals_interval_ms = 1000;
+  auto sub = subscribe(f);
+  sub->take();
+  auto batch = [&](engine::millis at, double hr) {
+    const model::vital_sample s[] = {{at, hr, vital_kind::heart_rate, 0}, {at, 97, vital_kind::spo2, 0}};
+    h->publish_vitals("chair-1", 1, s);
+  };
+  batch(t0, 70);            // first: sent at once
+  batch(t0 + 250, 71);      // within the interval: held and merged
+  batch(t0 + 500, 72);
+  auto got = decode(sub->take());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].vitals().values(0).value(), 70);
+  batch(t0 + 1000, 73);     // the interval has passed: the merged latest values go
+  got = decode(sub->take());
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].vitals().values_size(), 2);
+  EXPECT_EQ(got[0].vitals().values(0).value(), 73) << "heart rate: the latest";
+  batch(t0 + 1100, 74);     // held...
+  EXPECT_TRUE(sub->take().empty());
+  h->tick();                // ...until the tick
+  got = decode(sub->take());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].vitals().values(0).value(), 74);
+  EXPECT_GE(h->stats().vitals_merged, 2u);
+}
+
+TEST_F(HubTest, AResumeGetsExactlyTheMissedEventsFromMemory) {
+  make();
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, id % 2 ? "chair-1" : "chair-2"));
+  filter f;
+  f.chairs = {"chair-1"};
+  auto sub = subscribe(f, 4);
+  const auto got = decode(sub->take());
+  std::vector<std::uint64_t> ids;
+  for (const auto& m : got) {
+    if (m.has_event()) ids.push_back(m.event().event().event_id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{5, 7, 9}));
+  ASSERT_TRUE(got.back().has_resumed());
+  EXPECT_EQ(got.back().resumed().last_event_id(), 10u);
+  EXPECT_EQ(got.back().resumed().replayed(), 3u);
+  EXPECT_FALSE(got.front().has_snapshot()) << "a resume sends no snapshot";
+}
+
+TEST_F(HubTest, AResumeOlderThanMemoryReadsTheTimeline) {
+  lim.history_events = 3;
+  make([this](std::uint64_t after, std::size_t limit) {
+    std::vector<engine::event> out;
+    for (const auto& e : timeline) {
+      if (e.id > after && out.size() < limit) out.push_back(e);
+    }
+    return out;
+  });
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
+  auto sub = subscribe({}, 2);
+  std::vector<std::uint64_t> ids;
+  for (const auto& m : decode(sub->take())) {
+    if (m.has_event()) ids.push_back(m.event().event().event_id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{3, 4, 5, 6, 7, 8, 9, 10})) << "each once, in order";
+}
+
+TEST_F(HubTest, AResumeThatCannotBeServedIsRefusedWithAReason) {
+  lim.history_events = 2;
+  make();
+  for (std::uint64_t id = 1; id <= 5; ++id) publish(numbered(id, "chair-1"));
+  auto old = h->subscribe({}, format::protobuf, 1, nullptr);
+  EXPECT_FALSE(old.sub);
+  EXPECT_EQ(old.error, v1::FEED_ERROR_RESUME_TOO_OLD);
+  EXPECT_NE(old.message.find("snapshot"), std::string::npos) << old.message;
+  auto future = h->subscribe({}, format::protobuf, 99, nullptr);
+  EXPECT_FALSE(future.sub);
+  EXPECT_EQ(h->subscribers(), 0u);
+}
+
+TEST_F(HubTest, ASubscriberOverItsHardLimitIsCutOffAndOthersCarryOn) {
+  lim.soft_bytes = 1'000;
+  lim.hard_bytes = 4'000;
+  make();
+  auto slow = subscribe();
+  auto fast = subscribe();
+  slow->take();
+  fast->take();
+  std::size_t fast_got = 0;
+  for (std::uint64_t id = 1; id <= 200; ++id) {
+    publish(numbered(id, "chair-1"));
+    fast_got += decode(fast->take()).size();
+  }
+  EXPECT_TRUE(slow->closed());
+  EXPECT_TRUE(slow->take().empty()) << "nothing half-delivered: the subscriber resumes instead";
+  v1::FeedMessage closing;
+  ASSERT_TRUE(closing.ParseFromString(slow->closing().substr(1))) << "one length byte, then the message";
+  EXPECT_EQ(closing.closing().error(), v1::FEED_ERROR_TOO_SLOW);
+  EXPECT_NE(closing.closing().message().find("resume"), std::string::npos);
+  EXPECT_EQ(fast_got, 200u);
+  EXPECT_EQ(h->stats().dropped_slow, 1u);
+}
+
+TEST_F(HubTest, ASubscriberOverItsSoftLimitForTheGraceIsCutOffAtTheTick) {
+  lim.soft_bytes = 500;
+  lim.hard_bytes = 1'000'000;
+  lim.soft_grace = std::chrono::seconds(5);
+  make();
+  auto slow = subscribe();
+  slow->take();
+  for (std::uint64_t id = 1; id <= 20; ++id) publish(numbered(id, "chair-1"));
+  h->tick();
+  EXPECT_FALSE(slow->closed()) << "over the soft limit, within the grace";
+  now += std::chrono::seconds(4);
+  h->tick();
+  EXPECT_FALSE(slow->closed());
+  now += std::chrono::seconds(1);
+  h->tick();
+  EXPECT_TRUE(slow->closed());
+  // One that reads in time is never cut off.
+  auto reader = subscribe();
+  for (std::uint64_t id = 21; id <= 60; ++id) {
+    publish(numbered(id, "chair-1"));
+    reader->take();
+    now += std::chrono::seconds(1);
+    h->tick();
+  }
+  EXPECT_FALSE(reader->closed());
+}
+
+}  // namespace
+}  // namespace vigil::hub
