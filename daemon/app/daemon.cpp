@@ -4,6 +4,8 @@
 #include "daemon/clinic/clinic.hpp"
 #include "daemon/control/server.hpp"
 #include "daemon/control/service.hpp"
+#include "daemon/feed/server.hpp"
+#include "daemon/hub/hub.hpp"
 #include "daemon/ingest/device_registry.hpp"
 #include "daemon/ingest/server.hpp"
 #include "daemon/ingest/sink.hpp"
@@ -48,18 +50,33 @@ engine::millis wall_now() {
       .count();
 }
 
-void write_ports_file(const std::string& path, std::uint16_t ingest_port, std::optional<std::uint16_t> control_port) {
+/// Writes "name: port" lines, one per listener.
+void write_ports_file(const std::string& path, const std::vector<std::pair<std::string, std::uint16_t>>& ports) {
   // Written whole and renamed into place, so a reader never sees half a file.
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << "ingest: " << ingest_port << "\n";
-    if (control_port) out << "control: " << *control_port << "\n";
+    for (const auto& [name, port] : ports) out << name << ": " << port << "\n";
     if (!out.flush()) throw std::runtime_error("cannot write ports file '" + temporary + "'");
   }
   std::error_code ec;
   std::filesystem::rename(temporary, path, ec);
   if (ec) throw std::runtime_error("cannot write ports file '" + path + "': " + ec.message());
+}
+
+hub::limits hub_limits(const feed::settings& s) {
+  hub::limits l;
+  l.soft_bytes = s.soft_queue_bytes;
+  l.hard_bytes = s.hard_queue_bytes;
+  l.soft_grace = s.slow_grace;
+  l.history_events = s.history_events;
+  return l;
+}
+
+/// Feeds resuming from before the events held in memory read the timeline, when there is one.
+hub::hub::history_reader history_from(store::timeline_store* timeline) {
+  if (timeline == nullptr) return nullptr;
+  return [timeline](std::uint64_t after, std::size_t limit) { return timeline->reader().events_after(after, limit); };
 }
 
 std::string profile_names(const config::daemon_config& c) {
@@ -86,6 +103,7 @@ struct daemon::impl {
                config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now),
                opts.clock),
         commands(clinic, config.users),
+        hub(hub_limits(config.feed), clinic.alarms(), history_from(timeline.get())),
         signals(io),
         shutdown_timer(io),
         stats_timer(io),
@@ -93,6 +111,11 @@ struct daemon::impl {
         retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters) {
     if (config.control.enabled) control.emplace(io, config.control, commands);
+    if (config.feed.enabled) feeds.emplace(io, config.feed, hub, config.users);
+    clinic.observe([this](const std::vector<engine::event>& events) { hub.publish(events); },
+                   [this](std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
+                     hub.publish_vitals(chair, session, samples);
+                   });
     if (timeline) {
       durable->attach(io.get_executor());
       auto reader = timeline->reader();
@@ -149,7 +172,9 @@ struct daemon::impl {
     clinic.publish();
   }
 
-  std::size_t open_connections() const { return ingest.connections() + (control ? control->connections() : 0); }
+  std::size_t open_connections() const {
+    return ingest.connections() + (control ? control->connections() : 0) + (feeds ? feeds->connections() : 0);
+  }
 
   void begin_stop() {
     if (stopping) return;
@@ -159,7 +184,7 @@ struct daemon::impl {
     stats_timer.cancel();
     tick_timer.cancel();
     retention_timer.cancel();
-    listeners_open = control ? 2 : 1;
+    listeners_open = 1 + (control ? 1 : 0) + (feeds ? 1 : 0);
     auto closed = [this] {
       if (--listeners_open > 0) return;
       shutdown_timer.cancel();
@@ -168,6 +193,7 @@ struct daemon::impl {
     };
     ingest.stop(closed);
     if (control) control->stop(closed);
+    if (feeds) feeds->stop(closed);
     shutdown_timer.expires_after(config.shutdown_timeout);
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
@@ -197,6 +223,7 @@ struct daemon::impl {
     tick_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
       clinic.tick();
+      hub.tick();
       schedule_tick();
     });
   }
@@ -250,6 +277,7 @@ struct daemon::impl {
   std::shared_ptr<ingest::sample_sink> storage;
   clinic::clinic clinic;
   control::service commands;
+  hub::hub hub;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   asio::signal_set signals;
@@ -259,6 +287,7 @@ struct daemon::impl {
   asio::steady_timer retention_timer;
   ingest::server ingest;
   std::optional<control::server> control;
+  std::optional<feed::server> feeds;
   int listeners_open = 0;
   std::uint64_t last_samples = 0;
   std::uint64_t last_events_dropped = 0;
@@ -285,12 +314,16 @@ void daemon::start() {
   });
   d.ingest.listen();
   if (d.control) d.control->listen();
+  if (d.feeds) d.feeds->listen();
   if (!d.config.ports_file.empty()) {
-    write_ports_file(d.config.ports_file, d.ingest.port(),
-                     d.control ? std::optional<std::uint16_t>(d.control->port()) : std::nullopt);
+    std::vector<std::pair<std::string, std::uint16_t>> ports{{"ingest", d.ingest.port()}};
+    if (d.control) ports.emplace_back("control", d.control->port());
+    if (d.feeds) ports.emplace_back("feed", d.feeds->port());
+    write_ports_file(d.config.ports_file, ports);
   }
   d.ingest.start();
   if (d.control) d.control->start();
+  if (d.feeds) d.feeds->start();
   d.schedule_tick();
   d.apply_retention();
   if (d.opts.handle_signals) {
@@ -315,6 +348,8 @@ void daemon::stop() {
 std::uint16_t daemon::ingest_port() const { return impl_->ingest.port(); }
 
 std::uint16_t daemon::control_port() const { return impl_->control ? impl_->control->port() : 0; }
+
+std::uint16_t daemon::feed_port() const { return impl_->feeds ? impl_->feeds->port() : 0; }
 
 const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
 

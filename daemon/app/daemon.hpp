@@ -38,6 +38,7 @@ class daemon {
   std::uint16_t ingest_port() const;
   /// The bound control port; 0 when the control listener is disabled.
   std::uint16_t control_port() const;
+  std::uint16_t feed_port() const;
   const ingest::stats& ingest_stats() const;
 
  private:

@@ -66,6 +66,7 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
   publish();
   ingest::batch_view forwarded = batch;
   forwarded.session = engine_.session_id(batch.chair_id);
+  if (vitals_observer_) vitals_observer_(batch.chair_id, forwarded.session, evaluate);
   next_.submit(forwarded, device);
 }
 
@@ -135,6 +136,7 @@ std::vector<engine::event> clinic::publish() {
     for (const auto& chair : changed) checkpoints.push_back({chair, wall, engine_.checkpoint(chair)});
     recorder_(events, std::move(checkpoints));
   }
+  if (event_observer_ && !events.empty()) event_observer_(events);
   for (const auto& e : events) {
     if (e.type == engine::event_type::alarm_raised) ++stats_.alarms_raised[static_cast<std::size_t>(e.level)];
     if (e.type == engine::event_type::alarm_raised && e.level == engine::priority::high) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,14 @@ class clinic final : public ingest::sample_sink {
   std::vector<engine::event> publish();
   /// Where events and checkpoints go as they happen (the timeline store).
   void record_state_with(state_recorder recorder) { recorder_ = std::move(recorder); }
+  /// Who sees events (with their ids) and evaluated samples as they happen (the hub).
+  using event_observer = std::function<void(const std::vector<engine::event>&)>;
+  using vitals_observer =
+      std::function<void(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample>)>;
+  void observe(event_observer events, vitals_observer vitals) {
+    event_observer_ = std::move(events);
+    vitals_observer_ = std::move(vitals);
+  }
 
   /// Brings chairs back from their latest checkpoints after a restart, keeping new ids at or
   /// above the given ones. Each chair's session time goes on from its checkpoint by the wall
@@ -113,6 +122,8 @@ class clinic final : public ingest::sample_sink {
   wall_clock now_;
   wall_clock elapsed_;
   state_recorder recorder_;
+  event_observer event_observer_;
+  vitals_observer vitals_observer_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, anchor, std::less<>> anchors_;
   std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples

@@ -77,6 +77,19 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     }
   }
   {
+    auto& f = config.feed;
+    section feeds = top.child("feed");
+    feeds.boolean("enabled", f.enabled);
+    feeds.text("address", f.address);
+    feeds.integer<std::uint16_t>("port", f.port, 0, 65535);
+    feeds.integer<std::size_t>("max_connections", f.max_connections, 1, 100'000);
+    feeds.millis("handshake_timeout_ms", f.handshake_timeout, 100, 60'000);
+    feeds.integer<std::size_t>("soft_queue_bytes", f.soft_queue_bytes, 4'096, 1'073'741'824);
+    feeds.integer<std::size_t>("hard_queue_bytes", f.hard_queue_bytes, 4'096, 1'073'741'824);
+    feeds.millis("slow_grace_ms", f.slow_grace, 0, 600'000);
+    feeds.integer<std::size_t>("history_events", f.history_events, 0, 10'000'000);
+  }
+  {
     const YAML::Node list = top.list("users");
     for (std::size_t i = 0; list && i < list.size(); ++i) {
       section entry(list[i], fmt::format("users[{}]", i), problems);
@@ -168,6 +181,11 @@ std::vector<problem> validate(const daemon_config& config) {
     }
   }
 
+  boost::asio::ip::make_address(config.feed.address, ec);
+  if (ec) problems.push_back({"feed.address", fmt::format("'{}' is not an IP address", config.feed.address)});
+  if (config.feed.hard_queue_bytes < config.feed.soft_queue_bytes) {
+    problems.push_back({"feed.hard_queue_bytes", "must be at least feed.soft_queue_bytes"});
+  }
   boost::asio::ip::make_address(config.control.address, ec);
   if (ec) problems.push_back({"control.address", fmt::format("'{}' is not an IP address", config.control.address)});
   std::set<std::string> names;

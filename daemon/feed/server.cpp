@@ -1,0 +1,30 @@
+#include "daemon/feed/server.hpp"
+
+#include "daemon/feed/session.hpp"
+#include "daemon/log/log.hpp"
+
+namespace vigil::feed {
+namespace {
+
+std::string refusal_frame(std::size_t limit) {
+  v1::FeedMessage m;
+  m.mutable_closing()->set_error(v1::FEED_ERROR_TOO_MANY_CONNECTIONS);
+  m.mutable_closing()->set_message(fmt::format("the daemon is at its limit of {} feed subscribers", limit));
+  std::string frame;
+  codec::append_frame(frame, m);
+  return frame;
+}
+
+}  // namespace
+
+server::server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users)
+    : log_(log::component_logger("feed")),
+      listener_(io, {"feeds", config.address, config.port, config.max_connections, refusal_frame(config.max_connections)},
+                [&config, &hub, &users, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id,
+                                                          std::string peer) {
+                  return std::make_shared<feed_session<boost::asio::ip::tcp::socket>>(
+                      std::move(socket), id, std::move(peer), hub, users, config, *log);
+                },
+                log_) {}
+
+}  // namespace vigil::feed
