@@ -88,6 +88,7 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     feeds.integer<std::size_t>("hard_queue_bytes", f.hard_queue_bytes, 4'096, 1'073'741'824);
     feeds.millis("slow_grace_ms", f.slow_grace, 0, 600'000);
     feeds.integer<std::size_t>("history_events", f.history_events, 0, 10'000'000);
+    feeds.integer<std::size_t>("send_buffer_bytes", f.send_buffer_bytes, 0, 16 * 1024 * 1024);
   }
   {
     const YAML::Node list = top.list("users");

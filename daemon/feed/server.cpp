@@ -22,6 +22,11 @@ server::server(boost::asio::io_context& io, const settings& config, hub::hub& hu
       listener_(io, {"feeds", config.address, config.port, config.max_connections, refusal_frame(config.max_connections)},
                 [&config, &hub, &users, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id,
                                                           std::string peer) {
+                  if (config.send_buffer_bytes > 0) {
+                    boost::system::error_code ignored;  // a refusal leaves the system's default
+                    socket.set_option(
+                        boost::asio::socket_base::send_buffer_size(static_cast<int>(config.send_buffer_bytes)), ignored);
+                  }
                   return std::make_shared<feed_session<boost::asio::ip::tcp::socket>>(
                       std::move(socket), id, std::move(peer), hub, users, config, *log);
                 },

@@ -18,6 +18,10 @@ struct settings {
   std::size_t hard_queue_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds slow_grace{5'000};
   std::size_t history_events = 65'536;
+  // The kernel's send buffer per subscriber socket, so that a reader that stops reading shows
+  // in the hub's queue (and its limits) instead of in megabytes of kernel buffer. 0: the
+  // system's default.
+  std::size_t send_buffer_bytes = 64 * 1024;
 };
 
 }  // namespace vigil::feed

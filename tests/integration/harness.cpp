@@ -210,4 +210,40 @@ std::optional<v1::ControlResponse> control_client::call(v1::ControlRequest reque
   }
 }
 
+feed_client::feed_client(std::uint16_t port, int receive_buffer) : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+  socket_.open(tcp::v4());
+  if (receive_buffer > 0) socket_.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+  socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+}
+
+void feed_client::subscribe(v1::FeedRequest request) {
+  if (request.token().empty()) request.set_token(operator_token);
+  std::string frame;
+  codec::append_frame(frame, request);
+  asio::write(socket_, asio::buffer(frame));
+}
+
+std::optional<v1::FeedMessage> feed_client::next(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  v1::FeedMessage m;
+  for (;;) {
+    const auto f = decoder_.next(m);
+    if (f.status == codec::decode_status::ok) return m;
+    if (f.status == codec::decode_status::bad) throw std::runtime_error("daemon sent a bad feed frame");
+    if (eof_) return std::nullopt;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    const auto r = read_within(io_, socket_, decoder_, left);
+    if (r == read_result::closed) eof_ = true;
+    if (r == read_result::timed_out) return std::nullopt;
+  }
+}
+
+std::optional<v1::FeedMessage> feed_client::next_event(std::chrono::milliseconds timeout) {
+  for (;;) {
+    auto m = next(timeout);
+    if (!m || !m->has_vitals()) return m;
+  }
+}
+
 }  // namespace vigil::test

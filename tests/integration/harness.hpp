@@ -59,6 +59,7 @@ class daemon_under_test {
 
   std::uint16_t port() const { return daemon_.ingest_port(); }
   std::uint16_t control_port() const { return daemon_.control_port(); }
+  std::uint16_t feed_port() const { return daemon_.feed_port(); }
   recording_sink& sink() { return *sink_; }
   const ingest::stats& stats() const { return daemon_.ingest_stats(); }
   /// Stops gracefully and waits for run() to return.
@@ -107,8 +108,30 @@ v1::DeviceMessage make_hello(const std::string& device_id, const std::string& to
 }  // namespace vigil::test
 
 #include "vigil/v1/control.pb.h"
+#include "vigil/v1/feed.pb.h"
 
 namespace vigil::test {
+
+/// A feed subscriber on the TCP feed port.
+class feed_client {
+ public:
+  /// Connects; with `receive_buffer` > 0, the socket's receive buffer is made that small first
+  /// (a subscriber that does not read then fills up quickly).
+  explicit feed_client(std::uint16_t port, int receive_buffer = 0);
+  /// Sends the FeedRequest (with operator_token unless it has a token).
+  void subscribe(v1::FeedRequest request);
+  /// The next message; nullopt once the daemon has closed the connection or after `timeout`.
+  std::optional<v1::FeedMessage> next(std::chrono::milliseconds timeout = default_wait);
+  /// The next event (skipping vitals); nullopt as next().
+  std::optional<v1::FeedMessage> next_event(std::chrono::milliseconds timeout = default_wait);
+  bool closed() const { return eof_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  codec::frame_decoder decoder_;
+  bool eof_ = false;
+};
 
 /// An operator's tool on the control port, one request at a time.
 class control_client {
