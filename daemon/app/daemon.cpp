@@ -4,6 +4,7 @@
 #include "daemon/clinic/clinic.hpp"
 #include "daemon/control/server.hpp"
 #include "daemon/control/service.hpp"
+#include "daemon/http/server.hpp"
 #include "daemon/ingest/device_registry.hpp"
 #include "daemon/ingest/server.hpp"
 #include "daemon/ingest/sink.hpp"
@@ -48,13 +49,15 @@ engine::millis wall_now() {
       .count();
 }
 
-void write_ports_file(const std::string& path, std::uint16_t ingest_port, std::optional<std::uint16_t> control_port) {
+void write_ports_file(const std::string& path, std::uint16_t ingest_port, std::optional<std::uint16_t> control_port,
+                      std::optional<std::uint16_t> http_port) {
   // Written whole and renamed into place, so a reader never sees half a file.
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << "ingest: " << ingest_port << "\n";
     if (control_port) out << "control: " << *control_port << "\n";
+    if (http_port) out << "http: " << *http_port << "\n";
     if (!out.flush()) throw std::runtime_error("cannot write ports file '" + temporary + "'");
   }
   std::error_code ec;
@@ -93,6 +96,11 @@ struct daemon::impl {
         retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters) {
     if (config.control.enabled) control.emplace(io, config.control, commands);
+    if (config.http.enabled) {
+      web.emplace(io, config.http, commands,
+                  http::sources{[this] { return metrics(); }, [this] { return health(); },
+                                timeline ? (std::filesystem::path(config.data_dir) / "timeline.db").string() : ""});
+    }
     if (timeline) {
       durable->attach(io.get_executor());
       auto reader = timeline->reader();
@@ -110,6 +118,8 @@ struct daemon::impl {
       timeline->on_health([this](bool saving, const std::string& reason) {
         // On the writer thread: the clinic lives on the ingest thread.
         asio::post(io, [this, saving, reason] {
+          timeline_saving = saving;
+          timeline_reason = reason;
           if (saving) {
             log->info("the timeline is being saved again");
           } else {
@@ -148,7 +158,67 @@ struct daemon::impl {
     clinic.publish();
   }
 
-  std::size_t open_connections() const { return ingest.connections() + (control ? control->connections() : 0); }
+  std::size_t open_connections() const {
+    return ingest.connections() + (control ? control->connections() : 0) + (web ? web->connections() : 0);
+  }
+
+  /// The counters /metrics reports, read on the I/O thread.
+  http::metrics_snapshot metrics() {
+    http::metrics_snapshot m;
+    m.version = VIGIL_VERSION;
+    const auto listener = [&m](const char* name, const net::listener_stats& s) {
+      m.listeners.push_back({name, s.active.load(std::memory_order_relaxed), s.accepted.load(std::memory_order_relaxed),
+                             s.refused.load(std::memory_order_relaxed)});
+    };
+    listener("ingest", ingest.connection_stats());
+    if (control) listener("control", control->connection_stats());
+    if (web) listener("http", web->connection_stats());
+    const auto read = [](const ingest::stats::counter& c) { return c.load(std::memory_order_relaxed); };
+    m.samples_accepted = read(counters.samples_accepted);
+    m.samples_rejected = read(counters.samples_rejected);
+    m.samples_flagged = read(counters.samples_flagged);
+    m.batches_accepted = read(counters.batches_accepted);
+    m.batches_duplicate = read(counters.batches_duplicate);
+    m.protocol_errors = read(counters.protocol_errors);
+    m.handshakes_refused = read(counters.handshakes_refused);
+    // Priorities are numbered 1 (low) to 3 (high).
+    const auto slot = [](engine::priority p) { return std::min<std::size_t>(2, std::max(1, static_cast<int>(p)) - 1); };
+    for (std::size_t p = 1; p <= 3; ++p) m.alarms_raised[p - 1] = clinic.stats().alarms_raised[p];
+    for (const auto& s : clinic.alarms().sessions()) {
+      ++m.sessions_open;
+      for (const auto& a : s.alarms) ++m.alarms_active[slot(a.level)];
+    }
+    for (const auto& [chair, a] : clinic.alarms().chair_advisories()) ++m.alarms_active[slot(a.level)];
+    if (timeline) {
+      const auto s = timeline->stats();
+      http::store_counters out;
+      out.saving = timeline_saving;
+      out.transactions = s.transactions;
+      out.failures = s.failures;
+      out.events_dropped = s.events_dropped;
+      out.queued = s.queued;
+      for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) {
+        out.latency_buckets.emplace_back(store::timeline_store::latency_bounds_ms[i] / 1000.0, s.latency_buckets[i]);
+      }
+      out.latency_count = s.latency_count;
+      out.latency_sum_seconds = s.latency_sum_ms / 1000.0;
+      m.store = std::move(out);
+    }
+    return m;
+  }
+
+  /// What /healthz reports, read on the I/O thread.
+  http::health_status health() const {
+    http::health_status h;
+    h.stopping = stopping;
+    h.listeners.emplace_back("ingest", ingest.port());
+    if (control) h.listeners.emplace_back("control", control->port());
+    if (web) h.listeners.emplace_back("http", web->port());
+    h.timeline = timeline != nullptr;
+    h.timeline_saving = timeline_saving;
+    h.timeline_reason = timeline_reason;
+    return h;
+  }
 
   void begin_stop() {
     if (stopping) return;
@@ -158,7 +228,7 @@ struct daemon::impl {
     stats_timer.cancel();
     tick_timer.cancel();
     retention_timer.cancel();
-    listeners_open = control ? 2 : 1;
+    listeners_open = 1 + (control ? 1 : 0) + (web ? 1 : 0);
     auto closed = [this] {
       if (--listeners_open > 0) return;
       shutdown_timer.cancel();
@@ -167,6 +237,7 @@ struct daemon::impl {
     };
     ingest.stop(closed);
     if (control) control->stop(closed);
+    if (web) web->stop(closed);
     shutdown_timer.expires_after(config.shutdown_timeout);
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
@@ -258,6 +329,9 @@ struct daemon::impl {
   asio::steady_timer retention_timer;
   ingest::server ingest;
   std::optional<control::server> control;
+  std::optional<http::server> web;
+  bool timeline_saving = true;
+  std::string timeline_reason;
   int listeners_open = 0;
   std::uint64_t last_samples = 0;
   std::uint64_t last_events_dropped = 0;
@@ -284,12 +358,15 @@ void daemon::start() {
   });
   d.ingest.listen();
   if (d.control) d.control->listen();
+  if (d.web) d.web->listen();
   if (!d.config.ports_file.empty()) {
     write_ports_file(d.config.ports_file, d.ingest.port(),
-                     d.control ? std::optional<std::uint16_t>(d.control->port()) : std::nullopt);
+                     d.control ? std::optional<std::uint16_t>(d.control->port()) : std::nullopt,
+                     d.web ? std::optional<std::uint16_t>(d.web->port()) : std::nullopt);
   }
   d.ingest.start();
   if (d.control) d.control->start();
+  if (d.web) d.web->start();
   d.schedule_tick();
   d.apply_retention();
   if (d.opts.handle_signals) {
@@ -314,6 +391,8 @@ void daemon::stop() {
 std::uint16_t daemon::ingest_port() const { return impl_->ingest.port(); }
 
 std::uint16_t daemon::control_port() const { return impl_->control ? impl_->control->port() : 0; }
+
+std::uint16_t daemon::http_port() const { return impl_->web ? impl_->web->port() : 0; }
 
 const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
 

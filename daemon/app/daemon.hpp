@@ -38,6 +38,8 @@ class daemon {
   std::uint16_t ingest_port() const;
   /// The bound control port; 0 when the control listener is disabled.
   std::uint16_t control_port() const;
+  /// The bound HTTP port; 0 when the HTTP listener is disabled.
+  std::uint16_t http_port() const;
   const ingest::stats& ingest_stats() const;
 
  private:

@@ -2,6 +2,7 @@
 
 #include "daemon/control/server.hpp"
 #include "daemon/engine/profile.hpp"
+#include "daemon/http/settings.hpp"
 #include "daemon/ingest/settings.hpp"
 #include "daemon/log/log.hpp"
 
@@ -15,6 +16,7 @@ namespace vigil::config {
 struct daemon_config {
   ingest::settings ingest;
   control::settings control;
+  http::settings http;
   // Everyone who reads feeds or changes state: name, token, role.
   std::vector<control::user> users;
   // Protocol profiles: read from engine.profiles_dir; the built-in generic one when empty.

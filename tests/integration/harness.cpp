@@ -39,6 +39,7 @@ config::daemon_config test_config() {
   c.ingest.idle_timeout = std::chrono::seconds(30);
   c.ingest.devices = {{"dev-*", device_token, ""}, {"pinned", device_token, "chair-9"}};
   c.control.port = 0;
+  c.http.port = 0;
   c.users = {{"nurse-ana", operator_token, control::role::admin}};
   c.log.level = "warn";
   return c;

@@ -59,6 +59,7 @@ class daemon_under_test {
 
   std::uint16_t port() const { return daemon_.ingest_port(); }
   std::uint16_t control_port() const { return daemon_.control_port(); }
+  std::uint16_t http_port() const { return daemon_.http_port(); }
   recording_sink& sink() { return *sink_; }
   const ingest::stats& stats() const { return daemon_.ingest_stats(); }
   /// Stops gracefully and waits for run() to return.
