@@ -274,6 +274,11 @@ TEST(Http, CommandsOnClosedOrUnknownSessionsAreRefusedWithAReason) {
   EXPECT_EQ(r->status, 409) << r->body;
   EXPECT_EQ(error_of(*r), "predose_gate");
   ASSERT_EQ(admin.request("POST", fmt::format("/api/v1/sessions/{}/close", id), admin_token)->status, 200);
+  // Until its close is committed the timeline does not know the session; a monitor's ack says it is.
+  test_client monitor(d.port());
+  ASSERT_TRUE(monitor.hello("dev-9", device_token, "chair-9")->has_welcome());
+  monitor.send(make_batch(1, 1, wall_ms()));
+  ASSERT_TRUE(monitor.wait_ack(1));
   r = admin.request("POST", fmt::format("/api/v1/sessions/{}/notes", id), admin_token, R"({"text":"late"})");
   EXPECT_EQ(r->status, 409);
   EXPECT_EQ(error_of(*r), "session_closed");
