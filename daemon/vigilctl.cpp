@@ -1,7 +1,6 @@
-// vigilctl: the operators' command line. Talks to vigild's control listener, and reads stored
-// sessions from the timeline database directly (read-only, no daemon needed).
+// vigilctl: the operators' command line. Drives sessions through vigild's REST API (docs/api.md),
+// and reads stored sessions from the timeline database directly (read-only, no daemon needed).
 
-#include "daemon/codec/frame.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
@@ -10,12 +9,16 @@
 #include "vigil/v1/control.pb.h"
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,18 +33,20 @@
 #include <vector>
 
 namespace asio = boost::asio;
-using vigil::v1::ControlRequest;
 using vigil::v1::ControlResponse;
 
 namespace {
 
-std::optional<std::uint16_t> read_control_port(const std::string& path) {
+namespace bh = boost::beast::http;
+
+/// The `http:` port of vigild's ports file; nullopt if it has none or cannot be read.
+std::optional<std::uint16_t> read_http_port(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("control:", 0) != 0) continue;
+    if (line.rfind("http:", 0) != 0) continue;
     try {
-      const unsigned long port = std::stoul(line.substr(8));
+      const unsigned long port = std::stoul(line.substr(5));
       if (port == 0 || port > 65535) return std::nullopt;
       return static_cast<std::uint16_t>(port);
     } catch (const std::exception&) {
@@ -51,30 +56,105 @@ std::optional<std::uint16_t> read_control_port(const std::string& path) {
   return std::nullopt;
 }
 
-/// Sends one request and returns its response; throws std::runtime_error on transport faults.
-ControlResponse call(const std::string& host, std::uint16_t port, ControlRequest request) {
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  asio::ip::tcp::socket socket(io);
-  asio::connect(socket, resolver.resolve(host, std::to_string(port)));
-  request.set_request_id(1);
-  std::string frame;
-  vigil::codec::append_frame(frame, request);
-  asio::write(socket, asio::buffer(frame));
-  vigil::codec::frame_decoder decoder(vigil::codec::hard_max_frame_bytes);
-  ControlResponse response;
-  for (;;) {
-    const auto f = decoder.next(response);
-    if (f.status == vigil::codec::decode_status::ok) return response;
-    if (f.status == vigil::codec::decode_status::bad) {
-      throw std::runtime_error(fmt::format("bad response: {}", vigil::codec::describe(f.error)));
-    }
-    const auto space = decoder.prepare();
-    boost::system::error_code ec;
-    const std::size_t n = socket.read_some(asio::buffer(space.data(), space.size()), ec);
-    if (ec) throw std::runtime_error(fmt::format("connection closed before a response: {}", ec.message()));
-    decoder.commit(n);
+/// Where vigild's HTTP listener is: http://HOST[:PORT].
+struct endpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7402;
+};
+
+std::optional<endpoint> parse_url(const std::string& url) {
+  constexpr std::string_view scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return std::nullopt;
+  std::string rest = url.substr(scheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.pop_back();
+  if (rest.empty() || rest.find('/') != std::string::npos) return std::nullopt;
+  endpoint e;
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || rest.back() == ']') {
+    e.host = rest;
+    return e;
   }
+  e.host = rest.substr(0, colon);
+  try {
+    std::size_t used = 0;
+    const unsigned long port = std::stoul(rest.substr(colon + 1), &used);
+    if (used != rest.size() - colon - 1 || port == 0 || port > 65535) return std::nullopt;
+    e.port = static_cast<std::uint16_t>(port);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']') e.host = e.host.substr(1, e.host.size() - 2);
+  return e;
+}
+
+struct reply {
+  unsigned status = 0;
+  std::string body;
+};
+
+/// One keep-alive connection to vigild's REST API; throws std::runtime_error on transport faults.
+class rest_client {
+ public:
+  rest_client(endpoint where, std::string token) : where_(std::move(where)), token_(std::move(token)), stream_(io_) {
+    asio::ip::tcp::resolver resolver(io_);
+    stream_.connect(resolver.resolve(where_.host, std::to_string(where_.port)));
+  }
+
+  reply call(bh::verb method, const std::string& target, const std::string& body = "") {
+    bh::request<bh::string_body> req{method, target, 11};
+    req.set(bh::field::host, where_.host);
+    req.set(bh::field::user_agent, "vigilctl/" VIGIL_VERSION);
+    req.set(bh::field::authorization, "Bearer " + token_);
+    if (!body.empty()) req.set(bh::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    bh::write(stream_, req);
+    bh::response_parser<bh::string_body> parser;
+    parser.body_limit(boost::none);
+    bh::read(stream_, buffer_, parser);
+    return {parser.get().result_int(), parser.get().body()};
+  }
+
+ private:
+  endpoint where_;
+  std::string token_;
+  asio::io_context io_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+/// A refusal: {"error":..., "message":...}.
+struct refusal {
+  std::string error;
+  std::string message;
+};
+
+refusal refusal_of(const reply& r) {
+  google::protobuf::Struct body;
+  refusal out{fmt::format("http_{}", r.status), "the daemon's answer carries no reason"};
+  if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok()) return out;
+  const auto& fields = body.fields();
+  if (const auto it = fields.find("error"); it != fields.end()) out.error = it->second.string_value();
+  if (const auto it = fields.find("message"); it != fields.end()) out.message = it->second.string_value();
+  return out;
+}
+
+std::string json_of(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+ControlResponse parse_response(const reply& r) {
+  ControlResponse out;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // a newer daemon may say more
+  if (!google::protobuf::util::JsonStringToMessage(r.body, &out, options).ok()) {
+    throw std::runtime_error("the daemon's answer is not the JSON expected");
+  }
+  return out;
 }
 
 std::string clock_time(std::int64_t ms) {
@@ -305,19 +385,16 @@ int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* export_cmd, C
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"vigilctl: open sessions, mark doses and acknowledge alarms on a running vigild; list, show, export "
-               "and report stored sessions from its timeline"};
+  CLI::App cli{"vigilctl: open sessions, mark doses and acknowledge alarms on a running vigild (through its REST "
+               "API); list, show, export and report stored sessions from its timeline"};
   cli.require_subcommand(1);
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 7401;
+  std::string url = "http://127.0.0.1:7402";
   std::string ports_file;
   std::string token;
-  cli.add_option("--host", host, "vigild host")->capture_default_str();
-  cli.add_option("--port", port, "vigild control port")->capture_default_str();
-  cli.add_option("--ports-file", ports_file, "Read the control port from vigild's ports file");
-  cli.add_option("--token", token, "Operator token (default: $VIGIL_TOKEN)");
+  cli.add_option("--url", url, "vigild's HTTP listener, http://HOST:PORT")->capture_default_str();
+  cli.add_option("--ports-file", ports_file, "Take the port from the 'http:' line of vigild's ports file");
+  cli.add_option("--token", token, "User token (default: $VIGIL_TOKEN)");
 
-  ControlRequest request;
   std::string chair, text_a, text_b;
   std::uint64_t alarm_id = 0;
   unsigned seconds = 120;
@@ -383,64 +460,96 @@ int main(int argc, char** argv) {
     if (const char* env = std::getenv("VIGIL_TOKEN")) token = env;
   }
   if (token.empty()) {
-    std::fprintf(stderr, "vigilctl: no operator token: use --token or set VIGIL_TOKEN\n");
+    std::fprintf(stderr, "vigilctl: no user token: use --token or set VIGIL_TOKEN\n");
+    return 2;
+  }
+  auto where = parse_url(url);
+  if (!where) {
+    std::fprintf(stderr, "vigilctl: --url must be http://HOST or http://HOST:PORT, not '%s'\n", url.c_str());
     return 2;
   }
   if (!ports_file.empty()) {
-    const auto p = read_control_port(ports_file);
+    const auto p = read_http_port(ports_file);
     if (!p) {
-      std::fprintf(stderr, "vigilctl: no 'control:' line in %s\n", ports_file.c_str());
+      std::fprintf(stderr, "vigilctl: no 'http:' line in %s\n", ports_file.c_str());
       return 2;
     }
-    port = *p;
-  }
-  request.set_token(token);
-  if (*sessions) {
-    request.mutable_list_sessions();
-  } else if (*open) {
-    auto& c = *request.mutable_open_session();
-    c.set_chair_id(chair);
-    c.set_patient_ref(text_a);
-    c.set_profile(text_b);
-  } else if (*override_cmd) {
-    request.mutable_override_predose()->set_chair_id(chair);
-    request.mutable_override_predose()->set_reason(text_a);
-  } else if (*dose) {
-    auto& c = *request.mutable_mark_dose();
-    c.set_chair_id(chair);
-    c.set_route(text_a);
-    c.set_dose(text_b);
-  } else if (*ack) {
-    request.mutable_acknowledge()->set_chair_id(chair);
-    request.mutable_acknowledge()->set_alarm_id(alarm_id);
-  } else if (*pause) {
-    request.mutable_pause_audio()->set_chair_id(chair);
-    request.mutable_pause_audio()->set_duration_s(seconds);
-  } else if (*close || *abort_cmd) {
-    auto& c = *request.mutable_close_session();
-    c.set_chair_id(chair);
-    c.set_abort(abort_cmd->parsed());
-    c.set_reason(text_a);
-  } else if (*note) {
-    request.mutable_add_note()->set_chair_id(chair);
-    request.mutable_add_note()->set_text(text_a);
+    where->port = *p;
   }
 
+  // A refusal prints the daemon's reason and exits 1; a daemon at its connection limit, 2.
+  const auto refused = [](const reply& r) {
+    const auto why = refusal_of(r);
+    std::fprintf(stderr, "vigilctl: %s: %s\n", why.error.c_str(), why.message.c_str());
+    return r.status == 503 ? 2 : 1;
+  };
   try {
-    const auto response = call(host, port, request);
-    if (response.error() != vigil::v1::CONTROL_ERROR_NONE) {
-      std::fprintf(stderr, "vigilctl: %s: %s\n", vigil::v1::ControlError_Name(response.error()).c_str(),
-                   response.message().c_str());
-      // Refused by the daemon: 1. Not served at all (busy): 2, like any connection problem.
-      return response.error() == vigil::v1::CONTROL_ERROR_TOO_MANY_CONNECTIONS ? 2 : 1;
+    rest_client rest(*where, token);
+    if (*open) {
+      vigil::v1::OpenSession c;
+      c.set_chair_id(chair);
+      c.set_patient_ref(text_a);
+      c.set_profile(text_b);
+      const auto r = rest.call(bh::verb::post, "/api/v1/sessions", json_of(c));
+      if (r.status / 100 != 2) return refused(r);
+      std::printf("ok (session %llu)\n", static_cast<unsigned long long>(parse_response(r).session_id()));
+      return 0;
     }
+    const auto listed = rest.call(bh::verb::get, "/api/v1/sessions");
+    if (listed.status != 200) return refused(listed);
+    const auto sessions_now = parse_response(listed);
     if (*sessions) {
-      print_sessions(response);
-    } else {
-      std::printf("ok (session %llu)\n", static_cast<unsigned long long>(response.session_id()));
+      print_sessions(sessions_now);
+      return 0;
     }
+    // Commands name a chair; the API names the session open on it.
+    std::uint64_t session = 0;
+    for (const auto& s : sessions_now.sessions()) {
+      if (s.chair_id() == chair) session = s.session_id();
+    }
+    if (session == 0) {
+      std::fprintf(stderr, "vigilctl: no_open_session: no open session on chair '%s'\n", chair.c_str());
+      return 1;
+    }
+    const std::string base = fmt::format("/api/v1/sessions/{}", session);
+    std::string target;
+    std::string body;
+    if (*override_cmd) {
+      vigil::v1::OverridePredose c;
+      c.set_reason(text_a);
+      target = base + "/override";
+      body = json_of(c);
+    } else if (*dose) {
+      vigil::v1::MarkDose c;
+      c.set_route(text_a);
+      c.set_dose(text_b);
+      target = base + "/dose";
+      body = json_of(c);
+    } else if (*ack) {
+      target = fmt::format("{}/alarms/{}/ack", base, alarm_id);
+    } else if (*pause) {
+      vigil::v1::PauseAudio c;
+      c.set_duration_s(seconds);
+      target = base + "/pause";
+      body = json_of(c);
+    } else if (*close) {
+      target = base + "/close";
+    } else if (*abort_cmd) {
+      vigil::v1::CloseSession c;
+      c.set_reason(text_a);
+      target = base + "/abort";
+      body = json_of(c);
+    } else if (*note) {
+      vigil::v1::AddNote c;
+      c.set_text(text_a);
+      target = base + "/notes";
+      body = json_of(c);
+    }
+    const auto r = rest.call(bh::verb::post, target, body);
+    if (r.status / 100 != 2) return refused(r);
+    std::printf("ok (session %llu)\n", static_cast<unsigned long long>(parse_response(r).session_id()));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "vigilctl: cannot reach vigild at %s:%u: %s\n", host.c_str(), port, e.what());
+    std::fprintf(stderr, "vigilctl: cannot reach vigild at %s:%u: %s\n", where->host.c_str(), where->port, e.what());
     return 2;
   }
   return 0;

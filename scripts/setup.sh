@@ -11,6 +11,8 @@ packages=(
   libyaml-cpp-dev               # config files
   libcli11-dev                  # command-line parsing
   libsqlite3-dev                # the session timeline store
+  prometheus-cpp-dev            # /metrics: the Prometheus data model and text format (core only)
+  prometheus                    # promtool, which the tests run on a real /metrics scrape
   libgtest-dev libgmock-dev     # tests
   libbenchmark-dev              # bench/
 )

@@ -6,6 +6,7 @@
 #include "daemon/control/service.hpp"
 #include "daemon/feed/server.hpp"
 #include "daemon/hub/hub.hpp"
+#include "daemon/http/server.hpp"
 #include "daemon/ingest/device_registry.hpp"
 #include "daemon/ingest/server.hpp"
 #include "daemon/ingest/sink.hpp"
@@ -116,6 +117,11 @@ struct daemon::impl {
                    [this](std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
                      hub.publish_vitals(chair, session, samples);
                    });
+    if (config.http.enabled) {
+      web.emplace(io, config.http, commands,
+                  http::sources{[this] { return metrics(); }, [this] { return health(); },
+                                timeline ? (std::filesystem::path(config.data_dir) / "timeline.db").string() : ""});
+    }
     if (timeline) {
       durable->attach(io.get_executor());
       auto reader = timeline->reader();
@@ -133,6 +139,8 @@ struct daemon::impl {
       timeline->on_health([this](bool saving, const std::string& reason) {
         // On the writer thread: the clinic lives on the ingest thread.
         asio::post(io, [this, saving, reason] {
+          timeline_saving = saving;
+          timeline_reason = reason;
           if (saving) {
             log->info("the timeline is being saved again");
           } else {
@@ -173,7 +181,70 @@ struct daemon::impl {
   }
 
   std::size_t open_connections() const {
-    return ingest.connections() + (control ? control->connections() : 0) + (feeds ? feeds->connections() : 0);
+    return ingest.connections() + (control ? control->connections() : 0) + (web ? web->connections() : 0) +
+           (feeds ? feeds->connections() : 0);
+  }
+
+  /// The counters /metrics reports, read on the I/O thread.
+  http::metrics_snapshot metrics() {
+    http::metrics_snapshot m;
+    m.version = VIGIL_VERSION;
+    const auto listener = [&m](const char* name, const net::listener_stats& s) {
+      m.listeners.push_back({name, s.active.load(std::memory_order_relaxed), s.accepted.load(std::memory_order_relaxed),
+                             s.refused.load(std::memory_order_relaxed)});
+    };
+    listener("ingest", ingest.connection_stats());
+    if (control) listener("control", control->connection_stats());
+    if (web) listener("http", web->connection_stats());
+    if (feeds) listener("feed", feeds->connection_stats());
+    const auto& hs = hub.stats();
+    m.feeds = {hub.subscribers(), hub.queued_bytes(), hs.dropped_slow, hs.events, hs.frames, hs.vitals_merged, hs.resumes};
+    const auto read = [](const ingest::stats::counter& c) { return c.load(std::memory_order_relaxed); };
+    m.samples_accepted = read(counters.samples_accepted);
+    m.samples_rejected = read(counters.samples_rejected);
+    m.samples_flagged = read(counters.samples_flagged);
+    m.batches_accepted = read(counters.batches_accepted);
+    m.batches_duplicate = read(counters.batches_duplicate);
+    m.protocol_errors = read(counters.protocol_errors);
+    m.handshakes_refused = read(counters.handshakes_refused);
+    // Priorities are numbered 1 (low) to 3 (high).
+    const auto slot = [](engine::priority p) { return std::min<std::size_t>(2, std::max(1, static_cast<int>(p)) - 1); };
+    for (std::size_t p = 1; p <= 3; ++p) m.alarms_raised[p - 1] = clinic.stats().alarms_raised[p];
+    for (const auto& s : clinic.alarms().sessions()) {
+      ++m.sessions_open;
+      for (const auto& a : s.alarms) ++m.alarms_active[slot(a.level)];
+    }
+    for (const auto& [chair, a] : clinic.alarms().chair_advisories()) ++m.alarms_active[slot(a.level)];
+    if (timeline) {
+      const auto s = timeline->stats();
+      http::store_counters out;
+      out.saving = timeline_saving;
+      out.transactions = s.transactions;
+      out.failures = s.failures;
+      out.events_dropped = s.events_dropped;
+      out.queued = s.queued;
+      for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) {
+        out.latency_buckets.emplace_back(store::timeline_store::latency_bounds_ms[i] / 1000.0, s.latency_buckets[i]);
+      }
+      out.latency_count = s.latency_count;
+      out.latency_sum_seconds = s.latency_sum_ms / 1000.0;
+      m.store = std::move(out);
+    }
+    return m;
+  }
+
+  /// What /healthz reports, read on the I/O thread.
+  http::health_status health() const {
+    http::health_status h;
+    h.stopping = stopping;
+    h.listeners.emplace_back("ingest", ingest.port());
+    if (control) h.listeners.emplace_back("control", control->port());
+    if (web) h.listeners.emplace_back("http", web->port());
+    if (feeds) h.listeners.emplace_back("feed", feeds->port());
+    h.timeline = timeline != nullptr;
+    h.timeline_saving = timeline_saving;
+    h.timeline_reason = timeline_reason;
+    return h;
   }
 
   void begin_stop() {
@@ -184,7 +255,7 @@ struct daemon::impl {
     stats_timer.cancel();
     tick_timer.cancel();
     retention_timer.cancel();
-    listeners_open = 1 + (control ? 1 : 0) + (feeds ? 1 : 0);
+    listeners_open = 1 + (control ? 1 : 0) + (feeds ? 1 : 0) + (web ? 1 : 0);
     auto closed = [this] {
       if (--listeners_open > 0) return;
       shutdown_timer.cancel();
@@ -194,6 +265,7 @@ struct daemon::impl {
     ingest.stop(closed);
     if (control) control->stop(closed);
     if (feeds) feeds->stop(closed);
+    if (web) web->stop(closed);
     shutdown_timer.expires_after(config.shutdown_timeout);
     shutdown_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
@@ -288,6 +360,9 @@ struct daemon::impl {
   ingest::server ingest;
   std::optional<control::server> control;
   std::optional<feed::server> feeds;
+  std::optional<http::server> web;
+  bool timeline_saving = true;
+  std::string timeline_reason;
   int listeners_open = 0;
   std::uint64_t last_samples = 0;
   std::uint64_t last_events_dropped = 0;
@@ -315,15 +390,18 @@ void daemon::start() {
   d.ingest.listen();
   if (d.control) d.control->listen();
   if (d.feeds) d.feeds->listen();
+  if (d.web) d.web->listen();
   if (!d.config.ports_file.empty()) {
     std::vector<std::pair<std::string, std::uint16_t>> ports{{"ingest", d.ingest.port()}};
     if (d.control) ports.emplace_back("control", d.control->port());
     if (d.feeds) ports.emplace_back("feed", d.feeds->port());
+    if (d.web) ports.emplace_back("http", d.web->port());
     write_ports_file(d.config.ports_file, ports);
   }
   d.ingest.start();
   if (d.control) d.control->start();
   if (d.feeds) d.feeds->start();
+  if (d.web) d.web->start();
   d.schedule_tick();
   d.apply_retention();
   if (d.opts.handle_signals) {
@@ -350,6 +428,7 @@ std::uint16_t daemon::ingest_port() const { return impl_->ingest.port(); }
 std::uint16_t daemon::control_port() const { return impl_->control ? impl_->control->port() : 0; }
 
 std::uint16_t daemon::feed_port() const { return impl_->feeds ? impl_->feeds->port() : 0; }
+std::uint16_t daemon::http_port() const { return impl_->web ? impl_->web->port() : 0; }
 
 const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
 

@@ -39,6 +39,8 @@ class daemon {
   /// The bound control port; 0 when the control listener is disabled.
   std::uint16_t control_port() const;
   std::uint16_t feed_port() const;
+  /// The bound HTTP port; 0 when the HTTP listener is disabled.
+  std::uint16_t http_port() const;
   const ingest::stats& ingest_stats() const;
 
  private:

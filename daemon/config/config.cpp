@@ -89,6 +89,15 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     feeds.millis("slow_grace_ms", f.slow_grace, 0, 600'000);
     feeds.integer<std::size_t>("history_events", f.history_events, 0, 10'000'000);
     feeds.integer<std::size_t>("send_buffer_bytes", f.send_buffer_bytes, 0, 16 * 1024 * 1024);
+    auto& web = config.http;
+    section http = top.child("http");
+    http.boolean("enabled", web.enabled);
+    http.text("address", web.address);
+    http.integer<std::uint16_t>("port", web.port, 0, 65535);
+    http.integer<std::size_t>("max_connections", web.max_connections, 1, 10'000);
+    http.integer<std::size_t>("max_body_bytes", web.max_body_bytes, 1'024, 16 * 1024 * 1024);
+    http.millis("idle_timeout_ms", web.idle_timeout, 1'000, 3'600'000);
+    http.millis("read_timeout_ms", web.read_timeout, 100, 600'000);
   }
   {
     const YAML::Node list = top.list("users");
@@ -189,6 +198,8 @@ std::vector<problem> validate(const daemon_config& config) {
   }
   boost::asio::ip::make_address(config.control.address, ec);
   if (ec) problems.push_back({"control.address", fmt::format("'{}' is not an IP address", config.control.address)});
+  boost::asio::ip::make_address(config.http.address, ec);
+  if (ec) problems.push_back({"http.address", fmt::format("'{}' is not an IP address", config.http.address)});
   std::set<std::string> names;
   std::set<std::string> tokens;
   for (std::size_t i = 0; i < config.users.size(); ++i) {

@@ -3,6 +3,7 @@
 #include "daemon/control/server.hpp"
 #include "daemon/engine/profile.hpp"
 #include "daemon/feed/settings.hpp"
+#include "daemon/http/settings.hpp"
 #include "daemon/ingest/settings.hpp"
 #include "daemon/log/log.hpp"
 
@@ -17,6 +18,7 @@ struct daemon_config {
   ingest::settings ingest;
   control::settings control;
   feed::settings feed;
+  http::settings http;
   // Everyone who reads feeds or changes state: name, token, role.
   std::vector<control::user> users;
   // Protocol profiles: read from engine.profiles_dir; the built-in generic one when empty.

@@ -31,6 +31,7 @@ class server {
   void start() { listener_.start(); }
   void stop(std::function<void()> done) { listener_.stop(std::move(done)); }
   std::size_t connections() const noexcept { return listener_.connections(); }
+  const net::listener_stats& connection_stats() const noexcept { return listener_.stats(); }
 
  private:
   std::shared_ptr<spdlog::logger> log_;

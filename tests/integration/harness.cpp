@@ -40,6 +40,7 @@ config::daemon_config test_config() {
   c.ingest.devices = {{"dev-*", device_token, ""}, {"pinned", device_token, "chair-9"}};
   c.control.port = 0;
   c.feed.port = 0;
+  c.http.port = 0;
   c.users = {{"nurse-ana", operator_token, control::role::admin}};
   c.log.level = "warn";
   return c;
@@ -243,6 +244,98 @@ std::optional<v1::FeedMessage> feed_client::next_event(std::chrono::milliseconds
   for (;;) {
     auto m = next(timeout);
     if (!m || !m->has_vitals()) return m;
+  }
+}
+
+}  // namespace vigil::test
+
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace vigil::test {
+
+std::string http_reply::header(const std::string& lower_name) const {
+  const auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+http_client::http_client(std::uint16_t port) : socket_(io_) {
+  socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+}
+
+std::optional<http_reply> http_client::request(const std::string& method, const std::string& target,
+                                               const std::string& token, const std::string& body,
+                                               const std::string& content_type) {
+  std::string text = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (!token.empty()) text += "Authorization: Bearer " + token + "\r\n";
+  if (!body.empty()) text += "Content-Type: " + content_type + "\r\n";
+  if (!body.empty() || method == "POST") text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  text += "\r\n" + body;
+  send_raw(text);
+  return receive();
+}
+
+void http_client::send_raw(const std::string& bytes) {
+  boost::system::error_code ec;
+  asio::write(socket_, asio::buffer(bytes), ec);  // the daemon may have closed already: the reply says why
+}
+
+std::optional<http_reply> http_client::receive(std::chrono::milliseconds timeout) {
+  namespace bh = boost::beast::http;
+  bh::response_parser<bh::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  bool done = false;
+  boost::system::error_code result;
+  bh::async_read(socket_, buffer_, parser, [&](boost::system::error_code ec, std::size_t) {
+    done = true;
+    result = ec;
+  });
+  io_.restart();
+  io_.run_for(timeout);
+  if (!done) {
+    socket_.cancel();
+    io_.restart();
+    io_.run();
+    return std::nullopt;
+  }
+  if (result) return std::nullopt;
+  auto& message = parser.get();
+  http_reply reply;
+  reply.status = static_cast<int>(message.result_int());
+  for (const auto& field : message) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = std::string(field.value());
+  }
+  reply.body = message.body();
+  reply.keep_alive = message.keep_alive();
+  return reply;
+}
+
+bool http_client::wait_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    bool done = false;
+    boost::system::error_code result;
+    auto space = buffer_.prepare(4096);
+    socket_.async_read_some(space, [&](boost::system::error_code ec, std::size_t n) {
+      done = true;
+      result = ec;
+      buffer_.commit(n);
+    });
+    io_.restart();
+    io_.run_for(left);
+    if (!done) {
+      socket_.cancel();
+      io_.restart();
+      io_.run();
+      return false;
+    }
+    if (result) return true;
+    buffer_.consume(buffer_.size());
   }
 }
 

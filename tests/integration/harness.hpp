@@ -60,6 +60,7 @@ class daemon_under_test {
   std::uint16_t port() const { return daemon_.ingest_port(); }
   std::uint16_t control_port() const { return daemon_.control_port(); }
   std::uint16_t feed_port() const { return daemon_.feed_port(); }
+  std::uint16_t http_port() const { return daemon_.http_port(); }
   recording_sink& sink() { return *sink_; }
   const ingest::stats& stats() const { return daemon_.ingest_stats(); }
   /// Stops gracefully and waits for run() to return.
@@ -145,6 +146,40 @@ class control_client {
   boost::asio::ip::tcp::socket socket_;
   codec::frame_decoder decoder_;
   std::uint64_t next_id_ = 1;
+};
+
+}  // namespace vigil::test
+
+#include <boost/beast/core/flat_buffer.hpp>
+
+namespace vigil::test {
+
+/// One HTTP response as the client saw it.
+struct http_reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+  bool keep_alive = true;
+  std::string header(const std::string& lower_name) const;
+};
+
+/// A client of the HTTP port over one keep-alive connection, with raw access for malformed input.
+class http_client {
+ public:
+  explicit http_client(std::uint16_t port);
+  /// Sends a request (with "Authorization: Bearer <token>" unless the token is empty) and reads its response.
+  std::optional<http_reply> request(const std::string& method, const std::string& target, const std::string& token = "",
+                                    const std::string& body = "", const std::string& content_type = "application/json");
+  void send_raw(const std::string& bytes);
+  /// The next response; nullopt if the connection closed or `timeout` passed.
+  std::optional<http_reply> receive(std::chrono::milliseconds timeout = default_wait);
+  /// True once the daemon closes the connection within `timeout`.
+  bool wait_closed(std::chrono::milliseconds timeout = default_wait);
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
 };
 
 }  // namespace vigil::test

@@ -139,7 +139,8 @@ TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
   const auto ports = dir / "ports";
   fs::remove(ports);
   const auto file = write_file(dir / "ok.yaml",
-                               "ingest:\n  port: 7400\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n");
+                               "ingest:\n  port: 7400\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                               "http:\n  port: 0\n");
   child_process p({"--config", file.string(), "--ingest-port", "0", "--control-port", "0", "--feed-port", "0", "--ports-file", ports.string()});
   const auto m = p.wait_line(std::regex(R"(listening for devices on 127\.0\.0\.1:(\d+))"));
   ASSERT_FALSE(m.empty()) << p.output();
@@ -179,7 +180,7 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
   const auto file = write_file(dir / "vigild.yaml",
                                "data_dir: data\nretention_days: 0\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\nfeed:\n  port: 0\n");
+                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n");
   const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
   {
     child_process p({"--config", file.string()});
@@ -298,7 +299,7 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleStoresNoneTwiceAndK
   const auto file = write_file(dir / "vigild.yaml",
                                "data_dir: data\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\nfeed:\n  port: 0\n"
+                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
                                "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
                                    std::string(operator_token) +
                                    "\n"
@@ -462,7 +463,7 @@ TEST(VigildProcess, SessionsClosedLongerAgoThanTheRetentionAreRemovedAtStart) {
   const auto file = write_file(dir / "vigild.yaml",
                                "data_dir: data\nretention_days: 365\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\nfeed:\n  port: 0\n");
+                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n");
   child_process p({"--config", file.string()});
   ASSERT_FALSE(p.wait_line(std::regex(R"(retention: removed 1 sessions closed more than 365 days ago)")).empty())
       << p.output();

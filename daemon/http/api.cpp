@@ -1,0 +1,460 @@
+#include "daemon/http/api.hpp"
+
+#include "daemon/report/csv_export.hpp"
+#include "daemon/report/html_report.hpp"
+#include "daemon/report/json_export.hpp"
+#include "daemon/report/session_record.hpp"
+#include "daemon/store/timeline_reader.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <optional>
+
+// GCC 12 reports Asio's coroutine frame allocation as a mismatched new/delete in some
+// coroutines here (a false positive: awaitable_frame_base declares both operators).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace vigil::http {
+
+namespace asio = boost::asio;
+namespace bh = boost::beast::http;
+using google::protobuf::util::JsonParseOptions;
+using google::protobuf::util::JsonPrintOptions;
+
+namespace {
+
+constexpr const char* json_type = "application/json";
+constexpr std::size_t default_list_limit = 100;
+constexpr std::size_t max_list_limit = 10'000;
+
+/// Runs `f` on `ex` (the reader thread); the caller resumes on its own executor with the result.
+/// `f` is taken by reference and copied: GCC 12 may destroy a temporary with captures twice when
+/// it lives across a co_await, so callers pass a named lambda.
+template <class F>
+asio::awaitable<std::invoke_result_t<F>> run_on(const asio::any_io_executor& ex, const F& f) {
+  using result = std::invoke_result_t<F>;
+  return asio::co_spawn(ex, [f]() -> asio::awaitable<result> { co_return f(); }, asio::use_awaitable);
+}
+
+JsonPrintOptions print_options() {
+  JsonPrintOptions options;
+  options.preserve_proto_field_names = true;  // as the exports write them
+  return options;
+}
+
+std::string to_json(const google::protobuf::Message& m) {
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, print_options()).ok()) out = "{}";
+  return out;
+}
+
+response body_response(status code, std::string body, const char* content_type) {
+  response r(code, 11);
+  r.set(bh::field::content_type, content_type);
+  r.set(bh::field::cache_control, "no-store");
+  r.body() = std::move(body);
+  return r;
+}
+
+response json_response(status code, std::string body) { return body_response(code, std::move(body) + "\n", json_type); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+/// The token of "Authorization: Bearer <token>"; empty when there is none.
+std::string_view bearer_token(const request& req) {
+  const auto it = req.find(bh::field::authorization);
+  if (it == req.end()) return {};
+  std::string_view value(it->value().data(), it->value().size());
+  constexpr std::string_view scheme = "bearer ";
+  if (value.size() <= scheme.size() || !iequals(value.substr(0, scheme.size()), scheme)) return {};
+  value.remove_prefix(scheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  return value;
+}
+
+response unauthorized(std::string_view message) {
+  auto r = error_response(status::unauthorized, "unauthorized", message);
+  r.set(bh::field::www_authenticate, "Bearer realm=\"vigil\"");
+  return r;
+}
+
+/// The control command an endpoint sends; COMMAND_NOT_SET for reads.
+v1::ControlRequest::CommandCase command_of(endpoint e) {
+  switch (e) {
+    case endpoint::session_open: return v1::ControlRequest::kOpenSession;
+    case endpoint::session_dose: return v1::ControlRequest::kMarkDose;
+    case endpoint::session_override: return v1::ControlRequest::kOverridePredose;
+    case endpoint::session_close:
+    case endpoint::session_abort: return v1::ControlRequest::kCloseSession;
+    case endpoint::session_note: return v1::ControlRequest::kAddNote;
+    case endpoint::session_pause: return v1::ControlRequest::kPauseAudio;
+    case endpoint::alarm_ack: return v1::ControlRequest::kAcknowledge;
+    default: return v1::ControlRequest::COMMAND_NOT_SET;
+  }
+}
+
+/// The HTTP status for a control error, and the error's name in JSON.
+std::pair<status, std::string> http_error(v1::ControlError e) {
+  std::string name = v1::ControlError_Name(e);
+  constexpr std::string_view prefix = "CONTROL_ERROR_";
+  if (name.rfind(prefix, 0) == 0) name.erase(0, prefix.size());
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  switch (e) {
+    case v1::CONTROL_ERROR_UNAUTHORIZED: return {status::unauthorized, name};
+    case v1::CONTROL_ERROR_FORBIDDEN: return {status::forbidden, name};
+    case v1::CONTROL_ERROR_UNPARSABLE:
+    case v1::CONTROL_ERROR_NO_COMMAND:
+    case v1::CONTROL_ERROR_INVALID_ARGUMENT:
+    case v1::CONTROL_ERROR_UNKNOWN_PROFILE: return {status::bad_request, name};
+    case v1::CONTROL_ERROR_UNKNOWN_ALARM: return {status::not_found, name};
+    case v1::CONTROL_ERROR_NO_OPEN_SESSION:
+    case v1::CONTROL_ERROR_SESSION_ALREADY_OPEN:
+    case v1::CONTROL_ERROR_WRONG_PHASE:
+    case v1::CONTROL_ERROR_PREDOSE_GATE: return {status::conflict, name};
+    default: return {status::internal_server_error, name};
+  }
+}
+
+response no_timeline() {
+  return error_response(status::not_found, "no_timeline", "no timeline: vigild runs without data_dir");
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+report::export_context context() { return {wall_ms(), VIGIL_VERSION}; }
+
+std::string summary_json(const store::session_summary& s) {
+  report::session_record r;
+  r.summary = s;
+  return to_json(report::to_proto(r, context()).session());
+}
+
+/// Whether a request body is JSON (or absent).
+bool json_body(const request& req) {
+  if (req.body().empty()) return true;
+  const auto it = req.find(bh::field::content_type);
+  if (it == req.end()) return false;
+  std::string_view type(it->value().data(), it->value().size());
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return iequals(type, json_type);
+}
+
+}  // namespace
+
+std::string json_quote(std::string_view text) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04x}", c);
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      // Copy a well-formed UTF-8 sequence whole; anything else becomes U+FFFD.
+      const std::size_t length = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
+      bool ok = length > 0 && i + length <= text.size();
+      for (std::size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+      if (ok) {
+        out.append(text.substr(i, length));
+        i += length - 1;
+      } else {
+        out += "\xef\xbf\xbd";
+      }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+response error_response(status code, std::string_view error, std::string_view message) {
+  return json_response(code, fmt::format("{{\"error\":{},\"message\":{}}}", json_quote(error), json_quote(message)));
+}
+
+api::api(control::service& commands, sources from, asio::any_io_executor readers)
+    : commands_(commands), from_(std::move(from)), readers_(std::move(readers)) {}
+
+asio::awaitable<response> api::handle(const request& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto route = find_route(std::string_view(req.method_string().data(), req.method_string().size()), path_of(target));
+  if (route.result == route_match::outcome::not_found) {
+    co_return error_response(status::not_found, "not_found", "no such resource; the API is under /api/v1 (docs/api.md)");
+  }
+  if (route.result == route_match::outcome::method_not_allowed) {
+    auto r = error_response(status::method_not_allowed, "method_not_allowed",
+                            fmt::format("this resource takes {}", route.allow));
+    r.set(bh::field::allow, route.allow);
+    co_return r;
+  }
+  try {
+    co_return co_await dispatch(req, route);
+  } catch (const std::exception& e) {
+    // A timeline that cannot be opened or read; anything else is a bug, reported the same way.
+    co_return error_response(status::service_unavailable, "unavailable", e.what());
+  }
+}
+
+asio::awaitable<response> api::dispatch(const request& req, const route_match& route) {
+  if (route.endpoint == endpoint::healthz) co_return healthz();
+  if (route.endpoint == endpoint::metrics) {
+    co_return body_response(status::ok, render_metrics(from_.metrics()), metrics_content_type);
+  }
+  const auto token = bearer_token(req);
+  if (token.empty()) co_return unauthorized("a user's token is needed: Authorization: Bearer <token>");
+  const control::user* who = commands_.authenticate(token);
+  if (who == nullptr) co_return unauthorized("unknown token");
+  const auto command = command_of(route.endpoint);
+  const auto needed = command == v1::ControlRequest::COMMAND_NOT_SET ? control::role::viewer
+                                                                      : control::service::needed_for(command);
+  if (who->role < needed) {
+    co_return error_response(status::forbidden, "forbidden",
+                             fmt::format("{} has the role {}; this needs {}", who->name, control::name(who->role),
+                                         control::name(needed)));
+  }
+  if (command == v1::ControlRequest::COMMAND_NOT_SET) co_return co_await read(req, route, *who);
+  co_return co_await this->command(req, route, *who);
+}
+
+v1::ControlResponse api::live(const control::user& who) {
+  v1::ControlRequest list;
+  list.set_token(who.token);
+  list.mutable_list_sessions();
+  return commands_.handle(list);
+}
+
+asio::awaitable<response> api::command(const request& req, const route_match& route, const control::user& who) {
+  if (!json_body(req)) {
+    co_return error_response(status::unsupported_media_type, "unsupported_media_type",
+                             "a request body must be JSON (Content-Type: application/json)");
+  }
+  v1::ControlRequest c;
+  c.set_token(who.token);
+  google::protobuf::Message* body = nullptr;
+  switch (route.endpoint) {
+    case endpoint::session_open: body = c.mutable_open_session(); break;
+    case endpoint::session_dose: body = c.mutable_mark_dose(); break;
+    case endpoint::session_override: body = c.mutable_override_predose(); break;
+    case endpoint::session_close:
+    case endpoint::session_abort: body = c.mutable_close_session(); break;
+    case endpoint::session_note: body = c.mutable_add_note(); break;
+    case endpoint::session_pause: body = c.mutable_pause_audio(); break;
+    case endpoint::alarm_ack: body = c.mutable_acknowledge(); break;
+    default: co_return error_response(status::internal_server_error, "internal", "not a command");
+  }
+  if (!req.body().empty()) {
+    JsonParseOptions options;
+    options.ignore_unknown_fields = false;  // a misspelt field is an error, not a silent default
+    const auto parsed = google::protobuf::util::JsonStringToMessage(req.body(), body, options);
+    if (!parsed.ok()) {
+      co_return error_response(status::bad_request, "bad_json",
+                               fmt::format("the body is not a valid {}: {}", body->GetDescriptor()->name(),
+                                           std::string(parsed.message())));
+    }
+  }
+  if (route.endpoint == endpoint::session_close && c.close_session().abort()) {
+    co_return error_response(status::bad_request, "invalid_argument", "to abort a session, POST to its /abort");
+  }
+  if (route.endpoint == endpoint::session_abort) c.mutable_close_session()->set_abort(true);
+
+  if (route.endpoint != endpoint::session_open) {
+    // Commands are per chair: the session in the path names the chair, if it is open here.
+    std::string chair;
+    const auto listed = live(who);
+    for (const auto& s : listed.sessions()) {
+      if (s.session_id() == route.session) chair = s.chair_id();
+    }
+    if (chair.empty()) {
+      if (from_.timeline_path.empty()) {
+        co_return error_response(status::not_found, "not_found",
+                                 fmt::format("no open session {} (vigild runs without data_dir and keeps no record of "
+                                             "closed sessions)",
+                                             route.session));
+      }
+      const auto lookup = [path = from_.timeline_path, id = route.session] {
+        return store::timeline_reader(path).session(id);
+      };
+      const auto stored = co_await run_on(readers_, lookup);
+      if (!stored) co_return error_response(status::not_found, "not_found", fmt::format("no session {}", route.session));
+      std::string why = fmt::format("session {} is {}", route.session, stored->outcome);
+      if (stored->outcome == "open") why = fmt::format("session {} is not open in this daemon", route.session);
+      co_return error_response(status::conflict, "session_closed", why);
+    }
+    const auto* chair_field = body->GetDescriptor()->FindFieldByName("chair_id");
+    const auto* reflection = body->GetReflection();
+    const std::string given = reflection->GetString(*body, chair_field);
+    if (!given.empty() && given != chair) {
+      co_return error_response(status::bad_request, "invalid_argument",
+                               fmt::format("session {} is on {}, not on {}", route.session, chair, given));
+    }
+    reflection->SetString(body, chair_field, chair);
+    if (route.endpoint == endpoint::alarm_ack) {
+      if (c.acknowledge().alarm_id() != 0 && c.acknowledge().alarm_id() != route.alarm) {
+        co_return error_response(status::bad_request, "invalid_argument", "alarm_id differs from the alarm in the path");
+      }
+      c.mutable_acknowledge()->set_alarm_id(route.alarm);
+    }
+  }
+
+  const auto result = commands_.handle(c);
+  if (result.error() != v1::CONTROL_ERROR_NONE) {
+    const auto [code, name] = http_error(result.error());
+    std::string text = fmt::format("{{\"error\":{},\"message\":{}", json_quote(name), json_quote(result.message()));
+    if (result.session_id() != 0) text += fmt::format(",\"session_id\":\"{}\"", result.session_id());
+    co_return json_response(code, text + "}");
+  }
+  v1::ControlResponse done;
+  done.set_session_id(result.session_id());
+  auto r = json_response(route.endpoint == endpoint::session_open ? status::created : status::ok, to_json(done));
+  if (route.endpoint == endpoint::session_open) {
+    r.set(bh::field::location, fmt::format("/api/v1/sessions/{}", result.session_id()));
+  }
+  co_return r;
+}
+
+asio::awaitable<response> api::read(const request& req, const route_match& route, const control::user& who) {
+  const std::string_view target(req.target().data(), req.target().size());
+  const auto query = query_of(target);
+  const auto only = [&](std::initializer_list<std::string_view> names) -> std::optional<response> {
+    for (const auto& [name, value] : query) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        return error_response(status::bad_request, "invalid_argument", fmt::format("unknown query parameter '{}'", name));
+      }
+    }
+    return std::nullopt;
+  };
+  const std::string& path = from_.timeline_path;
+
+  switch (route.endpoint) {
+    case endpoint::sessions_list: {
+      if (auto bad = only({"state", "limit"})) co_return *bad;
+      const auto state = query.contains("state") ? query.find("state")->second : std::string("open");
+      if (state != "open" && state != "all") {
+        co_return error_response(status::bad_request, "invalid_argument", "state is open or all");
+      }
+      if (state == "open") {
+        if (query.contains("limit")) co_return error_response(status::bad_request, "invalid_argument", "limit needs state=all");
+        auto listed = live(who);
+        v1::ControlResponse out;
+        out.mutable_sessions()->Swap(listed.mutable_sessions());
+        out.mutable_advisories()->Swap(listed.mutable_advisories());
+        co_return json_response(status::ok, to_json(out));
+      }
+      std::size_t limit = default_list_limit;
+      if (const auto it = query.find("limit"); it != query.end()) {
+        const auto& text = it->second;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+        if (ec != std::errc() || end != text.data() + text.size() || limit < 1 || limit > max_list_limit) {
+          co_return error_response(status::bad_request, "invalid_argument",
+                                   fmt::format("limit is a number from 1 to {}", max_list_limit));
+        }
+      }
+      if (path.empty()) co_return no_timeline();
+      const auto list = [path, limit] {
+        std::string out = "{\"sessions\":[";
+        bool first = true;
+        for (const auto& s : store::timeline_reader(path).sessions(limit)) {
+          out += (first ? "" : ",") + summary_json(s);
+          first = false;
+        }
+        return out + "]}";
+      };
+      auto text = co_await run_on(readers_, list);
+      co_return json_response(status::ok, std::move(text));
+    }
+    case endpoint::session_show: {
+      if (auto bad = only({})) co_return *bad;
+      std::string live_json;
+      const auto listed = live(who);
+      for (const auto& s : listed.sessions()) {
+        if (s.session_id() == route.session) live_json = to_json(s);
+      }
+      std::string stored_json;
+      if (!path.empty()) {
+        const auto lookup = [path, id = route.session] {
+          const auto s = store::timeline_reader(path).session(id);
+          return s ? summary_json(*s) : std::string();
+        };
+        stored_json = co_await run_on(readers_, lookup);
+      }
+      if (live_json.empty() && stored_json.empty()) {
+        co_return error_response(status::not_found, "not_found",
+                                 path.empty() ? fmt::format("no open session {} (vigild runs without data_dir)", route.session)
+                                              : fmt::format("no session {}", route.session));
+      }
+      std::string out = "{";
+      if (!live_json.empty()) out += "\"live\":" + live_json;
+      if (!stored_json.empty()) out += std::string(live_json.empty() ? "" : ",") + "\"stored\":" + stored_json;
+      co_return json_response(status::ok, out + "}");
+    }
+    case endpoint::timeline_json:
+    case endpoint::timeline_csv:
+    case endpoint::report_html: {
+      std::string what;
+      if (route.endpoint == endpoint::timeline_csv) {
+        if (auto bad = only({"what"})) co_return *bad;
+        what = query.contains("what") ? query.find("what")->second : std::string();
+        if (what != "vitals" && what != "events") {
+          co_return error_response(status::bad_request, "invalid_argument", "what is vitals or events");
+        }
+      } else if (auto bad = only({})) {
+        co_return *bad;
+      }
+      if (path.empty()) co_return no_timeline();
+      const auto kind = route.endpoint;
+      const auto render = [path, id = route.session, kind, what]() -> std::optional<std::string> {
+        store::timeline_reader reader(path);
+        const auto record = report::load_session(reader, id);
+        if (!record) return std::nullopt;
+        if (kind == endpoint::timeline_json) return report::export_json(*record, context());
+        if (kind == endpoint::report_html) return report::render_html(*record, context());
+        return what == "vitals" ? report::export_vitals_csv(*record) : report::export_events_csv(*record);
+      };
+      auto text = co_await run_on(readers_, render);
+      if (!text) co_return error_response(status::not_found, "not_found", fmt::format("no session {} in the timeline", route.session));
+      if (kind == endpoint::timeline_json) co_return body_response(status::ok, std::move(*text), json_type);
+      if (kind == endpoint::report_html) co_return body_response(status::ok, std::move(*text), "text/html; charset=utf-8");
+      auto r = body_response(status::ok, std::move(*text), "text/csv; charset=utf-8");
+      r.set(bh::field::content_disposition, fmt::format("attachment; filename=\"session-{}-{}.csv\"", route.session, what));
+      co_return r;
+    }
+    default: co_return error_response(status::internal_server_error, "internal", "not a read");
+  }
+}
+
+response api::healthz() const {
+  const auto h = from_.health();
+  std::string listeners;
+  for (const auto& [name, port] : h.listeners) {
+    listeners += fmt::format("{}{}:{}", listeners.empty() ? "" : ",", json_quote(name), port);
+  }
+  std::string timeline = "\"none\"";
+  if (h.timeline) timeline = h.timeline_saving ? "\"saving\"" : "\"not_saving\"";
+  const std::string state = h.stopping ? "stopping" : (h.timeline && !h.timeline_saving) ? "degraded" : "ok";
+  std::string body = fmt::format("{{\"status\":\"{}\",\"version\":{},\"listeners\":{{{}}},\"timeline\":{}", state,
+                                 json_quote(VIGIL_VERSION), listeners, timeline);
+  if (h.timeline && !h.timeline_saving) body += ",\"timeline_reason\":" + json_quote(h.timeline_reason);
+  // Alarms work from memory while the disk fails, so only a stopping daemon says it cannot serve.
+  return json_response(h.stopping ? status::service_unavailable : status::ok, body + "}");
+}
+
+}  // namespace vigil::http

@@ -1,0 +1,137 @@
+#include "daemon/http/metrics.hpp"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <limits>
+
+namespace vigil::http {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr std::array<const char*, 3> priorities = {"low", "medium", "high"};
+
+ClientMetric value(double v, MetricType type, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  return m;
+}
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+MetricFamily single(std::string name, std::string help, MetricType type, double v) {
+  auto f = family(std::move(name), std::move(help), type);
+  f.metric.push_back(value(v, type));
+  return f;
+}
+
+MetricFamily by_priority(std::string name, std::string help, MetricType type, const std::array<std::uint64_t, 3>& counts) {
+  auto f = family(std::move(name), std::move(help), type);
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    f.metric.push_back(value(static_cast<double>(counts[i]), type, {{"priority", priorities[i]}}));
+  }
+  return f;
+}
+
+}  // namespace
+
+std::string render_metrics(const metrics_snapshot& m) {
+  constexpr auto counter = MetricType::Counter;
+  constexpr auto gauge = MetricType::Gauge;
+  std::vector<MetricFamily> out;
+
+  auto info = family("vigil_build_info", "Always 1; the version of vigild in a label.", gauge);
+  info.metric.push_back(value(1, gauge, {{"version", m.version}}));
+  out.push_back(std::move(info));
+
+  auto open = family("vigil_connections", "Connections open now, by listener.", gauge);
+  auto accepted = family("vigil_connections_accepted_total", "TCP connections accepted, by listener.", counter);
+  auto refused = family("vigil_connections_refused_total",
+                        "Connections refused at the listener's connection limit, by listener.", counter);
+  for (const auto& l : m.listeners) {
+    open.metric.push_back(value(static_cast<double>(l.open), gauge, {{"listener", l.name}}));
+    accepted.metric.push_back(value(static_cast<double>(l.accepted), counter, {{"listener", l.name}}));
+    refused.metric.push_back(value(static_cast<double>(l.refused), counter, {{"listener", l.name}}));
+  }
+  out.push_back(std::move(open));
+  out.push_back(std::move(accepted));
+  out.push_back(std::move(refused));
+
+  const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  out.push_back(single("vigil_samples_accepted_total",
+                       "Samples accepted from monitors (flagged ones included); rate() of it is samples per second.",
+                       counter, d(m.samples_accepted)));
+  out.push_back(single("vigil_samples_rejected_total", "Samples rejected as malformed.", counter, d(m.samples_rejected)));
+  out.push_back(single("vigil_samples_flagged_total", "Samples kept but flagged implausible.", counter,
+                       d(m.samples_flagged)));
+  out.push_back(single("vigil_batches_accepted_total", "Sample batches accepted.", counter, d(m.batches_accepted)));
+  out.push_back(single("vigil_batches_duplicate_total", "Resent batches dropped as already accepted.", counter,
+                       d(m.batches_duplicate)));
+  out.push_back(single("vigil_protocol_errors_total",
+                       "Bad frames and protocol violations on the device port (each closes its connection).", counter,
+                       d(m.protocol_errors)));
+  out.push_back(single("vigil_handshakes_refused_total", "Device handshakes refused (unknown device, bad token, ...).",
+                       counter, d(m.handshakes_refused)));
+  out.push_back(single("vigil_sessions_open", "Sessions open now.", gauge, d(m.sessions_open)));
+  out.push_back(by_priority("vigil_alarms_raised_total", "Alarms raised since vigild started, by priority.", counter,
+                            m.alarms_raised));
+  out.push_back(by_priority("vigil_alarms_active", "Alarms active now (open sessions and chair advisories), by priority.",
+                            gauge, m.alarms_active));
+
+  const auto& f = m.feeds;
+  out.push_back(single("vigil_feed_subscribers", "Feed subscribers connected now (TCP and WebSocket).", gauge,
+                       d(f.subscribers)));
+  out.push_back(single("vigil_feed_queued_bytes", "Bytes waiting in subscribers' queues, all subscribers together.",
+                       gauge, d(f.queued_bytes)));
+  out.push_back(single("vigil_feed_subscribers_dropped_total",
+                       "Subscribers disconnected for falling too far behind (they resume from their last event id).",
+                       counter, d(f.dropped_slow)));
+  out.push_back(single("vigil_feed_events_total", "Events published to the feeds.", counter, d(f.events)));
+  out.push_back(single("vigil_feed_frames_total", "Frames queued to subscribers.", counter, d(f.frames)));
+  out.push_back(single("vigil_feed_vitals_merged_total",
+                       "Vitals updates merged into a later one for a subscriber's interval or a slow reader.", counter,
+                       d(f.vitals_merged)));
+  out.push_back(single("vigil_feed_resumes_total", "Subscriptions that resumed after an event id.", counter,
+                       d(f.resumes)));
+
+  if (m.store) {
+    const auto& s = *m.store;
+    out.push_back(single("vigil_store_saving", "1 while the timeline is being saved, 0 while commits fail.", gauge,
+                         s.saving ? 1 : 0));
+    out.push_back(single("vigil_store_queue_items", "Items (batches, events, retention runs) waiting for the writer.",
+                         gauge, d(s.queued)));
+    out.push_back(single("vigil_store_transactions_total", "Timeline transactions committed.", counter,
+                         d(s.transactions)));
+    out.push_back(single("vigil_store_failures_total", "Timeline transactions that failed and were rolled back.", counter,
+                         d(s.failures)));
+    out.push_back(single("vigil_store_events_dropped_total",
+                         "Events dropped after the disk failed for longer than the store could keep them.", counter,
+                         d(s.events_dropped)));
+    auto latency = family("vigil_store_commit_latency_seconds",
+                          "Time from a batch being queued to its transaction's commit.", MetricType::Histogram);
+    ClientMetric h;
+    for (const auto& [bound, count] : s.latency_buckets) h.histogram.bucket.push_back({count, bound});
+    h.histogram.bucket.push_back({s.latency_count, std::numeric_limits<double>::infinity()});
+    h.histogram.sample_count = s.latency_count;
+    h.histogram.sample_sum = s.latency_sum_seconds;
+    latency.metric.push_back(std::move(h));
+    out.push_back(std::move(latency));
+  }
+  return prometheus::TextSerializer().Serialize(out);
+}
+
+}  // namespace vigil::http

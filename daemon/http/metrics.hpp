@@ -1,0 +1,71 @@
+#pragma once
+
+// /metrics: the daemon's counters in the Prometheus text exposition format (version 0.0.4).
+// The app fills a snapshot on the I/O thread at each scrape; rendering it is pure.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::http {
+
+/// The counters of one listener (devices, control, http).
+struct listener_counters {
+  std::string name;
+  std::uint64_t open = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;  // at the connection limit
+};
+
+/// The timeline store's counters, when the daemon keeps a timeline.
+struct store_counters {
+  bool saving = true;
+  std::uint64_t transactions = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t events_dropped = 0;
+  std::uint64_t queued = 0;
+  // Commit latency: (upper bound in seconds, batches at or under it), cumulative, ascending.
+  std::vector<std::pair<double, std::uint64_t>> latency_buckets;
+  std::uint64_t latency_count = 0;
+  double latency_sum_seconds = 0;
+};
+
+/// Everything /metrics reports, read at one moment.
+/// The feed hub's counters.
+struct feed_counters {
+  std::uint64_t subscribers = 0;
+  std::uint64_t queued_bytes = 0;
+  std::uint64_t dropped_slow = 0;
+  std::uint64_t events = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t vitals_merged = 0;
+  std::uint64_t resumes = 0;
+};
+
+struct metrics_snapshot {
+  std::string version;
+  std::vector<listener_counters> listeners;
+  std::uint64_t samples_accepted = 0;
+  std::uint64_t samples_rejected = 0;
+  std::uint64_t samples_flagged = 0;
+  std::uint64_t batches_accepted = 0;
+  std::uint64_t batches_duplicate = 0;
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t handshakes_refused = 0;
+  std::uint64_t sessions_open = 0;
+  std::array<std::uint64_t, 3> alarms_raised{};  // low, medium, high
+  std::array<std::uint64_t, 3> alarms_active{};  // low, medium, high
+  std::optional<store_counters> store;
+  feed_counters feeds;
+};
+
+/// The Content-Type of what render_metrics returns.
+inline constexpr const char* metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The snapshot in the Prometheus text format.
+std::string render_metrics(const metrics_snapshot& m);
+
+}  // namespace vigil::http

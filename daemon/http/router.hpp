@@ -1,0 +1,49 @@
+#pragma once
+
+// Which endpoint a request is for: the table of every method and path the HTTP listener
+// serves. Pure: no sockets, no JSON. A new endpoint (such as the WebSocket feed, GET
+// /api/v1/feed) is one more row in the table and one more case where the session dispatches.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace vigil::http {
+
+enum class endpoint : std::uint8_t {
+  healthz,
+  metrics,
+  sessions_list,
+  session_open,
+  session_show,
+  session_dose,
+  session_override,
+  session_close,
+  session_abort,
+  session_note,
+  session_pause,
+  alarm_ack,
+  timeline_json,
+  timeline_csv,
+  report_html,
+};
+
+/// What the table says about a method and a path.
+struct route_match {
+  enum class outcome : std::uint8_t { found, not_found, method_not_allowed } result = outcome::not_found;
+  http::endpoint endpoint = endpoint::healthz;
+  std::uint64_t session = 0;  // {session} in the path
+  std::uint64_t alarm = 0;    // {alarm} in the path
+  std::string allow;          // methods the path takes, for 405's Allow header ("GET, POST")
+};
+
+/// Finds the endpoint for `method` ("GET", "POST", ...) and `path` (the target without its query).
+route_match find_route(std::string_view method, std::string_view path);
+
+/// The path of a request target, before any '?'.
+std::string_view path_of(std::string_view target);
+/// The query's parameters, percent-decoded; a name given twice keeps its last value.
+std::map<std::string, std::string, std::less<>> query_of(std::string_view target);
+
+}  // namespace vigil::http

@@ -1,0 +1,52 @@
+#include "daemon/http/server.hpp"
+
+#include "daemon/http/session.hpp"
+#include "daemon/log/log.hpp"
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <sstream>
+
+namespace vigil::http {
+namespace {
+
+/// Sent to a connection accepted at the limit, before anything is read from it.
+std::string refusal_bytes(std::size_t limit) {
+  auto r = error_response(status::service_unavailable, "too_many_connections",
+                          fmt::format("the daemon is at its limit of {} http connections", limit));
+  r.keep_alive(false);
+  r.set(boost::beast::http::field::retry_after, "1");
+  r.prepare_payload();
+  std::ostringstream out;
+  out << r;
+  return out.str();
+}
+
+}  // namespace
+
+response read_error_response(const boost::system::error_code& ec) {
+  namespace bh = boost::beast::http;
+  if (ec == bh::error::body_limit) {
+    return error_response(status::payload_too_large, "payload_too_large", "the request body is larger than http.max_body_bytes");
+  }
+  if (ec == bh::error::header_limit) {
+    return error_response(status::request_header_fields_too_large, "headers_too_large",
+                          fmt::format("the request line and headers are larger than {} bytes", max_header_bytes));
+  }
+  return error_response(status::bad_request, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
+}
+
+server::server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from)
+    : log_(log::component_logger("http")),
+      api_(commands, std::move(from), readers_.get_executor()),
+      listener_(io, {"http", config.address, config.port, config.max_connections, refusal_bytes(config.max_connections)},
+                [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer) {
+                  return std::make_shared<http_session<boost::beast::tcp_stream>>(
+                      boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, *log);
+                },
+                log_) {}
+
+server::~server() { readers_.join(); }
+
+}  // namespace vigil::http

@@ -1,0 +1,39 @@
+#pragma once
+
+#include "daemon/http/api.hpp"
+#include "daemon/http/settings.hpp"
+#include "daemon/net/listener.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace vigil::http {
+
+/// The HTTP listener: one http_session per connection, the REST API, /healthz and /metrics.
+class server {
+ public:
+  server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from);
+  /// Waits for a timeline read still running on the reader thread.
+  ~server();
+
+  /// Binds the listening socket; throws std::system_error naming the address on failure.
+  void listen() { listener_.listen(); }
+  std::uint16_t port() const { return listener_.port(); }
+  void start() { listener_.start(); }
+  /// Stops accepting; idle connections close at once, a request being served is answered first.
+  void stop(std::function<void()> done) { listener_.stop(std::move(done)); }
+  std::size_t connections() const noexcept { return listener_.connections(); }
+  const net::listener_stats& connection_stats() const noexcept { return listener_.stats(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> log_;
+  boost::asio::thread_pool readers_{1};
+  api api_;
+  net::listener listener_;
+};
+
+}  // namespace vigil::http

@@ -1,0 +1,150 @@
+#pragma once
+
+#include "daemon/http/api.hpp"
+#include "daemon/http/settings.hpp"
+#include "daemon/net/listener.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+
+namespace vigil::http {
+
+/// The response to a request that could not be read, and whether one is sent at all.
+response read_error_response(const boost::system::error_code& ec);
+
+/// One HTTP/1.1 connection over any Beast stream whose lowest layer is a beast::tcp_stream:
+/// requests in, one response each, in order; keep-alive until the client or a limit ends it.
+template <class Stream>
+class http_session final : public net::connection, public std::enable_shared_from_this<http_session<Stream>> {
+ public:
+  http_session(Stream stream, std::uint64_t id, std::string peer, api& handler, const settings& config,
+               spdlog::logger& log)
+      : stream_(std::move(stream)), id_(id), peer_(std::move(peer)), api_(handler), config_(config), log_(log) {}
+
+  boost::asio::awaitable<void> run() override {
+    namespace asio = boost::asio;
+    namespace bh = boost::beast::http;
+    constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+    auto self = this->shared_from_this();
+    auto& lowest = boost::beast::get_lowest_layer(stream_);
+    log_.debug("[C{}] http connection from {}", id_, peer_);
+    std::string reason = "closed by the client";
+    bool drain = false;
+    for (;;) {
+      if (stopping_) {
+        reason = "daemon stopping";
+        break;
+      }
+      if (buffer_.size() == 0) {
+        // Between requests: the idle timeout, and a stop may end the wait at once.
+        idle_ = true;
+        lowest.expires_after(config_.idle_timeout);
+        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), nothrow);
+        idle_ = false;
+        if (ec) {
+          if (ec == boost::beast::error::timeout) reason = "idle timeout";
+          if (stopping_) reason = "daemon stopping";
+          break;
+        }
+        buffer_.commit(n);
+      }
+      // The whole request, headers and body, within the read timeout.
+      bh::request_parser<bh::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(max_header_bytes));
+      parser.body_limit(config_.max_body_bytes);
+      lowest.expires_after(config_.read_timeout);
+      auto [read_ec, read_n] = co_await bh::async_read(stream_, buffer_, parser, nothrow);
+      if (read_ec) {
+        if (read_ec == bh::error::end_of_stream || read_ec == bh::error::partial_message) break;
+        if (read_ec == boost::beast::error::timeout) {
+          reason = "request not received within the read timeout";
+          break;
+        }
+        if (read_ec == asio::error::operation_aborted || read_ec == asio::error::eof ||
+            read_ec == asio::error::connection_reset) {
+          reason = fmt::format("connection error: {}", read_ec.message());
+          break;
+        }
+        auto refusal = read_error_response(read_ec);
+        log_.info("[C{}] {} sent a request that cannot be served ({}): {}", id_, peer_, refusal.result_int(),
+                  read_ec.message());
+        refusal.keep_alive(false);
+        refusal.prepare_payload();
+        lowest.expires_after(config_.read_timeout);
+        co_await bh::async_write(stream_, refusal, nothrow);
+        reason = fmt::format("bad request: {}", read_ec.message());
+        drain = true;
+        break;
+      }
+      auto req = parser.release();
+      const bool keep_alive = req.keep_alive();
+      response res = co_await api_.handle(req);
+      res.version(req.version());
+      res.keep_alive(keep_alive && !stopping_);
+      res.set(bh::field::server, "vigild/" VIGIL_VERSION);
+      res.prepare_payload();
+      log_.debug("[C{}] {} {} -> {}", id_, std::string_view(req.method_string().data(), req.method_string().size()),
+                 std::string_view(req.target().data(), req.target().size()), res.result_int());
+      lowest.expires_after(config_.read_timeout);
+      auto [write_ec, written] = co_await bh::async_write(stream_, res, nothrow);
+      if (write_ec) {
+        reason = fmt::format("response not taken: {}", write_ec.message());
+        break;
+      }
+      if (!res.keep_alive()) {
+        reason = stopping_ ? "daemon stopping" : "closed after the response (Connection: close)";
+        break;
+      }
+    }
+    boost::system::error_code ignored;
+    lowest.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+    if (drain) {
+      // Read what the client still sends (the rest of a refused body) before closing, so that
+      // the close does not reset the connection and destroy the response in flight.
+      lowest.expires_after(config_.read_timeout);
+      std::size_t discarded = 0;
+      while (discarded < drain_limit) {
+        buffer_.clear();
+        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), nothrow);
+        if (ec) break;
+        discarded += n;
+      }
+    }
+    lowest.close();
+    log_.debug("[C{}] http connection from {} closed: {}", id_, peer_, reason);
+  }
+
+  void shutdown() override {
+    stopping_ = true;
+    // A connection waiting for its next request closes now; one in a request finishes it first.
+    if (idle_) boost::beast::get_lowest_layer(stream_).cancel();
+  }
+
+ private:
+  static constexpr std::size_t read_chunk = 4096;
+  static constexpr std::size_t drain_limit = 1024 * 1024;
+
+  Stream stream_;
+  std::uint64_t id_;
+  std::string peer_;
+  api& api_;
+  const settings& config_;
+  spdlog::logger& log_;
+  boost::beast::flat_buffer buffer_;
+  bool idle_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace vigil::http

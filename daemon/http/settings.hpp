@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace vigil::http {
+
+/// HTTP listener settings; defaults match config/vigild.yaml.
+struct settings {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 7402;
+  std::size_t max_connections = 64;
+  // A request body larger than this is refused with 413 before it is read.
+  std::size_t max_body_bytes = 64 * 1024;
+  // A keep-alive connection with no new request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Time allowed to read one whole request once its first byte has arrived, and to write a response.
+  std::chrono::milliseconds read_timeout{10'000};
+};
+
+/// Request headers larger than this are refused with 431: fixed, as for the control port's frames.
+inline constexpr std::size_t max_header_bytes = 8 * 1024;
+
+}  // namespace vigil::http
