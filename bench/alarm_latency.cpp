@@ -1,0 +1,241 @@
+// Alarm latency at clinic scale: vigild in-process; N monitors (default 1,000, one session
+// each) stream four vitals once a second; every few seconds each chair's heart rate crosses
+// its limit, and a feed subscriber on the TCP feed port waits for the alarms. The latency of
+// one alarm runs from the moment the load generator hands the crossing sample to its socket
+// to the moment the subscriber has read the alarm_raised frame: the daemon's part (read,
+// engine, hub, write) plus both loopback hops, so an upper bound of "sample received to alarm
+// frame written".
+//
+//   alarm_latency [--chairs N] [--seconds S] [--period P]
+
+#include "daemon/app/daemon.hpp"
+#include "daemon/codec/frame.hpp"
+#include "daemon/engine/profile.hpp"
+#include "daemon/log/log.hpp"
+#include "sim/device_client.hpp"
+#include "vigil/v1/control.pb.h"
+#include "vigil/v1/feed.pb.h"
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* admin_token = "latency-admin-token";
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Reads one delimited message from a blocking socket.
+template <class Message>
+bool read_message(tcp::socket& socket, vigil::codec::frame_decoder& decoder, Message& out) {
+  for (;;) {
+    const auto f = decoder.next(out);
+    if (f.status == vigil::codec::decode_status::ok) return true;
+    if (f.status == vigil::codec::decode_status::bad) return false;
+    const auto space = decoder.prepare();
+    boost::system::error_code ec;
+    const auto n = socket.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec) return false;
+    decoder.commit(n);
+  }
+}
+
+void open_sessions(std::uint16_t port, int chairs) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  vigil::codec::frame_decoder decoder(vigil::codec::hard_max_frame_bytes);
+  for (int c = 0; c < chairs; ++c) {
+    vigil::v1::ControlRequest request;
+    request.set_token(admin_token);
+    request.set_request_id(static_cast<std::uint64_t>(c + 1));
+    request.mutable_open_session()->set_chair_id(fmt::format("chair-{}", c));
+    request.mutable_open_session()->set_patient_ref(fmt::format("P-{}", c));
+    std::string frame;
+    vigil::codec::append_frame(frame, request);
+    asio::write(socket, asio::buffer(frame));
+    vigil::v1::ControlResponse response;
+    if (!read_message(socket, decoder, response) || response.error() != vigil::v1::CONTROL_ERROR_NONE) {
+      throw std::runtime_error("cannot open session: " + response.message());
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int chairs = 1000;
+  int seconds = 20;
+  int period = 6;
+  CLI::App cli{"alarm_latency: time from a sample crossing a limit to its alarm on a feed subscriber"};
+  cli.add_option("--chairs", chairs, "Monitors, one open session each")->capture_default_str();
+  cli.add_option("--seconds", seconds, "How long the monitors stream")->capture_default_str();
+  cli.add_option("--period", period, "Seconds between a chair's limit crossings (it clears in between)")
+      ->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
+
+  vigil::config::daemon_config config;
+  config.ingest.port = 0;
+  config.ingest.devices = {{"mon-*", "latency-device-token", ""}};
+  config.ingest.max_connections = static_cast<std::size_t>(chairs) + 16;
+  config.control.port = 0;
+  config.feed.port = 0;
+  config.http.enabled = false;
+  config.users = {{"bench-admin", admin_token, vigil::control::role::admin}};
+  auto fast = vigil::engine::generic_profile();
+  fast.id = "fast";
+  for (auto& rule : fast.limits) rule.delay_ms = 0;
+  fast.news2.enabled = false;
+  fast.predose.require_reading = false;
+  config.profiles = {fast};
+  config.default_profile = "fast";
+  config.log.level = "error";
+  vigil::log::configure(config.log);
+  vigil::app::daemon daemon(config, {false, nullptr, {}});
+  daemon.start();
+  std::thread daemon_thread([&] { daemon.run(); });
+  open_sessions(daemon.control_port(), chairs);
+
+  // Push times of the crossing samples, by (chair, sample time), and the latencies measured.
+  std::mutex mutex;
+  // (A chair with no sample yet follows the daemon's clock, so an alarm may be stamped a little
+  // after its sample: it is matched to the chair's crossing of the second before it.)
+  std::map<std::pair<std::string, std::int64_t>, steady::time_point> crossings;
+  std::vector<double> latencies_us;
+
+  asio::io_context sub_io;
+  tcp::socket sub(sub_io);
+  sub.connect({asio::ip::make_address("127.0.0.1"), daemon.feed_port()});
+  {
+    vigil::v1::FeedRequest request;
+    request.set_token(admin_token);
+    request.mutable_subscribe()->add_categories(vigil::v1::EVENT_CATEGORY_ALARMS);
+    std::string frame;
+    vigil::codec::append_frame(frame, request);
+    asio::write(sub, asio::buffer(frame));
+  }
+  // The snapshot first: from then on every alarm raised reaches the subscriber as an event.
+  vigil::codec::frame_decoder decoder(vigil::codec::hard_max_frame_bytes);
+  {
+    vigil::v1::FeedMessage snapshot;
+    if (!read_message(sub, decoder, snapshot) || !snapshot.has_snapshot()) {
+      fmt::print(stderr, "the feed did not answer with a snapshot\n");
+      return 1;
+    }
+  }
+  std::thread subscriber([&] {
+    vigil::v1::FeedMessage m;
+    while (read_message(sub, decoder, m)) {
+      const auto now = steady::now();
+      if (!m.has_event() || m.event().event().type() != vigil::v1::EVENT_TYPE_ALARM_RAISED) continue;
+      const auto& e = m.event().event();
+      if (e.rule() != "hr_high") continue;  // not latching: raised at every crossing
+      std::lock_guard lock(mutex);
+      auto it = crossings.upper_bound({e.chair_id(), e.at_ms()});
+      if (it == crossings.begin()) continue;
+      --it;
+      if (it->first.first != e.chair_id() || e.at_ms() - it->first.second >= 1000) continue;
+      latencies_us.push_back(std::chrono::duration<double, std::micro>(now - it->second).count());
+      crossings.erase(it);
+    }
+  });
+
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<vigil::sim::device_client>> clients;
+  for (int c = 0; c < chairs; ++c) {
+    vigil::sim::device_client::options o;
+    o.port = daemon.ingest_port();
+    o.device_id = fmt::format("mon-{}", c);
+    o.chair_id = fmt::format("chair-{}", c);
+    o.token = "latency-device-token";
+    clients.push_back(std::make_unique<vigil::sim::device_client>(io.get_executor(), o));
+  }
+  std::uint64_t crossings_sent = 0;
+  for (int c = 0; c < chairs; ++c) {
+    auto& client = *clients[static_cast<std::size_t>(c)];
+    asio::co_spawn(io, client.run(), asio::detached);
+    asio::co_spawn(
+        io,
+        [&, c]() -> asio::awaitable<void> {
+          asio::steady_timer timer(co_await asio::this_coro::executor);
+          // Chairs start spread over the first second, as real monitors would be.
+          timer.expires_after(std::chrono::microseconds(c * 1'000'000 / std::max(chairs, 1)));
+          co_await timer.async_wait(asio::use_awaitable);
+          const std::string chair = fmt::format("chair-{}", c);
+          for (int s = 0; s < seconds; ++s) {
+            const std::int64_t at = wall_ms();
+            // High for one second in every `period`: raised, then cleared the next second.
+            const bool crossing = (s + c) % period == 0;
+            google::protobuf::RepeatedPtrField<vigil::v1::Sample> batch;
+            const std::pair<vigil::v1::VitalKind, double> values[] = {{vigil::v1::HEART_RATE, crossing ? 150.0 : 80.0},
+                                                                      {vigil::v1::SPO2, 97},
+                                                                      {vigil::v1::RESPIRATORY_RATE, 14},
+                                                                      {vigil::v1::PULSE_RATE, crossing ? 150.0 : 80.0}};
+            for (const auto& [kind, value] : values) {
+              auto& sample = *batch.Add();
+              sample.set_kind(kind);
+              sample.set_value(value);
+              sample.set_time_ms(at);
+            }
+            if (crossing) {
+              std::lock_guard lock(mutex);
+              crossings[{chair, at}] = steady::now();
+              ++crossings_sent;
+            }
+            client.push(batch);
+            timer.expires_after(std::chrono::seconds(1));
+            co_await timer.async_wait(asio::use_awaitable);
+          }
+          co_await client.drain();
+          client.stop();
+        },
+        asio::detached);
+  }
+  const auto start = steady::now();
+  io.run();
+  const double elapsed = std::chrono::duration<double>(steady::now() - start).count();
+  // The last alarms are in flight for a moment: wait until every crossing is seen, or 5 s.
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (latencies_us.size() >= crossings_sent) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  boost::system::error_code ignored;
+  sub.shutdown(tcp::socket::shutdown_both, ignored);
+  sub.close(ignored);
+  subscriber.join();
+  const auto samples = daemon.ingest_stats().samples_accepted.load();
+  daemon.stop();
+  daemon_thread.join();
+
+  for (const auto& [key, pushed] : crossings) {
+    fmt::print(stderr, "no alarm seen for chair {} at {}\n", key.first, key.second);
+  }
+  std::sort(latencies_us.begin(), latencies_us.end());
+  auto pct = [&](double p) {
+    if (latencies_us.empty()) return 0.0;
+    return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
+  };
+  fmt::print("chairs={} seconds={:.1f} samples_accepted={} samples_per_second={:.0f} alarms_sent={} alarms_seen={} "
+             "p50_us={:.0f} p99_us={:.0f} max_us={:.0f}\n",
+             chairs, elapsed, samples, static_cast<double>(samples) / elapsed, crossings_sent, latencies_us.size(),
+             pct(0.50), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back());
+  return latencies_us.size() == crossings_sent ? 0 : 1;
+}
