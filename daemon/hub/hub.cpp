@@ -103,12 +103,12 @@ bool hub::admits(const subscription& s, const engine::event& e) const {
   return s.filter_.wants(category_of(e.type)) && s.filter_.admits(e.chair, e.session);
 }
 
-void hub::push(subscription& s, std::shared_ptr<const std::string> frame) {
+void hub::push(subscription& s, std::shared_ptr<const std::string> frame, bool replay) {
   if (s.closed_) return;
   s.bytes_ += frame->size();
   s.frames_.push_back(std::move(frame));
   ++stats_.frames;
-  if (s.bytes_ > limits_.hard_bytes) {
+  if (s.bytes_ > limits_.hard_bytes && !replay) {
     close(s, v1::FEED_ERROR_TOO_SLOW,
           fmt::format("more than {} bytes waiting to be read; resume with the last event id", limits_.hard_bytes));
     return;
@@ -181,7 +181,7 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
   auto send = [&](const engine::event& e) {
     if (!admits(s, e)) return;
     encoded cache;
-    push(s, event_frame(e, cache, s.format_));
+    push(s, event_frame(e, cache, s.format_), /*replay=*/true);
     ++replayed;
   };
   // Older than memory holds: from the timeline, up to where memory starts.
@@ -209,7 +209,7 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
   v1::FeedMessage done;
   done.mutable_resumed()->set_last_event_id(last_id_);
   done.mutable_resumed()->set_replayed(replayed);
-  push(s, encode(done, s.format_));
+  push(s, encode(done, s.format_), /*replay=*/true);
   return true;
 }
 

@@ -52,7 +52,7 @@ struct limits {
   std::size_t hard_bytes = 4 * 1024 * 1024;
   std::chrono::milliseconds soft_grace{5'000};
   std::size_t history_events = 65'536;      // kept in memory for resumes
-  std::size_t max_replay_events = 1'000'000;  // a resume asking for more is refused
+  std::size_t max_replay_events = 100'000;  // a resume asking for more is refused
 };
 
 class hub;
@@ -143,7 +143,9 @@ class hub {
 
   static std::shared_ptr<const std::string> encode(const v1::FeedMessage& m, format f);
   std::shared_ptr<const std::string> event_frame(const engine::event& e, encoded& cache, format f);
-  void push(subscription& s, std::shared_ptr<const std::string> frame);
+  /// Queues a frame; over the hard limit the subscriber is cut off, except while a resume is
+  /// being queued (bounded by max_replay_events instead, and given the soft grace to drain).
+  void push(subscription& s, std::shared_ptr<const std::string> frame, bool replay = false);
   void close(subscription& s, v1::FeedError error, std::string message);
   void queue_snapshot(subscription& s);
   bool queue_missed(subscription& s, std::uint64_t after, std::string& message);

@@ -195,6 +195,18 @@ TEST_F(HubTest, AResumeThatCannotBeServedIsRefusedWithAReason) {
   EXPECT_EQ(h->subscribers(), 0u);
 }
 
+TEST_F(HubTest, AResumeLargerThanTheQueueLimitIsStillServedWhole) {
+  lim.soft_bytes = 1'000;
+  lim.hard_bytes = 2'000;
+  make();
+  for (std::uint64_t id = 1; id <= 100; ++id) publish(numbered(id, "chair-1"));
+  auto sub = subscribe({}, 0);
+  EXPECT_FALSE(sub->closed()) << "a resume is not cut off for its own size; it would only resume again";
+  const auto got = decode(sub->take());
+  ASSERT_EQ(got.size(), 101u);
+  EXPECT_EQ(got.back().resumed().replayed(), 100u);
+}
+
 TEST_F(HubTest, ASubscriberOverItsHardLimitIsCutOffAndOthersCarryOn) {
   lim.soft_bytes = 1'000;
   lim.hard_bytes = 4'000;
