@@ -23,6 +23,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include <netinet/tcp.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -131,6 +133,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
 
  private:
   using clock = asio::steady_timer::clock_type;
+  using tcp_cork = asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>;
   static constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
   struct refusal {
@@ -240,11 +243,22 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
 
   /// Writes each frame as a text message; the first error, if any.
   asio::awaitable<boost::system::error_code> write_frames(const std::vector<std::shared_ptr<const std::string>>& frames) {
+    // Held back while a batch is written, so that many small messages leave in few segments
+    // (the subscriber reads them with few calls too); removing the cork sends what is held.
+    auto& socket = boost::beast::get_lowest_layer(ws_).socket();
+    const bool cork = frames.size() > 1;
+    boost::system::error_code ignored;
+    if (cork) socket.set_option(tcp_cork(true), ignored);
+    boost::system::error_code result;
     for (const auto& f : frames) {
       auto [ec, n] = co_await ws_.async_write(asio::buffer(*f), nothrow);
-      if (ec) co_return ec;
+      if (ec) {
+        result = ec;
+        break;
+      }
     }
-    co_return boost::system::error_code{};
+    if (cork) socket.set_option(tcp_cork(false), ignored);
+    co_return result;
   }
 
   asio::awaitable<void> read_loop() {
