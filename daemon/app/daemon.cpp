@@ -120,7 +120,8 @@ struct daemon::impl {
     if (config.http.enabled) {
       web.emplace(io, config.http, commands,
                   http::sources{[this] { return metrics(); }, [this] { return health(); },
-                                timeline ? (std::filesystem::path(config.data_dir) / "timeline.db").string() : ""});
+                                timeline ? (std::filesystem::path(config.data_dir) / "timeline.db").string() : ""},
+                  http::feed_context{hub, config.users, config.feed});
     }
     if (timeline) {
       durable->attach(io.get_executor());

@@ -94,7 +94,7 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     http.boolean("enabled", web.enabled);
     http.text("address", web.address);
     http.integer<std::uint16_t>("port", web.port, 0, 65535);
-    http.integer<std::size_t>("max_connections", web.max_connections, 1, 10'000);
+    http.integer<std::size_t>("max_connections", web.max_connections, 1, 100'000);
     http.integer<std::size_t>("max_body_bytes", web.max_body_bytes, 1'024, 16 * 1024 * 1024);
     http.millis("idle_timeout_ms", web.idle_timeout, 1'000, 3'600'000);
     http.millis("read_timeout_ms", web.read_timeout, 100, 600'000);

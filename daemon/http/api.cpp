@@ -216,6 +216,13 @@ asio::awaitable<response> api::handle(const request& req) {
 
 asio::awaitable<response> api::dispatch(const request& req, const route_match& route) {
   if (route.endpoint == endpoint::healthz) co_return healthz();
+  if (route.endpoint == endpoint::feed) {
+    // Upgrades never come here: http_session hands them to the WebSocket feed.
+    auto r = error_response(status::upgrade_required, "upgrade_required",
+                            "the feed is a WebSocket: GET with Upgrade: websocket, then send a FeedRequest as JSON");
+    r.set(bh::field::upgrade, "websocket");
+    co_return r;
+  }
   if (route.endpoint == endpoint::metrics) {
     co_return body_response(status::ok, render_metrics(from_.metrics()), metrics_content_type);
   }

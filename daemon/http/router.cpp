@@ -29,6 +29,7 @@ constexpr std::array routes = {
     route{"GET", "/api/v1/sessions/{session}/timeline.json", endpoint::timeline_json},
     route{"GET", "/api/v1/sessions/{session}/timeline.csv", endpoint::timeline_csv},
     route{"GET", "/api/v1/sessions/{session}/report.html", endpoint::report_html},
+    route{"GET", "/api/v1/feed", endpoint::feed},
 };
 
 std::vector<std::string_view> segments(std::string_view path) {

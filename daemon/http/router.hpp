@@ -1,8 +1,8 @@
 #pragma once
 
 // Which endpoint a request is for: the table of every method and path the HTTP listener
-// serves. Pure: no sockets, no JSON. A new endpoint (such as the WebSocket feed, GET
-// /api/v1/feed) is one more row in the table and one more case where the session dispatches.
+// serves. Pure: no sockets, no JSON. A new endpoint is one more row in the table and one
+// more case in api::dispatch (or, as for the WebSocket feed, in http_session::run).
 
 #include <cstdint>
 #include <map>
@@ -27,6 +27,7 @@ enum class endpoint : std::uint8_t {
   timeline_json,
   timeline_csv,
   report_html,
+  feed,  // the WebSocket feed: served by ws_feed_session after an upgrade, else 426
 };
 
 /// What the table says about a method and a path.

@@ -37,13 +37,15 @@ response read_error_response(const boost::system::error_code& ec) {
   return error_response(status::bad_request, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
 }
 
-server::server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from)
+server::server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
+               feed_context feed)
     : log_(log::component_logger("http")),
       api_(commands, std::move(from), readers_.get_executor()),
+      feed_(feed),
       listener_(io, {"http", config.address, config.port, config.max_connections, refusal_bytes(config.max_connections)},
                 [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer) {
                   return std::make_shared<http_session<boost::beast::tcp_stream>>(
-                      boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, *log);
+                      boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, feed_, *log);
                 },
                 log_) {}
 

@@ -2,6 +2,7 @@
 
 #include "daemon/http/api.hpp"
 #include "daemon/http/settings.hpp"
+#include "daemon/http/ws_feed.hpp"
 #include "daemon/net/listener.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -13,10 +14,12 @@
 
 namespace vigil::http {
 
-/// The HTTP listener: one http_session per connection, the REST API, /healthz and /metrics.
+/// The HTTP listener: one http_session per connection, the REST API, /healthz, /metrics and
+/// the WebSocket feed (from `feed`, which must outlive the server).
 class server {
  public:
-  server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from);
+  server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
+         feed_context feed);
   /// Waits for a timeline read still running on the reader thread.
   ~server();
 
@@ -33,6 +36,7 @@ class server {
   std::shared_ptr<spdlog::logger> log_;
   boost::asio::thread_pool readers_{1};
   api api_;
+  feed_context feed_;
   net::listener listener_;
 };
 

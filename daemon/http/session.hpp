@@ -2,6 +2,7 @@
 
 #include "daemon/http/api.hpp"
 #include "daemon/http/settings.hpp"
+#include "daemon/http/ws_feed.hpp"
 #include "daemon/net/listener.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -25,13 +27,20 @@ namespace vigil::http {
 response read_error_response(const boost::system::error_code& ec);
 
 /// One HTTP/1.1 connection over any Beast stream whose lowest layer is a beast::tcp_stream:
-/// requests in, one response each, in order; keep-alive until the client or a limit ends it.
+/// requests in, one response each, in order; keep-alive until the client or a limit ends it,
+/// or until a WebSocket upgrade for the feed takes the connection over.
 template <class Stream>
 class http_session final : public net::connection, public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(Stream stream, std::uint64_t id, std::string peer, api& handler, const settings& config,
-               spdlog::logger& log)
-      : stream_(std::move(stream)), id_(id), peer_(std::move(peer)), api_(handler), config_(config), log_(log) {}
+               const feed_context& feed, spdlog::logger& log)
+      : stream_(std::move(stream)),
+        id_(id),
+        peer_(std::move(peer)),
+        api_(handler),
+        config_(config),
+        feed_(feed),
+        log_(log) {}
 
   boost::asio::awaitable<void> run() override {
     namespace asio = boost::asio;
@@ -89,6 +98,14 @@ class http_session final : public net::connection, public std::enable_shared_fro
         break;
       }
       auto req = parser.release();
+      if (is_feed_upgrade(req)) {
+        // The WebSocket session owns the stream from here and closes it; this session ends with it.
+        upgraded_ = std::make_shared<ws_feed_session<Stream>>(std::move(stream_), std::move(req), id_, peer_, feed_,
+                                                              log_);
+        if (stopping_) upgraded_->shutdown();
+        co_await upgraded_->run();
+        co_return;
+      }
       const bool keep_alive = req.keep_alive();
       response res = co_await api_.handle(req);
       res.version(req.version());
@@ -128,12 +145,25 @@ class http_session final : public net::connection, public std::enable_shared_fro
 
   void shutdown() override {
     stopping_ = true;
+    if (upgraded_) {
+      upgraded_->shutdown();
+      return;
+    }
     // A connection waiting for its next request closes now; one in a request finishes it first.
     if (idle_) boost::beast::get_lowest_layer(stream_).cancel();
   }
 
  private:
   static constexpr std::size_t read_chunk = 4096;
+
+  static bool is_feed_upgrade(const request& req) {
+    if (!boost::beast::websocket::is_upgrade(req)) return false;
+    const std::string_view target(req.target().data(), req.target().size());
+    const auto route = find_route(std::string_view(req.method_string().data(), req.method_string().size()),
+                                  path_of(target));
+    return route.result == route_match::outcome::found && route.endpoint == endpoint::feed;
+  }
+
   static constexpr std::size_t drain_limit = 1024 * 1024;
 
   Stream stream_;
@@ -141,8 +171,10 @@ class http_session final : public net::connection, public std::enable_shared_fro
   std::string peer_;
   api& api_;
   const settings& config_;
+  feed_context feed_;
   spdlog::logger& log_;
   boost::beast::flat_buffer buffer_;
+  std::shared_ptr<net::connection> upgraded_;  // the WebSocket feed, once upgraded
   bool idle_ = false;
   bool stopping_ = false;
 };

@@ -12,7 +12,8 @@ struct settings {
   bool enabled = true;
   std::string address = "127.0.0.1";
   std::uint16_t port = 7402;
-  std::size_t max_connections = 64;
+  // WebSocket feed subscribers count here too: room for a ward's dashboards and nurse stations.
+  std::size_t max_connections = 1024;
   // A request body larger than this is refused with 413 before it is read.
   std::size_t max_body_bytes = 64 * 1024;
   // A keep-alive connection with no new request for this long is closed.

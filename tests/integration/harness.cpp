@@ -340,3 +340,115 @@ bool http_client::wait_closed(std::chrono::milliseconds timeout) {
 }
 
 }  // namespace vigil::test
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <google/protobuf/util/json_util.h>
+
+namespace vigil::test {
+
+namespace websocket = boost::beast::websocket;
+
+ws_client::ws_client(std::uint16_t http_port, int receive_buffer, const std::string& target) : ws_(io_) {
+  auto& socket = boost::beast::get_lowest_layer(ws_).socket();
+  socket.open(tcp::v4());
+  if (receive_buffer > 0) socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), http_port));
+  bool done = false;
+  boost::system::error_code result;
+  boost::beast::get_lowest_layer(ws_).expires_after(default_wait);
+  ws_.async_handshake("127.0.0.1:" + std::to_string(http_port), target, [&](boost::system::error_code ec) {
+    done = true;
+    result = ec;
+  });
+  io_.run();
+  if (!done || result) throw std::runtime_error("WebSocket upgrade failed: " + result.message());
+  boost::beast::get_lowest_layer(ws_).expires_never();
+}
+
+ws_client::~ws_client() {
+  boost::system::error_code ignored;
+  boost::beast::get_lowest_layer(ws_).socket().close(ignored);
+  io_.restart();
+  io_.poll();
+}
+
+void ws_client::subscribe(v1::FeedRequest request) {
+  if (request.token().empty()) request.set_token(operator_token);
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(request, &text, options).ok()) throw std::runtime_error("bad request");
+  send_text(text);
+}
+
+void ws_client::send_text(const std::string& text) {
+  ws_.text(true);
+  boost::system::error_code ignored;  // the daemon may have closed already: what it sent says why
+  ws_.write(asio::buffer(text), ignored);
+}
+
+void ws_client::send_binary(const std::string& bytes) {
+  ws_.binary(true);
+  boost::system::error_code ignored;
+  ws_.write(asio::buffer(bytes), ignored);
+  ws_.text(true);
+}
+
+std::optional<std::string> ws_client::next_text(std::chrono::milliseconds timeout) {
+  if (ended_) return std::nullopt;
+  if (!reading_) {
+    reading_ = true;
+    read_done_ = false;
+    buffer_.clear();
+    ws_.async_read(buffer_, [this](boost::system::error_code ec, std::size_t) {
+      read_done_ = true;
+      read_ec_ = ec;
+    });
+  }
+  io_.restart();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!read_done_ && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_until(deadline);
+  }
+  if (!read_done_) return std::nullopt;  // still pending: the next call waits on
+  reading_ = false;
+  if (read_ec_) {
+    ended_ = true;
+    end_error_ = read_ec_;
+    close_code_ = static_cast<int>(ws_.reason().code);
+    close_reason_ = std::string(ws_.reason().reason.c_str());
+    // Let Beast finish its side of the close (the reply to the daemon's close frame).
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(100));
+    return std::nullopt;
+  }
+  if (!ws_.got_text()) throw std::runtime_error("the daemon sent a binary message");
+  return boost::beast::buffers_to_string(buffer_.data());
+}
+
+std::optional<v1::FeedMessage> ws_client::next(std::chrono::milliseconds timeout) {
+  auto text = next_text(timeout);
+  if (!text) return std::nullopt;
+  v1::FeedMessage m;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(*text, &m);
+  if (!parsed.ok()) throw std::runtime_error("the daemon sent a message that is not a FeedMessage: " + *text);
+  return m;
+}
+
+std::optional<v1::FeedMessage> ws_client::next_event(std::chrono::milliseconds timeout) {
+  for (;;) {
+    auto m = next(timeout);
+    if (!m || !m->has_vitals()) return m;
+  }
+}
+
+void ws_client::close() {
+  bool done = false;
+  ws_.async_close(websocket::close_code::normal, [&](boost::system::error_code) { done = true; });
+  io_.restart();
+  const auto deadline = std::chrono::steady_clock::now() + default_wait;
+  while (!done && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
+  ended_ = true;
+}
+
+}  // namespace vigil::test

@@ -183,3 +183,52 @@ class http_client {
 };
 
 }  // namespace vigil::test
+
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+namespace vigil::test {
+
+/// A subscriber on the WebSocket feed (GET /api/v1/feed on the HTTP port), one JSON
+/// FeedMessage per text message. Every wait has a timeout; a read that times out stays
+/// pending and the next call goes on waiting for it, since a cancelled WebSocket read ends
+/// the stream.
+class ws_client {
+ public:
+  /// Connects and upgrades; with `receive_buffer` > 0 the socket's receive buffer is made that
+  /// small first. Throws if the upgrade fails.
+  explicit ws_client(std::uint16_t http_port, int receive_buffer = 0, const std::string& target = "/api/v1/feed");
+  ~ws_client();
+  /// Sends the FeedRequest as JSON (with operator_token unless it has a token).
+  void subscribe(v1::FeedRequest request);
+  void send_text(const std::string& text);
+  void send_binary(const std::string& bytes);
+  /// The next text message; nullopt once the stream has ended or after `timeout`.
+  std::optional<std::string> next_text(std::chrono::milliseconds timeout = default_wait);
+  /// The next message parsed with JsonStringToMessage; nullopt as next_text(). Throws on bad JSON.
+  std::optional<v1::FeedMessage> next(std::chrono::milliseconds timeout = default_wait);
+  /// The next message that is not a VitalsUpdate; nullopt as next().
+  std::optional<v1::FeedMessage> next_event(std::chrono::milliseconds timeout = default_wait);
+  /// True once the stream has ended; the close frame's code is close_code() (0 without one).
+  bool closed() const { return ended_; }
+  int close_code() const { return close_code_; }
+  std::string close_reason() const { return close_reason_; }
+  /// Why the stream ended, as Beast said.
+  boost::system::error_code end_error() const { return end_error_; }
+  /// Sends a close frame and waits for the daemon's.
+  void close();
+
+ private:
+  boost::asio::io_context io_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  bool reading_ = false;
+  bool read_done_ = false;
+  boost::system::error_code read_ec_;
+  bool ended_ = false;
+  int close_code_ = 0;
+  std::string close_reason_;
+  boost::system::error_code end_error_;
+};
+
+}  // namespace vigil::test
