@@ -113,13 +113,13 @@ engine::millis clinic::now_for(std::string_view chair) const {
 }
 
 void clinic::tick() {
-  for (const auto& view : engine_.sessions()) engine_.advance(view.chair, now_for(view.chair));
+  for (const auto& chair : engine_.session_chairs()) engine_.advance(chair, now_for(chair));
   publish();
 }
 
 void clinic::storage_changed(bool saving) {
   // Raised or cleared at each chair's time now, not at its last sample.
-  for (const auto& view : engine_.sessions()) engine_.advance(view.chair, now_for(view.chair));
+  for (const auto& chair : engine_.session_chairs()) engine_.advance(chair, now_for(chair));
   engine_.on_storage(saving);
   publish();
 }

@@ -999,6 +999,14 @@ std::vector<session_view> engine::sessions() const {
   return out;
 }
 
+std::vector<std::string> engine::session_chairs() const {
+  std::vector<std::string> out;
+  for (const auto& [id, c] : state_->chairs) {
+    if (c.s) out.push_back(id);
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, alarm_view>> engine::chair_advisories() const {
   std::vector<std::pair<std::string, alarm_view>> out;
   for (const auto& [id, c] : state_->chairs) {

@@ -204,6 +204,8 @@ class engine {
   std::optional<session_view> session(std::string_view chair) const;
   /// Every chair's open session.
   std::vector<session_view> sessions() const;
+  /// The chairs with an open session, in order (cheaper than sessions()).
+  std::vector<std::string> session_chairs() const;
   /// Advisories of chairs without a session (a chair streaming with no open session).
   std::vector<std::pair<std::string, alarm_view>> chair_advisories() const;
   /// The id of the chair's open session; 0 when none.
