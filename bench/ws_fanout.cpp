@@ -89,15 +89,25 @@ asio::awaitable<void> subscribe(subscriber& s, std::uint16_t port, std::atomic<i
     s.buffer.clear();
     auto [ec, n] = co_await s.ws.async_read(s.buffer, nothrow);
     if (ec) break;
-    const std::string_view text(static_cast<const char*>(s.buffer.data().data()), n);
-    if (text.starts_with(R"({"event")")) {
-      s.events.fetch_add(1, std::memory_order_relaxed);
+    const std::string_view message(static_cast<const char*>(s.buffer.data().data()), n);
+    // A message holds one or more FeedMessages, one per line.
+    std::uint64_t events = 0;
+    for (std::size_t start = 0; start < message.size();) {
+      const auto end = std::min(message.find('\n', start), message.size());
+      const auto text = message.substr(start, end - start);
+      start = end + 1;
+      if (text.starts_with(R"({"event")")) {
+        ++events;
+      } else if (text.starts_with(R"({"snapshot")")) {
+        s.ready = true;
+        ++ready;
+      } else if (text.starts_with(R"({"closing")") && text.find("FEED_ERROR_TOO_SLOW") != std::string_view::npos) {
+        s.cut_off = true;
+      }
+    }
+    if (events > 0) {
+      s.events.fetch_add(events, std::memory_order_relaxed);
       s.last_event_ns.store(now_ns(), std::memory_order_relaxed);
-    } else if (text.starts_with(R"({"snapshot")")) {
-      s.ready = true;
-      ++ready;
-    } else if (text.starts_with(R"({"closing")") && text.find("FEED_ERROR_TOO_SLOW") != std::string_view::npos) {
-      s.cut_off = true;
     }
   }
   s.ended = true;

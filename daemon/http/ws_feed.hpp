@@ -133,7 +133,6 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
 
  private:
   using clock = asio::steady_timer::clock_type;
-  using tcp_cork = asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>;
   static constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
   struct refusal {
@@ -241,24 +240,30 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     }
   }
 
-  /// Writes each frame as a text message; the first error, if any.
+  /// Writes the frames as text messages, as many FeedMessages per message as fit in
+  /// max_batch_bytes, one per line (JSON from protobuf's mapping never holds a raw newline):
+  /// under load, a subscriber gets many events per message and per system call. The first
+  /// error, if any.
   asio::awaitable<boost::system::error_code> write_frames(const std::vector<std::shared_ptr<const std::string>>& frames) {
-    // Held back while a batch is written, so that many small messages leave in few segments
-    // (the subscriber reads them with few calls too); removing the cork sends what is held.
-    auto& socket = boost::beast::get_lowest_layer(ws_).socket();
-    const bool cork = frames.size() > 1;
-    boost::system::error_code ignored;
-    if (cork) socket.set_option(tcp_cork(true), ignored);
-    boost::system::error_code result;
-    for (const auto& f : frames) {
-      auto [ec, n] = co_await ws_.async_write(asio::buffer(*f), nothrow);
-      if (ec) {
-        result = ec;
-        break;
+    constexpr std::size_t max_batch_bytes = 64 * 1024;
+    std::size_t i = 0;
+    while (i < frames.size()) {
+      if (i + 1 == frames.size() || frames[i]->size() >= max_batch_bytes) {
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(*frames[i]), nothrow);
+        if (ec) co_return ec;
+        ++i;
+        continue;
       }
+      batch_.clear();
+      while (i < frames.size() && (batch_.empty() || batch_.size() + 1 + frames[i]->size() <= max_batch_bytes)) {
+        if (!batch_.empty()) batch_.push_back('\n');
+        batch_ += *frames[i];
+        ++i;
+      }
+      auto [ec, n] = co_await ws_.async_write(asio::buffer(batch_), nothrow);
+      if (ec) co_return ec;
     }
-    if (cork) socket.set_option(tcp_cork(false), ignored);
-    co_return result;
+    co_return boost::system::error_code{};
   }
 
   asio::awaitable<void> read_loop() {
@@ -317,6 +322,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   asio::steady_timer abort_;  // never expires; cancel() gives up a stuck write
   clock::time_point deadline_{};
   std::shared_ptr<hub::subscription> sub_;
+  std::string batch_;  // several frames joined into one message
   std::optional<refusal> refusal_;
   std::string reason_ = "closed";
   bool stopping_ = false;

@@ -395,6 +395,11 @@ void ws_client::send_binary(const std::string& bytes) {
 }
 
 std::optional<std::string> ws_client::next_text(std::chrono::milliseconds timeout) {
+  if (!lines_.empty()) {
+    auto line = std::move(lines_.front());
+    lines_.pop_front();
+    return line;
+  }
   if (ended_) return std::nullopt;
   if (!reading_) {
     reading_ = true;
@@ -423,7 +428,15 @@ std::optional<std::string> ws_client::next_text(std::chrono::milliseconds timeou
     return std::nullopt;
   }
   if (!ws_.got_text()) throw std::runtime_error("the daemon sent a binary message");
-  return boost::beast::buffers_to_string(buffer_.data());
+  const std::string text = boost::beast::buffers_to_string(buffer_.data());
+  for (std::size_t start = 0; start <= text.size();) {
+    const auto end = std::min(text.find('\n', start), text.size());
+    lines_.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  auto line = std::move(lines_.front());
+  lines_.pop_front();
+  return line;
 }
 
 std::optional<v1::FeedMessage> ws_client::next(std::chrono::milliseconds timeout) {

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -180,6 +181,7 @@ class http_client {
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_;
   boost::beast::flat_buffer buffer_;
+  std::deque<std::string> lines_;  // FeedMessages of the last WebSocket message not yet returned
 };
 
 }  // namespace vigil::test
@@ -204,6 +206,7 @@ class ws_client {
   void send_text(const std::string& text);
   void send_binary(const std::string& bytes);
   /// The next text message; nullopt once the stream has ended or after `timeout`.
+  /// The next FeedMessage's JSON text: a WebSocket message holds one or more, one per line.
   std::optional<std::string> next_text(std::chrono::milliseconds timeout = default_wait);
   /// The next message parsed with JsonStringToMessage; nullopt as next_text(). Throws on bad JSON.
   std::optional<v1::FeedMessage> next(std::chrono::milliseconds timeout = default_wait);
@@ -222,6 +225,7 @@ class ws_client {
   boost::asio::io_context io_;
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
+  std::deque<std::string> lines_;  // FeedMessages of the last WebSocket message not yet returned
   bool reading_ = false;
   bool read_done_ = false;
   boost::system::error_code read_ec_;
