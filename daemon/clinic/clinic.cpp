@@ -139,11 +139,11 @@ std::vector<engine::event> clinic::publish() {
   if (event_observer_ && !events.empty()) event_observer_(events);
   for (const auto& e : events) {
     if (e.type == engine::event_type::alarm_raised) ++stats_.alarms_raised[static_cast<std::size_t>(e.level)];
-    if (e.type == engine::event_type::alarm_raised && e.level == engine::priority::high) {
-      log_->warn("{}", describe(e));
-    } else {
-      log_->info("{}", describe(e));
-    }
+    // Described only when it is logged: most events of a busy clinic are below the log level.
+    const auto level = e.type == engine::event_type::alarm_raised && e.level == engine::priority::high
+                           ? spdlog::level::warn
+                           : spdlog::level::info;
+    if (log_->should_log(level)) log_->log(level, "{}", describe(e));
   }
   return events;
 }
