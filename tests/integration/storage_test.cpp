@@ -3,7 +3,7 @@
 // not acked (so monitors keep them), and everything resumes when the disk does. The failure is
 // injected by taking the vitals table away behind the daemon's back, so its inserts fail.
 
-#include "tests/integration/harness.hpp"
+#include "tests/integration/clinic_scenario.hpp"
 
 #include "daemon/engine/profile.hpp"
 #include "daemon/store/timeline_reader.hpp"
@@ -22,23 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-v1::DeviceMessage vitals(std::uint64_t seq, std::int64_t at, double heart_rate, double spo2) {
-  v1::DeviceMessage m;
-  m.mutable_batch()->set_seq(seq);
-  for (const auto& [kind, value] : {std::pair{v1::HEART_RATE, heart_rate}, std::pair{v1::SPO2, spo2}}) {
-    auto& s = *m.mutable_batch()->add_samples();
-    s.set_kind(kind);
-    s.set_value(value);
-    s.set_time_ms(at);
-  }
-  return m;
-}
 
 void run_sql(const fs::path& db_path, const char* sql) {
   sqlite3* db = nullptr;
