@@ -2,6 +2,7 @@
 // dose, list, ack, pause, note, close and abort, with its exit statuses for refusals and for
 // a daemon it cannot reach.
 
+#include "tests/common/run_program.hpp"
 #include "tests/integration/harness.hpp"
 
 #include <fmt/format.h>
@@ -19,19 +20,6 @@ namespace vigil::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct run_result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class VigilctlRest : public ::testing::Test {
  protected:
@@ -51,32 +39,9 @@ class VigilctlRest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  /// Runs vigilctl with `args` and VIGIL_TOKEN=`token`. Everything the child needs is prepared
-  /// before fork(): the daemon's thread runs meanwhile.
+  /// Runs vigilctl with `args` and VIGIL_TOKEN=`token`.
   run_result run(std::vector<std::string> args, const std::string& token = operator_token) const {
-    const auto out = dir_ / "stdout";
-    const auto err = dir_ / "stderr";
-    std::vector<std::string> words = {VIGILCTL_PATH};
-    words.insert(words.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    std::string env_token = "VIGIL_TOKEN=" + token;
-    std::vector<char*> envp = {env_token.data(), nullptr};
-    const std::string out_path = out.string();
-    const std::string err_path = err.string();
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(o, STDOUT_FILENO);
-      dup2(e, STDERR_FILENO);
-      execve(VIGILCTL_PATH, argv.data(), envp.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out), slurp(err)};
+    return run_program(VIGILCTL_PATH, args, dir_, token);
   }
 
   fs::path dir_;

@@ -2,6 +2,7 @@
 // errors and exit statuses.
 
 #include "daemon/store/timeline_store.hpp"
+#include "tests/common/run_program.hpp"
 #include "tests/unit/report/report_fixture.hpp"
 #include "vigil/v1/timeline.pb.h"
 
@@ -21,18 +22,8 @@ namespace {
 using namespace testing;
 namespace fs = std::filesystem;
 
-struct run_result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::run_result;
+using test::slurp;
 
 class VigilctlTest : public ::testing::Test {
  protected:
@@ -57,27 +48,7 @@ class VigilctlTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   /// Runs vigilctl with `args`; standard output and error go through files, so any size is fine.
-  run_result run(std::vector<std::string> args) const {
-    const auto out = dir_ / "stdout";
-    const auto err = dir_ / "stderr";
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(o, STDOUT_FILENO);
-      dup2(e, STDERR_FILENO);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(VIGILCTL_PATH));
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      unsetenv("VIGIL_TOKEN");
-      execv(VIGILCTL_PATH, argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out), slurp(err)};
-  }
+  run_result run(std::vector<std::string> args) const { return test::run_program(VIGILCTL_PATH, args, dir_); }
 
   std::string data_dir() const { return dir_.string(); }
 
