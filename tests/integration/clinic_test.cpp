@@ -1,7 +1,7 @@
 // The engine inside vigild: sessions driven over the control port, alarms from samples
 // streamed over the device port, through real sockets on 127.0.0.1.
 
-#include "tests/integration/harness.hpp"
+#include "tests/integration/clinic_scenario.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,11 +9,6 @@ namespace vigil::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 v1::DeviceMessage batch_of(std::uint64_t seq, std::initializer_list<std::tuple<v1::VitalKind, double, std::int64_t>> samples) {
   v1::DeviceMessage m;

@@ -2,7 +2,7 @@
 // the user recorded with each change, malformed requests answered and survived, limits,
 // timeouts, /healthz and /metrics (checked by promtool).
 
-#include "tests/integration/harness.hpp"
+#include "tests/integration/clinic_scenario.hpp"
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -23,11 +23,6 @@ using namespace std::chrono_literals;
 constexpr const char* viewer_token = "viewer-token-vic";
 constexpr const char* nurse_token = "nurse-token-bea";
 constexpr const char* admin_token = operator_token;  // nurse-ana, admin
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// A fresh directory for one test's timeline, removed afterwards.
 class temp_dir {

@@ -1,7 +1,7 @@
 // Tests of the vigild executable itself: configuration checks, port 0 reporting,
 // and a clean exit on SIGTERM.
 
-#include "tests/integration/harness.hpp"
+#include "tests/integration/clinic_scenario.hpp"
 
 #include <gtest/gtest.h>
 
@@ -226,11 +226,6 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
 
 namespace vigil::test {
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// Four samples a batch (heart rate and SpO2, twice), each with its own time derived from the
 /// seq, so the stored timeline shows each batch's presence and multiplicity exactly. The values
