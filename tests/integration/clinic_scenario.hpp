@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <initializer_list>
+#include <tuple>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +33,20 @@ inline config::daemon_config fast_config() {
   config.profiles = {fast};
   config.default_profile = "fast";
   return config;
+}
+
+/// A batch of the given samples: (kind, value, time).
+inline v1::DeviceMessage batch_of(std::uint64_t seq,
+                                  std::initializer_list<std::tuple<v1::VitalKind, double, std::int64_t>> samples) {
+  v1::DeviceMessage m;
+  m.mutable_batch()->set_seq(seq);
+  for (const auto& [kind, value, at] : samples) {
+    auto& s = *m.mutable_batch()->add_samples();
+    s.set_kind(kind);
+    s.set_value(value);
+    s.set_time_ms(at);
+  }
+  return m;
 }
 
 /// A batch of one heart rate and one SpO2 sample, both stamped `at`.

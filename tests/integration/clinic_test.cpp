@@ -10,18 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-v1::DeviceMessage batch_of(std::uint64_t seq, std::initializer_list<std::tuple<v1::VitalKind, double, std::int64_t>> samples) {
-  v1::DeviceMessage m;
-  m.mutable_batch()->set_seq(seq);
-  for (const auto& [kind, value, at] : samples) {
-    auto& s = *m.mutable_batch()->add_samples();
-    s.set_kind(kind);
-    s.set_value(value);
-    s.set_time_ms(at);
-  }
-  return m;
-}
-
 v1::ControlRequest open_on(const std::string& chair) {
   v1::ControlRequest r;
   r.mutable_open_session()->set_chair_id(chair);

@@ -51,18 +51,6 @@ config::daemon_config http_config(const fs::path& data_dir = {}) {
   return c;
 }
 
-v1::DeviceMessage batch_of(std::uint64_t seq, std::initializer_list<std::tuple<v1::VitalKind, double, std::int64_t>> samples) {
-  v1::DeviceMessage m;
-  m.mutable_batch()->set_seq(seq);
-  for (const auto& [kind, value, at] : samples) {
-    auto& s = *m.mutable_batch()->add_samples();
-    s.set_kind(kind);
-    s.set_value(value);
-    s.set_time_ms(at);
-  }
-  return m;
-}
-
 /// The session id in a command's response, {"session_id":"N"}.
 std::uint64_t session_of(const std::optional<http_reply>& r) {
   if (!r) return 0;
