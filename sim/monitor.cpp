@@ -1,35 +1,26 @@
 #include "sim/monitor.hpp"
 
+#include "sim/names.hpp"
+
 #include <algorithm>
 #include <cmath>
 
 namespace vigil::sim {
 
-std::optional<sensor> sensor_from(std::string_view n) {
-  if (n == "ecg") return sensor::ecg;
-  if (n == "oximeter") return sensor::oximeter;
-  if (n == "cuff") return sensor::cuff;
-  if (n == "respiration") return sensor::respiration;
-  return std::nullopt;
-}
+namespace {
+constexpr named<sensor> sensors[] = {{"ecg", sensor::ecg},
+                                     {"oximeter", sensor::oximeter},
+                                     {"cuff", sensor::cuff},
+                                     {"respiration", sensor::respiration}};
+constexpr named<fault_kind> fault_kinds[] = {{"sensor_off", fault_kind::sensor_off},
+                                             {"motion", fault_kind::motion},
+                                             {"low_perfusion", fault_kind::low_perfusion},
+                                             {"network_drop", fault_kind::network_drop}};
+}  // namespace
 
-std::optional<fault_kind> fault_from(std::string_view n) {
-  if (n == "sensor_off") return fault_kind::sensor_off;
-  if (n == "motion") return fault_kind::motion;
-  if (n == "low_perfusion") return fault_kind::low_perfusion;
-  if (n == "network_drop") return fault_kind::network_drop;
-  return std::nullopt;
-}
-
-std::string_view name(fault_kind k) {
-  switch (k) {
-    case fault_kind::sensor_off: return "sensor_off";
-    case fault_kind::motion: return "motion";
-    case fault_kind::low_perfusion: return "low_perfusion";
-    case fault_kind::network_drop: return "network_drop";
-  }
-  return "sensor_off";
-}
+std::optional<sensor> sensor_from(std::string_view n) { return from_name<sensor>(sensors, n); }
+std::optional<fault_kind> fault_from(std::string_view n) { return from_name<fault_kind>(fault_kinds, n); }
+std::string_view name(fault_kind k) { return name_in<fault_kind>(fault_kinds, k); }
 
 monitor::monitor(const physiology& patient, std::uint64_t seed, monitor_settings settings,
                  std::vector<monitor_fault> faults, std::int64_t dose_at_ms)

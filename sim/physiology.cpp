@@ -1,5 +1,7 @@
 #include "sim/physiology.hpp"
 
+#include "sim/names.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -7,41 +9,23 @@
 
 namespace vigil::sim {
 
-std::optional<route> route_from(std::string_view n) {
-  if (n == "iv") return route::iv;
-  if (n == "im") return route::im;
-  if (n == "intranasal") return route::intranasal;
-  if (n == "sublingual" || n == "lozenge" || n == "oral") return route::sublingual;
-  return std::nullopt;
-}
+namespace {
+constexpr named<route> routes[] = {{"iv", route::iv},
+                                   {"im", route::im},
+                                   {"intranasal", route::intranasal},
+                                   {"sublingual", route::sublingual},
+                                   {"lozenge", route::sublingual},
+                                   {"oral", route::sublingual}};
+constexpr named<adverse_kind> adverse_kinds[] = {{"hypertensive", adverse_kind::hypertensive},
+                                                 {"tachycardia", adverse_kind::tachycardia},
+                                                 {"desaturation", adverse_kind::desaturation},
+                                                 {"bradycardia", adverse_kind::bradycardia}};
+}  // namespace
 
-std::string_view name(route r) {
-  switch (r) {
-    case route::iv: return "iv";
-    case route::im: return "im";
-    case route::intranasal: return "intranasal";
-    case route::sublingual: return "sublingual";
-  }
-  return "iv";
-}
-
-std::optional<adverse_kind> adverse_from(std::string_view n) {
-  if (n == "hypertensive") return adverse_kind::hypertensive;
-  if (n == "tachycardia") return adverse_kind::tachycardia;
-  if (n == "desaturation") return adverse_kind::desaturation;
-  if (n == "bradycardia") return adverse_kind::bradycardia;
-  return std::nullopt;
-}
-
-std::string_view name(adverse_kind k) {
-  switch (k) {
-    case adverse_kind::hypertensive: return "hypertensive";
-    case adverse_kind::tachycardia: return "tachycardia";
-    case adverse_kind::desaturation: return "desaturation";
-    case adverse_kind::bradycardia: return "bradycardia";
-  }
-  return "hypertensive";
-}
+std::optional<route> route_from(std::string_view n) { return from_name<route>(routes, n); }
+std::string_view name(route r) { return name_in<route>(routes, r); }
+std::optional<adverse_kind> adverse_from(std::string_view n) { return from_name<adverse_kind>(adverse_kinds, n); }
+std::string_view name(adverse_kind k) { return name_in<adverse_kind>(adverse_kinds, k); }
 
 double default_magnitude(adverse_kind k) {
   switch (k) {

@@ -117,6 +117,32 @@ class reader {
   }
 
   const YAML::Node& node() const { return node_; }
+  /// Calls `read` with a reader of each item of the list at `key`.
+  template <typename F>
+  void each(const std::string& key, F read) {
+    const auto list = get(key);
+    if (!list) return;
+    if (!list.IsSequence()) return report(list, key_of(key), "must be a list");
+    std::size_t i = 0;
+    for (const auto& node : list) {
+      reader one(node, fmt::format("{}[{}]", key_of(key), i++), source_, problems_);
+      read(one);
+    }
+  }
+
+  /// Reads `key` as one of the names `parse` knows (listed in `names` for the message).
+  template <typename T, typename P>
+  bool pick(const std::string& key, T& out, P parse, std::string_view names) {
+    std::string value;
+    text(key, value);
+    if (const auto v = parse(value)) {
+      out = *v;
+      return true;
+    }
+    report(key, fmt::format("'{}' is not one of: {}", value, names));
+    return false;
+  }
+
   reader child(const std::string& key) { return reader(get(key), key_of(key), source_, problems_); }
   reader item(const YAML::Node& node, const std::string& key, std::size_t i) {
     return reader(node, fmt::format("{}[{}]", key_of(key), i), source_, problems_);
@@ -246,57 +272,33 @@ void read_entry(reader& r, entry& e, bool is_defaults) {
     }
     p.replay = spec;
   }
-  if (const auto list = r.get("adverse_events")) {
-    if (!list.IsSequence()) r.report(list, r.key_of("adverse_events"), "must be a list");
-    std::size_t i = 0;
-    for (const auto& node : list.IsSequence() ? list : YAML::Node()) {
-      auto er = r.item(node, "adverse_events", i++);
-      adverse_event ev;
-      std::string type;
-      er.text("type", type);
-      if (const auto k = adverse_from(type)) {
-        ev.kind = *k;
-      } else {
-        er.report("type", fmt::format("'{}' is not one of: hypertensive, tachycardia, desaturation, bradycardia", type));
+  r.each("adverse_events", [&](reader& er) {
+    adverse_event ev;
+    er.pick("type", ev.kind, adverse_from, "hypertensive, tachycardia, desaturation, bradycardia");
+    ev.magnitude = default_magnitude(ev.kind);
+    if (!er.duration("at", ev.start_ms)) er.report("at_min", "is required (when the event starts, from the open)");
+    er.duration("duration", ev.duration_ms);
+    er.duration("ramp", ev.ramp_ms);
+    er.number("magnitude", ev.magnitude, 0, 200);
+    p.events.push_back(ev);
+  });
+  r.each("faults", [&](reader& fr) {
+    monitor_fault f;
+    fr.pick("type", f.kind, fault_from, "sensor_off, motion, low_perfusion, network_drop");
+    if (!fr.duration("at", f.start_ms)) fr.report("at_min", "is required (when the fault starts, from the open)");
+    fr.duration("duration", f.duration_ms);
+    if (fr.has("sensor")) {
+      sensor one = sensor::ecg;
+      if (f.kind != fault_kind::sensor_off) {
+        fr.report("sensor", "applies to sensor_off faults only");
+      } else if (fr.get("sensor").Scalar() == "all") {
+        f.sensors = all_sensors;
+      } else if (fr.pick("sensor", one, sensor_from, "ecg, oximeter, cuff, respiration, all")) {
+        f.sensors = static_cast<unsigned>(one);
       }
-      ev.magnitude = default_magnitude(ev.kind);
-      if (!er.duration("at", ev.start_ms)) er.report("at_min", "is required (when the event starts, from the open)");
-      er.duration("duration", ev.duration_ms);
-      er.duration("ramp", ev.ramp_ms);
-      er.number("magnitude", ev.magnitude, 0, 200);
-      p.events.push_back(ev);
     }
-  }
-  if (const auto list = r.get("faults")) {
-    if (!list.IsSequence()) r.report(list, r.key_of("faults"), "must be a list");
-    std::size_t i = 0;
-    for (const auto& node : list.IsSequence() ? list : YAML::Node()) {
-      auto fr = r.item(node, "faults", i++);
-      monitor_fault f;
-      std::string type;
-      fr.text("type", type);
-      if (const auto k = fault_from(type)) {
-        f.kind = *k;
-      } else {
-        fr.report("type", fmt::format("'{}' is not one of: sensor_off, motion, low_perfusion, network_drop", type));
-      }
-      if (!fr.duration("at", f.start_ms)) fr.report("at_min", "is required (when the fault starts, from the open)");
-      fr.duration("duration", f.duration_ms);
-      if (const auto v = fr.get("sensor")) {
-        std::string which = v.IsScalar() ? v.Scalar() : "";
-        if (f.kind != fault_kind::sensor_off) {
-          fr.report("sensor", "applies to sensor_off faults only");
-        } else if (which == "all") {
-          f.sensors = all_sensors;
-        } else if (const auto sen = sensor_from(which)) {
-          f.sensors = static_cast<unsigned>(*sen);
-        } else {
-          fr.report("sensor", fmt::format("'{}' is not one of: ecg, oximeter, cuff, respiration, all", which));
-        }
-      }
-      p.faults.push_back(f);
-    }
-  }
+    p.faults.push_back(f);
+  });
 }
 
 void check_times(const chair_plan& p, const entry& e, reader& r, const std::string& what) {

@@ -178,18 +178,30 @@ std::vector<alarm_seen> all_alarms(const std::map<std::string, stored_session>& 
   return out;
 }
 
+/// A scenario run alone through a fresh daemon: what the simulator said and what vigild stored.
+struct scenario_run {
+  std::string output;
+  std::map<std::string, stored_session> sessions;
+};
+
+scenario_run run_alone(const std::string& name, const std::string& scenario_file, const std::string& speed) {
+  daemon_process d(name);
+  d.start();
+  scenario_run out;
+  out.output = run_sim(d, scenario_file, speed);
+  d.stop();
+  out.sessions = stored(d);
+  return out;
+}
+
 bool blood_pressure_rule(const std::string& rule) {
   return rule == "systolic_high" || rule == "diastolic_high" || rule == "systolic_severe" || rule == "diastolic_severe";
 }
 
 TEST(SimEndToEnd, HypertensiveResponseRaisesAHighPriorityBloodPressureAlarmAboutFortyMinutesAfterTheDose) {
-  daemon_process d("hypertensive");
-  d.start();
-  const auto out = run_sim(d, scenario("hypertensive.yaml"), "0");
-  d.stop();
-  const auto sessions = stored(d);
-  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
-  const auto& s = sessions.at("chair-1");
+  const auto run = run_alone("hypertensive", scenario("hypertensive.yaml"), "0");
+  ASSERT_EQ(run.sessions.count("chair-1"), 1u) << run.output;
+  const auto& s = run.sessions.at("chair-1");
   EXPECT_EQ(s.summary.outcome, "closed");
   ASSERT_TRUE(s.summary.dose_ms);
   EXPECT_NEAR(static_cast<double>(*s.summary.dose_ms - s.summary.opened_ms), static_cast<double>(10 * minute + 1000), 600);
@@ -204,13 +216,9 @@ TEST(SimEndToEnd, HypertensiveResponseRaisesAHighPriorityBloodPressureAlarmAbout
 }
 
 TEST(SimEndToEnd, UneventfulSessionRaisesNoPhysiologicalAlarmAndBecomesReadyAfterTheObservationWindow) {
-  daemon_process d("uneventful");
-  d.start();
-  const auto out = run_sim(d, scenario("uneventful.yaml"), "0");
-  d.stop();
-  const auto sessions = stored(d);
-  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
-  const auto& s = sessions.at("chair-1");
+  const auto run = run_alone("uneventful", scenario("uneventful.yaml"), "0");
+  ASSERT_EQ(run.sessions.count("chair-1"), 1u) << run.output;
+  const auto& s = run.sessions.at("chair-1");
   for (const auto& a : s.alarms) {
     EXPECT_NE(a.kind, engine::alarm_kind::physiological) << a;
     EXPECT_EQ(a.cleared_why, "session closed") << "only the ends of the session clear anything: " << a;
@@ -223,12 +231,9 @@ TEST(SimEndToEnd, UneventfulSessionRaisesNoPhysiologicalAlarmAndBecomesReadyAfte
 }
 
 TEST(SimEndToEnd, SensorOffRaisesTheTechnicalAlarmAndTheSensorBackClearsIt) {
-  daemon_process d("sensor-off");
-  d.start();
-  run_sim(d, scenario("sensor-off.yaml"), "0");
-  d.stop();
-  const auto sessions = stored(d);
-  const auto& s = sessions.at("chair-1");
+  const auto run = run_alone("sensor-off", scenario("sensor-off.yaml"), "0");
+  ASSERT_EQ(run.sessions.count("chair-1"), 1u) << run.output;
+  const auto& s = run.sessions.at("chair-1");
   const alarm_seen* off = nullptr;
   for (const auto& a : s.alarms) {
     if (a.rule == "sensor_off_oximeter") off = &a;
@@ -260,24 +265,16 @@ void expect_nothing_lost(const std::string& out, const std::map<std::string, sto
 }
 
 TEST(SimEndToEnd, ANetworkDropLosesNothing) {
-  daemon_process d("network-drop");
-  d.start();
-  const auto out = run_sim(d, scenario("network-drop.yaml"), "1000");
-  d.stop();
-  const auto sessions = stored(d);
-  expect_nothing_lost(out, sessions);
-  EXPECT_GE(summaries(out).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << out;
+  const auto run = run_alone("network-drop", scenario("network-drop.yaml"), "1000");
+  expect_nothing_lost(run.output, run.sessions);
+  EXPECT_GE(summaries(run.output).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << run.output;
 }
 
 TEST(SimEndToEnd, TheSameScenarioAtX1000AndAsFastAsPossibleGivesIdenticalAlarms) {
   std::vector<alarm_seen> runs[2];
   const char* speeds[2] = {"1000", "0"};
   for (int i = 0; i < 2; ++i) {
-    daemon_process d(std::string("identical-") + speeds[i]);
-    d.start();
-    run_sim(d, scenario("hypertensive.yaml"), speeds[i]);
-    d.stop();
-    runs[i] = all_alarms(stored(d));
+    runs[i] = all_alarms(run_alone(std::string("identical-") + speeds[i], scenario("hypertensive.yaml"), speeds[i]).sessions);
   }
   EXPECT_FALSE(runs[0].empty());
   EXPECT_EQ(runs[0], runs[1]) << "x1000:\n" << ::testing::PrintToString(runs[0]) << "\nas fast as possible:\n"
