@@ -196,8 +196,9 @@ int main(int argc, char** argv) {
   cli.add_option("--host", opts.host, "Daemon host")->capture_default_str();
   cli.add_option("--port", opts.ingest_port, "Daemon ingest (device) port")->capture_default_str();
   cli.add_option("--http-port", opts.http_port, "Daemon HTTP port, for the REST API")->capture_default_str();
+  cli.add_option("--feed-port", opts.feed_port, "Daemon feed port, where the alarms seen are counted")->capture_default_str();
   cli.add_option("--ports-file", opts.ports_file,
-                 "vigild's ports file: the 'ingest:' and 'http:' lines override --port and --http-port");
+                 "vigild's ports file: its 'ingest:', 'http:' and 'feed:' lines override --port, --http-port and --feed-port");
   cli.add_option("--token", opts.device_token, "Device token configured in vigild for the monitors")->capture_default_str();
   cli.add_option("--api-token", opts.api_token,
                  "A user token with the admin role, for opening, dosing and closing sessions (default: $VIGIL_TOKEN)");
@@ -221,6 +222,7 @@ int main(int argc, char** argv) {
     }
     opts.ingest_port = *ingest;
     if (const auto http = vigil::client::read_port(opts.ports_file, "http")) opts.http_port = *http;
+    if (const auto feed = vigil::client::read_port(opts.ports_file, "feed")) opts.feed_port = *feed;
   }
 
   if (load_mode) {

@@ -2,20 +2,27 @@
 
 #include "daemon/client/rest_client.hpp"
 #include "sim/device_client.hpp"
+#include "daemon/codec/frame.hpp"
 #include "vigil/v1/control.pb.h"
+#include "vigil/v1/feed.pb.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <fmt/format.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -68,8 +75,10 @@ struct chair_run {
   std::int64_t origin = 0;  // the monitor's clock at the open (session time 0)
   std::uint64_t generated = 0;
   std::string outcome = "waiting";
+  std::array<std::uint64_t, 4> alarms{};  // raised, seen on the feed, by priority (1 low .. 3 high)
   bool failed = false;
   bool finished = false;
+  bool offline = false;  // in a network drop
 };
 
 class clinic_run {
@@ -80,7 +89,9 @@ class clinic_run {
         opts_(opts),
         rest_(io.get_executor(), client::endpoint{opts.host, opts.http_port}, opts.api_token, "vigil-sim/" VIGIL_VERSION),
         progress_(io),
-        signals_(io, SIGINT, SIGTERM) {
+        signals_(io, SIGINT, SIGTERM),
+        feed_socket_(io),
+        feed_retry_(io) {
     for (const auto& c : plan_.chairs) chairs_.push_back(std::make_unique<chair_run>(c, io.get_executor()));
     if (opts_.batch_seconds > 0) {
       per_batch_ = opts_.batch_seconds;
@@ -103,10 +114,7 @@ class clinic_run {
         }
         c->finished = true;
         if (c->client) c->client->stop();
-        if (--running_ == 0) {
-          progress_.cancel();
-          signals_.cancel();
-        }
+        if (--running_ == 0) finish();
       });
     }
     signals_.async_wait([this](boost::system::error_code ec, int) {
@@ -116,6 +124,7 @@ class clinic_run {
         if (!again) io_.stop();  // a second Ctrl-C: now
       });
     });
+    asio::co_spawn(io_, watch_alarms(), asio::detached);
     tick();
     io_.run();
     if (!opts_.quiet && interactive_) std::fputc('\n', stderr);
@@ -126,6 +135,96 @@ class clinic_run {
   void stop() {
     stopping_ = true;
     for (auto& c : chairs_) c->pace.cancel();
+  }
+
+  /// Every chair is done: the feed gets a moment to deliver the last events, then the run ends.
+  void finish() {
+    progress_.cancel();
+    signals_.cancel();
+    const bool all_seen = closed_seen_ >= sessions_ended();
+    feed_retry_.expires_after(feed_socket_.is_open() && !all_seen ? 2s : 0s);
+    feed_retry_.async_wait([this](boost::system::error_code) { stop_feed(); });
+  }
+
+  void stop_feed() {
+    feed_done_ = true;
+    boost::system::error_code ignored;
+    feed_socket_.close(ignored);
+    feed_retry_.cancel();
+  }
+
+  /// Sessions this run closed or aborted: the feed has seen the run's end once it has seen theirs.
+  std::size_t sessions_ended() const {
+    std::size_t n = 0;
+    for (const auto& c : chairs_) n += c->outcome == "closed" || c->outcome == "aborted" ? 1 : 0;
+    return n;
+  }
+
+  chair_run* chair_of(const std::string& id) {
+    for (auto& c : chairs_) {
+      if (c->plan.chair == id) return c.get();
+    }
+    return nullptr;
+  }
+
+  /// Counts the alarms raised on the simulated chairs, from the daemon's feed (alarms and
+  /// session events); after a drop, resumes from the last event. Without a feed, no counts.
+  asio::awaitable<void> watch_alarms() {
+    std::optional<std::uint64_t> last_event;
+    v1::FeedMessage message;
+    while (!feed_done_) {
+      std::uint16_t port = opts_.feed_port;
+      if (!opts_.ports_file.empty()) port = client::read_port(opts_.ports_file, "feed").value_or(port);
+      asio::ip::tcp::resolver resolver(io_);
+      auto [rec, endpoints] = co_await resolver.async_resolve(opts_.host, std::to_string(port), nothrow);
+      if (!rec && !feed_done_) {
+        feed_socket_ = asio::ip::tcp::socket(io_);
+        auto [cec, endpoint] = co_await asio::async_connect(feed_socket_, endpoints, nothrow);
+        v1::FeedRequest request;
+        request.set_token(opts_.api_token);
+        for (const auto& c : chairs_) request.mutable_subscribe()->add_chair_ids(c->plan.chair);
+        request.mutable_subscribe()->add_categories(v1::EVENT_CATEGORY_ALARMS);
+        request.mutable_subscribe()->add_categories(v1::EVENT_CATEGORY_SESSIONS);
+        if (last_event) request.mutable_subscribe()->set_resume_after(*last_event);
+        std::string frame;
+        codec::append_frame(frame, request);
+        if (!cec && !feed_done_) {
+          auto [wec, wn] = co_await asio::async_write(feed_socket_, asio::buffer(frame), nothrow);
+          codec::frame_decoder decoder(codec::hard_max_frame_bytes);
+          while (!wec && !feed_done_) {
+            const auto next = decoder.next(message);
+            if (next.status == codec::decode_status::bad) break;
+            if (next.status == codec::decode_status::need_more) {
+              const auto space = decoder.prepare();
+              auto [ec, n] = co_await feed_socket_.async_read_some(asio::buffer(space.data(), space.size()), nothrow);
+              if (ec) break;
+              decoder.commit(n);
+              continue;
+            }
+            feed_seen_ = true;
+            if (message.has_snapshot()) last_event = message.snapshot().last_event_id();
+            if (message.has_resumed()) last_event = message.resumed().last_event_id();
+            if (message.has_closing()) break;
+            if (!message.has_event()) continue;
+            const auto& e = message.event().event();
+            last_event = e.event_id();
+            if (e.type() == v1::EVENT_TYPE_SESSION_CLOSED) {
+              ++closed_seen_;
+              if (running_ == 0 && closed_seen_ >= sessions_ended()) stop_feed();
+            }
+            if (e.type() != v1::EVENT_TYPE_ALARM_RAISED) continue;
+            if (auto* c = chair_of(e.chair_id()); c && e.priority() >= 1 && e.priority() <= 3) {
+              ++c->alarms[static_cast<std::size_t>(e.priority())];
+            }
+          }
+        }
+        boost::system::error_code ignored;
+        feed_socket_.close(ignored);
+      }
+      if (feed_done_) break;
+      feed_retry_.expires_after(500ms);
+      co_await feed_retry_.async_wait(nothrow);
+    }
   }
 
   void fail(chair_run& c, std::string why) {
@@ -295,7 +394,8 @@ class clinic_run {
   asio::awaitable<void> push(chair_run& c, google::protobuf::RepeatedPtrField<v1::Sample>& batch, std::uint64_t& last_seq) {
     if (batch.empty()) co_return;
     c.generated += static_cast<std::uint64_t>(batch.size());
-    co_await c.client->wait_for_room();
+    // During a network drop the monitor buffers whatever it measures: no ack can make room.
+    if (!c.offline) co_await c.client->wait_for_room();
     last_seq = c.client->push(batch);
     batch.Clear();
   }
@@ -345,9 +445,11 @@ class clinic_run {
       for (const auto& f : p.faults) {
         if (f.kind != fault_kind::network_drop) continue;
         if (f.start_ms == next) {
+          c.offline = true;
           c.client->suspend();
           say(c, fmt::format("network drop at {} for {} s", elapsed_text(next), f.duration_ms / 1000));
         } else if (f.start_ms + f.duration_ms == next) {
+          c.offline = false;
           c.client->resume();
           say(c, fmt::format("network back at {}", elapsed_text(next)));
         }
@@ -368,6 +470,7 @@ class clinic_run {
   }
 
   struct totals {
+    std::array<std::uint64_t, 4> alarms{};
     std::uint64_t generated = 0, sent = 0, acked = 0, rejected = 0, connects = 0;
     int connected = 0, open = 0, closed = 0, failed = 0;
   };
@@ -376,6 +479,7 @@ class clinic_run {
     totals t;
     for (const auto& c : chairs_) {
       t.generated += c->generated;
+      for (std::size_t p = 0; p < t.alarms.size(); ++p) t.alarms[p] += c->alarms[p];
       t.failed += c->failed ? 1 : 0;
       t.closed += c->outcome == "closed" ? 1 : 0;
       t.open += c->outcome == "open" || c->outcome == "dosed" ? 1 : 0;
@@ -404,14 +508,20 @@ class clinic_run {
       if (!opts_.quiet && (interactive_ || ticks_ % 10 == 0)) {
         const auto t = count();
         const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-        std::fprintf(stderr, "%svigil-sim %.0fs%s | sessions %d open, %d closed | monitors %d connected | samples %llu sent, %llu acked%s",
+        std::fprintf(stderr,
+                     "%svigil-sim %.0fs%s | sessions %d open, %d closed | monitors %d connected | samples %llu sent, %llu "
+                     "acked | alarms %s%s",
                      interactive_ ? "\r\033[K" : "", wall,
                      opts_.speed > 0 ? fmt::format(" (sim {})", elapsed_text(sim_elapsed_ms())).c_str() : "", t.open,
                      t.closed, t.connected, static_cast<unsigned long long>(t.sent),
-                     static_cast<unsigned long long>(t.acked), interactive_ ? "" : "\n");
+                     static_cast<unsigned long long>(t.acked), alarm_text(t.alarms).c_str(), interactive_ ? "" : "\n");
       }
       tick();
     });
+  }
+
+  static std::string alarm_text(const std::array<std::uint64_t, 4>& a) {
+    return fmt::format("{} high {} medium {} low", a[3], a[2], a[1]);
   }
 
   int summary() {
@@ -423,16 +533,20 @@ class clinic_run {
     for (const auto& c : chairs_) {
       const std::uint64_t acked = c->client ? c->client->stats().samples_acked : 0;
       all_acked &= acked == c->generated;
-      std::printf("chair %s device %s session %llu %s samples %llu acked %llu resent %llu connects %llu\n",
+      std::printf("chair %s device %s session %llu %s samples %llu acked %llu resent %llu connects %llu alarms %s\n",
                   c->plan.chair.c_str(), c->plan.device.c_str(), static_cast<unsigned long long>(c->session),
                   c->failed ? "failed" : c->outcome.c_str(), static_cast<unsigned long long>(c->generated),
                   static_cast<unsigned long long>(acked),
                   static_cast<unsigned long long>(c->client ? c->client->stats().samples_sent - std::min(c->client->stats().samples_sent, c->generated) : 0),
-                  static_cast<unsigned long long>(c->client ? c->client->stats().connects : 0));
+                  static_cast<unsigned long long>(c->client ? c->client->stats().connects : 0),
+                  alarm_text(c->alarms).c_str());
     }
-    std::printf("total: samples %llu generated, %llu sent (resends included), %llu acked, %llu rejected; %d sessions closed, %d failed\n",
-                static_cast<unsigned long long>(t.generated), static_cast<unsigned long long>(t.sent),
-                static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.rejected), t.closed, t.failed);
+    std::printf(
+        "total: samples %llu generated, %llu sent (resends included), %llu acked, %llu rejected; %d sessions closed, "
+        "%d failed; alarms raised %s%s\n",
+        static_cast<unsigned long long>(t.generated), static_cast<unsigned long long>(t.sent),
+        static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.rejected), t.closed, t.failed,
+        alarm_text(t.alarms).c_str(), feed_seen_ ? "" : " (no feed: not counted)");
     std::fflush(stdout);
     return t.failed == 0 && all_acked && !stopping_ ? 0 : 1;
   }
@@ -443,6 +557,11 @@ class clinic_run {
   client::rest_client rest_;
   asio::steady_timer progress_;
   asio::signal_set signals_;
+  asio::ip::tcp::socket feed_socket_;
+  asio::steady_timer feed_retry_;
+  bool feed_done_ = false;
+  bool feed_seen_ = false;
+  std::size_t closed_seen_ = 0;
   std::vector<std::unique_ptr<chair_run>> chairs_;
   std::chrono::steady_clock::time_point started_;
   int per_batch_ = 1;

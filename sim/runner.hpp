@@ -6,6 +6,7 @@
 
 #include "sim/scenario.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -15,6 +16,7 @@ struct run_options {
   std::string host = "127.0.0.1";
   std::uint16_t ingest_port = 7400;
   std::uint16_t http_port = 7402;
+  std::uint16_t feed_port = 7403;  // the alarms seen are counted from the daemon's feed
   std::string ports_file;  // re-read before every reconnect when set
   std::string device_token = "sim-device-token";
   std::string api_token;

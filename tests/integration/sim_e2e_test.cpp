@@ -265,18 +265,20 @@ void expect_nothing_lost(const std::string& out, const std::map<std::string, sto
 }
 
 TEST(SimEndToEnd, ANetworkDropLosesNothing) {
-  const auto run = run_alone("network-drop", scenario("network-drop.yaml"), "1000");
+  const auto run = run_alone("network-drop", scenario("network-drop.yaml"), "0");
   expect_nothing_lost(run.output, run.sessions);
   EXPECT_GE(summaries(run.output).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << run.output;
 }
 
+// The clinic day has every kind of alarm the shipped scenarios raise: limits with delays and
+// without, confirmed cuff readings, NEWS2, technical alarms, the pre-dose advisory, escalations.
 TEST(SimEndToEnd, TheSameScenarioAtX1000AndAsFastAsPossibleGivesIdenticalAlarms) {
   std::vector<alarm_seen> runs[2];
   const char* speeds[2] = {"1000", "0"};
   for (int i = 0; i < 2; ++i) {
-    runs[i] = all_alarms(run_alone(std::string("identical-") + speeds[i], scenario("hypertensive.yaml"), speeds[i]).sessions);
+    runs[i] = all_alarms(run_alone(std::string("identical-") + speeds[i], scenario("clinic-day.yaml"), speeds[i]).sessions);
   }
-  EXPECT_FALSE(runs[0].empty());
+  EXPECT_GE(runs[0].size(), 10u);
   EXPECT_EQ(runs[0], runs[1]) << "x1000:\n" << ::testing::PrintToString(runs[0]) << "\nas fast as possible:\n"
                               << ::testing::PrintToString(runs[1]);
 }
@@ -286,7 +288,7 @@ TEST(SimEndToEnd, ADaemonRestartMidSessionLosesNothingAndTheSessionsGoOn) {
   d.start();
   const auto ingest = d.ingest_port();
   const auto http = d.http_port();
-  auto sim = start_sim(d, scenario("daemon-restart.yaml"), "500");
+  auto sim = start_sim(d, scenario("daemon-restart.yaml"), "1000");
   ASSERT_FALSE(sim->wait_line(std::regex("chair-2: dose marked"), 60s).empty()) << sim->output();
   d.stop();
   d.start(ingest, http);  // the same ports: the monitors and the nurse find it again
