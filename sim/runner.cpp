@@ -213,7 +213,8 @@ class clinic_run {
               if (running_ == 0 && closed_seen_ >= sessions_ended()) stop_feed();
             }
             if (e.type() != v1::EVENT_TYPE_ALARM_RAISED) continue;
-            if (auto* c = chair_of(e.chair_id()); c && e.priority() >= 1 && e.priority() <= 3) {
+            // Only this run's sessions: not one an earlier run left open on the chair.
+            if (auto* c = chair_of(e.chair_id()); c && c->session == e.session_id() && e.priority() >= 1 && e.priority() <= 3) {
               ++c->alarms[static_cast<std::size_t>(e.priority())];
             }
           }
@@ -388,7 +389,8 @@ class clinic_run {
       co_return;
     }
     c.outcome = abort ? "aborted" : "closed";
-    say(c, fmt::format("session {} {} at {}", c.session, c.outcome, elapsed_text(at_ms - c.origin)));
+    say(c, abort ? fmt::format("session {} aborted", c.session)
+                 : fmt::format("session {} closed at {}", c.session, elapsed_text(at_ms - c.origin)));
   }
 
   asio::awaitable<void> push(chair_run& c, google::protobuf::RepeatedPtrField<v1::Sample>& batch, std::uint64_t& last_seq) {
@@ -527,8 +529,8 @@ class clinic_run {
   int summary() {
     const auto t = count();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    std::printf("summary: scenario %s, %zu chairs, %.1f s wall for %s simulated\n", plan_.name.c_str(), chairs_.size(),
-                wall, elapsed_text(plan_.length_ms()).c_str());
+    std::printf("summary: scenario %s, %zu chairs, %.1f s wall for %s simulated%s\n", plan_.name.c_str(), chairs_.size(),
+                wall, elapsed_text(plan_.length_ms()).c_str(), stopping_ ? " (stopped before the end)" : "");
     bool all_acked = true;
     for (const auto& c : chairs_) {
       const std::uint64_t acked = c->client ? c->client->stats().samples_acked : 0;
