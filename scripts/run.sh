@@ -43,4 +43,7 @@ MSG
 ./build/sim/vigil-sim --ports-file var/run/vigild.ports --api-token demo-operator-token \
   --token sim-device-token --scenario config/scenarios/demo.yaml --speed 10 "$@" &
 sim_pid=$!
-wait "$sim_pid"
+wait "$sim_pid" || true
+sim_pid=
+echo "run: vigil-sim has finished its scenario; vigild keeps running (Ctrl-C stops it)" >&2
+wait "$daemon_pid"

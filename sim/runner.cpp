@@ -134,7 +134,11 @@ class clinic_run {
  private:
   void stop() {
     stopping_ = true;
-    for (auto& c : chairs_) c->pace.cancel();
+    for (auto& c : chairs_) {
+      c->pace.cancel();
+      // A monitor still trying to reach the daemon gives up; a connected one stays for the abort.
+      if (c->client && !c->client->connected()) c->client->stop();
+    }
   }
 
   /// Every chair is done: the feed gets a moment to deliver the last events, then the run ends.
