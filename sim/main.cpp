@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_flag("--fast", fast, "As fast as the daemon acks (the same as --speed 0)");
   cli.add_option("--batch-seconds", opts.batch_seconds,
-                 "Seconds of samples per batch (default: 1 when paced, 10 as fast as possible); alarms do not depend on it")
+                 "Seconds of samples per batch (default: speed/100, from 1 to 60, when paced; 10 as fast as possible); "
+                 "alarms do not depend on it")
       ->check(CLI::Range(1, 600));
   cli.add_option("--seed", seed, "Seed for the patients a scenario does not seed itself (--devices, --load)")->capture_default_str();
   cli.add_option("--host", opts.host, "Daemon host")->capture_default_str();

@@ -19,6 +19,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -37,9 +38,10 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-/// The nurse acts half a second after the monitor's last sample: between two samples, so that
-/// the command lands at the same session time whatever the speed (docs/simulator.md, Time).
-constexpr std::int64_t nurse_lag_ms = 500;
+/// The nurse acts 900 ms after the monitor's last sample, just before the next: between two
+/// samples, so that the command lands at the same session time whatever the speed, as long as
+/// the daemon has not carried the chair's clock further meanwhile (docs/simulator.md, Time).
+constexpr std::int64_t nurse_lag_ms = 900;
 
 /// Session time as +H:MM:SS.
 std::string elapsed_text(std::int64_t ms) {
@@ -95,8 +97,12 @@ class clinic_run {
     for (const auto& c : plan_.chairs) chairs_.push_back(std::make_unique<chair_run>(c, io.get_executor()));
     if (opts_.batch_seconds > 0) {
       per_batch_ = opts_.batch_seconds;
+    } else if (opts_.speed > 0) {
+      // One batch a second of monitor time, but not more than about one per 10 ms of wall
+      // time: at x1000 a batch holds 10 s.
+      per_batch_ = std::clamp(static_cast<int>(opts_.speed / 100), 1, 60);
     } else {
-      per_batch_ = opts_.speed > 0 ? 1 : 10;
+      per_batch_ = 10;
     }
   }
 
@@ -379,6 +385,19 @@ class clinic_run {
     c.outcome = "dosed";
     say(c, fmt::format("dose marked at {}: {} {}", elapsed_text(at_ms - c.origin), name(c.plan.dose.by),
                        c.plan.dose_text));
+    // A daemon too busy to take the dose before its clock passed the moment marks it later.
+    if (const auto listed = co_await nurse(c, bh::verb::get, "/api/v1/sessions", "", opts_.rest_patience); ok(listed)) {
+      v1::ControlResponse sessions;
+      client::parse_json(listed->body, sessions);
+      for (const auto& s : sessions.sessions()) {
+        if (s.session_id() == c.session && s.dose_at_ms() > at_ms) {
+          late_doses_ += 1;
+          std::printf("%s: the dose landed %lld ms late: the daemon's clock for the chair had passed its moment "
+                      "(the daemon is behind; alarms timed from the dose may differ from a real-time run)\n",
+                      c.plan.chair.c_str(), static_cast<long long>(s.dose_at_ms() - at_ms));
+        }
+      }
+    }
     co_return true;
   }
 
@@ -553,6 +572,7 @@ class clinic_run {
         static_cast<unsigned long long>(t.generated), static_cast<unsigned long long>(t.sent),
         static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.rejected), t.closed, t.failed,
         alarm_text(t.alarms).c_str(), feed_seen_ ? "" : " (no feed: not counted)");
+    if (late_doses_ > 0) std::printf("late doses: %d (see above)\n", late_doses_);
     std::fflush(stdout);
     return t.failed == 0 && all_acked && !stopping_ ? 0 : 1;
   }
@@ -567,6 +587,7 @@ class clinic_run {
   asio::steady_timer feed_retry_;
   bool feed_done_ = false;
   bool feed_seen_ = false;
+  int late_doses_ = 0;
   std::size_t closed_seen_ = 0;
   std::vector<std::unique_ptr<chair_run>> chairs_;
   std::chrono::steady_clock::time_point started_;

@@ -21,7 +21,7 @@ struct run_options {
   std::string device_token = "sim-device-token";
   std::string api_token;
   double speed = 1;       // 0: as fast as the daemon acks
-  int batch_seconds = 0;  // seconds of samples per batch; 0: 1 when paced, 10 as fast as possible
+  int batch_seconds = 0;  // seconds of samples per batch; 0: speed/100 (1 to 60) when paced, 10 as fast as possible
   bool quiet = false;     // no progress line, no per-session lines
   std::chrono::milliseconds rest_patience{60'000};  // how long a nurse's command is retried
 };

