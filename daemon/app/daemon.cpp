@@ -300,8 +300,10 @@ struct daemon::impl {
 
   void schedule_tick() {
     tick_timer.expires_after(tick_interval / tick_slices);
+    // A handler already queued when begin_stop() cancels the timer runs with success: without
+    // the `stopping` check it would re-arm the timer and run() would never return.
     tick_timer.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
+      if (ec || stopping) return;
       clinic.tick(tick_slices);
       if (++ticks % tick_slices == 0) hub.tick();
       schedule_tick();
@@ -320,14 +322,14 @@ struct daemon::impl {
     });
     retention_timer.expires_after(retention_interval);
     retention_timer.async_wait([this](boost::system::error_code ec) {
-      if (!ec) apply_retention();
+      if (!ec && !stopping) apply_retention();
     });
   }
 
   void schedule_stats() {
     stats_timer.expires_after(stats_interval);
     stats_timer.async_wait([this](boost::system::error_code ec) {
-      if (ec) return;
+      if (ec || stopping) return;
       const auto samples = counters.samples_accepted.load(std::memory_order_relaxed);
       log->info("{} device connections, {} samples accepted in the last {} s ({} in all), {} protocol errors",
                 ingest.connections(), samples - last_samples,
