@@ -157,6 +157,7 @@ struct session_view {
   phase current = phase::baseline;
   millis opened_at = 0;
   std::optional<millis> dose_at;
+  std::optional<millis> window_end;  // dose_at + the profile's observation time
   millis paused_until = 0;
   std::vector<alarm_view> alarms;
 };

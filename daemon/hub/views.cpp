@@ -25,6 +25,7 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
   out.set_phase(static_cast<v1::Phase>(s.current));
   out.set_opened_at_ms(s.opened_at);
   out.set_dose_at_ms(s.dose_at.value_or(0));
+  out.set_window_end_ms(s.window_end.value_or(0));
   out.set_paused_until_ms(s.paused_until);
   for (const auto& a : s.alarms) fill(*out.add_alarms(), a);
 }
