@@ -30,7 +30,8 @@ done
 cat <<MSG >&2
 
   vigild is running ($(tr '\n' ' ' < var/run/vigild.ports)); vigil-sim feeds it.
-  Act as the nurse from another terminal (the nurse station page is not built yet):
+  The nurse station: http://127.0.0.1:$(sed -n 's/^http: //p' var/run/vigild.ports)/ (token demo-operator-token)
+  Act as the nurse from another terminal:
     export VIGIL_TOKEN=demo-operator-token
     build/daemon/vigilctl open chair-1 --patient P-0001
     build/daemon/vigilctl sessions
