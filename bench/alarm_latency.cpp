@@ -4,7 +4,9 @@
 // one alarm runs from the moment the load generator hands the crossing sample to its socket
 // to the moment the subscriber has read the alarm_raised frame: the daemon's part (read,
 // engine, hub, write) plus both loopback hops, so an upper bound of "sample received to alarm
-// frame written".
+// frame written". The daemon's own measure of that (vigil_feed_alarm_delivery_seconds: the
+// sample's frame read from its socket to the alarm's frame written to the subscriber's) is
+// printed beside it.
 //
 //   alarm_latency [--chairs N] [--seconds S] [--period P]
 
@@ -222,8 +224,6 @@ int main(int argc, char** argv) {
   sub.close(ignored);
   subscriber.join();
   const auto samples = daemon.ingest_stats().samples_accepted.load();
-  daemon.stop();
-  daemon_thread.join();
 
   for (const auto& [key, pushed] : crossings) {
     fmt::print(stderr, "no alarm seen for chair {} at {}\n", key.first, key.second);
@@ -233,9 +233,15 @@ int main(int argc, char** argv) {
     if (latencies_us.empty()) return 0.0;
     return latencies_us[std::min(latencies_us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies_us.size())))];
   };
-  fmt::print("chairs={} seconds={:.1f} samples_accepted={} samples_per_second={:.0f} alarms_sent={} alarms_seen={} "
-             "p50_us={:.0f} p99_us={:.0f} max_us={:.0f}\n",
+  const auto& daemon_side = daemon.alarm_delivery();
+  fmt::print("chairs={} seconds={:.1f} samples_accepted={} samples_per_second={:.0f} alarms_sent={} alarms_seen={}\n"
+             "  end to end (load generator's send to subscriber's read): p50_us={:.0f} p99_us={:.0f} max_us={:.0f}\n"
+             "  in vigild (sample read to alarm frame written, all alarms): count={} p50_us={:.0f} p99_us={:.0f} "
+             "p999_us={:.0f}\n",
              chairs, elapsed, samples, static_cast<double>(samples) / elapsed, crossings_sent, latencies_us.size(),
-             pct(0.50), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back());
+             pct(0.50), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back(), daemon_side.count(),
+             daemon_side.quantile_us(0.50), daemon_side.quantile_us(0.99), daemon_side.quantile_us(0.999));
+  daemon.stop();
+  daemon_thread.join();
   return latencies_us.size() == crossings_sent ? 0 : 1;
 }

@@ -32,8 +32,11 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::chrono::seconds stats_interval{60};
-// How often session time moves on between samples: timers fire at most this late.
+// How often session time moves on between samples: timers fire at most this late. Each tick
+// reaches 1/tick_slices of the chairs, one slice every tick_interval / tick_slices, so a large
+// clinic's timers never hold the I/O thread (and the alarms behind it) for one long moment.
 constexpr std::chrono::milliseconds tick_interval{1000};
+constexpr std::size_t tick_slices = 10;
 // How often closed sessions past their retention are looked for (and once at start).
 constexpr std::chrono::hours retention_interval{1};
 
@@ -113,7 +116,8 @@ struct daemon::impl {
         ingest(io, config.ingest, registry, clinic, counters) {
     if (config.control.enabled) control.emplace(io, config.control, commands);
     if (config.feed.enabled) feeds.emplace(io, config.feed, hub, config.users);
-    clinic.observe([this](const std::vector<engine::event>& events) { hub.publish(events); },
+    clinic.observe([this](const std::vector<engine::event>& events,
+                          std::chrono::steady_clock::time_point origin) { hub.publish(events, origin); },
                    [this](std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
                      hub.publish_vitals(chair, session, samples);
                    });
@@ -199,7 +203,9 @@ struct daemon::impl {
     if (web) listener("http", web->connection_stats());
     if (feeds) listener("feed", feeds->connection_stats());
     const auto& hs = hub.stats();
-    m.feeds = {hub.subscribers(), hub.queued_bytes(), hs.dropped_slow, hs.events, hs.frames, hs.vitals_merged, hs.resumes};
+    m.feeds = {hub.subscribers(), hub.queued_bytes(), hs.dropped_slow, hs.events, hs.frames, hs.vitals_merged, hs.resumes,
+               {hub.alarm_delivery().prometheus_buckets(), hub.alarm_delivery().count(),
+                hub.alarm_delivery().sum_seconds()}};
     const auto read = [](const ingest::stats::counter& c) { return c.load(std::memory_order_relaxed); };
     m.samples_accepted = read(counters.samples_accepted);
     m.samples_rejected = read(counters.samples_rejected);
@@ -225,10 +231,11 @@ struct daemon::impl {
       out.events_dropped = s.events_dropped;
       out.queued = s.queued;
       for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) {
-        out.latency_buckets.emplace_back(store::timeline_store::latency_bounds_ms[i] / 1000.0, s.latency_buckets[i]);
+        out.commit_latency.buckets.emplace_back(store::timeline_store::latency_bounds_ms[i] / 1000.0,
+                                                s.latency_buckets[i]);
       }
-      out.latency_count = s.latency_count;
-      out.latency_sum_seconds = s.latency_sum_ms / 1000.0;
+      out.commit_latency.count = s.latency_count;
+      out.commit_latency.sum_seconds = s.latency_sum_ms / 1000.0;
       m.store = std::move(out);
     }
     return m;
@@ -292,11 +299,11 @@ struct daemon::impl {
   }
 
   void schedule_tick() {
-    tick_timer.expires_after(tick_interval);
+    tick_timer.expires_after(tick_interval / tick_slices);
     tick_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      clinic.tick();
-      hub.tick();
+      clinic.tick(tick_slices);
+      if (++ticks % tick_slices == 0) hub.tick();
       schedule_tick();
     });
   }
@@ -357,6 +364,7 @@ struct daemon::impl {
   asio::steady_timer shutdown_timer;
   asio::steady_timer stats_timer;
   asio::steady_timer tick_timer;
+  std::uint64_t ticks = 0;
   asio::steady_timer retention_timer;
   ingest::server ingest;
   std::optional<control::server> control;
@@ -432,5 +440,7 @@ std::uint16_t daemon::feed_port() const { return impl_->feeds ? impl_->feeds->po
 std::uint16_t daemon::http_port() const { return impl_->web ? impl_->web->port() : 0; }
 
 const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
+
+const hub::latency_histogram& daemon::alarm_delivery() const { return impl_->hub.alarm_delivery(); }
 
 }  // namespace vigil::app

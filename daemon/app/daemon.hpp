@@ -1,6 +1,7 @@
 #pragma once
 
 #include "daemon/clinic/clinic.hpp"
+#include "daemon/hub/latency.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/ingest/stats.hpp"
 
@@ -42,6 +43,9 @@ class daemon {
   /// The bound HTTP port; 0 when the HTTP listener is disabled.
   std::uint16_t http_port() const;
   const ingest::stats& ingest_stats() const;
+  /// From a sample's arrival to the end of the write of the alarm it raised, per feed
+  /// subscriber (TCP and WebSocket). Safe to read from any thread.
+  const hub::latency_histogram& alarm_delivery() const;
 
  private:
   struct impl;

@@ -63,7 +63,7 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
       note_skew(batch.chair_id, a);
     }
   }
-  publish();
+  publish(batch.arrived);
   ingest::batch_view forwarded = batch;
   forwarded.session = engine_.session_id(batch.chair_id);
   if (vitals_observer_) vitals_observer_(batch.chair_id, forwarded.session, evaluate);
@@ -112,8 +112,23 @@ engine::millis clinic::now_for(std::string_view chair) const {
   return it->second.session + (elapsed_() - it->second.elapsed);
 }
 
-void clinic::tick() {
-  for (const auto& chair : engine_.session_chairs()) engine_.advance(chair, now_for(chair));
+void clinic::tick(std::size_t slices) {
+  const std::size_t total = engine_.session_count();
+  std::size_t left = slices <= 1 ? total : (total + slices - 1) / slices;
+  bool wrapped = false;
+  while (left > 0) {
+    const auto chairs = engine_.session_chairs(tick_after_, left);
+    for (const auto& chair : chairs) engine_.advance(chair, now_for(chair));
+    left -= chairs.size();
+    if (left == 0) {
+      tick_after_ = chairs.back();
+    } else {
+      // Past the last chair: go on from the first, once.
+      tick_after_.clear();
+      if (wrapped) break;
+      wrapped = true;
+    }
+  }
   publish();
 }
 
@@ -124,7 +139,7 @@ void clinic::storage_changed(bool saving) {
   publish();
 }
 
-std::vector<engine::event> clinic::publish() {
+std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point origin) {
   auto events = engine_.take_events();
   stats_.events += events.size();
   for (auto& e : events) e.id = next_event_id_++;
@@ -136,7 +151,7 @@ std::vector<engine::event> clinic::publish() {
     for (const auto& chair : changed) checkpoints.push_back({chair, wall, engine_.checkpoint(chair)});
     recorder_(events, std::move(checkpoints));
   }
-  if (event_observer_ && !events.empty()) event_observer_(events);
+  if (event_observer_ && !events.empty()) event_observer_(events, origin);
   for (const auto& e : events) {
     if (e.type == engine::event_type::alarm_raised) ++stats_.alarms_raised[static_cast<std::size_t>(e.level)];
     // Described only when it is logged: most events of a busy clinic are below the log level.

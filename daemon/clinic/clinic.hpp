@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -62,8 +63,10 @@ class clinic final : public ingest::sample_sink {
   void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override;
   void link_changed(std::string_view device_id, std::string_view chair_id, bool up) override;
 
-  /// Moves every chair's session time forward by the wall clock; call about once a second.
-  void tick();
+  /// Moves chairs' session time forward by the wall clock: the next 1/`slices` of the chairs
+  /// with a session (all of them by default), so that a large clinic's timers need not hold the
+  /// I/O thread for one long moment. Every chair must be reached about once a second.
+  void tick(std::size_t slices = 1);
   /// The timeline stopped (false) or resumed (true) being saved: every open session says so.
   void storage_changed(bool saving);
   /// The chair's session time now.
@@ -78,11 +81,13 @@ class clinic final : public ingest::sample_sink {
   /// Logs and hands out the events the engine produced since the last call, each given the
   /// next event id, after giving them,
   /// with checkpoints of the chairs that changed, to the recorder, if one is set.
-  std::vector<engine::event> publish();
+  /// `origin`: when the sample that caused them arrived, if one did (for the hub's latency).
+  std::vector<engine::event> publish(std::chrono::steady_clock::time_point origin = {});
   /// Where events and checkpoints go as they happen (the timeline store).
   void record_state_with(state_recorder recorder) { recorder_ = std::move(recorder); }
   /// Who sees events (with their ids) and evaluated samples as they happen (the hub).
-  using event_observer = std::function<void(const std::vector<engine::event>&)>;
+  using event_observer =
+      std::function<void(const std::vector<engine::event>&, std::chrono::steady_clock::time_point origin)>;
   using vitals_observer =
       std::function<void(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample>)>;
   void observe(event_observer events, vitals_observer vitals) {
@@ -126,6 +131,7 @@ class clinic final : public ingest::sample_sink {
   vitals_observer vitals_observer_;
   std::shared_ptr<spdlog::logger> log_;
   std::map<std::string, anchor, std::less<>> anchors_;
+  std::string tick_after_;  // the last chair the previous tick reached
   std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
   counters stats_;

@@ -1008,6 +1008,20 @@ std::vector<std::string> engine::session_chairs() const {
   return out;
 }
 
+std::vector<std::string> engine::session_chairs(std::string_view after, std::size_t limit) const {
+  std::vector<std::string> out;
+  for (auto it = state_->chairs.upper_bound(after); it != state_->chairs.end() && out.size() < limit; ++it) {
+    if (it->second.s) out.push_back(it->first);
+  }
+  return out;
+}
+
+std::size_t engine::session_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [id, c] : state_->chairs) n += c.s ? 1 : 0;
+  return n;
+}
+
 std::vector<std::pair<std::string, alarm_view>> engine::chair_advisories() const {
   std::vector<std::pair<std::string, alarm_view>> out;
   for (const auto& [id, c] : state_->chairs) {

@@ -207,6 +207,10 @@ class engine {
   std::vector<session_view> sessions() const;
   /// The chairs with an open session, in order (cheaper than sessions()).
   std::vector<std::string> session_chairs() const;
+  /// Up to `limit` chairs with an open session whose ids come after `after`, in id order.
+  std::vector<std::string> session_chairs(std::string_view after, std::size_t limit) const;
+  /// How many chairs have an open session.
+  std::size_t session_count() const noexcept;
   /// Advisories of chairs without a session (a chair streaming with no open session).
   std::vector<std::pair<std::string, alarm_view>> chair_advisories() const;
   /// The id of the chair's open session; 0 when none.

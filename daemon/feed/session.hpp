@@ -159,6 +159,7 @@ class feed_session final : public net::connection, public std::enable_shared_fro
         reason_ = fmt::format("write failed: {}", ec.message());
         co_return;
       }
+      sub_->written(std::chrono::steady_clock::now());
     }
   }
 

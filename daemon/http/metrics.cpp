@@ -47,6 +47,17 @@ MetricFamily by_priority(std::string name, std::string help, MetricType type, co
   return f;
 }
 
+MetricFamily histogram(std::string name, std::string help, const histogram_counters& h) {
+  auto f = family(std::move(name), std::move(help), MetricType::Histogram);
+  ClientMetric m;
+  for (const auto& [bound, count] : h.buckets) m.histogram.bucket.push_back({count, bound});
+  m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+  m.histogram.sample_count = h.count;
+  m.histogram.sample_sum = h.sum_seconds;
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
 }  // namespace
 
 std::string render_metrics(const metrics_snapshot& m) {
@@ -107,6 +118,10 @@ std::string render_metrics(const metrics_snapshot& m) {
                        d(f.vitals_merged)));
   out.push_back(single("vigil_feed_resumes_total", "Subscriptions that resumed after an event id.", counter,
                        d(f.resumes)));
+  out.push_back(histogram("vigil_feed_alarm_delivery_seconds",
+                          "Time from the arrival of a sample to the end of the write of the alarm it raised, per "
+                          "subscriber.",
+                          f.alarm_delivery));
 
   if (m.store) {
     const auto& s = *m.store;
@@ -121,15 +136,8 @@ std::string render_metrics(const metrics_snapshot& m) {
     out.push_back(single("vigil_store_events_dropped_total",
                          "Events dropped after the disk failed for longer than the store could keep them.", counter,
                          d(s.events_dropped)));
-    auto latency = family("vigil_store_commit_latency_seconds",
-                          "Time from a batch being queued to its transaction's commit.", MetricType::Histogram);
-    ClientMetric h;
-    for (const auto& [bound, count] : s.latency_buckets) h.histogram.bucket.push_back({count, bound});
-    h.histogram.bucket.push_back({s.latency_count, std::numeric_limits<double>::infinity()});
-    h.histogram.sample_count = s.latency_count;
-    h.histogram.sample_sum = s.latency_sum_seconds;
-    latency.metric.push_back(std::move(h));
-    out.push_back(std::move(latency));
+    out.push_back(histogram("vigil_store_commit_latency_seconds",
+                            "Time from a batch being queued to its transaction's commit.", s.commit_latency));
   }
   return prometheus::TextSerializer().Serialize(out);
 }

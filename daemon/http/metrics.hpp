@@ -21,16 +21,21 @@ struct listener_counters {
 };
 
 /// The timeline store's counters, when the daemon keeps a timeline.
+/// A histogram as Prometheus wants it: (upper bound in seconds, observations at or under it),
+/// cumulative and ascending, without the +Inf bucket (that is `count`).
+struct histogram_counters {
+  std::vector<std::pair<double, std::uint64_t>> buckets;
+  std::uint64_t count = 0;
+  double sum_seconds = 0;
+};
+
 struct store_counters {
   bool saving = true;
   std::uint64_t transactions = 0;
   std::uint64_t failures = 0;
   std::uint64_t events_dropped = 0;
   std::uint64_t queued = 0;
-  // Commit latency: (upper bound in seconds, batches at or under it), cumulative, ascending.
-  std::vector<std::pair<double, std::uint64_t>> latency_buckets;
-  std::uint64_t latency_count = 0;
-  double latency_sum_seconds = 0;
+  histogram_counters commit_latency;
 };
 
 /// Everything /metrics reports, read at one moment.
@@ -43,6 +48,7 @@ struct feed_counters {
   std::uint64_t frames = 0;
   std::uint64_t vitals_merged = 0;
   std::uint64_t resumes = 0;
+  histogram_counters alarm_delivery;
 };
 
 struct metrics_snapshot {

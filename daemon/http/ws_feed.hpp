@@ -229,6 +229,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
             reason_ = fmt::format("write failed: {}", ec.message());
             co_return;
           }
+          sub_->written(clock::now());
           continue;
         }
       } else if (clock::now() >= deadline_) {

@@ -76,7 +76,16 @@ std::vector<std::shared_ptr<const std::string>> subscription::take() {
   frames_.clear();
   bytes_ = 0;
   over_soft_since_.reset();
+  origins_in_flight_.insert(origins_in_flight_.end(), alarm_origins_.begin(), alarm_origins_.end());
+  alarm_origins_.clear();
   return out;
+}
+
+void subscription::written(std::chrono::steady_clock::time_point now) {
+  if (delivery_) {
+    for (const auto origin : origins_in_flight_) delivery_->record(now - origin);
+  }
+  origins_in_flight_.clear();
 }
 
 hub::hub(limits l, const engine::engine& engine, history_reader history, clock now)
@@ -133,6 +142,7 @@ void hub::close(subscription& s, v1::FeedError error, std::string message) {
   s.frames_.clear();
   s.bytes_ = 0;
   s.vitals_.clear();
+  s.alarm_origins_.clear();
   v1::FeedMessage m;
   m.mutable_closing()->set_error(error);
   m.mutable_closing()->set_message(std::move(message));
@@ -146,6 +156,7 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
   s->id_ = next_sub_++;
   s->format_ = fmt;
   s->filter_ = f;
+  s->delivery_ = delivery_;
   if (resume_after) {
     std::string message;
     if (!queue_missed(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
@@ -222,7 +233,7 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
   return true;
 }
 
-void hub::publish(std::span<const engine::event> events) {
+void hub::publish(std::span<const engine::event> events, std::chrono::steady_clock::time_point origin) {
   for (const auto& e : events) {
     ++stats_.events;
     last_id_ = std::max(last_id_, e.id);
@@ -232,6 +243,9 @@ void hub::publish(std::span<const engine::event> events) {
     for (auto& [id, s] : subs_) {
       if (s->closed_ || !admits(*s, e)) continue;
       push(*s, event_frame(e, cache, s->format_));
+      if (origin != std::chrono::steady_clock::time_point{} && e.type == event_type::alarm_raised && !s->closed_) {
+        s->alarm_origins_.push_back(origin);
+      }
       if (s->wake_) s->wake_();
     }
   }

@@ -8,6 +8,7 @@
 // the id of the last event it received.
 
 #include "daemon/engine/engine.hpp"
+#include "daemon/hub/latency.hpp"
 #include "daemon/model/vitals.hpp"
 #include "vigil/v1/feed.pb.h"
 
@@ -64,6 +65,9 @@ class subscription {
   /// Frames to write, oldest first; each is encoded once per format and shared. Vitals whose
   /// interval has passed come after the events.
   std::vector<std::shared_ptr<const std::string>> take();
+  /// The connection has written everything `take()` returned: records, for each alarm raised by
+  /// a sample among those frames, the time from the sample's arrival to now.
+  void written(std::chrono::steady_clock::time_point now);
   /// Set when the hub disconnects the subscriber; the connection sends `closing()` and closes.
   bool closed() const noexcept { return closed_; }
   /// The FeedClosing frame to send last (empty unless closed).
@@ -83,7 +87,11 @@ class subscription {
   format format_ = format::protobuf;
   filter filter_;
   std::function<void()> wake_;
+  std::shared_ptr<latency_histogram> delivery_;
   std::deque<std::shared_ptr<const std::string>> frames_;
+  // Arrival times of the samples that raised the alarms queued, then being written.
+  std::vector<std::chrono::steady_clock::time_point> alarm_origins_;
+  std::vector<std::chrono::steady_clock::time_point> origins_in_flight_;
   std::size_t bytes_ = 0;
   std::map<std::string, pending_vitals, std::less<>> vitals_;  // merged, per chair
   std::map<std::string, engine::millis, std::less<>> vitals_sent_;  // per chair: newest sample time sent
@@ -113,8 +121,9 @@ class hub {
                              std::function<void()> wake);
   void unsubscribe(const subscription& sub);
 
-  /// Events as the clinic publishes them (ids given).
-  void publish(std::span<const engine::event> events);
+  /// Events as the clinic publishes them (ids given). `origin`: when the sample that caused them
+  /// arrived (default: not caused by a sample), for the alarm delivery latency.
+  void publish(std::span<const engine::event> events, std::chrono::steady_clock::time_point origin = {});
   /// Samples the clinic took from a chair's monitor.
   void publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples);
   /// Sends vitals held back by a subscriber's interval once it has passed, and disconnects
@@ -134,6 +143,8 @@ class hub {
   std::size_t subscribers() const noexcept { return subs_.size(); }
   /// Bytes queued across all subscribers.
   std::size_t queued_bytes() const;
+  /// From the arrival of a sample to the end of the write of the alarm it raised, per subscriber.
+  const latency_histogram& alarm_delivery() const noexcept { return *delivery_; }
   /// The id of the newest event published, 0 if none.
   std::uint64_t last_event_id() const noexcept { return last_id_; }
 
@@ -164,6 +175,7 @@ class hub {
   std::uint64_t last_id_ = 0;
   std::uint64_t next_sub_ = 1;
   counters stats_;
+  std::shared_ptr<latency_histogram> delivery_ = std::make_shared<latency_histogram>();
 };
 
 }  // namespace vigil::hub

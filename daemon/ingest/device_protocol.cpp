@@ -36,7 +36,7 @@ device_protocol::~device_protocol() {
   if (device_->owner == nullptr) ctx_.sink.link_changed(device_->device_id, device_->chair_id, false);
 }
 
-void device_protocol::on_message(const v1::DeviceMessage& message) {
+void device_protocol::on_message(const v1::DeviceMessage& message, std::chrono::steady_clock::time_point arrived) {
   if (closing()) return;
   switch (message.body_case()) {
     case v1::DeviceMessage::kHello:
@@ -55,7 +55,7 @@ void device_protocol::on_message(const v1::DeviceMessage& message) {
         return;
       }
       if (message.has_batch()) {
-        on_batch(message.batch());
+        on_batch(message.batch(), arrived);
       } else {
         v1::DaemonMessage reply;
         reply.mutable_pong()->set_nonce(message.ping().nonce());
@@ -94,7 +94,7 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   codec::append_frame(queued_, reply);
 }
 
-void device_protocol::on_batch(const v1::SampleBatch& batch) {
+void device_protocol::on_batch(const v1::SampleBatch& batch, std::chrono::steady_clock::time_point arrived) {
   if (batch.seq() == 0) {
     ctx_.counters.add(ctx_.counters.protocol_errors);
     fail(v1::BAD_SEQUENCE, "batch seq must start at 1");
@@ -149,7 +149,7 @@ void device_protocol::on_batch(const v1::SampleBatch& batch) {
   }
 
   // The sink may report the batch stored before submit returns.
-  ctx_.sink.submit({device_->device_id, device_->chair_id, batch.seq(), samples_}, device_);
+  ctx_.sink.submit({device_->device_id, device_->chair_id, batch.seq(), samples_, 0, arrived}, device_);
 }
 
 void device_protocol::on_bad_frame(codec::frame_error error) {

@@ -42,7 +42,8 @@ class device_protocol {
   device_protocol& operator=(const device_protocol&) = delete;
 
   /// Handles one decoded frame from the device.
-  void on_message(const v1::DeviceMessage& message);
+  /// `arrived`: when the frame was read from the socket (for the alarm delivery latency).
+  void on_message(const v1::DeviceMessage& message, std::chrono::steady_clock::time_point arrived = {});
   /// The stream broke the framing rules.
   void on_bad_frame(codec::frame_error error);
   /// The handshake or idle deadline passed.
@@ -70,7 +71,7 @@ class device_protocol {
 
  private:
   void on_hello(const v1::Hello& hello);
-  void on_batch(const v1::SampleBatch& batch);
+  void on_batch(const v1::SampleBatch& batch, std::chrono::steady_clock::time_point arrived);
 
   std::uint64_t id_;
   context ctx_;

@@ -87,6 +87,7 @@ class device_session final : public net::connection,
   asio::awaitable<void> read_loop() {
     v1::DeviceMessage message;
     bool received = false;
+    clock::time_point arrived{};  // when the bytes being decoded were read
     for (;;) {
       while (!protocol_.closing()) {
         const auto frame = decoder_.next(message);
@@ -95,7 +96,7 @@ class device_session final : public net::connection,
           protocol_.on_bad_frame(frame.error);
           break;
         }
-        protocol_.on_message(message);
+        protocol_.on_message(message, arrived);
       }
       if (received && protocol_.streaming()) {
         deadline_ = clock::now() + config_.idle_timeout;
@@ -126,6 +127,7 @@ class device_session final : public net::connection,
       }
       decoder_.commit(n);
       received = true;
+      arrived = clock::now();
     }
     reading_done_ = true;
     // However the conversation ended, the last frames get close_timeout, not the idle timeout.

@@ -2,6 +2,7 @@
 
 #include "daemon/model/vitals.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -18,6 +19,7 @@ struct batch_view {
   std::uint64_t seq = 0;
   std::span<const model::vital_sample> samples;
   std::uint64_t session = 0;  // the chair's open session, once the clinic has looked; 0: none
+  std::chrono::steady_clock::time_point arrived{};  // read from the socket; default: unknown
 };
 
 /// Where accepted samples go (the engine and the timeline store).

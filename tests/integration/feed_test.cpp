@@ -53,6 +53,37 @@ TEST(Feed, ASubscriberGetsASnapshotThenLiveAlarmsAndVitals) {
   EXPECT_TRUE(saw_vitals || feed.next(std::chrono::seconds(2)).has_value());
 }
 
+TEST(Feed, TheDaemonTimesEachAlarmFromItsSampleToItsWrite) {
+  daemon_under_test d(fast_config());
+  control_client ops(d.control_port());
+  open_session(ops, "chair-1");
+  feed_client feed(d.feed_port());
+  feed.subscribe(subscribe_to({}, {v1::EVENT_CATEGORY_ALARMS, v1::EVENT_CATEGORY_NOTES}));
+  ASSERT_TRUE(feed.next()->has_snapshot());
+  test_client monitor(d.port());
+  ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+  monitor.send(vitals(1, wall_ms(), 72, 80));
+  ASSERT_TRUE(monitor.wait_ack(1));
+  std::uint64_t raised = 0;
+  // A note written after the alarms: once it arrives, every write before it has finished.
+  bool noted = false;
+  while (auto m = feed.next()) {
+    if (m->has_event() && m->event().event().type() == v1::EVENT_TYPE_ALARM_RAISED) {
+      ++raised;
+      if (!noted) {
+        add_note(ops, "chair-1", "checked the probe");
+        noted = true;
+      }
+    }
+    if (m->has_event() && m->event().event().type() == v1::EVENT_TYPE_NOTE_ADDED) break;
+  }
+  ASSERT_GT(raised, 0u) << "the desaturation raises an alarm";
+  const auto& delivery = d.alarm_delivery();
+  EXPECT_EQ(delivery.count(), raised) << "each alarm raised by the sample, written to the one subscriber";
+  EXPECT_GT(delivery.sum_seconds(), 0.0);
+  EXPECT_LT(delivery.sum_seconds(), 10.0 * static_cast<double>(raised));
+}
+
 TEST(Feed, FiltersAdmitOnlyTheChairsAndCategoriesAskedFor) {
   daemon_under_test d(fast_config());
   control_client ops(d.control_port());

@@ -64,6 +64,7 @@ class daemon_under_test {
   std::uint16_t http_port() const { return daemon_.http_port(); }
   recording_sink& sink() { return *sink_; }
   const ingest::stats& stats() const { return daemon_.ingest_stats(); }
+  const hub::latency_histogram& alarm_delivery() const { return daemon_.alarm_delivery(); }
   /// Stops gracefully and waits for run() to return.
   void stop();
 

@@ -84,5 +84,40 @@ TEST(Clinic, TicksCarrySessionTimeBetweenSamples) {
   EXPECT_TRUE(r.has_alarm("stale_spo2"));
 }
 
+TEST(Clinic, SlicedTicksReachEveryChairOnceARound) {
+  rig r;
+  // Chairs 1 to 5 with sessions (chair-1 from the rig), each with a sample at the same moment.
+  for (int i = 2; i <= 5; ++i) {
+    const auto chair = "chair-" + std::to_string(i);
+    ASSERT_TRUE(r.c.alarms().apply(engine::open_session{chair, "P-" + std::to_string(i), "generic", "nurse-a"}, t0).ok());
+  }
+  for (int i = 1; i <= 5; ++i) {
+    const std::vector<model::vital_sample> samples = {{t0 + 1000, 97, vital_kind::spo2, 0},
+                                                      {t0 + 1000, 70, vital_kind::heart_rate, 0}};
+    r.c.submit({"dev-" + std::to_string(i), "chair-" + std::to_string(i), 1, samples}, r.device);
+  }
+  r.steady += 10'000;
+  // Three slices of five chairs: two, two, then the last one; then round again.
+  const auto advanced = [&] {
+    std::vector<std::string> out;
+    for (int i = 1; i <= 5; ++i) {
+      const auto chair = "chair-" + std::to_string(i);
+      if (*r.c.alarms().clock(chair) > t0 + 1000) out.push_back(chair);
+    }
+    return out;
+  };
+  r.c.tick(3);
+  EXPECT_EQ(advanced(), (std::vector<std::string>{"chair-1", "chair-2"}));
+  r.c.tick(3);
+  EXPECT_EQ(advanced(), (std::vector<std::string>{"chair-1", "chair-2", "chair-3", "chair-4"}));
+  r.c.tick(3);
+  EXPECT_EQ(advanced().size(), 5u);
+  // A full tick from the middle of a round still reaches every chair.
+  r.steady += 10'000;
+  r.c.tick(3);
+  r.c.tick();
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(*r.c.alarms().clock("chair-" + std::to_string(i)), t0 + 21'000) << i;
+}
+
 }  // namespace
 }  // namespace vigil::clinic

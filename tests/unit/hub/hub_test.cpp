@@ -295,6 +295,62 @@ TEST_F(HubTest, AHeartbeatIntervalOutsideItsBoundsIsRefused) {
   s.set_heartbeat_ms(1'000);
   ASSERT_TRUE(filter::from(s, error));
   EXPECT_EQ(filter::from(s, error)->heartbeat, std::chrono::seconds(1));
+
+TEST(LatencyHistogram, QuantilesFallWithinTheirBucket) {
+  latency_histogram h;
+  EXPECT_EQ(h.quantile_us(0.99), 0.0) << "empty";
+  // 98 fast observations (50 µs) and 2 slow ones (3 ms).
+  for (int i = 0; i < 98; ++i) h.record(std::chrono::microseconds(50));
+  h.record(std::chrono::milliseconds(3));
+  h.record(std::chrono::milliseconds(3));
+  EXPECT_EQ(h.count(), 100u);
+  EXPECT_NEAR(h.sum_seconds(), 98 * 50e-6 + 2 * 3e-3, 1e-9);
+  EXPECT_GT(h.quantile_us(0.5), 40.0);
+  EXPECT_LE(h.quantile_us(0.5), 50.0);
+  EXPECT_LE(h.quantile_us(0.98), 50.0);
+  EXPECT_GT(h.quantile_us(0.99), 2500.0);
+  EXPECT_LE(h.quantile_us(0.99), 3000.0);
+  // Prometheus sees 1, 2.5 and 5 × 10^k seconds, cumulative and ascending.
+  const auto buckets = h.prometheus_buckets();
+  ASSERT_EQ(buckets.size(), 18u);
+  EXPECT_DOUBLE_EQ(buckets.front().first, 1e-5);
+  EXPECT_DOUBLE_EQ(buckets.back().first, 5.0);
+  for (const auto& [bound, count] : buckets) {
+    EXPECT_EQ(count, bound < 50e-6 ? 0u : bound < 3e-3 ? 98u : 100u) << bound;
+  }
+  // Beyond the last bound: counted, in the last bucket.
+  h.record(std::chrono::seconds(30));
+  EXPECT_EQ(h.count(), 101u);
+  EXPECT_EQ(h.prometheus_buckets().back().second, 100u);
+}
+
+TEST_F(HubTest, AlarmDeliveryRunsFromTheSamplesArrivalToTheEndOfTheWrite) {
+  make();
+  auto fast = subscribe();
+  auto slow = subscribe();
+  auto unwritten = subscribe();
+  fast->take();
+  slow->take();
+  unwritten->take();
+  const auto arrived = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  const std::vector<engine::event> events = {numbered(1, "chair-1"), numbered(2, "chair-1", event_type::alarm_cleared)};
+  h->publish(events, arrived);
+  // An alarm raised by a timer, with no sample behind it, is not measured.
+  const auto timer_alarm = numbered(3, "chair-2");
+  h->publish(std::span<const engine::event>(&timer_alarm, 1));
+
+  EXPECT_EQ(fast->take().size(), 3u);
+  fast->written(arrived + std::chrono::microseconds(200));
+  EXPECT_EQ(slow->take().size(), 3u);
+  slow->written(arrived + std::chrono::milliseconds(4));
+  EXPECT_EQ(unwritten->take().size(), 3u);  // taken but never written: not measured
+  fast->written(arrived + std::chrono::seconds(1));  // nothing more in flight
+
+  const auto& d = h->alarm_delivery();
+  EXPECT_EQ(d.count(), 2u) << "one alarm_raised from a sample, per subscriber that wrote it";
+  EXPECT_NEAR(d.sum_seconds(), 200e-6 + 4e-3, 1e-9);
+  EXPECT_LE(d.quantile_us(0.5), 200.0);
+  EXPECT_GT(d.quantile_us(1.0), 3000.0);
 }
 
 }  // namespace
