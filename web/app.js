@@ -174,8 +174,8 @@ function drawChairs() {
     let tile = list.querySelector(`:scope > [data-chair="${CSS.escape(c.id)}"]`);
     if (!tile) {
       tile = h('article', { class: 'tile', 'data-chair': c.id },
-        h('header', { class: 'tile-head' }), h('div', { class: 'tile-times' }), h('div', { class: 'tile-vitals' }),
-        h('div', { class: 'tile-alarm' }));
+        h('header', { class: 'tile-head' }), h('div', { class: 'tile-sub' }), h('div', { class: 'tile-times' }),
+        h('div', { class: 'tile-vitals' }), h('div', { class: 'tile-alarm' }));
     }
     if (tile.previousElementSibling !== previous || !tile.parentNode) {
       if (previous) previous.after(tile);
@@ -207,28 +207,28 @@ function drawTile(tile, c) {
     top && !top.acknowledged ? 'unacked' : '', s?.phase === 'PHASE_READY' ? 'ready' : ''].join(' ');
   tile.dataset.priority = top ? top.priority : '';
 
-  const phase = s ? phaseNames[s.phase] ?? s.phase : 'No session';
-  patch(tile.querySelector('.tile-head'), `${c.id}|${s?.session_id}|${s?.patient_ref}|${phase}`, () => [
+  const ready = s?.phase === 'PHASE_READY';
+  const phase = s ? (ready ? '✓ Ready' : phaseNames[s.phase] ?? s.phase) : 'No session';
+  patch(tile.querySelector('.tile-head'), `${c.id}|${s?.session_id}|${phase}`, () => [
     s ? h('a', { class: 'chair-name', href: `#/session/${s.session_id}`, 'data-fk': 'open' }, c.id)
       : h('span', { class: 'chair-name' }, c.id),
-    h('span', { class: 'patient' }, s ? s.patient_ref : ''),
-    h('span', { class: `phase phase-${(s?.phase ?? 'none').toLowerCase()}` },
-      s?.phase === 'PHASE_READY' ? '✓ Ready for discharge assessment' : phase),
+    h('span', { class: `phase phase-${(s?.phase ?? 'none').toLowerCase()}`, title: s ? phaseNames[s.phase] : 'No open session' }, phase),
   ]);
 
   const now = station.clinic.now(c);
   let times = '';
   if (s && s.dose_at_ms) {
     const left = s.window_end_ms - now;
-    times = `Dose +${duration(now - s.dose_at_ms)} · ${left > 0 ? `window ${duration(left)} left` : 'window complete'}`;
+    times = `Dose +${duration(now - s.dose_at_ms)} · ${left > 0 ? `${duration(left)} left` : 'window complete'}`;
   } else if (s) {
-    times = `Opened ${duration(now - s.opened_at_ms)} ago · no dose yet`;
+    times = `Opened ${duration(now - s.opened_at_ms)} ago · no dose`;
   }
   const paused = s && s.paused_until_ms > now ? `Audio paused ${duration(s.paused_until_ms - now)}` : '';
-  patch(tile.querySelector('.tile-times'), `${times}|${paused}`, () => [
-    h('span', {}, times),
+  patch(tile.querySelector('.tile-sub'), `${s?.patient_ref}|${paused}`, () => [
+    h('span', { class: 'patient' }, s ? s.patient_ref : ''),
     paused ? h('span', { class: 'paused' }, paused) : null,
   ]);
+  patch(tile.querySelector('.tile-times'), times, () => h('span', {}, times));
 
   const v = c.vitals;
   const bp = v.sys && v.dia ? `${round(v.sys.value)}/${round(v.dia.value)}` : '–';
@@ -239,25 +239,27 @@ function drawTile(tile, c) {
     vital('BP', bp, 'mmHg', c.trends.sys, 'bp'),
   ]);
 
-  const alarmKey = top ? `${top.alarm_id}|${top.acknowledged}|${top.acknowledged_by}|${top.tier}|${top.responder}|` +
-    `${count}|${top.condition}|${Boolean(paused)}|${station.busy.size}` : 'none';
+  const alarmKey = !top ? `none|${ready}` : `${top.alarm_id}|${top.acknowledged}|${top.acknowledged_by}|${top.tier}|${top.responder}|` +
+    `${count}|${top.condition}|${Boolean(paused)}|${station.busy.size}`;
   patch(tile.querySelector('.tile-alarm'), alarmKey, () => {
+    if (!top && ready) return h('span', { class: 'ready-note' }, '✓ Ready for discharge assessment');
     if (!top) return h('span', { class: 'no-alarm' }, s ? 'No active alarm' : '');
     return [
-      badge(top),
-      h('span', { class: 'alarm-text' }, top.text || ruleName(top.rule)),
-      escalation(top),
-      count > 1 ? h('span', { class: 'more' }, `+${count - 1} more`) : null,
-      top.acknowledged ? h('span', { class: 'acked' }, `✓ Ack ${top.acknowledged_by}`) : null,
-      s && !top.acknowledged ? ackButton(s, top, 'tile') : null,
+      h('div', { class: 'alarm-line' }, badge(top),
+        h('span', { class: 'alarm-text', title: top.text || ruleName(top.rule) }, top.text || ruleName(top.rule))),
+      h('div', { class: 'alarm-line wrap' },
+        escalation(top, true),
+        top.acknowledged ? h('span', { class: 'acked' }, `✓ Ack ${top.acknowledged_by}`) : null,
+        count > 1 ? h('span', { class: 'more' }, `+${count - 1} more`) : null,
+        s && !top.acknowledged ? ackButton(s, top, 'tile') : null),
     ];
   });
 }
 
 function vital(label, value, unit, trend, cls) {
   return h('div', { class: `vital vital-${cls}` },
-    h('span', { class: 'vital-label' }, label),
-    h('span', { class: 'vital-value' }, value, h('small', {}, ` ${unit}`)),
+    h('span', { class: 'vital-label' }, label, h('small', {}, ` ${unit}`)),
+    h('span', { class: 'vital-value' }, value),
     sparkline(trend));
 }
 
@@ -281,10 +283,11 @@ function badge(alarm) {
     h('span', { class: 'marker', 'aria-hidden': 'true' }, p.marker), ` ${p.word}`);
 }
 
-function escalation(alarm) {
+/// "↑ Escalated: charge nurse" (the tile says "↑ charge nurse", with the rest in its title).
+function escalation(alarm, short = false) {
   if (alarm.acknowledged || !(alarm.tier > 0)) return null;
-  const to = alarm.responder ? alarm.responder.replaceAll('_', ' ') : `tier ${alarm.tier + 1}`;
-  return h('span', { class: 'escalated', title: `escalated to tier ${alarm.tier}` }, `↑ Escalated: ${to}`);
+  const to = alarm.responder ? alarm.responder.replaceAll('_', ' ') : `tier ${alarm.tier}`;
+  return h('span', { class: 'escalated', title: `escalated to ${to} (tier ${alarm.tier})` }, short ? `↑ ${to}` : `↑ Escalated: ${to}`);
 }
 
 function ackButton(s, alarm, where) {

@@ -8,7 +8,7 @@ export const feedState = Object.freeze({ connecting: 'connecting', live: 'live',
 export class Feed {
   /// `handlers`: onSnapshot(snapshot), onEvent(event), onVitals(update), onResumed(done),
   /// onState(state, detail), all optional.
-  constructor({ token, handlers, vitalsIntervalMs = 2000, heartbeatMs = 1000, staleMs = 3500 }) {
+  constructor({ token, handlers, vitalsIntervalMs = 2000, heartbeatMs = 1000, staleMs = 3000 }) {
     this.token = token;
     this.handlers = handlers;
     this.vitalsIntervalMs = vitalsIntervalMs;

@@ -147,6 +147,7 @@ struct alarm_view {
   bool audible = true;        // neither acknowledged nor paused
   double value = 0;
   std::string text;
+  std::string responder;      // the responder of the tier reached; empty before the first
 };
 
 struct session_view {

@@ -15,6 +15,7 @@ void fill(v1::AlarmState& out, const engine::alarm_view& a) {
   out.set_audible(a.audible);
   out.set_value(a.value);
   out.set_text(a.text);
+  out.set_responder(a.responder);
 }
 
 void fill(v1::SessionState& out, const engine::session_view& s) {

@@ -101,6 +101,11 @@ describe('nurse station', { timeout: 120000 }, () => {
     await until(async () => (await tile.locator('.vital-hr polyline').count()) === 1, 'a heart-rate trend line');
     for (const url of requests) assert.ok(url.startsWith(daemon.url), `only vigild is asked: ${url}`);
     await screenshot(page, 'station-loaded');
+    // A tablet held upright: the alarm list moves above the chairs, nothing is cut off sideways.
+    await page.setViewportSize({ width: 768, height: 1024 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 768), 'no sideways scrolling');
+    await screenshot(page, 'station-tablet');
+    await page.setViewportSize({ width: 1366, height: 768 });
   });
 
   test('a hypertensive episode shows a high-priority alarm within 2 s of the daemon raising it', async () => {
@@ -114,6 +119,7 @@ describe('nurse station', { timeout: 120000 }, () => {
       seen();
     });
     assert.equal(await page.evaluate(() => window.highSeenAt), null, 'no high alarm before the episode');
+    await page.click('#sound');  // the user gesture that lets the page make sound
     sessionId = await daemon.openAndDose('chair-1', 'P-0101', 'hypertensive-test');
     alarm = await until(() => raisedAt(daemon, 'chair-1'), 'the daemon raising the alarm', 20000);
     const seenAt = await until(() => page.evaluate(() => window.highSeenAt), 'the alarm on the page', 5000);
@@ -126,6 +132,9 @@ describe('nurse station', { timeout: 120000 }, () => {
     const tile = page.locator('.tile[data-chair="chair-1"]');
     assert.equal(await tile.getAttribute('data-priority'), 'PRIORITY_HIGH');
     assert.match(await tile.locator('.tile-alarm').textContent(), /High/);
+    // The high-priority pattern sounds (the no_session advisories are low).
+    await until(() => page.evaluate(() => window.vigilStation.sound.current === 'PRIORITY_HIGH'), 'the high-priority tone');
+    assert.match(await page.textContent('#sound'), /Sounding: High/);
     await screenshot(page, 'station-high-alarm');
   });
 
@@ -148,6 +157,8 @@ describe('nurse station', { timeout: 120000 }, () => {
     await until(async () => /Acknowledged by nurse-ana/.test(await page.locator(`#alarm-list [data-alarm-id="${alarm.alarmId}"]`).textContent()),
       'the acknowledgement on this station', 3000);
     await screenshot(other, 'station-viewer-sees-ack');
+    // Acknowledged, it is silent: what sounds now is the chairs without a session (low).
+    await until(() => page.evaluate(() => window.vigilStation.sound.current !== 'PRIORITY_HIGH'), 'the high tone to stop');
     await other.close();
   });
 
