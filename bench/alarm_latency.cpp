@@ -8,7 +8,7 @@
 // sample's frame read from its socket to the alarm's frame written to the subscriber's) is
 // printed beside it.
 //
-//   alarm_latency [--chairs N] [--seconds S] [--period P]
+//   alarm_latency [--chairs N] [--seconds S] [--period P] [--data-dir DIR]
 
 #include "daemon/app/daemon.hpp"
 #include "daemon/codec/frame.hpp"
@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -84,11 +85,15 @@ int main(int argc, char** argv) {
   int chairs = 1000;
   int seconds = 20;
   int period = 6;
+  std::string data_dir;
   CLI::App cli{"alarm_latency: time from a sample crossing a limit to its alarm on a feed subscriber"};
   cli.add_option("--chairs", chairs, "Monitors, one open session each")->capture_default_str();
   cli.add_option("--seconds", seconds, "How long the monitors stream")->capture_default_str();
   cli.add_option("--period", period, "Seconds between a chair's limit crossings (it clears in between)")
       ->capture_default_str();
+  cli.add_option("--data-dir", data_dir,
+                 "Keep the timeline in this directory (a fresh one: it is emptied), as a clinic would; "
+                 "default: in memory only");
   CLI11_PARSE(cli, argc, argv);
 
   vigil::config::daemon_config config;
@@ -107,6 +112,10 @@ int main(int argc, char** argv) {
   config.profiles = {fast};
   config.default_profile = "fast";
   config.log.level = "error";
+  if (!data_dir.empty()) {
+    std::filesystem::remove_all(data_dir);
+    config.data_dir = data_dir;
+  }
   vigil::log::configure(config.log);
   vigil::app::daemon daemon(config, {false, nullptr, {}});
   daemon.start();

@@ -1,6 +1,7 @@
 // vigilctl: the operators' command line. Drives sessions through vigild's REST API (docs/api.md),
 // and reads stored sessions from the timeline database directly (read-only, no daemon needed).
 
+#include "daemon/client/rest_client.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
@@ -9,16 +10,8 @@
 #include "vigil/v1/control.pb.h"
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <fmt/format.h>
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,128 +25,16 @@
 #include <string>
 #include <vector>
 
-namespace asio = boost::asio;
 using vigil::v1::ControlResponse;
 
 namespace {
 
 namespace bh = boost::beast::http;
-
-/// The `http:` port of vigild's ports file; nullopt if it has none or cannot be read.
-std::optional<std::uint16_t> read_http_port(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("http:", 0) != 0) continue;
-    try {
-      const unsigned long port = std::stoul(line.substr(5));
-      if (port == 0 || port > 65535) return std::nullopt;
-      return static_cast<std::uint16_t>(port);
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
-/// Where vigild's HTTP listener is: http://HOST[:PORT].
-struct endpoint {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 7402;
-};
-
-std::optional<endpoint> parse_url(const std::string& url) {
-  constexpr std::string_view scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) return std::nullopt;
-  std::string rest = url.substr(scheme.size());
-  if (!rest.empty() && rest.back() == '/') rest.pop_back();
-  if (rest.empty() || rest.find('/') != std::string::npos) return std::nullopt;
-  endpoint e;
-  const auto colon = rest.rfind(':');
-  if (colon == std::string::npos || rest.back() == ']') {
-    e.host = rest;
-    return e;
-  }
-  e.host = rest.substr(0, colon);
-  try {
-    std::size_t used = 0;
-    const unsigned long port = std::stoul(rest.substr(colon + 1), &used);
-    if (used != rest.size() - colon - 1 || port == 0 || port > 65535) return std::nullopt;
-    e.port = static_cast<std::uint16_t>(port);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (e.host.size() > 2 && e.host.front() == '[' && e.host.back() == ']') e.host = e.host.substr(1, e.host.size() - 2);
-  return e;
-}
-
-struct reply {
-  unsigned status = 0;
-  std::string body;
-};
-
-/// One keep-alive connection to vigild's REST API; throws std::runtime_error on transport faults.
-class rest_client {
- public:
-  rest_client(endpoint where, std::string token) : where_(std::move(where)), token_(std::move(token)), stream_(io_) {
-    asio::ip::tcp::resolver resolver(io_);
-    stream_.connect(resolver.resolve(where_.host, std::to_string(where_.port)));
-  }
-
-  reply call(bh::verb method, const std::string& target, const std::string& body = "") {
-    bh::request<bh::string_body> req{method, target, 11};
-    req.set(bh::field::host, where_.host);
-    req.set(bh::field::user_agent, "vigilctl/" VIGIL_VERSION);
-    req.set(bh::field::authorization, "Bearer " + token_);
-    if (!body.empty()) req.set(bh::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    bh::write(stream_, req);
-    bh::response_parser<bh::string_body> parser;
-    parser.body_limit(boost::none);
-    bh::read(stream_, buffer_, parser);
-    return {parser.get().result_int(), parser.get().body()};
-  }
-
- private:
-  endpoint where_;
-  std::string token_;
-  asio::io_context io_;
-  boost::beast::tcp_stream stream_;
-  boost::beast::flat_buffer buffer_;
-};
-
-/// A refusal: {"error":..., "message":...}.
-struct refusal {
-  std::string error;
-  std::string message;
-};
-
-refusal refusal_of(const reply& r) {
-  google::protobuf::Struct body;
-  refusal out{fmt::format("http_{}", r.status), "the daemon's answer carries no reason"};
-  if (!google::protobuf::util::JsonStringToMessage(r.body, &body).ok()) return out;
-  const auto& fields = body.fields();
-  if (const auto it = fields.find("error"); it != fields.end()) out.error = it->second.string_value();
-  if (const auto it = fields.find("message"); it != fields.end()) out.message = it->second.string_value();
-  return out;
-}
-
-std::string json_of(const google::protobuf::Message& m) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  return out;
-}
+using vigil::client::reply;
 
 ControlResponse parse_response(const reply& r) {
   ControlResponse out;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;  // a newer daemon may say more
-  if (!google::protobuf::util::JsonStringToMessage(r.body, &out, options).ok()) {
-    throw std::runtime_error("the daemon's answer is not the JSON expected");
-  }
+  if (!vigil::client::parse_json(r.body, out)) throw std::runtime_error("the daemon's answer is not the JSON expected");
   return out;
 }
 
@@ -463,13 +344,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vigilctl: no user token: use --token or set VIGIL_TOKEN\n");
     return 2;
   }
-  auto where = parse_url(url);
+  auto where = vigil::client::parse_url(url);
   if (!where) {
     std::fprintf(stderr, "vigilctl: --url must be http://HOST or http://HOST:PORT, not '%s'\n", url.c_str());
     return 2;
   }
   if (!ports_file.empty()) {
-    const auto p = read_http_port(ports_file);
+    const auto p = vigil::client::read_port(ports_file, "http");
     if (!p) {
       std::fprintf(stderr, "vigilctl: no 'http:' line in %s\n", ports_file.c_str());
       return 2;
@@ -479,18 +360,18 @@ int main(int argc, char** argv) {
 
   // A refusal prints the daemon's reason and exits 1; a daemon at its connection limit, 2.
   const auto refused = [](const reply& r) {
-    const auto why = refusal_of(r);
+    const auto why = vigil::client::refusal_of(r);
     std::fprintf(stderr, "vigilctl: %s: %s\n", why.error.c_str(), why.message.c_str());
     return r.status == 503 ? 2 : 1;
   };
   try {
-    rest_client rest(*where, token);
+    vigil::client::blocking_rest_client rest(*where, token, "vigilctl/" VIGIL_VERSION);
     if (*open) {
       vigil::v1::OpenSession c;
       c.set_chair_id(chair);
       c.set_patient_ref(text_a);
       c.set_profile(text_b);
-      const auto r = rest.call(bh::verb::post, "/api/v1/sessions", json_of(c));
+      const auto r = rest.call(bh::verb::post, "/api/v1/sessions", vigil::client::json_of(c));
       if (r.status / 100 != 2) return refused(r);
       std::printf("ok (session %llu)\n", static_cast<unsigned long long>(parse_response(r).session_id()));
       return 0;
@@ -518,32 +399,32 @@ int main(int argc, char** argv) {
       vigil::v1::OverridePredose c;
       c.set_reason(text_a);
       target = base + "/override";
-      body = json_of(c);
+      body = vigil::client::json_of(c);
     } else if (*dose) {
       vigil::v1::MarkDose c;
       c.set_route(text_a);
       c.set_dose(text_b);
       target = base + "/dose";
-      body = json_of(c);
+      body = vigil::client::json_of(c);
     } else if (*ack) {
       target = fmt::format("{}/alarms/{}/ack", base, alarm_id);
     } else if (*pause) {
       vigil::v1::PauseAudio c;
       c.set_duration_s(seconds);
       target = base + "/pause";
-      body = json_of(c);
+      body = vigil::client::json_of(c);
     } else if (*close) {
       target = base + "/close";
     } else if (*abort_cmd) {
       vigil::v1::CloseSession c;
       c.set_reason(text_a);
       target = base + "/abort";
-      body = json_of(c);
+      body = vigil::client::json_of(c);
     } else if (*note) {
       vigil::v1::AddNote c;
       c.set_text(text_a);
       target = base + "/notes";
-      body = json_of(c);
+      body = vigil::client::json_of(c);
     }
     const auto r = rest.call(bh::verb::post, target, body);
     if (r.status / 100 != 2) return refused(r);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds Vigil, then runs the daemon with the demo configuration and vigil-sim feeding
-# a small clinic of monitors. Ctrl-C stops both.
-# Usage: scripts/run.sh [--devices N] [any other vigil-sim option]
+# Builds Vigil, then runs the daemon with the demo configuration and vigil-sim feeding a
+# small clinic (config/scenarios/demo.yaml) ten times faster than real time: the simulated
+# nurse opens the sessions and marks the doses. Ctrl-C stops both.
+# Usage: scripts/run.sh [any vigil-sim option], e.g.
+#   scripts/run.sh --scenario config/scenarios/hypertensive.yaml --speed 60
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -29,15 +31,21 @@ done
 
 cat <<MSG >&2
 
-  vigild is running ($(tr '\n' ' ' < var/run/vigild.ports)); vigil-sim feeds it.
+  vigild is running ($(tr '\n' ' ' < var/run/vigild.ports)); vigil-sim feeds it a
+  small clinic (config/scenarios/demo.yaml) at ten times real time, opening sessions and
+  marking doses as a nurse would.
   The nurse station: http://127.0.0.1:$(sed -n 's/^http: //p' var/run/vigild.ports)/ (token demo-operator-token)
-  Act as the nurse from another terminal:
+  Watch or act from another terminal:
     export VIGIL_TOKEN=demo-operator-token
-    build/daemon/vigilctl open chair-1 --patient P-0001
     build/daemon/vigilctl sessions
+    build/daemon/vigilctl ack chair-3 7        # an alarm id from 'sessions'
   Ctrl-C stops both.
 
 MSG
-./build/sim/vigil-sim --ports-file var/run/vigild.ports --devices 6 "$@" &
+./build/sim/vigil-sim --ports-file var/run/vigild.ports --api-token demo-operator-token \
+  --token sim-device-token --scenario config/scenarios/demo.yaml --speed 10 "$@" &
 sim_pid=$!
-wait "$sim_pid"
+wait "$sim_pid" || true
+sim_pid=
+echo "run: vigil-sim has finished its scenario; vigild keeps running (Ctrl-C stops it)" >&2
+wait "$daemon_pid"

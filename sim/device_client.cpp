@@ -56,6 +56,20 @@ asio::awaitable<void> device_client::wait_acked(std::uint64_t seq) {
   while (!stopped_ && acked_seq_ < seq) co_await progress_.async_wait(nothrow);
 }
 
+asio::awaitable<void> device_client::wait_connected() {
+  while (!stopped_ && !refused_ && !connected_) co_await progress_.async_wait(nothrow);
+}
+
+void device_client::suspend() {
+  suspended_ = true;
+  drop_connection();
+}
+
+void device_client::resume() {
+  suspended_ = false;
+  retry_.cancel();
+}
+
 void device_client::wake_all() {
   wake_.cancel();
   progress_.cancel();
@@ -89,6 +103,7 @@ asio::awaitable<void> device_client::run() {
         ++counters_.connects;
         if (co_await handshake()) {
           connected_ = true;
+          wake_all();
           co_await (read_loop() || write_loop());
           connected_ = false;
         }
@@ -98,6 +113,10 @@ asio::awaitable<void> device_client::run() {
     if (stopped_ || refused_) break;
     retry_.expires_after(opts_.reconnect_delay);
     co_await retry_.async_wait(nothrow);
+    while (suspended_ && !stopped_) {
+      retry_.expires_after(std::chrono::hours(24));
+      co_await retry_.async_wait(nothrow);
+    }
   }
   wake_all();
 }
@@ -138,6 +157,9 @@ asio::awaitable<bool> device_client::handshake() {
     co_return false;
   }
   if (!reply.has_welcome()) co_return false;
+  if (const auto idle = reply.welcome().idle_timeout_ms(); idle > 0) {
+    ping_every_ = std::chrono::milliseconds(std::max<std::uint32_t>(idle / 3, 50));
+  }
   if (!resumed_) {
     resumed_ = true;
     if (acked_seq_ == 0) renumber_after(reply.welcome().acked_seq());
@@ -166,6 +188,7 @@ void device_client::renumber_after(std::uint64_t acked) {
 void device_client::on_ack(std::uint64_t seq) {
   if (seq > acked_seq_) acked_seq_ = seq;
   while (!queue_.empty() && queue_.front().seq <= acked_seq_) {
+    counters_.samples_acked += queue_.front().samples;
     queue_.pop_front();
     if (unsent_ > 0) --unsent_;
   }
@@ -191,6 +214,7 @@ asio::awaitable<void> device_client::read_loop() {
 }
 
 asio::awaitable<void> device_client::write_loop() {
+  using namespace asio::experimental::awaitable_operators;
   std::string out;
   while (!stopped_) {
     out.clear();
@@ -202,9 +226,16 @@ asio::awaitable<void> device_client::write_loop() {
       ++unsent_;
     }
     if (out.empty()) {
-      co_await wake_.async_wait(nothrow);
+      // Nothing to send: wait for a batch, and ping before the daemon's idle timeout.
+      asio::steady_timer idle(executor_, ping_every_);
+      auto woken = wake_.async_wait(nothrow);
+      auto idle_wait = idle.async_wait(nothrow);
+      const auto which = co_await (std::move(woken) || std::move(idle_wait));
       if (!socket_.is_open()) co_return;
-      continue;
+      if (which.index() == 0) continue;
+      v1::DeviceMessage ping;
+      ping.mutable_ping()->set_nonce(++ping_nonce_);
+      codec::append_frame(out, ping);
     }
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), nothrow);
     if (ec) co_return;

@@ -34,7 +34,8 @@ class device_client {
 
   struct counters {
     std::uint64_t batches_sent = 0;  // including resends
-    std::uint64_t samples_sent = 0;
+    std::uint64_t samples_sent = 0;  // including resends
+    std::uint64_t samples_acked = 0;
     std::uint64_t connects = 0;
     std::uint64_t samples_rejected = 0;
     std::uint64_t errors = 0;        // error frames received
@@ -56,10 +57,16 @@ class device_client {
   /// Connects and streams until stop(); reconnects after every drop. Returns early when
   /// the daemon refuses the device for a reason a retry cannot fix (bad token, unknown device).
   boost::asio::awaitable<void> run();
+  /// Waits until the client is connected (or stopped, or refused).
+  boost::asio::awaitable<void> wait_connected();
   /// Closes the connection and ends run().
   void stop();
   /// Drops the connection as a network fault would; run() reconnects and resends.
   void drop_connection();
+  /// Drops the connection and keeps it down until resume(): a network outage. Batches pushed
+  /// meanwhile are held and sent after the reconnect, as a monitor buffers them.
+  void suspend();
+  void resume();
 
   bool connected() const noexcept { return connected_; }
   bool refused() const noexcept { return refused_; }
@@ -105,6 +112,9 @@ class device_client {
   bool stopped_ = false;
   bool refused_ = false;
   bool resumed_ = false;  // the daemon has told this client where its numbering stands
+  bool suspended_ = false;
+  std::chrono::milliseconds ping_every_{10'000};  // a third of the daemon's idle timeout
+  std::uint64_t ping_nonce_ = 0;
 };
 
 }  // namespace vigil::sim

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace vigil::control {
 namespace {
 
@@ -25,6 +27,11 @@ v1::ControlError wire_error(engine::command_error e) {
   }
   return v1::CONTROL_ERROR_INVALID_ARGUMENT;
 }
+
+/// How far ahead of a chair's session time a command's `at_ms` may be: monitor clocks and the
+/// client's may disagree a little, but a time further ahead would move the chair's clock past
+/// the samples still to come and make them late.
+constexpr engine::millis max_command_ahead_ms = 5 * engine::seconds_ms;
 
 }  // namespace
 
@@ -64,6 +71,23 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
   }
   auto& engine = clinic_.alarms();
   auto at = [&](const std::string& chair) { return clinic_.now_for(chair); };
+  // A command given a time of its own (MarkDose, CloseSession): not before the session opened,
+  // not ahead of the chair's time now; an earlier time than the chair's clock is applied at
+  // the clock, as the engine does for every input.
+  auto at_or_now = [&](const std::string& chair, std::int64_t at_ms) -> std::optional<engine::millis> {
+    const engine::millis now = at(chair);
+    if (at_ms == 0) return now;
+    if (at_ms < 0 || at_ms > now + max_command_ahead_ms) return std::nullopt;
+    if (const auto open = engine.session(chair); open && at_ms < open->opened_at) return std::nullopt;
+    return at_ms;
+  };
+  auto bad_time = [&](const std::string& chair, std::int64_t at_ms) {
+    response.set_error(v1::CONTROL_ERROR_INVALID_ARGUMENT);
+    response.set_message(fmt::format("at_ms {} is before the session opened or more than {} s ahead of chair {}'s "
+                                     "time now ({})",
+                                     at_ms, max_command_ahead_ms / engine::seconds_ms, chair, at(chair)));
+    return response;
+  };
   engine::command_result result;
   switch (request.command_case()) {
     case v1::ControlRequest::kOpenSession: {
@@ -79,7 +103,9 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
     }
     case v1::ControlRequest::kMarkDose: {
       const auto& c = request.mark_dose();
-      result = engine.apply(engine::mark_dose{c.chair_id(), c.route(), c.dose(), who->name}, at(c.chair_id()));
+      const auto when = at_or_now(c.chair_id(), c.at_ms());
+      if (!when) return bad_time(c.chair_id(), c.at_ms());
+      result = engine.apply(engine::mark_dose{c.chair_id(), c.route(), c.dose(), who->name}, *when);
       break;
     }
     case v1::ControlRequest::kAcknowledge: {
@@ -96,7 +122,9 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
     }
     case v1::ControlRequest::kCloseSession: {
       const auto& c = request.close_session();
-      result = engine.apply(engine::close_session{c.chair_id(), who->name, c.abort(), c.reason()}, at(c.chair_id()));
+      const auto when = at_or_now(c.chair_id(), c.at_ms());
+      if (!when) return bad_time(c.chair_id(), c.at_ms());
+      result = engine.apply(engine::close_session{c.chair_id(), who->name, c.abort(), c.reason()}, *when);
       break;
     }
     case v1::ControlRequest::kAddNote: {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -118,20 +119,67 @@ class feed_session final : public net::connection, public std::enable_shared_fro
       co_return false;
     }
     sub_ = std::move(result.sub);
+    // For the writes made straight from the hub's publish (wake); the loop's own are async.
+    boost::system::error_code ec;
+    boost::beast::get_lowest_layer(stream_).non_blocking(true, ec);
+    write_through_ = !ec;
     log_.info("[C{}] {} subscribed as {} ({}{})", id_, peer_, who->name, resume ? "resuming after event " : "snapshot",
               resume ? std::to_string(*resume) : "");
     reason_ = "closed by the subscriber";
     co_return true;
   }
 
+  /// The hub queued frames (or closed the subscription). They are written at once, from the
+  /// hub's publish, when the socket can take them: an alarm leaves in the same turn of the I/O
+  /// thread as the sample that raised it, not after the handlers already waiting. What the
+  /// socket cannot take now is left to the write loop.
   void wake() {
+    if (write_through_ && sub_ && !sub_->closed() && !stopping_ && !writing_) {
+      write_now();
+      if (pending_.empty()) return;
+    }
     wake_.cancel();
     if (sub_ && sub_->closed()) abort_.cancel();
   }
 
+  /// One non-blocking write of everything queued; the rest stays in pending_.
+  void write_now() {
+    take_frames();
+    if (pending_.empty()) return;
+    boost::system::error_code ec;
+    const auto n = stream_.write_some(pending_buffers(), ec);
+    if (ec) return;  // would block, or an error the write loop's own write reports
+    consume(n);
+    if (pending_.empty()) sub_->written(std::chrono::steady_clock::now());
+  }
+
+  void take_frames() {
+    for (auto& f : sub_->take()) pending_.push_back(std::move(f));
+  }
+
+  const std::vector<asio::const_buffer>& pending_buffers() {
+    buffers_.clear();
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      buffers_.push_back(asio::buffer(*pending_[i]) + (i == 0 ? pending_offset_ : 0));
+    }
+    return buffers_;
+  }
+
+  void consume(std::size_t n) {
+    while (n > 0 && !pending_.empty()) {
+      const std::size_t left = pending_.front()->size() - pending_offset_;
+      if (n < left) {
+        pending_offset_ += n;
+        return;
+      }
+      n -= left;
+      pending_.pop_front();
+      pending_offset_ = 0;
+    }
+  }
+
   asio::awaitable<void> write_loop() {
     using namespace asio::experimental::awaitable_operators;
-    std::vector<asio::const_buffer> buffers;
     for (;;) {
       if (sub_->closed()) {
         reason_ = "cut off by the hub: too slow";
@@ -142,15 +190,15 @@ class feed_session final : public net::connection, public std::enable_shared_fro
         co_await refuse(v1::FEED_ERROR_SHUTTING_DOWN, "the daemon is stopping; resume with the last event id");
         co_return;
       }
-      auto frames = sub_->take();
-      if (frames.empty()) {
+      take_frames();
+      if (pending_.empty()) {
         co_await wake_.async_wait(nothrow);
         continue;
       }
-      buffers.clear();
-      for (const auto& f : frames) buffers.emplace_back(asio::buffer(*f));
       // A write stuck on a reader that does not read is given up once the hub cuts it off.
-      auto result = co_await (asio::async_write(stream_, buffers, nothrow) || abort_.async_wait(nothrow));
+      writing_ = true;
+      auto result = co_await (asio::async_write(stream_, pending_buffers(), nothrow) || abort_.async_wait(nothrow));
+      writing_ = false;
       if (result.index() == 1) {
         reason_ = "cut off by the hub while a write was stuck: too slow";  // mid-frame: no closing frame
         co_return;
@@ -159,6 +207,8 @@ class feed_session final : public net::connection, public std::enable_shared_fro
         reason_ = fmt::format("write failed: {}", ec.message());
         co_return;
       }
+      pending_.clear();
+      pending_offset_ = 0;
       sub_->written(std::chrono::steady_clock::now());
     }
   }
@@ -204,6 +254,11 @@ class feed_session final : public net::connection, public std::enable_shared_fro
   asio::steady_timer wake_;   // never expires; cancel() wakes the writer
   asio::steady_timer abort_;  // never expires; cancel() gives up a stuck write
   std::shared_ptr<hub::subscription> sub_;
+  std::deque<std::shared_ptr<const std::string>> pending_;  // taken from the hub, not yet written
+  std::size_t pending_offset_ = 0;                         // bytes of pending_.front() written
+  std::vector<asio::const_buffer> buffers_;
+  bool writing_ = false;  // the write loop's async write is in flight
+  bool write_through_ = false;  // the socket is non-blocking: wake() may write at once
   std::string reason_ = "closed";
   bool stopping_ = false;
 };

@@ -234,6 +234,9 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
 }
 
 void hub::publish(std::span<const engine::event> events, std::chrono::steady_clock::time_point origin) {
+  // Every event is queued first, then each subscriber is woken once: a burst of events (a tick
+  // firing many timers) leaves in one write per subscriber.
+  woken_.clear();
   for (const auto& e : events) {
     ++stats_.events;
     last_id_ = std::max(last_id_, e.id);
@@ -246,9 +249,17 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
       if (origin != std::chrono::steady_clock::time_point{} && e.type == event_type::alarm_raised && !s->closed_) {
         s->alarm_origins_.push_back(origin);
       }
-      if (s->wake_) s->wake_();
+      if (!s->to_wake_) {
+        s->to_wake_ = true;
+        woken_.push_back(s);
+      }
     }
   }
+  for (const auto& s : woken_) {
+    s->to_wake_ = false;
+    if (s->wake_) s->wake_();
+  }
+  woken_.clear();
 }
 
 void hub::publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {

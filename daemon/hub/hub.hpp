@@ -98,6 +98,7 @@ class subscription {
   std::optional<std::chrono::steady_clock::time_point> over_soft_since_;
   std::chrono::steady_clock::time_point last_push_{};  // for heartbeats
   bool closed_ = false;
+  bool to_wake_ = false;  // queued for a wake at the end of the current publish
   std::string closing_;
 };
 
@@ -172,6 +173,7 @@ class hub {
   clock now_;
   std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;
   std::deque<engine::event> recent_;  // the newest events, for resumes
+  std::vector<std::shared_ptr<subscription>> woken_;  // reused by publish()
   std::uint64_t last_id_ = 0;
   std::uint64_t next_sub_ = 1;
   counters stats_;

@@ -70,6 +70,41 @@ TEST(Clinic, SessionCommandsReportClearErrors) {
   EXPECT_EQ(ops.call(unknown)->error(), v1::CONTROL_ERROR_UNKNOWN_PROFILE);
 }
 
+TEST(Clinic, ADoseAndACloseMayNameTheirMomentOnTheChairsClock) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  ASSERT_EQ(ops.call(open_on("chair-1"))->error(), v1::CONTROL_ERROR_NONE);
+  auto listed = ops.call(list());
+  ASSERT_EQ(listed->sessions_size(), 1);
+  const std::int64_t opened = listed->sessions(0).opened_at_ms();
+
+  test_client monitor(d.port());
+  ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+  const std::int64_t t0 = opened + 1000;
+  monitor.send(batch_of(1, {{v1::NIBP_SYSTOLIC, 122, t0}, {v1::NIBP_DIASTOLIC, 78, t0}, {v1::HEART_RATE, 72, t0}}));
+  ASSERT_TRUE(monitor.wait_ack(1));
+
+  auto dose = dose_on("chair-1");
+  dose.mutable_mark_dose()->set_at_ms(opened - 1);
+  auto response = ops.call(dose);
+  EXPECT_EQ(response->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "before the session opened";
+  EXPECT_NE(response->message().find("before the session opened"), std::string::npos) << response->message();
+  dose.mutable_mark_dose()->set_at_ms(t0 + 60'000);
+  EXPECT_EQ(ops.call(dose)->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "a minute ahead of the chair's clock";
+
+  // Half a second after the latest sample: the dose is marked at exactly that moment.
+  dose.mutable_mark_dose()->set_at_ms(t0 + 500);
+  ASSERT_EQ(ops.call(dose)->error(), v1::CONTROL_ERROR_NONE);
+  listed = ops.call(list());
+  EXPECT_EQ(listed->sessions(0).dose_at_ms(), t0 + 500);
+
+  // A moment the chair's clock has passed takes effect at the clock.
+  v1::ControlRequest close;
+  close.mutable_close_session()->set_chair_id("chair-1");
+  close.mutable_close_session()->set_at_ms(t0);
+  EXPECT_EQ(ops.call(close)->error(), v1::CONTROL_ERROR_NONE);
+}
+
 TEST(Clinic, StreamedDesaturationRaisesAnAlarmThatANurseAcknowledges) {
   daemon_under_test d;
   control_client ops(d.control_port());

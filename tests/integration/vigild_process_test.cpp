@@ -1,6 +1,7 @@
 // Tests of the vigild executable itself: configuration checks, port 0 reporting,
 // and a clean exit on SIGTERM.
 
+#include "tests/common/child_process.hpp"
 #include "tests/integration/clinic_scenario.hpp"
 
 #include <gtest/gtest.h>
@@ -25,84 +26,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-/// vigild started as a child process, its standard error read through a pipe.
-class child_process {
- public:
-  explicit child_process(std::vector<std::string> args) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDERR_FILENO);
-      dup2(fds[1], STDOUT_FILENO);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(VIGILD_PATH));
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(VIGILD_PATH, argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  ~child_process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(out_);
-  }
-
-  /// Reads output until a line matches `pattern`; the match, or empty after `timeout`.
-  std::smatch wait_line(const std::regex& pattern, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n')) {
-        line_ = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        output_ += line_ + "\n";
-        std::smatch m;
-        if (std::regex_search(line_, m, pattern)) return m;
-      }
-      if (!read_more(deadline)) return {};
-    }
-  }
-
-  /// Waits for the process to exit; its exit status, or -1 after `timeout`.
-  int wait_exit(std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (read_more(deadline)) {
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return -1;
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  void signal(int sig) { kill(pid_, sig); }
-  const std::string& output() const { return output_; }
-
- private:
-  // Reads what the child wrote; false at end of output or at the deadline.
-  bool read_more(std::chrono::steady_clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{out_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    char chunk[4096];
-    const ssize_t n = read(out_, chunk, sizeof chunk);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<std::size_t>(n));
-    output_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string buffer_;
-  std::string line_;
-  std::string output_;
+/// vigild started as a child process.
+struct vigild_process : child_process {
+  explicit vigild_process(std::vector<std::string> args) : child_process(VIGILD_PATH, std::move(args)) {}
 };
 
 fs::path temp_dir() {
@@ -120,7 +46,7 @@ TEST(VigildProcess, CheckConfigReportsEveryProblemWithItsKey) {
   const auto file = write_file(temp_dir() / "bad.yaml",
                                "ingest:\n  port: 70000\n  max_conections: 5\n  devices:\n    - id: a\n      token: short\n"
                                "log:\n  level: loud\n");
-  child_process p({"--check-config", file.string()});
+  vigild_process p({"--check-config", file.string()});
   EXPECT_EQ(p.wait_exit(), 2);
   const auto& out = p.output();
   EXPECT_NE(out.find("ingest.port"), std::string::npos) << out;
@@ -130,7 +56,7 @@ TEST(VigildProcess, CheckConfigReportsEveryProblemWithItsKey) {
 }
 
 TEST(VigildProcess, ShippedConfigPassesCheck) {
-  child_process p({"--check-config", std::string(VIGIL_SOURCE_DIR) + "/config/vigild.yaml"});
+  vigild_process p({"--check-config", std::string(VIGIL_SOURCE_DIR) + "/config/vigild.yaml"});
   EXPECT_EQ(p.wait_exit(), 0) << p.output();
 }
 
@@ -141,7 +67,7 @@ TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
   const auto file = write_file(dir / "ok.yaml",
                                "ingest:\n  port: 7400\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
                                "http:\n  port: 0\n");
-  child_process p({"--config", file.string(), "--ingest-port", "0", "--control-port", "0", "--feed-port", "0", "--ports-file", ports.string()});
+  vigild_process p({"--config", file.string(), "--ingest-port", "0", "--control-port", "0", "--feed-port", "0", "--ports-file", ports.string()});
   const auto m = p.wait_line(std::regex(R"(listening for devices on 127\.0\.0\.1:(\d+))"));
   ASSERT_FALSE(m.empty()) << p.output();
   const auto port = static_cast<std::uint16_t>(std::stoi(m[1].str()));
@@ -183,7 +109,7 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
                                "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n");
   const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
   {
-    child_process p({"--config", file.string()});
+    vigild_process p({"--config", file.string()});
     const auto m = p.wait_line(listening);
     ASSERT_FALSE(m.empty()) << p.output();
     test_client c(static_cast<std::uint16_t>(std::stoi(m[1].str())));
@@ -194,7 +120,7 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
     EXPECT_EQ(p.wait_exit(), 0) << p.output();
   }
   {
-    child_process p({"--config", file.string()});
+    vigild_process p({"--config", file.string()});
     const auto m = p.wait_line(listening);
     ASSERT_FALSE(m.empty()) << p.output();
     test_client c(static_cast<std::uint16_t>(std::stoi(m[1].str())));
@@ -319,7 +245,7 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleStoresNoneTwiceAndK
   std::set<std::string> rules_seen;
   for (int run = 0; run <= kills; ++run) {
     SCOPED_TRACE("run " + std::to_string(run));
-    child_process p(args);
+    vigild_process p(args);
     // A match points into the line read last: take each port before reading on.
     const auto m = p.wait_line(listening);
     ASSERT_FALSE(m.empty()) << p.output();
@@ -399,7 +325,7 @@ TEST(VigildProcess, KilledAtRandomMomentsItLosesNoAckedSampleStoresNoneTwiceAndK
   }
   // The graceful stop at the end commits a checkpoint too: one more start shows the same alarms.
   {
-    child_process p(args);
+    vigild_process p(args);
     ASSERT_FALSE(p.wait_line(listening).empty());
     const auto c_port = p.wait_line(control);
     ASSERT_FALSE(c_port.empty());
@@ -459,7 +385,7 @@ TEST(VigildProcess, SessionsClosedLongerAgoThanTheRetentionAreRemovedAtStart) {
                                "data_dir: data\nretention_days: 365\n"
                                "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
                                "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n");
-  child_process p({"--config", file.string()});
+  vigild_process p({"--config", file.string()});
   ASSERT_FALSE(p.wait_line(std::regex(R"(retention: removed 1 sessions closed more than 365 days ago)")).empty())
       << p.output();
   p.signal(SIGTERM);

@@ -1,0 +1,33 @@
+#pragma once
+
+// Runs a scenario against vigild: one simulated monitor per chair streaming over the device
+// protocol, and the nurse's commands (open, dose, close) over the REST API, in real or
+// accelerated time.
+
+#include "sim/scenario.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace vigil::sim {
+
+struct run_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t ingest_port = 7400;
+  std::uint16_t http_port = 7402;
+  std::uint16_t feed_port = 7403;  // the alarms seen are counted from the daemon's feed
+  std::string ports_file;  // re-read before every reconnect when set
+  std::string device_token = "sim-device-token";
+  std::string api_token;
+  double speed = 1;       // 0: as fast as the daemon acks
+  int batch_seconds = 0;  // seconds of samples per batch; 0: speed/100 (1 to 60) when paced, 10 as fast as possible
+  bool quiet = false;     // no progress line, no per-session lines
+  std::chrono::milliseconds rest_patience{60'000};  // how long a nurse's command is retried
+};
+
+/// Runs the scenario to its end (or until SIGINT/SIGTERM); prints the summary. The exit status:
+/// 0 when every session ran and every sample was acked, 1 otherwise.
+int run_scenario(const scenario& plan, const run_options& options);
+
+}  // namespace vigil::sim

@@ -1,0 +1,428 @@
+#include "sim/scenario.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace vigil::sim {
+
+namespace {
+
+/// Reads one YAML mapping; every problem is recorded with the file, line and key; keys never
+/// looked for are reported as unknown.
+class reader {
+ public:
+  reader(YAML::Node node, std::string path, const std::string& source, std::vector<std::string>& problems)
+      : node_(std::move(node)), path_(std::move(path)), source_(source), problems_(problems) {
+    if (node_ && !node_.IsNull() && !node_.IsMap()) {
+      report(node_, path_, "must be a mapping of keys to values");
+      node_ = YAML::Node();
+    }
+  }
+  reader(const reader&) = delete;
+  reader& operator=(const reader&) = delete;
+  ~reader() {
+    if (!node_ || !node_.IsMap()) return;
+    for (const auto& entry : node_) {
+      const auto key = entry.first.Scalar();
+      if (!seen_.contains(key)) report(entry.first, key_of(key), "unknown key");
+    }
+  }
+
+  /// The value of `key`; a node that tests false when the key is absent or null.
+  YAML::Node get(const std::string& key) {
+    seen_.insert(key);
+    if (!node_ || !node_.IsMap()) return absent();
+    const YAML::Node& map = node_;  // const: a lookup must not add the key
+    auto v = map[key];
+    return v && !v.IsNull() ? v : absent();
+  }
+  static YAML::Node absent() { return YAML::Node(YAML::NodeType::Undefined); }
+  bool has(const std::string& key) {
+    return static_cast<bool>(get(key));
+  }
+
+  std::string key_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  void report(const YAML::Node& at, const std::string& key, const std::string& what) {
+    const auto mark = at.Mark();
+    if (mark.is_null()) {
+      problems_.push_back(fmt::format("{}: {}: {}", source_, key, what));
+    } else {
+      problems_.push_back(fmt::format("{}:{}: {}: {}", source_, mark.line + 1, key, what));
+    }
+  }
+  void report(const std::string& key, const std::string& what) { report(node_, key_of(key), what); }
+
+  void text(const std::string& key, std::string& out) {
+    const auto v = get(key);
+    if (!v) return;
+    if (!v.IsScalar()) return report(v, key_of(key), "must be text");
+    out = v.Scalar();
+  }
+
+  template <typename T>
+  bool number(const std::string& key, T& out, double low, double high) {
+    const auto v = get(key);
+    if (!v) return false;
+    double d = 0;
+    try {
+      d = v.as<double>();
+    } catch (const YAML::Exception&) {
+      report(v, key_of(key), "must be a number");
+      return false;
+    }
+    if (!std::isfinite(d) || d < low || d > high) {
+      report(v, key_of(key), fmt::format("must be between {} and {}", low, high));
+      return false;
+    }
+    if constexpr (std::is_integral_v<T>) {
+      if (d != std::floor(d)) {
+        report(v, key_of(key), "must be a whole number");
+        return false;
+      }
+    }
+    out = static_cast<T>(d);
+    return true;
+  }
+
+  void optional_number(const std::string& key, std::optional<double>& out, double low, double high) {
+    double d = 0;
+    if (number(key, d, low, high)) out = d;
+  }
+
+  /// A time given as `<stem>_min` or `<stem>_s` (not both), in milliseconds.
+  bool duration(const std::string& stem, std::int64_t& out_ms, double max_minutes = 24 * 60) {
+    double minutes = 0, seconds = 0;
+    const bool m = number(stem + "_min", minutes, 0, max_minutes);
+    const bool s = number(stem + "_s", seconds, 0, max_minutes * 60);
+    if (m && s) {
+      report(stem + "_min", fmt::format("give {0}_min or {0}_s, not both", stem));
+      return false;
+    }
+    if (m) out_ms = std::llround(minutes * 60'000);
+    if (s) out_ms = std::llround(seconds * 1000);
+    if ((m || s) && out_ms % 1000 != 0) {
+      report(stem + (m ? "_min" : "_s"), "must be a whole number of seconds");
+      out_ms = out_ms / 1000 * 1000;
+    }
+    return m || s;
+  }
+
+  const YAML::Node& node() const { return node_; }
+  /// Calls `read` with a reader of each item of the list at `key`.
+  template <typename F>
+  void each(const std::string& key, F read) {
+    const auto list = get(key);
+    if (!list) return;
+    if (!list.IsSequence()) return report(list, key_of(key), "must be a list");
+    std::size_t i = 0;
+    for (const auto& node : list) {
+      reader one(node, fmt::format("{}[{}]", key_of(key), i++), source_, problems_);
+      read(one);
+    }
+  }
+
+  /// Reads `key` as one of the names `parse` knows (listed in `names` for the message).
+  template <typename T, typename P>
+  bool pick(const std::string& key, T& out, P parse, std::string_view names) {
+    std::string value;
+    text(key, value);
+    if (const auto v = parse(value)) {
+      out = *v;
+      return true;
+    }
+    report(key, fmt::format("'{}' is not one of: {}", value, names));
+    return false;
+  }
+
+  reader child(const std::string& key) { return reader(get(key), key_of(key), source_, problems_); }
+  reader item(const YAML::Node& node, const std::string& key, std::size_t i) {
+    return reader(node, fmt::format("{}[{}]", key_of(key), i), source_, problems_);
+  }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  const std::string& source_;
+  std::vector<std::string>& problems_;
+  std::set<std::string> seen_;
+};
+
+std::string default_dose_text(route r, int sprays) {
+  switch (r) {
+    case route::iv: return "0.5 mg/kg over 40 min";
+    case route::im: return "0.5 mg/kg";
+    case route::intranasal: return fmt::format("{} mg ({} devices)", 28 * sprays, sprays);
+    case route::sublingual: return "200 mg lozenge";
+  }
+  return "";
+}
+
+/// The settings a chair entry may give, read over the scenario's defaults.
+struct entry {
+  chair_plan plan;
+  std::vector<route> routes{route::iv};
+  int repeat = 1;
+  std::int64_t stagger_ms = 0;
+  bool profile_given = false, dose_given = false, seed_given = false;
+};
+
+void read_entry(reader& r, entry& e, bool is_defaults) {
+  auto& p = e.plan;
+  if (!is_defaults) {
+    r.text("chair", p.chair);
+    r.text("device", p.device);
+    r.number("repeat", e.repeat, 1, 10'000);
+    r.duration("stagger", e.stagger_ms);
+  }
+  if (r.has("profile")) {
+    r.text("profile", p.profile);
+    e.profile_given = true;
+  }
+  if (r.has("dose")) {
+    r.text("dose", p.dose_text);
+    e.dose_given = true;
+  }
+  if (const auto v = r.get("route")) {
+    std::vector<std::string> names;
+    if (v.IsSequence()) {
+      for (const auto& n : v) names.push_back(n.IsScalar() ? n.Scalar() : "");
+    } else if (v.IsScalar()) {
+      names.push_back(v.Scalar());
+    }
+    std::vector<route> routes;
+    for (const auto& n : names) {
+      if (const auto rt = route_from(n)) {
+        routes.push_back(*rt);
+      } else {
+        r.report(v, r.key_of("route"), fmt::format("'{}' is not one of: iv, im, intranasal, sublingual", n));
+      }
+    }
+    if (names.empty()) r.report(v, r.key_of("route"), "must be a route or a list of routes");
+    if (!routes.empty()) e.routes = routes;
+  }
+  r.number("sprays", p.dose.sprays, 1, 6);
+  r.duration("start", p.start_ms);
+  r.duration("dose_at", p.dose.at_ms);
+  if (r.duration("duration", p.duration_ms)) p.duration_given = true;
+  if (const auto v = r.get("close")) {
+    try {
+      p.close = v.as<bool>();
+    } catch (const YAML::Exception&) {
+      r.report(v, r.key_of("close"), "must be true or false");
+    }
+  }
+  r.duration("cuff_interval", p.monitor.cuff_interval_ms);
+  r.number("clock_skew_ms", p.monitor.clock_skew_ms, -3'600'000, 3'600'000);
+
+  if (r.has("patient")) {
+    auto pr = r.child("patient");
+    pr.text("ref", p.patient_ref);
+    if (pr.number("seed", p.patient.seed, 0, 1e15)) e.seed_given = true;
+    pr.optional_number("heart_rate", p.patient.heart_rate, 30, 200);
+    pr.optional_number("systolic", p.patient.systolic, 70, 240);
+    pr.optional_number("diastolic", p.patient.diastolic, 40, 140);
+    pr.optional_number("spo2", p.patient.spo2, 70, 100);
+    pr.optional_number("respiratory_rate", p.patient.respiratory_rate, 4, 40);
+    pr.optional_number("response", p.patient.response, 0, 10);
+  }
+  if (r.has("replay")) {
+    auto rr = r.child("replay");
+    replay_spec spec;
+    rr.text("file", spec.file);
+    if (spec.file.empty()) rr.report("file", "is required (the CSV recording)");
+    rr.duration("interval", spec.interval_ms);
+    if (spec.interval_ms <= 0) rr.report("interval_s", "must be at least one second");
+    rr.text("time_column", spec.time_header);
+    rr.text("time_unit", spec.time_unit);
+    if (spec.time_unit != "s" && spec.time_unit != "ms" && spec.time_unit != "min") {
+      rr.report("time_unit", "must be s, ms or min");
+    }
+    if (const auto cols = rr.get("columns"); cols && cols.IsMap()) {
+      auto cr = rr.child("columns");
+      for (const auto& kv : cols) {
+        const std::string kind_name = kv.first.Scalar();
+        const auto kind = vital_from(kind_name);
+        auto one = cr.child(kind_name);
+        if (!kind) {
+          cr.report(kind_name, "is not a vital: heart_rate, pulse_rate, spo2, nibp_systolic, nibp_diastolic, nibp_mean, respiratory_rate");
+          continue;
+        }
+        replay_column column;
+        one.text("header", column.header);
+        if (column.header.empty()) one.report("header", "is required (the column's name in the CSV header)");
+        one.text("unit", column.unit);
+        if (one.has("missing")) {
+          one.text("missing", column.missing);
+          column.missing_given = true;
+        }
+        if (!unit_factor(*kind, column.unit)) one.report("unit", fmt::format("'{}' does not fit {}", column.unit, kind_name));
+        spec.columns[*kind] = column;
+      }
+    } else {
+      rr.report("columns", "must map vitals to columns, e.g. heart_rate: {header: HR}");
+    }
+    p.replay = spec;
+  }
+  r.each("adverse_events", [&](reader& er) {
+    adverse_event ev;
+    er.pick("type", ev.kind, adverse_from, "hypertensive, tachycardia, desaturation, bradycardia");
+    ev.magnitude = default_magnitude(ev.kind);
+    if (!er.duration("at", ev.start_ms)) er.report("at_min", "is required (when the event starts, from the open)");
+    er.duration("duration", ev.duration_ms);
+    er.duration("ramp", ev.ramp_ms);
+    er.number("magnitude", ev.magnitude, 0, 200);
+    p.events.push_back(ev);
+  });
+  r.each("faults", [&](reader& fr) {
+    monitor_fault f;
+    fr.pick("type", f.kind, fault_from, "sensor_off, motion, low_perfusion, network_drop");
+    if (!fr.duration("at", f.start_ms)) fr.report("at_min", "is required (when the fault starts, from the open)");
+    fr.duration("duration", f.duration_ms);
+    if (fr.has("sensor")) {
+      sensor one = sensor::ecg;
+      if (f.kind != fault_kind::sensor_off) {
+        fr.report("sensor", "applies to sensor_off faults only");
+      } else if (fr.get("sensor").Scalar() == "all") {
+        f.sensors = all_sensors;
+      } else if (fr.pick("sensor", one, sensor_from, "ecg, oximeter, cuff, respiration, all")) {
+        f.sensors = static_cast<unsigned>(one);
+      }
+    }
+    p.faults.push_back(f);
+  });
+}
+
+void check_times(const chair_plan& p, const entry& e, reader& r, const std::string& what) {
+  if (p.duration_ms <= 0) r.report("duration_min", fmt::format("{}: the session needs a duration", what));
+  if (p.dose.at_ms >= p.duration_ms) r.report("dose_at_min", fmt::format("{}: the dose must come before the close", what));
+  for (const auto& ev : p.events) {
+    if (ev.start_ms >= p.duration_ms) r.report("adverse_events", fmt::format("{}: an event starts after the close", what));
+  }
+  for (const auto& f : p.faults) {
+    if (f.start_ms >= p.duration_ms) r.report("faults", fmt::format("{}: a fault starts after the close", what));
+    if (f.kind == fault_kind::network_drop && f.start_ms + f.duration_ms >= p.duration_ms) {
+      r.report("faults", fmt::format("{}: a network drop must end before the close", what));
+    }
+  }
+  (void)e;
+}
+
+}  // namespace
+
+scenario parse_scenario(const std::string& yaml, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw scenario_error(fmt::format("{}:{}: {}", source, e.mark.line + 1, e.msg));
+  }
+  std::vector<std::string> problems;
+  scenario out;
+  {
+    reader top(root, "", source, problems);
+    top.text("name", out.name);
+    top.text("description", out.description);
+    std::uint64_t seed = 1;
+    top.number("seed", seed, 0, 1e15);
+    entry defaults;
+    defaults.plan.duration_ms = 150 * minute_ms;
+    if (top.has("defaults")) {
+      auto d = top.child("defaults");
+      read_entry(d, defaults, true);
+    }
+    const auto list = top.get("chairs");
+    if (!list || !list.IsSequence() || list.size() == 0) {
+      top.report("chairs", "must be a list of at least one chair");
+    }
+    std::size_t i = 0;
+    int number = 0;
+    std::set<std::string> chairs, devices;
+    for (const auto& node : list && list.IsSequence() ? list : YAML::Node()) {
+      auto r = top.item(node, "chairs", i++);
+      entry e = defaults;
+      e.plan.chair.clear();
+      e.plan.device.clear();
+      read_entry(r, e, false);
+      if (e.repeat > 1 && (!e.plan.chair.empty() || !e.plan.device.empty())) {
+        r.report("repeat", "a repeated entry numbers its chairs and devices itself: leave out chair and device");
+      }
+      for (int k = 0; k < e.repeat; ++k) {
+        ++number;
+        chair_plan p = e.plan;
+        if (p.chair.empty()) p.chair = fmt::format("chair-{}", number);
+        if (p.device.empty()) p.device = fmt::format("sim-{}", number);
+        if (p.patient_ref.empty()) p.patient_ref = fmt::format("SIM-{:04}", number);
+        if (!e.seed_given) {
+          p.patient.seed = seed * 1000 + static_cast<std::uint64_t>(number);
+        } else {
+          p.patient.seed += static_cast<std::uint64_t>(k);
+        }
+        p.dose.by = e.routes[static_cast<std::size_t>(k) % e.routes.size()];
+        if (!e.profile_given) p.profile = default_profile(p.dose.by);
+        if (!e.dose_given) p.dose_text = default_dose_text(p.dose.by, p.dose.sprays);
+        p.start_ms += k * e.stagger_ms;
+        check_times(p, e, r, p.chair);
+        if (!chairs.insert(p.chair).second) r.report("chair", fmt::format("{} appears more than once", p.chair));
+        if (!devices.insert(p.device).second) r.report("device", fmt::format("{} appears more than once", p.device));
+        out.chairs.push_back(std::move(p));
+      }
+    }
+  }
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += p + "\n";
+    all.pop_back();
+    throw scenario_error(all);
+  }
+  return out;
+}
+
+scenario load_scenario(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw scenario_error(fmt::format("{}: cannot read the scenario file", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto out = parse_scenario(text.str(), path);
+  const auto dir = std::filesystem::path(path).parent_path();
+  std::vector<std::string> problems;
+  for (auto& c : out.chairs) {
+    if (!c.replay) continue;
+    if (std::filesystem::path(c.replay->file).is_relative()) c.replay->file = (dir / c.replay->file).string();
+    try {
+      c.recording = std::make_shared<const std::vector<replay_row>>(load_replay(*c.replay));
+    } catch (const replay_error& e) {
+      problems.push_back(fmt::format("{}: chair {}: {}", path, c.chair, e.what()));
+      continue;
+    }
+    if (!c.duration_given) c.duration_ms = std::max<std::int64_t>(c.recording->back().offset_ms + 1000, c.dose.at_ms + 1000);
+  }
+  if (!problems.empty()) throw scenario_error(fmt::format("{}", fmt::join(problems, "\n")));
+  return out;
+}
+
+std::string default_profile(route r) {
+  switch (r) {
+    case route::iv: return "iv-ketamine";
+    case route::im: return "im-ketamine";
+    case route::intranasal: return "intranasal-esketamine";
+    case route::sublingual: return "generic";
+  }
+  return "generic";
+}
+
+std::int64_t scenario::length_ms() const {
+  std::int64_t out = 0;
+  for (const auto& c : chairs) out = std::max(out, c.end_ms());
+  return out;
+}
+
+}  // namespace vigil::sim

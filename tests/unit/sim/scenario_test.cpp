@@ -1,0 +1,209 @@
+// Scenario files and CSV replay: what they say, and how they say what is wrong with them.
+
+#include "sim/replay.hpp"
+#include "sim/scenario.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace vigil::sim {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Scenario, ReadsChairsWithTheirPatientsEventsAndFaults) {
+  const auto s = parse_scenario(R"(name: two
+defaults:
+  dose_at_min: 12
+chairs:
+  - chair: chair-7
+    device: sim-7
+    route: intranasal
+    sprays: 3
+    patient: {ref: P-1, seed: 99, systolic: 131}
+    duration_min: 140
+    adverse_events:
+      - {type: hypertensive, at_min: 30, duration_min: 60, magnitude: 40}
+    faults:
+      - {type: sensor_off, sensor: cuff, at_min: 5, duration_s: 30}
+      - {type: network_drop, at_s: 600, duration_s: 90}
+  - route: sublingual
+    start_min: 3
+)",
+                                "two.yaml");
+  EXPECT_EQ(s.name, "two");
+  ASSERT_EQ(s.chairs.size(), 2u);
+  const auto& a = s.chairs[0];
+  EXPECT_EQ(a.chair, "chair-7");
+  EXPECT_EQ(a.device, "sim-7");
+  EXPECT_EQ(a.profile, "intranasal-esketamine");
+  EXPECT_EQ(a.dose.by, route::intranasal);
+  EXPECT_EQ(a.dose.sprays, 3);
+  EXPECT_EQ(a.dose.at_ms, 12 * minute_ms);
+  EXPECT_EQ(a.dose_text, "84 mg (3 devices)");
+  EXPECT_EQ(a.patient.seed, 99u);
+  EXPECT_EQ(a.patient.systolic, 131);
+  EXPECT_FALSE(a.patient.heart_rate);
+  EXPECT_EQ(a.duration_ms, 140 * minute_ms);
+  ASSERT_EQ(a.events.size(), 1u);
+  EXPECT_EQ(a.events[0].kind, adverse_kind::hypertensive);
+  EXPECT_EQ(a.events[0].start_ms, 30 * minute_ms);
+  EXPECT_EQ(a.events[0].magnitude, 40);
+  ASSERT_EQ(a.faults.size(), 2u);
+  EXPECT_EQ(a.faults[0].sensors, static_cast<unsigned>(sensor::cuff));
+  EXPECT_EQ(a.faults[1].kind, fault_kind::network_drop);
+  EXPECT_EQ(a.faults[1].start_ms, 600 * second_ms);
+  const auto& b = s.chairs[1];
+  EXPECT_EQ(b.chair, "chair-2") << "numbered by position";
+  EXPECT_EQ(b.device, "sim-2");
+  EXPECT_EQ(b.profile, "generic");
+  EXPECT_EQ(b.start_ms, 3 * minute_ms);
+  EXPECT_EQ(b.duration_ms, 150 * minute_ms) << "the default session";
+  EXPECT_EQ(s.length_ms(), (3 + 150) * minute_ms);
+}
+
+TEST(Scenario, RepeatNumbersChairsStaggersThemAndTakesRoutesInTurn) {
+  const auto s = parse_scenario("chairs:\n  - repeat: 5\n    stagger_min: 4\n    route: [iv, im]\n  - route: iv\n", "r.yaml");
+  ASSERT_EQ(s.chairs.size(), 6u);
+  EXPECT_EQ(s.chairs[4].chair, "chair-5");
+  EXPECT_EQ(s.chairs[4].start_ms, 16 * minute_ms);
+  EXPECT_EQ(s.chairs[1].dose.by, route::im);
+  EXPECT_EQ(s.chairs[2].dose.by, route::iv);
+  EXPECT_EQ(s.chairs[5].chair, "chair-6");
+  EXPECT_NE(s.chairs[0].patient.seed, s.chairs[1].patient.seed);
+}
+
+TEST(Scenario, EveryProblemIsReportedWithItsLineAndKey) {
+  try {
+    parse_scenario(R"(chairs:
+  - route: nasal
+    dose_at_min: 200
+    colour: blue
+    adverse_events:
+      - {type: fainting, at_min: 5}
+    faults:
+      - {type: sensor_off, sensor: toe, duration_s: 10}
+)",
+                   "bad.yaml");
+    FAIL() << "accepted";
+  } catch (const scenario_error& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, HasSubstr("bad.yaml:2: chairs[0].route: 'nasal' is not one of"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:4: chairs[0].colour: unknown key"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].adverse_events[0].type: 'fainting'"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].faults[0].sensor: 'toe'"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].faults[0].at_min: is required"));
+    EXPECT_THAT(what, HasSubstr("the dose must come before the close"));
+  }
+  EXPECT_THROW(parse_scenario("chairs: [", "broken.yaml"), scenario_error);
+  EXPECT_THROW(parse_scenario("name: none\n", "empty.yaml"), scenario_error);
+  EXPECT_THROW(parse_scenario("chairs:\n  - chair: a\n  - chair: a\n", "twice.yaml"), scenario_error);
+}
+
+TEST(Scenario, TheShippedScenariosLoad) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(VIGIL_SOURCE_DIR) + "/config/scenarios")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    const auto s = load_scenario(entry.path().string());
+    EXPECT_FALSE(s.chairs.empty());
+    for (const auto& c : s.chairs) EXPECT_EQ(c.device.rfind("sim-", 0), 0u) << "the demo configuration accepts sim-*";
+  }
+  const auto day = load_scenario(std::string(VIGIL_SOURCE_DIR) + "/config/scenarios/clinic-day.yaml");
+  EXPECT_EQ(day.chairs.size(), 20u);
+}
+
+replay_spec spec_hr_spo2() {
+  replay_spec spec;
+  spec.columns[v1::HEART_RATE] = {"HR", "", "0", true};
+  spec.columns[v1::SPO2] = {"SpO2 (frac)", "fraction", "", false};
+  return spec;
+}
+
+TEST(Replay, MapsColumnsByHeaderConvertsUnitsAndSkipsMissingValues) {
+  const auto rows = parse_replay_csv("Time,HR,\"SpO2 (frac)\",Note\n0,72,0.97,a\n1,0,0.96,\"b, c\"\n2,74,,d\n", spec_hr_spo2(),
+                                     "rec.csv");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].offset_ms, 1000);
+  ASSERT_EQ(rows[0].values.size(), 2u);
+  EXPECT_EQ(rows[0].values[0], (std::pair{v1::HEART_RATE, 72.0}));
+  EXPECT_NEAR(rows[0].values[1].second, 97, 1e-9);
+  ASSERT_EQ(rows[1].values.size(), 1u) << "HR 0 is the missing marker";
+  EXPECT_EQ(rows[1].values[0].first, v1::SPO2);
+  ASSERT_EQ(rows[2].values.size(), 1u) << "an empty cell is never a sample";
+}
+
+TEST(Replay, TakesATimeColumnOrTheSampleInterval) {
+  auto spec = spec_hr_spo2();
+  spec.interval_ms = 5000;
+  auto rows = parse_replay_csv("HR,SpO2 (frac)\n70,0.97\n71,0.97\n", spec, "r.csv");
+  EXPECT_EQ(rows[1].offset_ms, 5000);
+  spec.time_header = "t";
+  spec.time_unit = "min";
+  rows = parse_replay_csv("t,HR,SpO2 (frac)\n0,70,0.97\n0.5,71,0.97\n", spec, "r.csv");
+  EXPECT_EQ(rows[1].offset_ms, 30'000);
+  spec.columns.clear();
+  spec.columns[v1::NIBP_SYSTOLIC] = {"SYS", "kPa", "", false};
+  rows = parse_replay_csv("t,SYS\n0,16\n", spec, "r.csv");
+  EXPECT_NEAR(rows[0].values[0].second, 120.01, 0.01);
+}
+
+TEST(Replay, BadInputIsAnErrorNamingTheLine) {
+  const auto spec = spec_hr_spo2();
+  auto error_of = [&](const std::string& text, replay_spec s) {
+    try {
+      parse_replay_csv(text, s, "rec.csv");
+    } catch (const replay_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_THAT(error_of("HR,SpO2\n70,97\n", spec), HasSubstr("rec.csv:1: no column 'SpO2 (frac)'"));
+  EXPECT_THAT(error_of("HR,SpO2 (frac)\n70,0.97\n7O,0.97\n", spec), HasSubstr("rec.csv:3: column 'HR': '7O' is not a number"));
+  EXPECT_THAT(error_of("HR,SpO2 (frac)\n70\n", spec), HasSubstr("rec.csv:2: 1 cells where the header has 2"));
+  EXPECT_THAT(error_of("", spec), HasSubstr("no header"));
+  EXPECT_THAT(error_of("HR,SpO2 (frac)\n", spec), HasSubstr("no rows"));
+  auto timed = spec;
+  timed.time_header = "t";
+  EXPECT_THAT(error_of("t,HR,SpO2 (frac)\n5,70,0.97\n4,70,0.97\n", timed), HasSubstr("rec.csv:3: the time goes back"));
+  auto wrong_unit = spec;
+  wrong_unit.columns[v1::HEART_RATE].unit = "kPa";
+  EXPECT_THAT(error_of("HR,SpO2 (frac)\n70,0.97\n", wrong_unit), HasSubstr("unit 'kPa' does not fit HEART_RATE"));
+}
+
+TEST(Replay, PlaysRowsSecondBySecondStampedFromTheOrigin) {
+  auto spec = spec_hr_spo2();
+  spec.interval_ms = 500;
+  replay_source source(parse_replay_csv("HR,SpO2 (frac)\n70,0.97\n71,0.97\n72,0.96\n", spec, "r.csv"));
+  EXPECT_EQ(source.length_ms(), 2000);
+  google::protobuf::RepeatedPtrField<v1::Sample> out;
+  source.second(0, 10'000, out);
+  ASSERT_EQ(out.size(), 4);
+  EXPECT_EQ(out[2].time_ms(), 10'500);
+  out.Clear();
+  source.second(1000, 10'000, out);
+  ASSERT_EQ(out.size(), 2);
+  EXPECT_EQ(out[0].value(), 72);
+}
+
+TEST(Scenario, AChairCanReplayARecording) {
+  const auto dir = std::filesystem::temp_directory_path() / "vigil-replay-test";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream(dir / "case.csv") << "HR,SpO2 (frac)\n70,0.97\n71,0.97\n";
+    std::ofstream(dir / "s.yaml") << "chairs:\n  - dose_at_s: 0\n    replay:\n      file: case.csv\n      columns:\n"
+                                     "        heart_rate: {header: HR, missing: '0'}\n"
+                                     "        spo2: {header: SpO2 (frac), unit: fraction}\n";
+  }
+  const auto s = load_scenario((dir / "s.yaml").string());
+  ASSERT_TRUE(s.chairs[0].recording);
+  EXPECT_EQ(s.chairs[0].recording->size(), 2u);
+  EXPECT_EQ(s.chairs[0].duration_ms, 2000) << "as long as the recording";
+  std::ofstream(dir / "s.yaml") << "chairs:\n  - replay:\n      file: nowhere.csv\n      columns: {heart_rate: {header: HR}}\n";
+  EXPECT_THROW(load_scenario((dir / "s.yaml").string()), scenario_error);
+}
+
+}  // namespace
+}  // namespace vigil::sim
