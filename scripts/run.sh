@@ -33,7 +33,9 @@ cat <<MSG >&2
 
   vigild is running ($(tr '\n' ' ' < var/run/vigild.ports)); vigil-sim feeds it a
   small clinic (config/scenarios/demo.yaml) at ten times real time, opening sessions and
-  marking doses as a nurse would. Watch or act from another terminal:
+  marking doses as a nurse would.
+  The nurse station: http://127.0.0.1:$(sed -n 's/^http: //p' var/run/vigild.ports)/ (token demo-operator-token)
+  Watch or act from another terminal:
     export VIGIL_TOKEN=demo-operator-token
     build/daemon/vigilctl sessions
     build/daemon/vigilctl ack chair-3 7        # an alarm id from 'sessions'

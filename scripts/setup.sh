@@ -15,6 +15,7 @@ packages=(
   prometheus                    # promtool, which the tests run on a real /metrics scrape
   libgtest-dev libgmock-dev     # tests
   libbenchmark-dev              # bench/
+  nodejs npm chromium           # browser tests of the nurse station page only (tests/browser/)
 )
 
 missing=()

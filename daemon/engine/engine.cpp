@@ -977,9 +977,14 @@ session_view view_of(const chair_state& c) {
   v.current = s.current;
   v.opened_at = s.opened_at;
   v.dose_at = s.dose_at;
+  if (s.dose_at) v.window_end = *s.dose_at + s.prof->discharge.observation_ms;
   v.paused_until = s.paused_until > c.now ? s.paused_until : 0;
   const bool paused = s.paused_until > c.now;
-  for (const auto& a : s.alarms) v.alarms.push_back(view_of(a, paused));
+  for (const auto& a : s.alarms) {
+    auto& av = v.alarms.emplace_back(view_of(a, paused));
+    const auto& tiers = tiers_for(*s.prof, a.level);
+    if (a.tier >= 0 && static_cast<std::size_t>(a.tier) < tiers.size()) av.responder = tiers[static_cast<std::size_t>(a.tier)].responder;
+  }
   return v;
 }
 }  // namespace

@@ -147,6 +147,7 @@ struct alarm_view {
   bool audible = true;        // neither acknowledged nor paused
   double value = 0;
   std::string text;
+  std::string responder;      // the responder of the tier reached; empty before the first
 };
 
 struct session_view {
@@ -157,6 +158,7 @@ struct session_view {
   phase current = phase::baseline;
   millis opened_at = 0;
   std::optional<millis> dose_at;
+  std::optional<millis> window_end;  // dose_at + the profile's observation time
   millis paused_until = 0;
   std::vector<alarm_view> alarms;
 };

@@ -1,5 +1,6 @@
 #include "daemon/http/api.hpp"
 
+#include "daemon/http/static_files.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
@@ -195,6 +196,7 @@ api::api(control::service& commands, sources from, asio::any_io_executor readers
     : commands_(commands), from_(std::move(from)), readers_(std::move(readers)) {}
 
 asio::awaitable<response> api::handle(const request& req) {
+  if (auto page = serve_page(req)) co_return std::move(*page);
   const std::string_view target(req.target().data(), req.target().size());
   const auto route = find_route(std::string_view(req.method_string().data(), req.method_string().size()), path_of(target));
   if (route.result == route_match::outcome::not_found) {
@@ -352,6 +354,11 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
   const std::string& path = from_.timeline_path;
 
   switch (route.endpoint) {
+    case endpoint::me: {
+      if (auto bad = only({})) co_return *bad;
+      co_return json_response(status::ok, fmt::format("{{\"name\":{},\"role\":{}}}", json_quote(who.name),
+                                                      json_quote(control::name(who.role))));
+    }
     case endpoint::sessions_list: {
       if (auto bad = only({"state", "limit"})) co_return *bad;
       const auto state = query.contains("state") ? query.find("state")->second : std::string("open");

@@ -16,6 +16,7 @@ struct route {
 constexpr std::array routes = {
     route{"GET", "/healthz", endpoint::healthz},
     route{"GET", "/metrics", endpoint::metrics},
+    route{"GET", "/api/v1/me", endpoint::me},
     route{"GET", "/api/v1/sessions", endpoint::sessions_list},
     route{"POST", "/api/v1/sessions", endpoint::session_open},
     route{"GET", "/api/v1/sessions/{session}", endpoint::session_show},

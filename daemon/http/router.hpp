@@ -14,6 +14,7 @@ namespace vigil::http {
 enum class endpoint : std::uint8_t {
   healthz,
   metrics,
+  me,  // who the token belongs to
   sessions_list,
   session_open,
   session_show,

@@ -112,6 +112,12 @@ class http_session final : public net::connection, public std::enable_shared_fro
       res.keep_alive(keep_alive && !stopping_);
       res.set(bh::field::server, "vigild/" VIGIL_VERSION);
       res.prepare_payload();
+      if (req.method() == bh::verb::head) {
+        // The headers of the GET, Content-Length included, without the body.
+        const auto length = res.body().size();
+        res.body().clear();
+        res.content_length(length);
+      }
       log_.debug("[C{}] {} {} -> {}", id_, std::string_view(req.method_string().data(), req.method_string().size()),
                  std::string_view(req.target().data(), req.target().size()), res.result_int());
       lowest.expires_after(config_.read_timeout);

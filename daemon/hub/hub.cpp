@@ -8,6 +8,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <array>
 
 namespace vigil::hub {
 
@@ -59,6 +60,13 @@ std::optional<filter> filter::from(const v1::Subscribe& s, std::string& error) {
     return std::nullopt;
   }
   if (s.vitals_interval_ms() != 0) f.vitals_interval_ms = s.vitals_interval_ms();
+  constexpr std::uint32_t min_heartbeat_ms = 1'000;
+  constexpr std::uint32_t max_heartbeat_ms = 60'000;
+  if (s.heartbeat_ms() != 0 && (s.heartbeat_ms() < min_heartbeat_ms || s.heartbeat_ms() > max_heartbeat_ms)) {
+    error = fmt::format("heartbeat_ms is 0 (none) or from {} to {}", min_heartbeat_ms, max_heartbeat_ms);
+    return std::nullopt;
+  }
+  f.heartbeat = std::chrono::milliseconds(s.heartbeat_ms());
   return f;
 }
 
@@ -116,6 +124,7 @@ void hub::push(subscription& s, std::shared_ptr<const std::string> frame, bool r
   if (s.closed_) return;
   s.bytes_ += frame->size();
   s.frames_.push_back(std::move(frame));
+  s.last_push_ = now_();
   ++stats_.frames;
   if (s.bytes_ > limits_.hard_bytes && !replay) {
     close(s, v1::FEED_ERROR_TOO_SLOW,
@@ -294,6 +303,7 @@ void hub::flush_vitals(subscription& s, std::string_view chair) {
 
 void hub::tick() {
   const auto now = now_();
+  std::array<std::shared_ptr<const std::string>, 2> heartbeat;  // encoded once per format
   for (auto& [id, s] : subs_) {
     if (s->closed_) continue;
     if (s->over_soft_since_ && now - *s->over_soft_since_ >= limits_.soft_grace) {
@@ -308,6 +318,16 @@ void hub::tick() {
     for (const auto& [chair, pending] : s->vitals_) chairs.push_back(chair);
     for (const auto& chair : chairs) {
       flush_vitals(*s, chair);
+      queued = true;
+    }
+    if (s->filter_.heartbeat.count() > 0 && now - s->last_push_ >= s->filter_.heartbeat) {
+      auto& frame = heartbeat[static_cast<std::size_t>(s->format_)];
+      if (!frame) {
+        v1::FeedMessage m;
+        m.mutable_heartbeat()->set_last_event_id(last_id_);
+        frame = encode(m, s->format_);
+      }
+      push(*s, frame);
       queued = true;
     }
     if (queued && s->wake_) s->wake_();

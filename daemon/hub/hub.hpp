@@ -38,6 +38,7 @@ struct filter {
   std::set<std::uint64_t> sessions;           // empty: every session, and chairs without one
   std::uint32_t categories = 0;               // bits 1 << v1::EventCategory; 0: all
   engine::millis vitals_interval_ms = 1000;   // per chair, on the monitor's clock
+  std::chrono::milliseconds heartbeat{0};     // a Heartbeat after this long with nothing sent; 0: none
 
   bool wants(v1::EventCategory category) const noexcept;
   bool admits(std::string_view chair, std::uint64_t session) const;
@@ -95,6 +96,7 @@ class subscription {
   std::map<std::string, pending_vitals, std::less<>> vitals_;  // merged, per chair
   std::map<std::string, engine::millis, std::less<>> vitals_sent_;  // per chair: newest sample time sent
   std::optional<std::chrono::steady_clock::time_point> over_soft_since_;
+  std::chrono::steady_clock::time_point last_push_{};  // for heartbeats
   bool closed_ = false;
   bool to_wake_ = false;  // queued for a wake at the end of the current publish
   std::string closing_;
@@ -126,7 +128,8 @@ class hub {
   /// Samples the clinic took from a chair's monitor.
   void publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples);
   /// Sends vitals held back by a subscriber's interval once it has passed, and disconnects
-  /// subscribers over their soft limit for longer than the grace. Call about once a second.
+  /// subscribers over their soft limit for longer than the grace, and queues heartbeats for
+  /// subscribers that asked for them and were sent nothing for that long. Call about once a second.
   void tick();
 
   struct counters {

@@ -15,6 +15,7 @@ void fill(v1::AlarmState& out, const engine::alarm_view& a) {
   out.set_audible(a.audible);
   out.set_value(a.value);
   out.set_text(a.text);
+  out.set_responder(a.responder);
 }
 
 void fill(v1::SessionState& out, const engine::session_view& s) {
@@ -25,6 +26,7 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
   out.set_phase(static_cast<v1::Phase>(s.current));
   out.set_opened_at_ms(s.opened_at);
   out.set_dose_at_ms(s.dose_at.value_or(0));
+  out.set_window_end_ms(s.window_end.value_or(0));
   out.set_paused_until_ms(s.paused_until);
   for (const auto& a : s.alarms) fill(*out.add_alarms(), a);
 }

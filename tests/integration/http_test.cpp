@@ -4,6 +4,8 @@
 
 #include "tests/integration/clinic_scenario.hpp"
 
+#include "daemon/http/static_files.hpp"
+
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -159,6 +161,9 @@ std::vector<endpoint_case> every_endpoint() {
   return {
       {"GET", fixed("/healthz"), "", true},
       {"GET", fixed("/metrics"), "", true},
+      {"GET", fixed("/"), "", true},
+      {"GET", fixed("/static/app.js"), "", true},
+      {"GET", fixed("/api/v1/me"), ""},
       {"GET", fixed("/api/v1/sessions"), ""},
       {"GET", fixed("/api/v1/sessions?state=all&limit=10"), ""},
       {"GET", s(0, ""), ""},
@@ -419,6 +424,97 @@ TEST(Http, StopClosesIdleKeepAliveConnections) {
 }
 
 // --- /healthz and /metrics ------------------------------------------------------------------
+
+// --- the nurse station page ------------------------------------------------------------------
+
+/// Sends `bytes` on a new connection and reads everything until the daemon closes it.
+std::string exchange_raw(std::uint16_t port, const std::string& bytes) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer(bytes));
+  std::string out;
+  boost::system::error_code ec;
+  char chunk[4096];
+  for (;;) {
+    const auto n = socket.read_some(boost::asio::buffer(chunk), ec);
+    if (ec) break;
+    out.append(chunk, n);
+  }
+  return out;
+}
+
+TEST(Http, TheNurseStationPageIsServedAtTheRootWithAStrictPolicy) {
+  daemon_under_test d(http_config());
+  http_client web(d.http_port());
+  const auto page = web.request("GET", "/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->header("content-type"), "text/html; charset=utf-8");
+  EXPECT_EQ(page->header("content-security-policy"), std::string(http::page_csp));
+  EXPECT_NE(page->header("content-security-policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(page->header("cache-control"), "no-cache");
+  EXPECT_EQ(page->header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(page->header("x-frame-options"), "DENY");
+  EXPECT_EQ(page->header("etag"), std::string(http::find_web_file("/index.html")->etag));
+  EXPECT_NE(page->body.find("/static/app.js"), std::string::npos);
+
+  // Every file of web/ under /static/, byte for byte, with its content type.
+  const std::map<std::string, std::string> types = {{".js", "text/javascript; charset=utf-8"},
+                                                    {".css", "text/css; charset=utf-8"},
+                                                    {".svg", "image/svg+xml"},
+                                                    {".html", "text/html; charset=utf-8"}};
+  ASSERT_GE(http::web_files().size(), 5u);
+  for (const auto& file : http::web_files()) {
+    if (file.path == "/index.html") continue;
+    const auto r = web.request("GET", "/static" + std::string(file.path));
+    ASSERT_TRUE(r) << file.path;
+    EXPECT_EQ(r->status, 200) << file.path;
+    EXPECT_EQ(r->body, file.body) << file.path;
+    EXPECT_EQ(r->header("content-type"), types.at(fs::path(std::string(file.path)).extension().string())) << file.path;
+    EXPECT_EQ(r->header("content-security-policy"), std::string(http::page_csp)) << file.path;
+  }
+
+  for (const char* missing : {"/static/missing.js", "/static/index.html", "/static/", "/index.html", "/static/../api/v1/me"}) {
+    const auto r = web.request("GET", missing);
+    ASSERT_TRUE(r) << missing;
+    EXPECT_EQ(r->status, 404) << missing;
+    EXPECT_EQ(error_of(*r), "not_found") << missing;
+  }
+  const auto post = web.request("POST", "/", "", "{}");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  EXPECT_EQ(post->header("allow"), "GET, HEAD");
+
+  // Revalidation: the same ETag answers 304 without a body.
+  web.send_raw("GET /static/app.js HTTP/1.1\r\nHost: vigil\r\nIf-None-Match: " +
+               std::string(http::find_web_file("/app.js")->etag) + "\r\n\r\n");
+  const auto cached = web.receive();
+  ASSERT_TRUE(cached);
+  EXPECT_EQ(cached->status, 304);
+  EXPECT_EQ(cached->body, "");
+
+  // HEAD: the GET's headers, its length included, and no body.
+  const auto head = exchange_raw(d.http_port(), "HEAD / HTTP/1.1\r\nHost: vigil\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find(fmt::format("Content-Length: {}\r\n", page->body.size())), std::string::npos) << head;
+  EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n") << "nothing after the headers: " << head;
+}
+
+TEST(Http, MeSaysWhoTheTokenBelongsTo) {
+  daemon_under_test d(http_config());
+  http_client web(d.http_port());
+  const std::vector<std::pair<std::string, std::string>> users = {
+      {nurse_token, R"({"name":"nurse-bea","role":"nurse"})"}, {viewer_token, R"({"name":"dr-vic","role":"viewer"})"}};
+  for (const auto& [token, expected_body] : users) {
+    const auto me = web.request("GET", "/api/v1/me", token);
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200);
+    EXPECT_EQ(me->body, expected_body + "\n");
+  }
+  const auto query = web.request("GET", "/api/v1/me?x=1", viewer_token);
+  ASSERT_TRUE(query && query->status == 400);
+}
 
 TEST(Http, HealthzNeedsNoTokenAndNamesTheListenersAndTimeline) {
   temp_dir dir;

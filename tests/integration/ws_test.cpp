@@ -205,6 +205,34 @@ TEST(WebSocketFeed, BadRequestsGetAFeedClosingAndAPolicyClose) {
   expect_unharmed(d);
 }
 
+TEST(WebSocketFeed, ASubscriberThatAsksGetsHeartbeatsWhileNothingHappens) {
+  daemon_under_test d(fast_config());
+  ws_client feed(d.http_port());
+  auto request = subscribe_to();
+  request.mutable_subscribe()->set_heartbeat_ms(1000);
+  feed.subscribe(request);
+  const auto snap = feed.next();
+  ASSERT_TRUE(snap && snap->has_snapshot());
+  // The daemon checks once a second: a heartbeat within two seconds of a quiet second.
+  for (int i = 0; i < 2; ++i) {
+    const auto beat = feed.next(std::chrono::seconds(3));
+    ASSERT_TRUE(beat && beat->has_heartbeat()) << (beat ? beat->DebugString() : "nothing");
+    EXPECT_EQ(beat->heartbeat().last_event_id(), snap->snapshot().last_event_id());
+  }
+  ws_client quiet(d.http_port());
+  quiet.subscribe(subscribe_to());
+  ASSERT_TRUE(quiet.next());
+  EXPECT_FALSE(quiet.next(std::chrono::milliseconds(2500))) << "no heartbeat unless asked for";
+
+  ws_client bad(d.http_port());
+  auto too_often = subscribe_to();
+  too_often.mutable_subscribe()->set_heartbeat_ms(100);
+  bad.subscribe(too_often);
+  const auto c = refused(bad);
+  EXPECT_EQ(c.error(), v1::FEED_ERROR_BAD_REQUEST);
+  EXPECT_NE(c.message().find("heartbeat_ms"), std::string::npos) << c.message();
+}
+
 TEST(WebSocketFeed, BinaryMessagesAreRefused) {
   daemon_under_test d(fast_config());
   {

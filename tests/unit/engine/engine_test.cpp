@@ -489,6 +489,7 @@ TEST(EngineEscalation, TiersAtExactlyZeroTwoAndFiveMinutes) {
   EXPECT_EQ(esc[0].at, raised_at + 2 * min_);
   EXPECT_EQ(esc[0].tier, 1);
   EXPECT_EQ(esc[0].responder, "charge_nurse");
+  EXPECT_EQ(r.must_alarm("hr_critical").responder, "charge_nurse") << "the view names the responder reached";
 
   r.advance(raised_at + 5 * min_ - 1);
   EXPECT_EQ(count(r.take(), event_type::alarm_escalated, "hr_critical"), 0u);

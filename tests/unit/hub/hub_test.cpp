@@ -314,5 +314,45 @@ TEST_F(HubTest, AlarmDeliveryRunsFromTheSamplesArrivalToTheEndOfTheWrite) {
   EXPECT_GT(d.quantile_us(1.0), 3000.0);
 }
 
+TEST_F(HubTest, HeartbeatsGoOnlyToSubscribersThatAskedAndHeardNothingForThatLong) {
+  make();
+  filter beating;
+  beating.heartbeat = std::chrono::seconds(2);
+  auto asked = subscribe(beating);
+  auto quiet = subscribe();
+  asked->take();
+  quiet->take();
+  now += std::chrono::seconds(1);
+  h->tick();
+  EXPECT_TRUE(asked->take().empty()) << "the snapshot went out a second ago";
+  publish(numbered(1, "chair-1"));
+  now += std::chrono::milliseconds(1500);
+  h->tick();
+  EXPECT_EQ(decode(asked->take()).size(), 1u) << "the event, and no heartbeat: the event was 1.5 s ago";
+  now += std::chrono::milliseconds(500);
+  h->tick();
+  const auto beat = decode(asked->take());
+  ASSERT_EQ(beat.size(), 1u);
+  ASSERT_TRUE(beat[0].has_heartbeat());
+  EXPECT_EQ(beat[0].heartbeat().last_event_id(), 1u);
+  now += std::chrono::seconds(2);
+  h->tick();
+  EXPECT_EQ(decode(asked->take()).size(), 1u) << "and again two seconds later";
+  EXPECT_EQ(decode(quiet->take()).size(), 1u) << "only the event for a subscriber that did not ask";
+}
+
+TEST_F(HubTest, AHeartbeatIntervalOutsideItsBoundsIsRefused) {
+  std::string error;
+  v1::Subscribe s;
+  s.set_heartbeat_ms(999);
+  EXPECT_FALSE(filter::from(s, error));
+  EXPECT_NE(error.find("heartbeat_ms"), std::string::npos) << error;
+  s.set_heartbeat_ms(60'001);
+  EXPECT_FALSE(filter::from(s, error));
+  s.set_heartbeat_ms(1'000);
+  ASSERT_TRUE(filter::from(s, error));
+  EXPECT_EQ(filter::from(s, error)->heartbeat, std::chrono::seconds(1));
+}
+
 }  // namespace
 }  // namespace vigil::hub

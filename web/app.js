@@ -1,0 +1,426 @@
+// The nurse station: every chair at a glance, the alarms across chairs, acknowledgement and
+// audio pause with one touch, and the session detail (detail.js). Live from the WebSocket
+// feed (feed.js); commands through the REST API (api.js). See docs/station.md.
+
+import { api, ApiError, session } from './api.js';
+import { AlarmSound } from './audio.js';
+import { SessionDetail } from './detail.js';
+import { Feed, feedState } from './feed.js';
+import { duration, h, phaseNames, priorityOf, round, ruleName } from './format.js';
+import { Clinic, priorityRank } from './state.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const pauseSeconds = 120;  // the generic profile's longest pause (audio.max_pause_s)
+
+const station = {
+  clinic: new Clinic(),
+  sound: new AlarmSound(),
+  feed: null,
+  user: null,          // {name, role}
+  detail: null,        // SessionDetail while one is shown
+  busy: new Set(),     // commands in flight, by key, so a double tap sends one
+  renderQueued: false,
+  lastRender: 0,
+};
+window.vigilStation = station;  // for the browser tests and for a curious nurse in the console
+
+const canAct = () => station.user && (station.user.role === 'nurse' || station.user.role === 'admin');
+
+// ---- signing in ------------------------------------------------------------------------
+
+async function signIn(token) {
+  const me = await api('/me', { token });
+  session.token = token;
+  station.user = me;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('user').textContent = `${me.name} · ${me.role}`;
+  document.body.dataset.role = me.role;
+  startFeed(token);
+  route();
+}
+
+function showSignIn(message = '') {
+  station.feed?.stop();
+  station.feed = null;
+  station.user = null;
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  $('signin-error').textContent = message;
+  $('token').focus();
+}
+
+$('signin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const token = $('token').value.trim();
+  try {
+    await signIn(token);
+    $('token').value = '';
+  } catch (err) {
+    $('signin-error').textContent = err.status === 401 ? 'Unknown token.' : `Cannot sign in: ${err.message}`;
+  }
+});
+
+$('signout').addEventListener('click', () => {
+  session.token = null;
+  station.clinic.reset();
+  showSignIn();
+});
+
+// ---- the feed --------------------------------------------------------------------------
+
+function startFeed(token) {
+  const clinic = station.clinic;
+  station.feed = new Feed({
+    token,
+    vitalsIntervalMs: Number(params.get('vitals_ms')) || 2000,
+    handlers: {
+      onSnapshot: (snap) => {
+        clinic.reset();
+        clinic.applySnapshot(snap);
+        queueRender(true);
+      },
+      onEvent: (e) => {
+        clinic.applyEvent(e);
+        station.detail?.onEvent(e);
+        queueRender(e.type.startsWith('EVENT_TYPE_ALARM') || e.type.startsWith('EVENT_TYPE_AUDIO'));
+      },
+      onVitals: (v) => {
+        clinic.applyVitals(v);
+        station.detail?.onVitals(v);
+        queueRender(false);
+      },
+      onResumed: () => {
+        reconcile();
+        queueRender(true);
+      },
+      onState: (state, detail) => {
+        if (state === feedState.refused) showSignIn(`The feed refused the token: ${detail}`);
+        drawFeedStatus();
+      },
+    },
+  });
+  station.feed.start();
+}
+
+/// After a resume, read the live state once: the audio flags and pauses as the daemon has them.
+async function reconcile() {
+  try {
+    station.clinic.applySessions(await api('/sessions'));
+    queueRender(true);
+  } catch { /* the feed will say if the daemon is gone */ }
+}
+
+function drawFeedStatus() {
+  const feed = station.feed;
+  if (!feed) return;
+  const status = $('feed-status');
+  const banner = $('feed-banner');
+  const since = feed.lastMessageAt ? Math.round((Date.now() - feed.lastMessageAt) / 1000) : null;
+  let text;
+  if (feed.state === feedState.live) text = 'Live';
+  else if (feed.state === feedState.connecting) text = 'Connecting…';
+  else text = 'FEED DOWN';
+  status.textContent = text;
+  status.dataset.state = feed.state;
+  const down = feed.state === feedState.down || feed.state === feedState.connecting && since !== null;
+  document.body.classList.toggle('stale', down);
+  banner.hidden = !down;
+  if (down) {
+    const last = since === null ? 'no update received yet' : `last update ${since} s ago`;
+    banner.textContent = `FEED DOWN — ${last}. Reconnecting… This screen is not live: check patients directly.`;
+  }
+}
+
+// ---- drawing ---------------------------------------------------------------------------
+
+/// Redraws soon: alarms at once, vitals at most four times a second.
+function queueRender(urgent) {
+  if (station.renderQueued) return;
+  station.renderQueued = true;
+  const wait = urgent ? 0 : Math.max(0, 250 - (performance.now() - station.lastRender));
+  setTimeout(render, wait);
+}
+
+function render() {
+  station.renderQueued = false;
+  station.lastRender = performance.now();
+  if (!station.user) return;
+  drawChairs();
+  drawAlarms();
+  drawSound();
+  drawFeedStatus();
+  station.detail?.draw();
+}
+
+/// Replaces `el`'s children with build()'s when `key` changed, keeping keyboard focus on the
+/// element with the same data-fk.
+function patch(el, key, build) {
+  if (el.dataset.key === key) return;
+  el.dataset.key = key;
+  const focused = el.contains(document.activeElement) ? document.activeElement.dataset.fk : undefined;
+  el.replaceChildren(...[build()].flat().filter((c) => c !== null && c !== undefined && c !== false));
+  if (focused) el.querySelector(`[data-fk="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function drawChairs() {
+  const list = $('chairs');
+  const chairs = station.clinic.sortedChairs();
+  const seen = new Set();
+  let previous = null;
+  for (const c of chairs) {
+    seen.add(c.id);
+    let tile = list.querySelector(`:scope > [data-chair="${CSS.escape(c.id)}"]`);
+    if (!tile) {
+      tile = h('article', { class: 'tile', 'data-chair': c.id },
+        h('header', { class: 'tile-head' }), h('div', { class: 'tile-sub' }), h('div', { class: 'tile-times' }),
+        h('div', { class: 'tile-vitals' }), h('div', { class: 'tile-alarm' }));
+    }
+    if (tile.previousElementSibling !== previous || !tile.parentNode) {
+      if (previous) previous.after(tile);
+      else list.prepend(tile);
+    }
+    previous = tile;
+    drawTile(tile, c);
+  }
+  for (const tile of [...list.children]) if (!seen.has(tile.dataset.chair)) tile.remove();
+  if (chairs.length === 0) {
+    list.replaceChildren(h('p', { class: 'empty' }, 'No chairs yet: monitors appear here when they stream.'));
+  } else {
+    list.querySelector(':scope > .empty')?.remove();
+  }
+}
+
+function topAlarm(c) {
+  const all = [...(c.session?.alarms ?? []), ...(c.advisory ? [c.advisory] : [])];
+  all.sort((a, b) => priorityRank(b.priority) - priorityRank(a.priority) ||
+    Number(a.acknowledged) - Number(b.acknowledged) || b.raised_at_ms - a.raised_at_ms);
+  return { top: all[0] ?? null, count: all.length };
+}
+
+function drawTile(tile, c) {
+  const s = c.session;
+  const { top, count } = topAlarm(c);
+  const p = top ? priorityOf(top.priority) : null;
+  tile.className = ['tile', s ? 'has-session' : 'no-session', p ? `alarm-${p.cls}` : '',
+    top && !top.acknowledged ? 'unacked' : '', s?.phase === 'PHASE_READY' ? 'ready' : ''].join(' ');
+  tile.dataset.priority = top ? top.priority : '';
+
+  const ready = s?.phase === 'PHASE_READY';
+  const phase = s ? (ready ? '✓ Ready' : phaseNames[s.phase] ?? s.phase) : 'No session';
+  patch(tile.querySelector('.tile-head'), `${c.id}|${s?.session_id}|${phase}`, () => [
+    s ? h('a', { class: 'chair-name', href: `#/session/${s.session_id}`, 'data-fk': 'open' }, c.id)
+      : h('span', { class: 'chair-name' }, c.id),
+    h('span', { class: `phase phase-${(s?.phase ?? 'none').toLowerCase()}`, title: s ? phaseNames[s.phase] : 'No open session' }, phase),
+  ]);
+
+  const now = station.clinic.now(c);
+  let times = '';
+  if (s && s.dose_at_ms) {
+    const left = s.window_end_ms - now;
+    times = `Dose +${duration(now - s.dose_at_ms)} · ${left > 0 ? `${duration(left)} left` : 'window complete'}`;
+  } else if (s) {
+    times = `Opened ${duration(now - s.opened_at_ms)} ago · no dose`;
+  }
+  const paused = s && s.paused_until_ms > now ? `Audio paused ${duration(s.paused_until_ms - now)}` : '';
+  patch(tile.querySelector('.tile-sub'), `${s?.patient_ref}|${paused}`, () => [
+    h('span', { class: 'patient' }, s ? s.patient_ref : ''),
+    paused ? h('span', { class: 'paused' }, paused) : null,
+  ]);
+  patch(tile.querySelector('.tile-times'), times, () => h('span', {}, times));
+
+  const v = c.vitals;
+  const bp = v.sys && v.dia ? `${round(v.sys.value)}/${round(v.dia.value)}` : '–';
+  const key = ['hr', 'spo2', 'sys', 'dia'].map((k) => (v[k] ? `${round(v[k].value)}@${v[k].time}` : '')).join('|');
+  patch(tile.querySelector('.tile-vitals'), key, () => [
+    vital('HR', v.hr ? round(v.hr.value) : '–', 'bpm', c.trends.hr, 'hr'),
+    vital('SpO₂', v.spo2 ? round(v.spo2.value) : '–', '%', c.trends.spo2, 'spo2'),
+    vital('BP', bp, 'mmHg', c.trends.sys, 'bp'),
+  ]);
+
+  const alarmKey = !top ? `none|${ready}` : `${top.alarm_id}|${top.acknowledged}|${top.acknowledged_by}|${top.tier}|${top.responder}|` +
+    `${count}|${top.condition}|${Boolean(paused)}|${station.busy.size}`;
+  patch(tile.querySelector('.tile-alarm'), alarmKey, () => {
+    if (!top && ready) return h('span', { class: 'ready-note' }, '✓ Ready for discharge assessment');
+    if (!top) return h('span', { class: 'no-alarm' }, s ? 'No active alarm' : '');
+    return [
+      h('div', { class: 'alarm-line' }, badge(top),
+        h('span', { class: 'alarm-text', title: top.text || ruleName(top.rule) }, top.text || ruleName(top.rule))),
+      h('div', { class: 'alarm-line wrap' },
+        escalation(top, true),
+        top.acknowledged ? h('span', { class: 'acked' }, `✓ Ack ${top.acknowledged_by}`) : null,
+        count > 1 ? h('span', { class: 'more' }, `+${count - 1} more`) : null,
+        s && !top.acknowledged ? ackButton(s, top, 'tile') : null),
+    ];
+  });
+}
+
+function vital(label, value, unit, trend, cls) {
+  return h('div', { class: `vital vital-${cls}` },
+    h('span', { class: 'vital-label' }, label, h('small', {}, ` ${unit}`)),
+    h('span', { class: 'vital-value' }, value),
+    sparkline(trend));
+}
+
+function sparkline(trend) {
+  const w = 80;
+  const hgt = 22;
+  const svg = h('svg', { class: 'spark', viewBox: `0 0 ${w} ${hgt}`, 'aria-hidden': 'true', preserveAspectRatio: 'none' });
+  if (!trend || trend.length < 2) return svg;
+  const values = trend.map((p) => p.value);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const points = trend.map((p, i) => `${(i / (trend.length - 1)) * w},${hgt - 2 - ((p.value - lo) / span) * (hgt - 4)}`);
+  svg.append(h('polyline', { points: points.join(' ') }));
+  return svg;
+}
+
+function badge(alarm) {
+  const p = priorityOf(alarm.priority);
+  return h('span', { class: `badge badge-${p.cls}`, title: `${p.word} priority` },
+    h('span', { class: 'marker', 'aria-hidden': 'true' }, p.marker), ` ${p.word}`);
+}
+
+/// "↑ Escalated: charge nurse" (the tile says "↑ charge nurse", with the rest in its title).
+function escalation(alarm, short = false) {
+  if (alarm.acknowledged || !(alarm.tier > 0)) return null;
+  const to = alarm.responder ? alarm.responder.replaceAll('_', ' ') : `tier ${alarm.tier}`;
+  return h('span', { class: 'escalated', title: `escalated to ${to} (tier ${alarm.tier})` }, short ? `↑ ${to}` : `↑ Escalated: ${to}`);
+}
+
+function ackButton(s, alarm, where) {
+  if (!canAct()) return null;
+  const key = `ack-${alarm.alarm_id}`;
+  return h('button', {
+    type: 'button', class: 'ack', 'data-fk': `${key}-${where}`, 'data-ack': alarm.alarm_id,
+    disabled: station.busy.has(key),
+    'aria-label': `Acknowledge ${priorityOf(alarm.priority).word.toLowerCase()} alarm ${ruleName(alarm.rule)} on ${s.chair_id}`,
+    onclick: (e) => {
+      e.stopPropagation();
+      command(key, `/sessions/${s.session_id}/alarms/${alarm.alarm_id}/ack`, undefined, 'Acknowledged');
+    },
+  }, station.busy.has(key) ? 'Acknowledging…' : 'Acknowledge');
+}
+
+function pauseButton(s) {
+  if (!canAct() || !s) return null;
+  const key = `pause-${s.session_id}`;
+  return h('button', {
+    type: 'button', class: 'pause', 'data-fk': key, disabled: station.busy.has(key),
+    'aria-label': `Pause audio on ${s.chair_id} for ${pauseSeconds / 60} minutes`,
+    onclick: () => command(key, `/sessions/${s.session_id}/pause`, { duration_s: pauseSeconds }, 'Audio paused'),
+  }, `Pause audio ${pauseSeconds / 60} min`);
+}
+
+/// Sends a command; the change itself comes back through the feed, for every station alike.
+async function command(key, path, body, done) {
+  if (station.busy.has(key)) return;
+  station.busy.add(key);
+  queueRender(true);
+  try {
+    await api(path, { method: 'POST', body: body ?? {} });
+    toast(done);
+  } catch (err) {
+    toast(err instanceof ApiError ? `Not done: ${err.message}` : String(err), true);
+  } finally {
+    station.busy.delete(key);
+    queueRender(true);
+  }
+}
+
+function drawAlarms() {
+  const rows = station.clinic.alarms();
+  $('alarm-count').textContent = rows.length ? `(${rows.length})` : '';
+  const list = $('alarm-list');
+  const key = rows.map(({ chair, alarm, session: s }) => [chair.id, alarm.alarm_id, alarm.acknowledged,
+    alarm.acknowledged_by, alarm.tier, alarm.responder, alarm.audible, s?.paused_until_ms,
+    Math.floor((station.clinic.now(chair) - alarm.raised_at_ms) / 60000)].join(':')).join('|') + station.busy.size;
+  patch(list, key, () => {
+    if (!rows.length) return h('li', { class: 'empty' }, 'No active alarm');
+    return rows.map(({ chair, alarm, session: s }) => {
+      const p = priorityOf(alarm.priority);
+      const age = station.clinic.now(chair) - alarm.raised_at_ms;
+      return h('li', {
+        class: `alarm-row alarm-${p.cls} ${alarm.acknowledged ? 'is-acked' : 'unacked'}`,
+        'data-alarm-id': alarm.alarm_id, 'data-priority': alarm.priority, 'data-chair': chair.id,
+      },
+      h('div', { class: 'row-top' }, badge(alarm),
+        s ? h('a', { class: 'row-chair', href: `#/session/${s.session_id}` }, chair.id) : h('span', { class: 'row-chair' }, chair.id),
+        h('span', { class: 'row-patient' }, s?.patient_ref ?? 'no session'),
+        h('span', { class: 'row-age' }, `${duration(age)} ago`)),
+      h('div', { class: 'row-text' }, alarm.text || ruleName(alarm.rule)),
+      h('div', { class: 'row-state' },
+        escalation(alarm),
+        alarm.acknowledged ? h('span', { class: 'acked' }, `✓ Acknowledged by ${alarm.acknowledged_by}`) : null,
+        !alarm.audible && !alarm.acknowledged ? h('span', { class: 'silent' }, 'silent (audio paused)') : null),
+      h('div', { class: 'row-actions' },
+        s && !alarm.acknowledged ? ackButton(s, alarm, 'list') : null,
+        s && s.paused_until_ms === 0 && alarm.audible ? pauseButton(s) : null));
+    });
+  });
+}
+
+function drawSound() {
+  const button = $('sound');
+  // The most urgent alarm that should sound: not acknowledged, not paused (the daemon's flag).
+  let loudest = null;
+  for (const { alarm } of station.clinic.alarms()) {
+    if (alarm.audible && (!loudest || priorityRank(alarm.priority) > priorityRank(loudest))) loudest = alarm.priority;
+  }
+  // A feed that is down is itself an alarm: the screen no longer shows the patients.
+  if (station.feed && station.feed.state !== feedState.live && station.feed.lastMessageAt &&
+      priorityRank(loudest) < priorityRank('PRIORITY_MEDIUM')) loudest = 'PRIORITY_MEDIUM';
+  station.sound.set(loudest);
+  const on = station.sound.enabled;
+  button.setAttribute('aria-pressed', String(on));
+  button.classList.toggle('needed', !on && loudest !== null);
+  button.textContent = on ? (loudest ? `♪ Sounding: ${priorityOf(loudest).word}` : '♪ Sound on')
+    : loudest ? 'Alarms are silent: enable sound' : 'Enable sound';
+}
+
+$('sound').addEventListener('click', async () => {
+  await station.sound.enable();
+  queueRender(true);
+});
+
+function toast(message, error = false) {
+  const t = $('toast');
+  t.textContent = message;
+  t.classList.toggle('error', error);
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, error ? 6000 : 2500);
+}
+
+// ---- routing: the station (#/) or a session (#/session/ID) --------------------------------
+
+function route() {
+  if (!station.user) return;
+  const m = location.hash.match(/^#\/session\/(\d+)$/);
+  station.detail?.close();
+  station.detail = null;
+  $('station').hidden = Boolean(m);
+  $('detail').hidden = !m;
+  if (m) {
+    station.detail = new SessionDetail($('detail'), m[1], { clinic: station.clinic, canAct, toast, badge });
+    station.detail.load();
+  }
+  queueRender(true);
+}
+window.addEventListener('hashchange', route);
+
+// Keyboard: Escape goes back to the station from a session.
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && station.detail && !e.target.closest('textarea, input')) location.hash = '#/';
+});
+
+setInterval(() => queueRender(false), 1000);  // clocks and "last update" counters
+
+// Start: a token kept for this tab signs in again without asking.
+if (session.token) {
+  signIn(session.token).catch((err) => showSignIn(err.status === 401 ? 'Your token is no longer valid.' : err.message));
+} else {
+  showSignIn();
+}
