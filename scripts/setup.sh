@@ -15,8 +15,14 @@ packages=(
   prometheus                    # promtool, which the tests run on a real /metrics scrape
   libgtest-dev libgmock-dev     # tests
   libbenchmark-dev              # bench/
-  nodejs npm chromium           # browser tests of the nurse station page only (tests/browser/)
+  chromium                      # browser tests of the nurse station page only (tests/browser/)
 )
+# Node.js and npm run the browser tests. A machine may already have them from another source
+# (NodeSource's nodejs carries its own npm and conflicts with Debian's npm package): what
+# counts is that the commands work.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
