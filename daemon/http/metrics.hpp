@@ -38,7 +38,6 @@ struct store_counters {
   histogram_counters commit_latency;
 };
 
-/// Everything /metrics reports, read at one moment.
 /// The feed hub's counters.
 struct feed_counters {
   std::uint64_t subscribers = 0;
@@ -51,6 +50,7 @@ struct feed_counters {
   histogram_counters alarm_delivery;
 };
 
+/// Everything /metrics reports, read at one moment.
 struct metrics_snapshot {
   std::string version;
   std::vector<listener_counters> listeners;

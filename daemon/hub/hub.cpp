@@ -124,14 +124,14 @@ void hub::push(subscription& s, std::shared_ptr<const std::string> frame, bool r
   if (s.closed_) return;
   s.bytes_ += frame->size();
   s.frames_.push_back(std::move(frame));
-  s.last_push_ = now_();
+  s.last_push_ = now_at_entry_;
   ++stats_.frames;
   if (s.bytes_ > limits_.hard_bytes && !replay) {
     close(s, v1::FEED_ERROR_TOO_SLOW,
           fmt::format("more than {} bytes waiting to be read; resume with the last event id", limits_.hard_bytes));
     return;
   }
-  if (s.bytes_ > limits_.soft_bytes && !s.over_soft_since_) s.over_soft_since_ = now_();
+  if (s.bytes_ > limits_.soft_bytes && !s.over_soft_since_) s.over_soft_since_ = now_at_entry_;
 }
 
 void hub::close(subscription& s, v1::FeedError error, std::string message) {
@@ -157,6 +157,7 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
   s->format_ = fmt;
   s->filter_ = f;
   s->delivery_ = delivery_;
+  now_at_entry_ = now_();
   if (resume_after) {
     std::string message;
     if (!queue_missed(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
@@ -237,6 +238,7 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
   // Every event is queued first, then each subscriber is woken once: a burst of events (a tick
   // firing many timers) leaves in one write per subscriber.
   woken_.clear();
+  now_at_entry_ = now_();
   for (const auto& e : events) {
     ++stats_.events;
     last_id_ = std::max(last_id_, e.id);
@@ -264,6 +266,7 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
 
 void hub::publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
   if (samples.empty() || subs_.empty()) return;
+  now_at_entry_ = now_();
   for (auto& [id, s] : subs_) {
     if (s->closed_ || !s->filter_.wants(v1::EVENT_CATEGORY_VITALS) || !s->filter_.admits(chair, session)) continue;
     auto it = s->vitals_.find(chair);
@@ -303,6 +306,7 @@ void hub::flush_vitals(subscription& s, std::string_view chair) {
 
 void hub::tick() {
   const auto now = now_();
+  now_at_entry_ = now;
   std::array<std::shared_ptr<const std::string>, 2> heartbeat;  // encoded once per format
   for (auto& [id, s] : subs_) {
     if (s->closed_) continue;

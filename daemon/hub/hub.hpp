@@ -174,6 +174,9 @@ class hub {
   std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;
   std::deque<engine::event> recent_;  // the newest events, for resumes
   std::vector<std::shared_ptr<subscription>> woken_;  // reused by publish()
+  // The clock, read once as publish, publish_vitals, subscribe or tick begins: the time of
+  // every frame they queue (for heartbeats), without a clock read per frame and subscriber.
+  std::chrono::steady_clock::time_point now_at_entry_{};
   std::uint64_t last_id_ = 0;
   std::uint64_t next_sub_ = 1;
   counters stats_;
