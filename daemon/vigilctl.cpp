@@ -306,6 +306,11 @@ int main(int argc, char** argv) {
   auto* note = cli.add_subcommand("note", "Add a note to a chair's open session (recorded with your name)");
   note->add_option("chair", chair, "Chair id")->required();
   note->add_option("text", text_a, "The note, 1 to 2000 characters (quote it)")->required();
+  std::string device;
+  auto* device_reset = cli.add_subcommand(
+      "device-reset", "Forget a device's batch numbers after it restarted its count (admin; recorded with your name)");
+  device_reset->add_option("device", device, "Device id")->required();
+  device_reset->add_option("--reason", text_a, "Why (recorded in the timeline)")->required();
 
   // Stored sessions, read from the timeline database; no daemon, no token.
   timeline_args stored;
@@ -374,6 +379,16 @@ int main(int argc, char** argv) {
       const auto r = rest.call(bh::verb::post, "/api/v1/sessions", vigil::client::json_of(c));
       if (r.status / 100 != 2) return refused(r);
       std::printf("ok (session %llu)\n", static_cast<unsigned long long>(parse_response(r).session_id()));
+      return 0;
+    }
+    if (*device_reset) {
+      vigil::v1::ResetDevice c;
+      c.set_device_id(device);
+      c.set_reason(text_a);
+      const auto r = rest.call(bh::verb::post, "/api/v1/devices/reset", vigil::client::json_of(c));
+      if (r.status / 100 != 2) return refused(r);
+      std::printf("ok (device %s was acked up to seq %llu; it numbers its batches from 1 again)\n", device.c_str(),
+                  static_cast<unsigned long long>(parse_response(r).previous_acked_seq()));
       return 0;
     }
     const auto listed = rest.call(bh::verb::get, "/api/v1/sessions");

@@ -114,6 +114,10 @@ struct daemon::impl {
         tick_timer(io),
         retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters) {
+    commands.on_device_reset([this](const std::string& device_id, const std::string& who, const std::string& reason,
+                                    std::function<void(control::reset_report)> done) {
+      reset_device(device_id, who, reason, std::move(done));
+    });
     if (config.control.enabled) control.emplace(io, config.control, commands);
     if (config.feed.enabled) feeds.emplace(io, config.feed, hub, config.users);
     clinic.observe([this](const std::vector<engine::event>& events,
@@ -183,6 +187,30 @@ struct daemon::impl {
                 result.sessions, result.alarms);
     }
     clinic.publish();
+  }
+
+  /// An operator's reset of a device that restarted its count: in effect at once (the device's
+  /// connection closes and batches already submitted no longer move its ack point), answered
+  /// once the timeline holds it.
+  void reset_device(const std::string& device_id, const std::string& who, const std::string& reason,
+                    std::function<void(control::reset_report)> done) {
+    const auto outcome = registry.reset(device_id);
+    if (!outcome.known) {
+      done({false, 0, true});
+      return;
+    }
+    log->warn("device '{}' reset by {}: its ack point goes from seq {} to 0 ({})", device_id, who,
+              outcome.previous_seq, reason);
+    if (!timeline) {
+      done({true, outcome.previous_seq, true});
+      return;
+    }
+    const engine::millis now = opts.clock ? opts.clock() : wall_now();
+    timeline->reset_device({device_id, now, who, reason, outcome.previous_seq},
+                           [this, done = std::move(done), previous = outcome.previous_seq](bool saved) {
+                             // On the writer thread: answer from the I/O thread.
+                             asio::post(io, [done, previous, saved] { done({true, previous, saved}); });
+                           });
   }
 
   std::size_t open_connections() const {

@@ -14,11 +14,10 @@ void durable_sink::submit(const ingest::batch_view& batch, const std::shared_ptr
                         // On the writer thread: hand the result back to the ingest thread.
                         if (!committed) failed_.fetch_add(1, std::memory_order_relaxed);
                         boost::asio::post(executor_, [device, seq, epoch, committed] {
-                          if (device->epoch != epoch) return;  // after a failure: the device resends
                           if (committed) {
-                            device->mark_stored(seq);
+                            device->mark_stored(seq, epoch);
                           } else {
-                            device->storage_failed();
+                            device->storage_failed(epoch);
                           }
                         });
                       },

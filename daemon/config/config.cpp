@@ -3,6 +3,7 @@
 #include "daemon/config/profile_loader.hpp"
 #include "daemon/config/yaml_section.hpp"
 #include "daemon/ingest/device_registry.hpp"
+#include "daemon/model/identifiers.hpp"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -62,6 +63,7 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     listener.millis("handshake_timeout_ms", in.handshake_timeout, 100, 600'000);
     listener.millis("idle_timeout_ms", in.idle_timeout, 100, 3'600'000);
     listener.millis("close_timeout_ms", in.close_timeout, 10, 60'000);
+    listener.integer<std::uint64_t>("seq_window", in.seq_window, 1, 4'294'967'295);
     read_devices(listener, in.devices, problems);
   }
   {
@@ -179,14 +181,14 @@ std::vector<problem> validate(const daemon_config& config) {
     const auto& d = config.ingest.devices[i];
     const std::string key = fmt::format("ingest.devices[{}]", i);
     // The same rules the handshake applies, so that no configured device is one that can never connect.
-    if (!ingest::valid_identifier(d.id, 128)) {
+    if (!model::valid_device_id(d.id)) {
       problems.push_back({key + ".id", "must be 1 to 128 printable ASCII characters without spaces"});
     }
     if (!d.id.empty() && !ids.insert(d.id).second) problems.push_back({key + ".id", fmt::format("'{}' is listed twice", d.id)});
     if (d.token.size() < min_token_length) {
       problems.push_back({key + ".token", fmt::format("must be at least {} characters", min_token_length)});
     }
-    if (!d.chair.empty() && !ingest::valid_identifier(d.chair, 64)) {
+    if (!d.chair.empty() && !model::valid_chair_id(d.chair)) {
       problems.push_back({key + ".chair", "must be 1 to 64 printable ASCII characters without spaces"});
     }
   }
@@ -205,7 +207,7 @@ std::vector<problem> validate(const daemon_config& config) {
   for (std::size_t i = 0; i < config.users.size(); ++i) {
     const auto& o = config.users[i];
     const std::string key = fmt::format("users[{}]", i);
-    if (!ingest::valid_identifier(o.name, 64)) {
+    if (!model::valid_identifier(o.name, model::max_user_name_length)) {
       problems.push_back({key + ".name", "must be 1 to 64 printable ASCII characters without spaces"});
     } else if (!names.insert(o.name).second) {
       problems.push_back({key + ".name", fmt::format("'{}' is listed twice", o.name)});

@@ -2,6 +2,7 @@
 
 #include "daemon/clinic/clinic.hpp"
 #include "daemon/hub/views.hpp"
+#include "daemon/model/identifiers.hpp"
 #include "daemon/log/log.hpp"
 #include "daemon/net/secret.hpp"
 
@@ -33,6 +34,9 @@ v1::ControlError wire_error(engine::command_error e) {
 /// the samples still to come and make them late.
 constexpr engine::millis max_command_ahead_ms = 5 * engine::seconds_ms;
 
+/// A device reset's reason, recorded in the timeline.
+constexpr std::size_t max_reason_length = 500;
+
 }  // namespace
 
 service::service(clinic::clinic& clinic, std::vector<user> users)
@@ -48,27 +52,73 @@ role service::needed_for(v1::ControlRequest::CommandCase command) noexcept {
     case v1::ControlRequest::kOpenSession:
     case v1::ControlRequest::kOverridePredose:
     case v1::ControlRequest::kMarkDose:
-    case v1::ControlRequest::kCloseSession: return role::admin;
+    case v1::ControlRequest::kCloseSession:
+    case v1::ControlRequest::kResetDevice: return role::admin;
   }
   return role::admin;
 }
 
-v1::ControlResponse service::handle(const v1::ControlRequest& request) {
-  v1::ControlResponse response;
+const user* service::admit(const v1::ControlRequest& request, v1::ControlResponse& response) const {
   response.set_request_id(request.request_id());
   const user* who = authenticate(request.token());
   if (who == nullptr) {
     response.set_error(v1::CONTROL_ERROR_UNAUTHORIZED);
     response.set_message("missing or unknown control token");
-    return response;
+    return nullptr;
   }
   if (const role needed = needed_for(request.command_case()); who->role < needed) {
     response.set_error(v1::CONTROL_ERROR_FORBIDDEN);
     response.set_message(fmt::format("{} has the role {}; this command needs {}", who->name, name(who->role), name(needed)));
     log_->info("{} refused to {} ({}): needs {}", request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))->name(),
                who->name, name(who->role), name(needed));
-    return response;
+    return nullptr;
   }
+  return who;
+}
+
+void service::handle(const v1::ControlRequest& request, reply answer) {
+  if (request.command_case() != v1::ControlRequest::kResetDevice) {
+    answer(handle(request));
+    return;
+  }
+  v1::ControlResponse response;
+  const user* who = admit(request, response);
+  if (who == nullptr) {
+    answer(std::move(response));
+    return;
+  }
+  const auto& c = request.reset_device();
+  const auto refuse = [&](v1::ControlError error, std::string message) {
+    response.set_error(error);
+    response.set_message(std::move(message));
+    answer(std::move(response));
+  };
+  if (!model::valid_device_id(c.device_id())) {
+    return refuse(v1::CONTROL_ERROR_INVALID_ARGUMENT, "device_id must be 1 to 128 printable ASCII characters");
+  }
+  if (c.reason().empty() || c.reason().size() > max_reason_length) {
+    return refuse(v1::CONTROL_ERROR_INVALID_ARGUMENT, fmt::format("a reset needs a reason of 1 to {} characters", max_reason_length));
+  }
+  if (!reset_device_) return refuse(v1::CONTROL_ERROR_INVALID_ARGUMENT, "this daemon does not reset devices");
+  reset_device_(c.device_id(), who->name, c.reason(),
+                [response, device = c.device_id(), answer = std::move(answer)](reset_report report) mutable {
+                  if (!report.known) {
+                    response.set_error(v1::CONTROL_ERROR_UNKNOWN_DEVICE);
+                    response.set_message(fmt::format("no entry of ingest.devices admits device '{}'", device));
+                  } else if (!report.saved) {
+                    response.set_error(v1::CONTROL_ERROR_NOT_SAVED);
+                    response.set_message("the reset is in effect, but the timeline could not save it yet (the disk is "
+                                         "failing); it is retried");
+                  }
+                  response.set_previous_acked_seq(report.previous_seq);
+                  answer(std::move(response));
+                });
+}
+
+v1::ControlResponse service::handle(const v1::ControlRequest& request) {
+  v1::ControlResponse response;
+  const user* who = admit(request, response);
+  if (who == nullptr) return response;
   auto& engine = clinic_.alarms();
   auto at = [&](const std::string& chair) { return clinic_.now_for(chair); };
   // A command given a time of its own (MarkDose, CloseSession): not before the session opened,
@@ -139,6 +189,10 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
         advisory.set_chair_id(chair);
         hub::fill(*advisory.mutable_alarm(), alarm);
       }
+      return response;
+    case v1::ControlRequest::kResetDevice:
+      response.set_error(v1::CONTROL_ERROR_INVALID_ARGUMENT);
+      response.set_message("ResetDevice is answered once it is saved: call handle() with a reply");
       return response;
     case v1::ControlRequest::COMMAND_NOT_SET:
       response.set_error(v1::CONTROL_ERROR_NO_COMMAND);

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "daemon/codec/frame.hpp"
-#include "daemon/control/service.hpp"
+#include "daemon/control/answer.hpp"
 #include "daemon/net/listener.hpp"
 #include "vigil/v1/control.pb.h"
 
@@ -57,7 +57,7 @@ class control_session final : public net::connection,
           fatal = true;
           break;
         }
-        const auto response = service_.handle(request);
+        const auto response = co_await answer(service_, request);
         codec::append_frame(out, response);
         if (response.error() == v1::CONTROL_ERROR_UNAUTHORIZED) {
           // Logged once per connection, and a few tries only: guessing tokens is not a service.

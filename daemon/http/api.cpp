@@ -1,5 +1,6 @@
 #include "daemon/http/api.hpp"
 
+#include "daemon/control/answer.hpp"
 #include "daemon/http/static_files.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
@@ -104,6 +105,7 @@ v1::ControlRequest::CommandCase command_of(endpoint e) {
     case endpoint::session_note: return v1::ControlRequest::kAddNote;
     case endpoint::session_pause: return v1::ControlRequest::kPauseAudio;
     case endpoint::alarm_ack: return v1::ControlRequest::kAcknowledge;
+    case endpoint::device_reset: return v1::ControlRequest::kResetDevice;
     default: return v1::ControlRequest::COMMAND_NOT_SET;
   }
 }
@@ -121,7 +123,9 @@ std::pair<status, std::string> http_error(v1::ControlError e) {
     case v1::CONTROL_ERROR_NO_COMMAND:
     case v1::CONTROL_ERROR_INVALID_ARGUMENT:
     case v1::CONTROL_ERROR_UNKNOWN_PROFILE: return {status::bad_request, name};
-    case v1::CONTROL_ERROR_UNKNOWN_ALARM: return {status::not_found, name};
+    case v1::CONTROL_ERROR_UNKNOWN_ALARM:
+    case v1::CONTROL_ERROR_UNKNOWN_DEVICE: return {status::not_found, name};
+    case v1::CONTROL_ERROR_NOT_SAVED: return {status::service_unavailable, name};
     case v1::CONTROL_ERROR_NO_OPEN_SESSION:
     case v1::CONTROL_ERROR_SESSION_ALREADY_OPEN:
     case v1::CONTROL_ERROR_WRONG_PHASE:
@@ -268,6 +272,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
     case endpoint::session_note: body = c.mutable_add_note(); break;
     case endpoint::session_pause: body = c.mutable_pause_audio(); break;
     case endpoint::alarm_ack: body = c.mutable_acknowledge(); break;
+    case endpoint::device_reset: body = c.mutable_reset_device(); break;
     default: co_return error_response(status::internal_server_error, "internal", "not a command");
   }
   if (!req.body().empty()) {
@@ -285,7 +290,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
   }
   if (route.endpoint == endpoint::session_abort) c.mutable_close_session()->set_abort(true);
 
-  if (route.endpoint != endpoint::session_open) {
+  if (route.endpoint != endpoint::session_open && route.endpoint != endpoint::device_reset) {
     // Commands are per chair: the session in the path names the chair, if it is open here.
     std::string chair;
     const auto listed = live(who);
@@ -324,7 +329,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
     }
   }
 
-  const auto result = commands_.handle(c);
+  const auto result = co_await control::answer(commands_, c);
   if (result.error() != v1::CONTROL_ERROR_NONE) {
     const auto [code, name] = http_error(result.error());
     std::string text = fmt::format("{{\"error\":{},\"message\":{}", json_quote(name), json_quote(result.message()));
@@ -333,6 +338,10 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
   }
   v1::ControlResponse done;
   done.set_session_id(result.session_id());
+  if (route.endpoint == endpoint::device_reset) {
+    co_return json_response(status::ok, fmt::format("{{\"device_id\":{},\"previous_acked_seq\":\"{}\"}}",
+                                                    json_quote(c.reset_device().device_id()), result.previous_acked_seq()));
+  }
   auto r = json_response(route.endpoint == endpoint::session_open ? status::created : status::ok, to_json(done));
   if (route.endpoint == endpoint::session_open) {
     r.set(bh::field::location, fmt::format("/api/v1/sessions/{}", result.session_id()));

@@ -28,6 +28,7 @@ enum class endpoint : std::uint8_t {
   timeline_json,
   timeline_csv,
   report_html,
+  device_reset,  // an operator's reset of a device's sequence numbers
   feed,  // the WebSocket feed: served by ws_feed_session after an upgrade, else 426
 };
 

@@ -108,10 +108,29 @@ void device_protocol::on_batch(const v1::SampleBatch& batch, std::chrono::steady
     return;
   }
   last_seq_ = batch.seq();
+  // Numbers are judged against the ack point the device knows: a new seq may be at most the
+  // window above it, so one wild number cannot make every later batch a "duplicate"; a resend
+  // is less than the window below it, so a device that restarted its count is told, not
+  // silently dropped.
+  const std::uint64_t ack = device_->stored_seq;
+  const std::uint64_t window = ctx_.config.seq_window;
   if (batch.seq() <= device_->accepted_seq) {
+    if (ack >= window && batch.seq() <= ack - window) {
+      ctx_.counters.add(ctx_.counters.protocol_errors);
+      fail(v1::BAD_SEQUENCE,
+           fmt::format("batch seq {} is {} or more below the last ack {}: the device seems to have restarted its "
+                       "count; continue above the Welcome's acked_seq, or have an operator reset the device",
+                       batch.seq(), window, ack));
+      return;
+    }
     // A resend after a reconnect: already taken, so only the ack is owed.
     ctx_.counters.add(ctx_.counters.batches_duplicate);
     ack_requested_ = device_->stored_seq > 0;
+    return;
+  }
+  if (batch.seq() - ack > window) {
+    ctx_.counters.add(ctx_.counters.protocol_errors);
+    fail(v1::BAD_SEQUENCE, fmt::format("batch seq {} is more than {} above the last ack {}", batch.seq(), window, ack));
     return;
   }
 
@@ -150,6 +169,10 @@ void device_protocol::on_batch(const v1::SampleBatch& batch, std::chrono::steady
 
   // The sink may report the batch stored before submit returns.
   ctx_.sink.submit({device_->device_id, device_->chair_id, batch.seq(), samples_, 0, arrived}, device_);
+}
+
+void device_protocol::on_sequence_reset() {
+  fail(v1::SEQUENCE_RESET, "an operator reset this device's sequence numbers; reconnect and number batches from 1");
 }
 
 void device_protocol::on_bad_frame(codec::frame_error error) {
@@ -192,7 +215,7 @@ void device_protocol::on_transport_error(std::string_view what) {
 void device_protocol::fail(int code, std::string reason) {
   if (closing()) return;
   phase_ = phase::closing;
-  close_is_fault_ = code != v1::SHUTTING_DOWN && code != v1::DEVICE_RECONNECTED;
+  close_is_fault_ = code != v1::SHUTTING_DOWN && code != v1::DEVICE_RECONNECTED && code != v1::SEQUENCE_RESET;
   v1::DaemonMessage message;
   auto& error = *message.mutable_error();
   error.set_code(static_cast<v1::ErrorCode>(code));

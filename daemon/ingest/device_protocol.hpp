@@ -50,6 +50,8 @@ class device_protocol {
   void on_timeout();
   /// Ends the conversation with a fatal error frame (code is a vigil::v1::ErrorCode).
   void fail(int code, std::string reason);
+  /// An operator reset the device's sequence numbers: ends the conversation with SEQUENCE_RESET.
+  void on_sequence_reset();
   /// The device closed its side; `leftover` tells whether it left a partial frame.
   void on_peer_closed(codec::frame_error leftover);
   /// The transport failed (reset, write error).

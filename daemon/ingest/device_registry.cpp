@@ -1,26 +1,12 @@
 #include "daemon/ingest/device_registry.hpp"
 
+#include "daemon/model/identifiers.hpp"
 #include "daemon/net/secret.hpp"
 #include "vigil/v1/device.pb.h"
 
 #include <fmt/format.h>
 
 namespace vigil::ingest {
-namespace {
-
-constexpr std::size_t max_device_id = 128;
-constexpr std::size_t max_chair_id = 64;
-
-}  // namespace
-
-bool valid_identifier(std::string_view text, std::size_t max_len) noexcept {
-  if (text.empty() || text.size() > max_len) return false;
-  for (const char c : text) {
-    if (c <= ' ' || c > '~') return false;
-  }
-  return true;
-}
-
 device_registry::device_registry(std::vector<device_credential> credentials)
     : credentials_(std::move(credentials)) {}
 
@@ -46,7 +32,7 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
                         static_cast<int>(hello.protocol_version())),
             nullptr};
   }
-  if (!valid_identifier(hello.device_id(), max_device_id)) {
+  if (!model::valid_device_id(hello.device_id())) {
     return {ErrorCode::UNKNOWN_DEVICE, "device_id must be 1 to 128 printable ASCII characters", nullptr};
   }
   const device_credential* credential = match(hello.device_id());
@@ -56,7 +42,7 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
   if (!net::same_secret(hello.token(), credential->token)) {
     return {ErrorCode::BAD_TOKEN, fmt::format("wrong token for device '{}'", hello.device_id()), nullptr};
   }
-  if (!valid_identifier(hello.chair_id(), max_chair_id)) {
+  if (!model::valid_chair_id(hello.chair_id())) {
     return {ErrorCode::BAD_CHAIR, "chair_id must be 1 to 64 printable ASCII characters", nullptr};
   }
   if (!credential->chair.empty() && credential->chair != hello.chair_id()) {
@@ -93,6 +79,22 @@ void device_registry::seed(const std::string& device_id, std::uint64_t seq) {
   }
   device->accepted_seq = std::max(device->accepted_seq, seq);
   device->stored_seq = std::max(device->stored_seq, seq);
+}
+
+reset_outcome device_registry::reset(std::string_view device_id) {
+  reset_outcome out;
+  out.known = match(device_id) != nullptr;
+  if (!out.known) return out;
+  auto it = devices_.find(std::string(device_id));
+  if (it == devices_.end()) return out;
+  device_state& device = *it->second;
+  out.previous_seq = device.stored_seq;
+  // A new epoch: commits of batches submitted before now no longer move the ack point.
+  ++device.epoch;
+  device.accepted_seq = 0;
+  device.stored_seq = 0;
+  if (device.owner != nullptr) device.owner->sequence_reset();
+  return out;
 }
 
 std::shared_ptr<const device_state> device_registry::find(std::string_view device_id) const {

@@ -25,6 +25,9 @@ class device_link {
   virtual void superseded() = 0;
   /// A batch could not be stored: the link must close so the device resends after the ack.
   virtual void storage_failed() = 0;
+  /// An operator reset the device's sequence numbers: the link must close so the device
+  /// reconnects and learns that nothing is acked.
+  virtual void sequence_reset() = 0;
 };
 
 /// What the daemon remembers of a device across its connections.
@@ -34,24 +37,31 @@ struct device_state {
   std::uint64_t accepted_seq = 0;  // highest seq taken from the device
   std::uint64_t stored_seq = 0;    // highest seq the sink reported stored: the ack point
   device_link* owner = nullptr;
-  // Bumped when a batch fails to store. A sink takes the epoch with each batch and reports
-  // results only for the current one, so no late commit can ack past a batch that failed.
+  // Bumped when a batch fails to store and when an operator resets the device. A sink takes
+  // the epoch with each batch and reports results with it; results of an older epoch are
+  // ignored, so no late commit can ack past a batch that failed, or bring back a reset count.
   std::uint64_t epoch = 0;
 
-  /// Called by the sink once every batch up to `seq` is stored.
-  void mark_stored(std::uint64_t seq) {
-    if (seq <= stored_seq) return;
+  /// Called by the sink once every batch up to `seq`, submitted in `submitted_epoch`, is stored.
+  void mark_stored(std::uint64_t seq, std::uint64_t submitted_epoch) {
+    if (submitted_epoch != epoch || seq <= stored_seq) return;
     stored_seq = seq;
     if (owner != nullptr) owner->acked();
   }
 
   /// Called by the sink when a batch could not be stored: later results of batches already
   /// queued are ignored, and the device is made to resend everything after the last ack.
-  void storage_failed() {
+  void storage_failed(std::uint64_t submitted_epoch) {
+    if (submitted_epoch != epoch) return;
     ++epoch;
     accepted_seq = stored_seq;
     if (owner != nullptr) owner->storage_failed();
   }
+};
+
+struct reset_outcome {
+  bool known = false;              // the id is configured (exactly or by a prefix entry)
+  std::uint64_t previous_seq = 0;  // the ack point before the reset
 };
 
 struct admission {
@@ -74,6 +84,10 @@ class device_registry {
   /// are stored, so their resends are dropped.
   void seed(const std::string& device_id, std::uint64_t seq);
 
+  /// Forgets the device's sequence numbers (it restarted its count): its ack point goes back
+  /// to 0, results of batches already submitted are ignored, and its connection is closed.
+  reset_outcome reset(std::string_view device_id);
+
   /// The state of `device_id`, if it has ever connected.
   std::shared_ptr<const device_state> find(std::string_view device_id) const;
   std::size_t size() const noexcept { return devices_.size(); }
@@ -84,8 +98,5 @@ class device_registry {
   std::vector<device_credential> credentials_;
   std::unordered_map<std::string, std::shared_ptr<device_state>> devices_;
 };
-
-/// True when `text` is 1..max_len printable ASCII characters without spaces.
-bool valid_identifier(std::string_view text, std::size_t max_len) noexcept;
 
 }  // namespace vigil::ingest

@@ -66,6 +66,11 @@ class device_session final : public net::connection,
     begin_close();
   }
 
+  void sequence_reset() override {
+    protocol_.on_sequence_reset();
+    begin_close();
+  }
+
   void superseded() override {
     protocol_.fail(v1::DEVICE_RECONNECTED, "the same device connected again; this connection is replaced");
     begin_close();

@@ -27,6 +27,9 @@ struct settings {
   std::chrono::milliseconds idle_timeout{30'000};
   // How long a closing connection may take to flush its last frames.
   std::chrono::milliseconds close_timeout{2'000};
+  // How far a batch's seq may be from the device's last ack: a new seq at most this far above
+  // it, a resend less than this far below it. One bad number must not silence a device for good.
+  std::uint64_t seq_window = 100'000;
   std::vector<device_credential> devices;
 };
 

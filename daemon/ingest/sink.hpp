@@ -29,8 +29,9 @@ class sample_sink {
  public:
   virtual ~sample_sink() = default;
 
-  /// Takes one batch. Must later call `device->mark_stored(batch.seq)` on the ingest
-  /// thread, for batches of one device in the order they were submitted.
+  /// Takes one batch. Must later call `device->mark_stored(batch.seq, epoch)` (or
+  /// `storage_failed(epoch)`), with the device's epoch at submit, on the ingest thread, for
+  /// batches of one device in the order they were submitted.
   virtual void submit(const batch_view& batch, const std::shared_ptr<device_state>& device) = 0;
 
   /// A device serving `chair_id` connected (up) or lost its last connection (down).

@@ -74,7 +74,8 @@ inline std::string_view blob(sqlite3_stmt* stmt, int column) {
 }
 
 inline void bind(sqlite3_stmt* st, int i, std::string_view text) {
-  sqlite3_bind_text(st, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  // An empty view may have no data pointer, which SQLite would take for NULL.
+  sqlite3_bind_text(st, i, text.data() != nullptr ? text.data() : "", static_cast<int>(text.size()), SQLITE_STATIC);
 }
 
 inline void bind(sqlite3_stmt* st, int i, std::int64_t v) { sqlite3_bind_int64(st, i, v); }

@@ -1,5 +1,7 @@
 #include "daemon/store/timeline_reader.hpp"
 
+#include <algorithm>
+
 #include "daemon/store/sqlite.hpp"
 #include "daemon/store/timeline_store.hpp"
 
@@ -172,7 +174,7 @@ std::vector<stored_checkpoint> timeline_reader::checkpoints() {
   return out;
 }
 
-timeline_reader::id_floor timeline_reader::ids() {
+id_floor timeline_reader::ids() {
   sql::statement st(db_,
                     "SELECT max((SELECT coalesce(max(session_id), 0) FROM sessions), "
                     "(SELECT coalesce(max(session_id), 0) FROM events)), "
@@ -182,6 +184,23 @@ timeline_reader::id_floor timeline_reader::ids() {
     out.next_session = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)) + 1;
     out.next_alarm = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)) + 1;
     out.next_event = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 2)) + 1;
+  }
+  const id_range held = reserved();
+  out.next_session = std::max(out.next_session, held.session + 1);
+  out.next_alarm = std::max(out.next_alarm, held.alarm + 1);
+  out.next_event = std::max(out.next_event, held.event + 1);
+  return out;
+}
+
+id_range timeline_reader::reserved() {
+  sql::statement st(db_, "SELECT name, reserved_through FROM id_reservations");
+  id_range out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    const std::string name = sql::text(st.get(), 0);
+    const auto through = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1));
+    if (name == "session") out.session = through;
+    if (name == "alarm") out.alarm = through;
+    if (name == "event") out.event = through;
   }
   return out;
 }

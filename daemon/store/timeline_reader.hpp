@@ -17,7 +17,7 @@ struct sqlite3;
 namespace vigil::store {
 
 /// The schema this build writes and reads; timeline_store migrates older files up to it.
-inline constexpr int current_schema_version = 2;
+inline constexpr int current_schema_version = 3;
 
 /// A stored sample, as read back.
 struct stored_sample {
@@ -38,6 +38,20 @@ struct session_summary {
   std::optional<engine::millis> ready_ms;       // first ready for discharge assessment
   std::optional<engine::millis> closed_ms;
   std::string outcome;                          // "open", "closed" or "aborted"
+};
+
+/// Session, alarm and event ids: the next free ones, or the highest of a range.
+struct id_range {
+  std::uint64_t session = 0;
+  std::uint64_t alarm = 0;
+  std::uint64_t event = 0;
+  friend bool operator==(const id_range&, const id_range&) = default;
+};
+
+struct id_floor {
+  std::uint64_t next_session = 1;
+  std::uint64_t next_alarm = 1;
+  std::uint64_t next_event = 1;
 };
 
 /// The engine state of one chair as last committed, with the daemon's wall time then.
@@ -71,13 +85,11 @@ class timeline_reader {
   /// The latest engine checkpoint of every chair.
   std::vector<stored_checkpoint> checkpoints();
 
-  /// The lowest session and alarm ids not yet in the timeline.
-  struct id_floor {
-    std::uint64_t next_session = 1;
-    std::uint64_t next_alarm = 1;
-    std::uint64_t next_event = 1;
-  };
+  /// The lowest session, alarm and event ids neither in the timeline nor reserved: ids up to
+  /// a reservation may have been handed out before a crash, so they are never given again.
   id_floor ids();
+  /// What the timeline holds of reservations alone (0 where none was made).
+  id_range reserved();
 
  private:
   std::string path_;

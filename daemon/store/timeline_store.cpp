@@ -92,6 +92,22 @@ constexpr const char* migrations[] = {
         state    BLOB NOT NULL
       ) WITHOUT ROWID;
     )sql",
+    // 2 -> 3: operators' resets of devices' sequence numbers, and the id ranges handed out: ids
+    // up to reserved_through may have reached someone before a crash, so none is given again.
+    R"sql(
+      CREATE TABLE device_resets(
+        id           INTEGER PRIMARY KEY,
+        device_id    TEXT NOT NULL,
+        reset_ms     INTEGER NOT NULL,
+        who          TEXT NOT NULL,
+        reason       TEXT NOT NULL,
+        previous_seq INTEGER NOT NULL
+      );
+      CREATE TABLE id_reservations(
+        name             TEXT PRIMARY KEY,
+        reserved_through INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    )sql",
 };
 static_assert(std::size(migrations) == current_schema_version, "one migration per schema version");
 
@@ -217,6 +233,23 @@ void timeline_store::append_state(std::vector<engine::event> events, std::vector
 
 void timeline_store::append_event(const engine::event& e) { append_state({e}, {}); }
 
+void timeline_store::reset_device(device_reset reset, completion done) {
+  item it;
+  it.type = item::what::reset;
+  it.reset = std::move(reset);
+  it.done = std::move(done);
+  push(std::move(it));
+}
+
+void timeline_store::reserve_ids(id_range through, completion done, bool exact) {
+  item it;
+  it.type = item::what::reservation;
+  it.ids = through;
+  it.exact = exact;
+  it.done = std::move(done);
+  push(std::move(it));
+}
+
 void timeline_store::remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t)> done) {
   item it;
   it.type = item::what::retention;
@@ -301,6 +334,15 @@ void timeline_store::run() {
             stats_.events_dropped += it.state.events.size();
           }
           break;
+        case item::what::reset:
+        case item::what::reservation:
+          // Small, and what they record must not be lost: kept for every retry.
+          if (!it.reported) {
+            it.reported = true;
+            if (it.done) it.done(ok);
+          }
+          if (!ok) retry.push_back(std::move(it));
+          break;
         case item::what::retention:
           if (!ok && it.retention_done) it.retention_done(0);
           break;
@@ -315,7 +357,7 @@ void timeline_store::run() {
       if (stopping_ && !retry.empty()) {
         stats_.events_dropped += [&] {
           std::uint64_t n = 0;
-          for (const auto& it : retry) n += it.state.events.size();
+          for (const auto& it : retry) n += it.type == item::what::state ? it.state.events.size() : 0;
           return n;
         }();
         retry.clear();
@@ -409,6 +451,75 @@ void timeline_store::write_state(const std::vector<item>& group) {
   }
 }
 
+void timeline_store::write_devices(const std::vector<item>& group) {
+  // In queue order: a reset sets the device's stored seq back to 0, and only batches queued
+  // after it count from there.
+  struct seen {
+    std::string_view chair;
+    std::uint64_t seq = 0;
+    bool reset = false;
+  };
+  std::map<std::string_view, seen> devices;
+  for (const auto& it : group) {
+    if (it.type == item::what::batch && !it.batch.fenced) {
+      auto& d = devices[it.batch.device_id];
+      d.chair = it.batch.chair_id;
+      d.seq = std::max(d.seq, it.batch.seq);
+    } else if (it.type == item::what::reset) {
+      auto& d = devices[it.reset.device_id];
+      d.seq = 0;
+      d.reset = true;
+    }
+  }
+  statement grow(db_,
+                 "INSERT INTO devices(device_id, chair_id, stored_seq) VALUES(?1, ?2, ?3) "
+                 "ON CONFLICT(device_id) DO UPDATE SET chair_id = excluded.chair_id, "
+                 "stored_seq = max(stored_seq, excluded.stored_seq)");
+  statement set(db_,
+                "INSERT INTO devices(device_id, chair_id, stored_seq) VALUES(?1, ?2, ?3) "
+                "ON CONFLICT(device_id) DO UPDATE SET chair_id = CASE WHEN ?2 = '' THEN chair_id ELSE ?2 END, "
+                "stored_seq = excluded.stored_seq");
+  for (const auto& [id, d] : devices) {
+    sqlite3_stmt* st = d.reset ? set.get() : grow.get();
+    sql::bind(st, 1, id);
+    sql::bind(st, 2, d.chair);
+    sql::bind(st, 3, d.seq);
+    sql::step_done(db_, st, "record device seq");
+  }
+  statement record(db_,
+                   "INSERT INTO device_resets(device_id, reset_ms, who, reason, previous_seq) VALUES(?, ?, ?, ?, ?)");
+  for (const auto& it : group) {
+    if (it.type != item::what::reset) continue;
+    sqlite3_stmt* st = record.get();
+    sql::bind(st, 1, it.reset.device_id);
+    sql::bind(st, 2, it.reset.at_ms);
+    sql::bind(st, 3, it.reset.who);
+    sql::bind(st, 4, it.reset.reason);
+    sql::bind(st, 5, it.reset.previous_seq);
+    sql::step_done(db_, st, "record device reset");
+  }
+}
+
+void timeline_store::write_reservations(const std::vector<item>& group) {
+  statement grow(db_,
+                 "INSERT INTO id_reservations(name, reserved_through) VALUES(?1, ?2) "
+                 "ON CONFLICT(name) DO UPDATE SET reserved_through = max(reserved_through, excluded.reserved_through)");
+  statement set(db_,
+                "INSERT INTO id_reservations(name, reserved_through) VALUES(?1, ?2) "
+                "ON CONFLICT(name) DO UPDATE SET reserved_through = excluded.reserved_through");
+  for (const auto& it : group) {
+    if (it.type != item::what::reservation) continue;
+    sqlite3_stmt* st = it.exact ? set.get() : grow.get();
+    for (const auto& [name, through] : {std::pair<std::string_view, std::uint64_t>{"session", it.ids.session},
+                                        {"alarm", it.ids.alarm},
+                                        {"event", it.ids.event}}) {
+      sql::bind(st, 1, name);
+      sql::bind(st, 2, through);
+      sql::step_done(db_, st, "reserve ids");
+    }
+  }
+}
+
 std::size_t timeline_store::remove_closed(engine::millis cutoff) {
   statement expired(db_, "CREATE TEMP TABLE IF NOT EXISTS expired(session_id INTEGER PRIMARY KEY)");
   sql::step_done(db_, expired.get(), "prepare retention");
@@ -438,14 +549,8 @@ bool timeline_store::commit(std::vector<item>& group) {
     statement chunk(db_,
                     "INSERT INTO vitals(session_id, chair_id, kind, first_ms, last_ms, count, data) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?)");
-    statement device(db_,
-                     "INSERT INTO devices(device_id, chair_id, stored_seq) VALUES(?, ?, ?) "
-                     "ON CONFLICT(device_id) DO UPDATE SET chair_id = excluded.chair_id, "
-                     "stored_seq = max(stored_seq, excluded.stored_seq)");
-
     // Samples of the whole group, one chunk per (session, chair, kind).
     std::map<std::tuple<std::uint64_t, std::string_view, int>, std::vector<model::vital_sample>> chunks;
-    std::map<std::string_view, std::pair<std::string_view, std::uint64_t>> devices;
     std::uint64_t batches = 0, samples = 0, events = 0;
     std::vector<std::pair<std::function<void(std::size_t)>*, std::size_t>> removed;
     for (auto& it : group) {
@@ -455,8 +560,6 @@ bool timeline_store::commit(std::vector<item>& group) {
         for (const auto& s : it.batch.samples) {
           chunks[{it.batch.session, it.batch.chair_id, static_cast<int>(s.kind)}].push_back(s);
         }
-        auto& d = devices[it.batch.device_id];
-        d = {it.batch.chair_id, std::max(d.second, it.batch.seq)};
       } else if (it.type == item::what::state) {
         events += it.state.events.size();
       }
@@ -475,13 +578,8 @@ bool timeline_store::commit(std::vector<item>& group) {
       sqlite3_bind_blob(st, 7, data.data(), static_cast<int>(data.size()), SQLITE_STATIC);
       sql::step_done(db_, st, "insert vitals");
     }
-    for (const auto& [id, d] : devices) {
-      sqlite3_stmt* st = device.get();
-      sql::bind(st, 1, id);
-      sql::bind(st, 2, d.first);
-      sql::bind(st, 3, d.second);
-      sql::step_done(db_, st, "record device seq");
-    }
+    write_devices(group);
+    write_reservations(group);
     // Retention last, so it sees what this transaction wrote before it.
     for (auto& it : group) {
       if (it.type == item::what::retention) removed.emplace_back(&it.retention_done, remove_closed(it.cutoff));

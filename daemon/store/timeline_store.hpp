@@ -57,6 +57,23 @@ class timeline_store {
   void append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints);
   /// Queues one engine event.
   void append_event(const engine::event& e);
+
+  /// An operator's reset of a device's sequence numbers (the device restarted its count).
+  struct device_reset {
+    std::string device_id;
+    engine::millis at_ms = 0;  // the daemon's wall time
+    std::string who;
+    std::string reason;
+    std::uint64_t previous_seq = 0;
+  };
+  /// Queues a reset: the device's stored seq goes back to 0 after every batch of it queued
+  /// before, and the reset is recorded. `done` runs after the first transaction that holds it
+  /// (false: not saved yet; it is kept and retried with the next transactions, like events).
+  void reset_device(device_reset reset, completion done);
+  /// Queues a reservation of ids: every id up to `through` may be handed out. Reservations only
+  /// grow, except an `exact` one (a clean stop giving back what it did not use). `done` as for
+  /// reset_device.
+  void reserve_ids(id_range through, completion done, bool exact = false);
   /// Removes sessions closed before `cutoff_ms` (session time), with their vitals and events,
   /// and vitals recorded outside any session before then; `done` gets the number of sessions.
   void remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t sessions)> done);
@@ -112,9 +129,14 @@ class timeline_store {
     std::vector<stored_checkpoint> checkpoints;
   };
   struct item {
-    enum class what : std::uint8_t { batch, state, retention, marker } type = what::batch;
+    enum class what : std::uint8_t { batch, state, retention, marker, reset, reservation } type = what::batch;
     batch_item batch;
     state_item state;
+    device_reset reset;
+    id_range ids;
+    bool exact = false;
+    completion done;  // reset and reservation: called once, with the first outcome
+    bool reported = false;
     engine::millis cutoff = 0;
     std::function<void(std::size_t)> retention_done;
     std::function<void()> marker;
@@ -124,6 +146,8 @@ class timeline_store {
   void run();
   bool commit(std::vector<item>& group);
   void write_state(const std::vector<item>& group);
+  void write_devices(const std::vector<item>& group);
+  void write_reservations(const std::vector<item>& group);
   std::size_t remove_closed(engine::millis cutoff);
 
   options opts_;

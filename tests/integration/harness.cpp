@@ -16,7 +16,7 @@ void recording_sink::submit(const ingest::batch_view& view, const std::shared_pt
     batches_.push_back({std::string(view.device_id), std::string(view.chair_id), view.seq,
                         std::vector<model::vital_sample>(view.samples.begin(), view.samples.end())});
   }
-  device->mark_stored(view.seq);
+  device->mark_stored(view.seq, device->epoch);
 }
 
 std::vector<recording_sink::batch> recording_sink::batches() const {

@@ -180,6 +180,8 @@ std::vector<endpoint_case> every_endpoint() {
       {"POST", s(1, "/dose"), R"({"route":"iv","dose":"0.5 mg/kg"})", false, role::admin},
       {"POST", s(1, "/close"), "", false, role::admin},
       {"POST", s(2, "/abort"), R"({"reason":"patient left"})", false, role::admin},
+      {"POST", fixed("/api/v1/devices/reset"), R"({"device_id":"dev-9","reason":"monitor replaced"})", false,
+       role::admin},
   };
 }
 

@@ -9,6 +9,7 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <set>
 
 namespace vigil::test {
@@ -379,6 +380,38 @@ TEST(Ingest, StopThatRunsOutOfTimeStillEndsCleanly) {
   EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
   socket.close();
   io.run();
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Written against the daemon that took any seq above the last: one batch numbered 2^64 - 1,
+// sent by anyone holding the shared prefix token, made every later batch of that device id a
+// "duplicate", acked and dropped, for good.
+TEST(Ingest, OneWildSeqCannotSilenceADeviceForGood) {
+  daemon_under_test d;
+  {
+    test_client attacker(d.port());
+    ASSERT_TRUE(attacker.hello("dev-7")->has_welcome());
+    attacker.send(make_batch(std::numeric_limits<std::uint64_t>::max(), 1));
+    std::optional<v1::Error> error;
+    while (auto m = attacker.receive()) {
+      if (m->has_error()) error = m->error();
+    }
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->code(), v1::BAD_SEQUENCE) << error->message();
+  }
+  test_client monitor(d.port());
+  const auto welcome = monitor.hello("dev-7");
+  ASSERT_TRUE(welcome && welcome->has_welcome());
+  EXPECT_EQ(welcome->welcome().acked_seq(), 0u);
+  monitor.send(make_batch(1, 3));
+  monitor.send(make_batch(2, 3));
+  ASSERT_TRUE(monitor.wait_ack(2));
+  EXPECT_EQ(d.sink().sample_count(), 6u) << "the monitor's own batches are taken, not dropped as duplicates";
 }
 
 }  // namespace

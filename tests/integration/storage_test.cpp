@@ -193,3 +193,72 @@ TEST(Storage, NotesAndOperatorsLandInTheTimelineWithTheirAuthors) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+TEST(Storage, AnOperatorResetsADeviceThatRestartedItsCountAndTheResetOutlivesARestart) {
+  const fs::path dir = fs::temp_directory_path() / ("vigil-reset-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto config = test_config();
+  config.data_dir = dir.string();
+  config.retention_days = 0;  // the samples are from 2023
+  config.users.push_back({"nurse-bo", "operator-token-bo", control::role::nurse});
+  {
+    daemon_under_test d(config);
+    test_client monitor(d.port());
+    ASSERT_TRUE(monitor.hello("dev-1")->has_welcome());
+    for (std::uint64_t seq = 1; seq <= 40; ++seq) monitor.send(make_batch(seq, 2, 1'700'000'000'000 + static_cast<std::int64_t>(seq) * 10'000));
+    ASSERT_TRUE(monitor.wait_ack(40));
+
+    control_client ops(d.control_port());
+    v1::ControlRequest reset;
+    reset.mutable_reset_device()->set_device_id("dev-1");
+    reset.mutable_reset_device()->set_reason("monitor replaced; its count starts at 1");
+    reset.set_token("operator-token-bo");
+    auto answer = ops.call(reset);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->error(), v1::CONTROL_ERROR_FORBIDDEN) << "a nurse may not reset devices";
+    reset.set_token(operator_token);
+    reset.mutable_reset_device()->set_device_id("stranger");
+    answer = ops.call(reset);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->error(), v1::CONTROL_ERROR_UNKNOWN_DEVICE);
+    reset.mutable_reset_device()->set_device_id("dev-1");
+    reset.mutable_reset_device()->set_reason("");
+    EXPECT_EQ(ops.call(reset)->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "a reset says why";
+    reset.mutable_reset_device()->set_reason("monitor replaced; its count starts at 1");
+    answer = ops.call(reset);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->error(), v1::CONTROL_ERROR_NONE) << answer->message();
+    EXPECT_EQ(answer->previous_acked_seq(), 40u);
+
+    std::optional<v1::Error> closed;
+    while (auto m = monitor.receive()) {
+      if (m->has_error()) closed = m->error();
+    }
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->code(), v1::SEQUENCE_RESET);
+
+    test_client restarted(d.port());
+    const auto welcome = restarted.hello("dev-1");
+    ASSERT_TRUE(welcome && welcome->has_welcome());
+    EXPECT_EQ(welcome->welcome().acked_seq(), 0u);
+    restarted.send(make_batch(1, 2, 1'700'001'000'000));
+    restarted.send(make_batch(2, 2, 1'700'001'010'000));
+    ASSERT_TRUE(restarted.wait_ack(2));
+  }
+  {
+    daemon_under_test d(config);
+    test_client monitor(d.port());
+    const auto welcome = monitor.hello("dev-1");
+    ASSERT_TRUE(welcome && welcome->has_welcome());
+    EXPECT_EQ(welcome->welcome().acked_seq(), 2u) << "the reset, and the new count, were saved";
+  }
+  store::timeline_reader reader((dir / "timeline.db").string());
+  EXPECT_EQ(reader.session_vitals(0).size(), 42u * 2u) << "every acked sample, before and after the reset, once";
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::test

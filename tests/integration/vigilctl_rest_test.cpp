@@ -140,9 +140,32 @@ TEST_F(VigilctlRest, FindsTheHttpPortInThePortsFile) {
   EXPECT_NE(r.err.find("no 'http:' line"), std::string::npos);
 }
 
+TEST_F(VigilctlRest, ResetsADeviceThatRestartedItsCount) {
+  test_client monitor(daemon_->port());
+  ASSERT_TRUE(monitor.hello("dev-3")->has_welcome());
+  for (std::uint64_t seq = 1; seq <= 12; ++seq) monitor.send(make_batch(seq, 1));
+  ASSERT_TRUE(monitor.wait_ack(12));
+
+  auto r = run({"--url", url_, "device-reset", "dev-3", "--reason", "monitor replaced"}, "nurse-token-bea");
+  EXPECT_EQ(r.status, 1) << "a nurse may not";
+  EXPECT_NE(r.err.find("forbidden"), std::string::npos) << r.err;
+  r = run({"--url", url_, "device-reset", "nobody", "--reason", "typo"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("unknown_device"), std::string::npos) << r.err;
+  r = run({"--url", url_, "device-reset", "dev-3", "--reason", "monitor replaced"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ok (device dev-3 was acked up to seq 12; it numbers its batches from 1 again)\n");
+  EXPECT_TRUE(monitor.wait_closed());
+
+  test_client again(daemon_->port());
+  const auto welcome = again.hello("dev-3");
+  ASSERT_TRUE(welcome && welcome->has_welcome());
+  EXPECT_EQ(welcome->welcome().acked_seq(), 0u);
+}
+
 TEST_F(VigilctlRest, EveryCommandHasItsHelp) {
-  for (const char* command : {"sessions", "open", "override", "dose", "ack", "pause", "close", "abort", "note", "list",
-                              "show", "export", "report"}) {
+  for (const char* command : {"sessions", "open", "override", "dose", "ack", "pause", "close", "abort", "note",
+                              "device-reset", "list", "show", "export", "report"}) {
     const auto r = run({command, "--help"});
     EXPECT_EQ(r.status, 0) << command;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << command << ": " << r.out;

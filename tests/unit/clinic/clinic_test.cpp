@@ -17,7 +17,7 @@ class counting_sink final : public ingest::sample_sink {
  public:
   void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override {
     samples += batch.samples.size();
-    device->mark_stored(batch.seq);
+    device->mark_stored(batch.seq, device->epoch);
   }
   std::size_t samples = 0;
 };

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -27,10 +28,16 @@ class fake_link final : public device_link {
   void acked() override { ++acked_calls; }
   void superseded() override { ++superseded_calls; }
   void storage_failed() override { ++storage_failed_calls; }
+  void sequence_reset() override {
+    ++sequence_reset_calls;
+    if (protocol != nullptr) protocol->on_sequence_reset();  // as the connection does
+  }
 
   int acked_calls = 0;
   int superseded_calls = 0;
   int storage_failed_calls = 0;
+  int sequence_reset_calls = 0;
+  device_protocol* protocol = nullptr;
 };
 
 /// Records every batch. Stores at once, or, when deferred, only when the test says so,
@@ -50,17 +57,17 @@ class recording_sink final : public sample_sink {
                        batch.seq,
                        {batch.samples.begin(), batch.samples.end()}});
     if (defer) {
-      pending.emplace_back(batch.seq, device);
+      pending.push_back({batch.seq, device->epoch, device});
     } else {
-      device->mark_stored(batch.seq);
+      device->mark_stored(batch.seq, device->epoch);
     }
   }
 
   /// Reports stored every deferred batch up to and including `seq`.
   void store_through(std::uint64_t seq) {
-    std::erase_if(pending, [seq](const auto& p) {
-      if (p.first > seq) return false;
-      p.second->mark_stored(p.first);
+    std::erase_if(pending, [seq](const deferred& p) {
+      if (p.seq > seq) return false;
+      p.device->mark_stored(p.seq, p.epoch);
       return true;
     });
   }
@@ -73,7 +80,12 @@ class recording_sink final : public sample_sink {
 
   bool defer = false;
   std::vector<record> records;
-  std::vector<std::pair<std::uint64_t, std::shared_ptr<device_state>>> pending;
+  struct deferred {
+    std::uint64_t seq = 0;
+    std::uint64_t epoch = 0;
+    std::shared_ptr<device_state> device;
+  };
+  std::vector<deferred> pending;
 };
 
 // --- wire helpers -------------------------------------------------------------------------
@@ -134,7 +146,7 @@ const std::string sim_token = "sim-shared-token";
 
 /// One connection: its link and the protocol speaking over it.
 struct connection {
-  connection(std::uint64_t id, const device_protocol::context& ctx) : protocol(id, ctx, link) {}
+  connection(std::uint64_t id, const device_protocol::context& ctx) : protocol(id, ctx, link) { link.protocol = &protocol; }
 
   fake_link link;
   device_protocol protocol;
@@ -658,6 +670,96 @@ TEST_F(DeviceProtocol, CountersFollowTheConversation) {
   EXPECT_EQ(counters_.protocol_errors.load(), 0U);
   EXPECT_EQ(counters_.handshake_timeouts.load(), 0U);
   EXPECT_EQ(counters_.idle_timeouts.load(), 0U);
+}
+
+}  // namespace
+}  // namespace vigil::ingest
+
+// --- sequence window and operator reset ---------------------------------------------------
+
+namespace vigil::ingest {
+namespace {
+
+TEST_F(DeviceProtocol, SeqFarAboveTheAckIsRefusedAndCannotPoisonTheDevice) {
+  config_.seq_window = 1000;
+  auto attacker = streaming();
+  attacker->protocol.on_message(batch(1));
+  attacker->protocol.on_message(batch(std::numeric_limits<std::uint64_t>::max()));
+  expect_fatal(attacker->protocol, output(attacker->protocol), v1::BAD_SEQUENCE);
+  attacker.reset();
+
+  // The device's own numbering carries on: nothing was taken from the refused batch.
+  auto device = streaming();
+  device->protocol.on_message(batch(2));
+  device->protocol.on_message(batch(1001));
+  EXPECT_EQ(acks(output(device->protocol)), std::vector<std::uint64_t>{1001});
+  EXPECT_EQ(sink_.seqs(), (std::vector<std::uint64_t>{1, 2, 1001}));
+  EXPECT_EQ(registry_.find("bay2-monitor")->accepted_seq, 1001U);
+}
+
+TEST_F(DeviceProtocol, TheWindowCountsFromTheAckNotFromBatchesInFlight) {
+  config_.seq_window = 10;
+  sink_.defer = true;
+  auto c = streaming();
+  for (std::uint64_t seq = 1; seq <= 10; ++seq) c->protocol.on_message(batch(seq));
+  c->protocol.on_message(batch(11));
+  expect_fatal(c->protocol, output(c->protocol), v1::BAD_SEQUENCE);
+  EXPECT_EQ(sink_.seqs().size(), 10U);
+}
+
+TEST_F(DeviceProtocol, SeqFarBelowTheAckIsARestartedCountNotADuplicate) {
+  config_.seq_window = 100;
+  auto first = streaming();
+  for (std::uint64_t seq = 100; seq <= 500; seq += 100) first->protocol.on_message(batch(seq));
+  EXPECT_EQ(acks(output(first->protocol)), std::vector<std::uint64_t>{500});
+  first.reset();
+
+  auto resend = streaming();
+  resend->protocol.on_message(batch(401));
+  EXPECT_EQ(acks(output(resend->protocol)), std::vector<std::uint64_t>{500}) << "within the window: a resend";
+  resend.reset();
+
+  auto restarted = streaming();
+  restarted->protocol.on_message(batch(1));
+  const auto out = output(restarted->protocol);
+  expect_fatal(restarted->protocol, out, v1::BAD_SEQUENCE);
+  EXPECT_NE(out.back().error().message().find("reset"), std::string::npos) << out.back().error().message();
+  EXPECT_EQ(counters_.batches_duplicate.load(), 1U);
+}
+
+TEST_F(DeviceProtocol, AnOperatorResetLetsADeviceThatRestartedItsCountStartAgain) {
+  sink_.defer = true;
+  auto c = streaming();
+  c->protocol.on_message(batch(41));
+  c->protocol.on_message(batch(42));
+  sink_.store_through(41);
+  EXPECT_EQ(acks(output(c->protocol)), std::vector<std::uint64_t>{41});
+
+  const auto reset = registry_.reset("bay2-monitor");
+  ASSERT_TRUE(reset.known);
+  EXPECT_EQ(reset.previous_seq, 41U);
+  const auto out = output(c->protocol);
+  ASSERT_FALSE(out.empty());
+  ASSERT_TRUE(out.back().has_error());
+  EXPECT_EQ(out.back().error().code(), v1::SEQUENCE_RESET);
+  EXPECT_TRUE(out.back().error().fatal());
+  EXPECT_TRUE(c->protocol.closing());
+  EXPECT_FALSE(c->protocol.close_is_fault()) << "an operator's reset is an orderly end";
+
+  sink_.store_through(42);  // committed after the reset: must not bring the old count back
+  auto again = connect();
+  again->protocol.on_message(hello("bay2-monitor", bay2_token, "chair-2"));
+  const auto welcome = output(again->protocol);
+  ASSERT_TRUE(!welcome.empty() && welcome[0].has_welcome());
+  EXPECT_EQ(welcome[0].welcome().acked_seq(), 0U);
+  again->protocol.on_message(batch(1));
+  sink_.store_through(1);
+  EXPECT_EQ(acks(output(again->protocol)), std::vector<std::uint64_t>{1});
+}
+
+TEST_F(DeviceProtocol, ResettingADeviceNobodyConfiguredIsRefused) {
+  EXPECT_FALSE(registry_.reset("stranger").known);
+  EXPECT_TRUE(registry_.reset("sim-7").known) << "a prefix entry admits it";
 }
 
 }  // namespace

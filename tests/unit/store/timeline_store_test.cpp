@@ -380,6 +380,80 @@ TEST_F(StoreTest, IdFloorIsAboveEverySessionAndAlarmStored) {
   EXPECT_EQ(ids.next_alarm, 42u);
 }
 
+TEST_F(StoreTest, AResetTakesTheDeviceBackToZeroAfterItsEarlierBatchesAndIsRecorded) {
+  timeline_store store({path()});
+  std::vector<bool> outcomes;
+  store.append_batch("dev-1", "chair-1", 1, 500, heart_rates(0, 1), nullptr);
+  // Queued behind the reset: the device's new count, from 1.
+  store.reset_device({"dev-1", 1'234, "admin-ada", "monitor replaced", 500}, [&](bool ok) { outcomes.push_back(ok); });
+  store.append_batch("dev-1", "chair-1", 1, 2, heart_rates(10'000, 1), nullptr);
+  store.flush();
+  EXPECT_EQ(outcomes, std::vector<bool>{true});
+  EXPECT_EQ(store.device_seqs().at("dev-1"), 2u) << "counted from the reset";
+
+  store.reset_device({"dev-1", 2'000, "admin-ada", "again", 2}, nullptr);
+  store.flush();
+  EXPECT_EQ(store.device_seqs().at("dev-1"), 0u);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT device_id, reset_ms, who, reason, previous_seq FROM device_resets ORDER BY id",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "dev-1");
+  EXPECT_EQ(sqlite3_column_int64(st, 1), 1'234);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 2)), "admin-ada");
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 3)), "monitor replaced");
+  EXPECT_EQ(sqlite3_column_int64(st, 4), 500);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, AResetThatCannotBeSavedSaysSoAndIsSavedWhenTheDiskIsBack) {
+  timeline_store store({path()});
+  store.append_batch("dev-1", "chair-1", 1, 50, heart_rates(0, 1), nullptr);
+  store.flush();
+  behind_the_store("ALTER TABLE device_resets RENAME TO device_resets_away");
+  std::vector<bool> outcomes;
+  store.reset_device({"dev-1", 1, "admin-ada", "replaced", 50}, [&](bool ok) { outcomes.push_back(ok); });
+  store.flush();
+  EXPECT_EQ(outcomes, std::vector<bool>{false});
+  EXPECT_EQ(store.device_seqs().at("dev-1"), 50u);
+  behind_the_store("ALTER TABLE device_resets_away RENAME TO device_resets");
+  store.append_event(make_event(engine::event_type::note_added, 1, 5));
+  store.flush();
+  EXPECT_EQ(outcomes, std::vector<bool>{false}) << "told once";
+  EXPECT_EQ(store.device_seqs().at("dev-1"), 0u) << "kept and saved once the disk is back";
+}
+
+TEST_F(StoreTest, ReservedIdsAreNeverGivenAgainAndOnlyAnExactReservationLowersThem) {
+  timeline_store store({path()});
+  std::vector<bool> outcomes;
+  store.reserve_ids({10, 1'000, 100'000}, [&](bool ok) { outcomes.push_back(ok); });
+  store.reserve_ids({5, 5, 5}, nullptr);  // a late, smaller one changes nothing
+  store.flush();
+  EXPECT_EQ(outcomes, std::vector<bool>{true});
+  auto ids = store.reader().ids();
+  EXPECT_EQ(ids.next_session, 11u);
+  EXPECT_EQ(ids.next_alarm, 1'001u);
+  EXPECT_EQ(ids.next_event, 100'001u);
+  EXPECT_EQ(store.reader().reserved(), (id_range{10, 1'000, 100'000}));
+
+  // A clean stop gives back what it did not hand out; what is stored still wins.
+  auto raised = make_event(engine::event_type::alarm_raised, 4, t0);
+  raised.alarm = 7;
+  store.append_state({raised}, {});
+  store.reserve_ids({3, 7, 2}, nullptr, true);
+  store.flush();
+  ids = store.reader().ids();
+  EXPECT_EQ(ids.next_session, 5u) << "session 4 is in the timeline";
+  EXPECT_EQ(ids.next_alarm, 8u);
+  EXPECT_EQ(ids.next_event, 3u) << "the event took the next row id, 1";
+}
+
 TEST_F(StoreTest, RetentionRemovesSessionsClosedBeforeTheCutoffAndNothingElse) {
   timeline_store store({path()});
   const engine::millis day = 24 * 3'600'000;
