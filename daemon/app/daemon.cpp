@@ -167,6 +167,9 @@ struct daemon::impl {
   ~impl() {
     // Commit what is queued while the io_context, which commit results are posted to, still exists.
     if (timeline) {
+      // A clean stop gives back the ids it reserved and did not hand out, so that ids run on
+      // without a gap after an ordinary restart (only a crash skips the rest of a block).
+      timeline->reserve_ids(clinic.handed_out(), nullptr, true);
       timeline->flush();
       timeline->on_health(nullptr);
     }
@@ -180,6 +183,7 @@ struct daemon::impl {
     clinic.reserve_event_ids(ids.next_event);
     const auto result = clinic.restore(saved, ids.next_session, ids.next_alarm);
     for (const auto& problem : result.problems) log->error("restart recovery: {}", problem);
+    reserve_ids_at_start();
     // The store opened: a timeline_not_saved alarm from before the restart no longer holds.
     clinic.alarms().on_storage(true);
     if (!saved.empty()) {
@@ -211,6 +215,25 @@ struct daemon::impl {
                              // On the writer thread: answer from the I/O thread.
                              asio::post(io, [done, previous, saved] { done({true, previous, saved}); });
                            });
+  }
+
+  /// Saves a reservation of ids before anything is handed out, then lets the clinic keep one
+  /// ahead: ids may reach subscribers and operators before their events are committed, and after
+  /// a crash the next run starts above every reservation.
+  void reserve_ids_at_start() {
+    const auto first = clinic.reservation_ahead();
+    bool saved = false;
+    timeline->reserve_ids(first, [&saved](bool ok) { saved = ok; });
+    timeline->flush();
+    if (!saved) log->error("the first reservation of ids could not be saved; it is retried");
+    clinic.reserve_ids_with(
+        [this](engine::id_range through) {
+          timeline->reserve_ids(through, [this, through](bool ok) {
+            // On the writer thread: the clinic lives on the I/O thread.
+            if (ok) asio::post(io, [this, through] { clinic.ids_saved(through); });
+          });
+        },
+        saved ? first : clinic.handed_out());
   }
 
   std::size_t open_connections() const {

@@ -151,6 +151,7 @@ std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point
     for (const auto& chair : changed) checkpoints.push_back({chair, wall, engine_.checkpoint(chair)});
     recorder_(events, std::move(checkpoints));
   }
+  if (!events.empty() || !changed.empty()) keep_ids_reserved();
   if (event_observer_ && !events.empty()) event_observer_(events, origin);
   for (const auto& e : events) {
     if (e.type == engine::event_type::alarm_raised) ++stats_.alarms_raised[static_cast<std::size_t>(e.level)];
@@ -161,6 +162,54 @@ std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point
     if (log_->should_log(level)) log_->log(level, "{}", describe(e));
   }
   return events;
+}
+
+engine::id_range clinic::handed_out() const noexcept {
+  const auto next = engine_.next_ids();
+  return {next.session - 1, next.alarm - 1, next_event_id_ - 1};
+}
+
+engine::id_range clinic::reservation_ahead() const noexcept {
+  const auto used = handed_out();
+  return {used.session + id_blocks.session, used.alarm + id_blocks.alarm, used.event + id_blocks.event};
+}
+
+void clinic::reserve_ids_with(id_reserver reserver, engine::id_range saved) {
+  reserver_ = std::move(reserver);
+  requested_ = saved;
+  saved_ = saved;
+  beyond_saved_ = false;
+  keep_ids_reserved();
+}
+
+void clinic::ids_saved(engine::id_range through) {
+  saved_ = {std::max(saved_.session, through.session), std::max(saved_.alarm, through.alarm),
+            std::max(saved_.event, through.event)};
+  keep_ids_reserved();
+}
+
+void clinic::keep_ids_reserved() {
+  if (!reserver_) return;
+  const auto used = handed_out();
+  const auto low = [](std::uint64_t used_id, std::uint64_t requested, std::uint64_t block) {
+    return requested < used_id + block / 2;
+  };
+  if (low(used.session, requested_.session, id_blocks.session) || low(used.alarm, requested_.alarm, id_blocks.alarm) ||
+      low(used.event, requested_.event, id_blocks.event)) {
+    const auto ahead = reservation_ahead();
+    requested_ = {std::max(requested_.session, ahead.session), std::max(requested_.alarm, ahead.alarm),
+                  std::max(requested_.event, ahead.event)};
+    reserver_(requested_);
+  }
+  const bool beyond = used.session > saved_.session || used.alarm > saved_.alarm || used.event > saved_.event;
+  if (beyond && !beyond_saved_) {
+    log_->error("ids are being handed out past the last saved reservation (session {}, alarm {}, event {}; saved up "
+                "to {}, {}, {}): the timeline is not saving, and after a crash now an id could name two things",
+                used.session, used.alarm, used.event, saved_.session, saved_.alarm, saved_.event);
+  } else if (!beyond && beyond_saved_) {
+    log_->info("ids are covered by a saved reservation again");
+  }
+  beyond_saved_ = beyond;
 }
 
 recovery clinic::restore(const std::vector<chair_checkpoint>& saved, std::uint64_t next_session,

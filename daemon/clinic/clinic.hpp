@@ -95,6 +95,22 @@ class clinic final : public ingest::sample_sink {
     vitals_observer_ = std::move(vitals);
   }
 
+  /// Where reservations of ids go (the timeline). An id may reach a subscriber or an operator
+  /// before its event is committed, so no id is handed out unless a saved reservation covers it:
+  /// after a crash the ids start above every reservation and none is given twice.
+  using id_reserver = std::function<void(engine::id_range through)>;
+  /// How far ahead ids are reserved; a new block is asked for once fewer than half are left.
+  static constexpr engine::id_range id_blocks{1'000, 100'000, 1'000'000};
+  /// Sets the reserver, with the reservation already saved; from then on the clinic asks for
+  /// more before its reserve runs low.
+  void reserve_ids_with(id_reserver reserver, engine::id_range saved);
+  /// A reservation up to `through` is saved.
+  void ids_saved(engine::id_range through);
+  /// The highest session, alarm and event ids handed out so far (0: none).
+  engine::id_range handed_out() const noexcept;
+  /// What a reservation made now would have to cover: the ids handed out plus a block of each.
+  engine::id_range reservation_ahead() const noexcept;
+
   /// Brings chairs back from their latest checkpoints after a restart, keeping new ids at or
   /// above the given ones. Each chair's session time goes on from its checkpoint by the wall
   /// time since it was taken, and every chair starts with its monitor disconnected: timers
@@ -120,6 +136,8 @@ class clinic final : public ingest::sample_sink {
   };
 
   void note_skew(std::string_view chair, anchor& a);
+  /// Asks for more ids before the reserve runs low; says so once when ids run past what is saved.
+  void keep_ids_reserved();
 
   engine::engine engine_;
   std::string default_profile_;
@@ -136,6 +154,10 @@ class clinic final : public ingest::sample_sink {
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
   counters stats_;
   std::uint64_t next_event_id_ = 1;
+  id_reserver reserver_;
+  engine::id_range requested_{};  // asked of the reserver
+  engine::id_range saved_{};      // saved: ids up to these may be handed out
+  bool beyond_saved_ = false;     // ids were handed out past saved_ (said once in the log)
 };
 
 /// A one-line description of an event, for logs.

@@ -945,6 +945,8 @@ void engine::reserve_ids(std::uint64_t next_session, std::uint64_t next_alarm) {
   state_->next_alarm = std::max(state_->next_alarm, next_alarm);
 }
 
+id_range engine::next_ids() const noexcept { return {state_->next_session, state_->next_alarm, 0}; }
+
 std::vector<event> engine::take_events() { return std::exchange(state_->events, {}); }
 
 const std::vector<event>& engine::pending_events() const noexcept { return state_->events; }

@@ -63,6 +63,14 @@ struct event {
   std::string profile;        // session_opened only
 };
 
+/// One of each id the daemon hands out: session, alarm and event.
+struct id_range {
+  std::uint64_t session = 0;
+  std::uint64_t alarm = 0;
+  std::uint64_t event = 0;
+  friend bool operator==(const id_range&, const id_range&) = default;
+};
+
 // --- operator commands ----------------------------------------------------------------------
 
 struct open_session {
@@ -244,6 +252,8 @@ class engine {
   restore_result restore(std::string_view checkpoint, std::string_view fallback_profile);
   /// Keeps new session and alarm ids at or above these (ids the timeline already holds).
   void reserve_ids(std::uint64_t next_session, std::uint64_t next_alarm);
+  /// The session and alarm ids the engine will give next (event stays 0: the clinic numbers events).
+  id_range next_ids() const noexcept;
 
  private:
   struct state;

@@ -40,13 +40,7 @@ struct session_summary {
   std::string outcome;                          // "open", "closed" or "aborted"
 };
 
-/// Session, alarm and event ids: the next free ones, or the highest of a range.
-struct id_range {
-  std::uint64_t session = 0;
-  std::uint64_t alarm = 0;
-  std::uint64_t event = 0;
-  friend bool operator==(const id_range&, const id_range&) = default;
-};
+using engine::id_range;
 
 struct id_floor {
   std::uint64_t next_session = 1;

@@ -397,3 +397,127 @@ TEST(VigildProcess, SessionsClosedLongerAgoThanTheRetentionAreRemovedAtStart) {
 
 }  // namespace
 }  // namespace vigil::test
+
+#include <sqlite3.h>
+
+#include <functional>
+
+namespace vigil::test {
+namespace {
+
+void run_sql(const fs::path& db_path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+/// Every id a subscriber and an operator were given in one run.
+struct ids_seen {
+  std::set<std::uint64_t> sessions, alarms, events;
+};
+
+/// Reads feed events until one matches `done` or nothing comes for a while, noting every id.
+void read_events(feed_client& feed, ids_seen& seen, const std::function<bool(const v1::TimelineEvent&)>& done) {
+  while (auto m = feed.next_event()) {
+    if (!m->has_event()) continue;
+    const auto& e = m->event().event();
+    seen.events.insert(e.event_id());
+    if (e.session_id() != 0) seen.sessions.insert(e.session_id());
+    if (e.alarm_id() != 0) seen.alarms.insert(e.alarm_id());
+    if (done(e)) return;
+  }
+  ADD_FAILURE() << "the awaited event never came";
+}
+
+// Written against the daemon that took its next ids from what the timeline had committed: ids
+// already sent to subscribers and answered to operators, but not committed when it was killed,
+// named other things after the restart (a new patient's session got the lost session's id).
+TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
+  const auto dir = temp_dir() / "ids";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto db = dir / "data" / "timeline.db";
+  const auto file = write_file(dir / "vigild.yaml",
+                               "data_dir: data\nretention_days: 0\n"
+                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
+                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
+                                   std::string(operator_token) + "\nlog:\n  level: warn\n");
+  const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
+  const std::regex ingest_line(R"(listening for devices on 127\.0\.0\.1:(\d+))");
+  const std::regex control_line(R"(listening for operators on 127\.0\.0\.1:(\d+))");
+  const std::regex feed_line(R"(listening for feeds on 127\.0\.0\.1:(\d+))");
+  const auto port_of = [](vigild_process& p, const std::regex& line) {
+    const auto m = p.wait_line(line);
+    return m.empty() ? std::uint16_t{0} : static_cast<std::uint16_t>(std::stoi(m[1].str()));
+  };
+  const auto open = [](control_client& ops, const std::string& chair) {
+    v1::ControlRequest request;
+    request.mutable_open_session()->set_chair_id(chair);
+    request.mutable_open_session()->set_patient_ref("P-" + chair);
+    const auto r = ops.call(request);
+    return r && r->error() == v1::CONTROL_ERROR_NONE ? r->session_id() : 0;
+  };
+  const std::int64_t t0 = wall_ms();
+
+  ids_seen before;
+  {
+    vigild_process p(args);
+    const auto device_port = port_of(p, ingest_line);
+    const auto ops_port = port_of(p, control_line);
+    const auto feed_port = port_of(p, feed_line);
+    ASSERT_NE(feed_port, 0) << p.output();
+    control_client ops(ops_port);
+    ASSERT_NE(open(ops, "chair-1"), 0u);
+    feed_client feed(feed_port);
+    v1::FeedRequest request;
+    feed.subscribe(request);
+    ASSERT_TRUE(feed.next()->has_snapshot());
+
+    // From here on nothing can be committed: every id below is handed out, never saved.
+    run_sql(db, "ALTER TABLE events RENAME TO events_away");
+    const auto lost = open(ops, "chair-2");
+    ASSERT_NE(lost, 0u);
+    before.sessions.insert(lost);
+    test_client monitor(device_port);
+    ASSERT_TRUE(monitor.hello("dev-9", device_token, "chair-9")->has_welcome());
+    monitor.send(make_batch(1, 1, t0));  // a chair with no session: its advisory gets an alarm id at once
+    read_events(feed, before, [](const v1::TimelineEvent& e) { return e.rule() == "no_session"; });
+    ASSERT_FALSE(before.alarms.empty());
+    p.signal(SIGKILL);
+    p.wait_exit();
+  }
+  run_sql(db, "ALTER TABLE events_away RENAME TO events");
+
+  ids_seen after;
+  {
+    vigild_process p(args);
+    const auto device_port = port_of(p, ingest_line);
+    const auto ops_port = port_of(p, control_line);
+    const auto feed_port = port_of(p, feed_line);
+    ASSERT_NE(feed_port, 0) << p.output();
+    feed_client feed(feed_port);
+    v1::FeedRequest request;
+    feed.subscribe(request);
+    ASSERT_TRUE(feed.next()->has_snapshot());
+    control_client ops(ops_port);
+    const auto next = open(ops, "chair-3");
+    ASSERT_NE(next, 0u);
+    after.sessions.insert(next);
+    test_client monitor(device_port);
+    ASSERT_TRUE(monitor.hello("dev-8", device_token, "chair-8")->has_welcome());
+    monitor.send(make_batch(1, 1, t0 + 1000));
+    read_events(feed, after, [](const v1::TimelineEvent& e) { return e.rule() == "no_session"; });
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  }
+  for (const auto id : after.sessions) EXPECT_FALSE(before.sessions.count(id)) << "session id " << id << " given twice";
+  for (const auto id : after.alarms) EXPECT_FALSE(before.alarms.count(id)) << "alarm id " << id << " given twice";
+  for (const auto id : after.events) EXPECT_FALSE(before.events.count(id)) << "event id " << id << " given twice";
+  EXPECT_GT(*after.events.begin(), *before.events.rbegin()) << "event ids only grow, so resuming subscribers miss nothing";
+}
+
+}  // namespace
+}  // namespace vigil::test

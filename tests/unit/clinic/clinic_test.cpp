@@ -121,3 +121,36 @@ TEST(Clinic, SlicedTicksReachEveryChairOnceARound) {
 
 }  // namespace
 }  // namespace vigil::clinic
+
+namespace vigil::clinic {
+namespace {
+
+TEST(ClinicIds, AReservationIsAskedForBeforeTheReserveRunsLowAndNoIdPassesWhatIsSaved) {
+  rig r;  // one session opened: session 1
+  r.c.publish();
+  std::vector<engine::id_range> asked;
+  r.c.reserve_ids_with([&](engine::id_range through) { asked.push_back(through); }, {0, 0, 0});
+  ASSERT_EQ(asked.size(), 1u) << "nothing saved yet: a block is asked for at once";
+  EXPECT_EQ(asked[0].session, 1u + clinic::id_blocks.session);
+  r.c.ids_saved(asked[0]);
+
+  // Sessions up to half a block past the reservation's start need nothing more...
+  std::uint64_t last = 0;
+  for (int i = 2; r.c.handed_out().session < 1 + clinic::id_blocks.session / 2; ++i) {
+    const auto opened = r.c.alarms().apply(engine::open_session{"chair-" + std::to_string(i), "P", "generic", "a"}, t0);
+    ASSERT_TRUE(opened.ok());
+    last = opened.session;
+    r.c.publish();
+  }
+  EXPECT_EQ(asked.size(), 1u);
+  // ...the next one asks for another block, before the first is used up.
+  const auto opened = r.c.alarms().apply(engine::open_session{"chair-x", "P", "generic", "a"}, t0);
+  r.c.publish();
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_EQ(asked[1].session, opened.session + clinic::id_blocks.session);
+  EXPECT_GT(asked[1].session, asked[0].session);
+  EXPECT_LT(last, asked[0].session) << "every id handed out so far is covered by the saved block";
+}
+
+}  // namespace
+}  // namespace vigil::clinic
