@@ -46,7 +46,8 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
                batch.chair_id, dropped, max_ahead_ms / engine::minutes_ms, batch.device_id);
     evaluate = plausible_;
   }
-  const auto outcomes = engine_.on_samples(batch.chair_id, evaluate);
+  // Each device is a source of its own: a second device on the chair never masks the first's alarms.
+  const auto outcomes = engine_.on_samples(batch.chair_id, evaluate, batch.device_id);
   stats_.samples_out_of_order += outcomes[static_cast<std::size_t>(engine::sample_outcome::out_of_order)];
   stats_.samples_duplicate += outcomes[static_cast<std::size_t>(engine::sample_outcome::duplicate)];
   stats_.samples_without_session += outcomes[static_cast<std::size_t>(engine::sample_outcome::no_session)];

@@ -46,10 +46,12 @@ struct condition {
   double value = 0;
 };
 
+/// One source's state of one limit rule.
 struct limit_state {
   condition cond;
   int readings = 0;        // consecutive cuff readings beyond the limit, for confirmation
   millis last_beyond = 0;
+  bool held = false;       // beyond at some evaluation and not back inside the hysteresis since
 };
 
 struct session_state {
@@ -64,10 +66,8 @@ struct session_state {
   std::array<std::deque<std::pair<millis, double>>, kind_slots> baseline_samples{};
   bool predose_reading = false;
   bool predose_overridden = false;
-  std::vector<limit_state> limits;
   condition news2_medium;
   condition news2_high;
-  std::array<condition, sensor_count> sensor_off{};
   millis heart_seen = 0;  // last heart-rate or pulse-rate sample, or the open time
   millis spo2_seen = 0;
   std::optional<millis> last_cuff;
@@ -79,15 +79,32 @@ struct session_state {
 };
 
 struct latest_value {
-  millis at = 0;
+  millis at = 0;      // the sample's own time
   double value = 0;
+  millis heard = 0;   // the chair's clock when it was applied: comparable whatever the source's clock
+};
+
+/// A chair keeps at most this many sources; a new one takes the slot of the least recently heard.
+constexpr std::size_t max_sources = 8;
+
+/// What the chair knows of one source (the device that sent its samples), and the source's part
+/// of the open session's rules: sources never mask each other's conditions.
+struct source_state {
+  std::string id;     // empty: unknown (a checkpoint written before sources); the next new source takes it
+  millis heard = 0;   // the chair's clock at its latest accepted sample, to choose a slot to reuse
+  std::array<std::optional<millis>, kind_slots> last_time{};      // any sample, for ordering
+  std::array<std::optional<latest_value>, kind_slots> latest{};   // usable samples only
+  // With a session open: one state per profile limit rule, and its sensors' off-conditions with
+  // the chair's clock at its latest sample of each sensor. Reset when a session opens.
+  std::vector<limit_state> limits;
+  std::array<condition, sensor_count> sensor_off{};
+  std::array<millis, sensor_count> sensor_heard{};
 };
 
 struct chair_state {
   std::string id;
   millis now = std::numeric_limits<millis>::min();
-  std::array<std::optional<millis>, kind_slots> last_time{};      // any sample, for ordering
-  std::array<std::optional<latest_value>, kind_slots> latest{};   // usable samples only
+  std::vector<source_state> sources;  // at most max_sources, in the order they first came
   std::optional<bool> connected;  // unknown until the ingest side reports the chair's link
   std::optional<session_state> s;
   std::optional<alarm_rec> no_session;  // advisory while streaming without a session

@@ -9,7 +9,9 @@
 namespace vigil::engine::detail {
 namespace {
 
-constexpr std::uint32_t format_version = 1;
+// 2: one stream per source. Format 1 (one stream per chair) is still read, as one source.
+constexpr std::uint32_t format_version = 2;
+constexpr std::uint32_t single_stream_format = 1;
 
 void put(v1::ConditionCheckpoint& out, const condition& c) {
   out.set_on(c.on);
@@ -57,16 +59,75 @@ bool get(const v1::AlarmCheckpoint& in, alarm_rec& a) {
   return true;
 }
 
-void put(google::protobuf::RepeatedPtrField<v1::KindValue>& out, std::size_t kind, millis at, double value) {
+v1::KindValue& put(google::protobuf::RepeatedPtrField<v1::KindValue>& out, std::size_t kind, millis at, double value) {
   auto& kv = *out.Add();
   kv.set_kind(static_cast<std::uint32_t>(kind));
   kv.set_at_ms(at);
   kv.set_value(value);
+  return kv;
+}
+
+void put(v1::LimitCheckpoint& out, const std::string& rule, const limit_state& l) {
+  out.set_rule(rule);
+  put(*out.mutable_condition(), l.cond);
+  out.set_readings(l.readings);
+  out.set_last_beyond_ms(l.last_beyond);
+  out.set_held(l.held);
+}
+
+/// Limit states follow their rule by id, so a profile edited between runs keeps what still applies.
+std::vector<limit_state> get(const google::protobuf::RepeatedPtrField<v1::LimitCheckpoint>& in, const profile& prof) {
+  std::vector<limit_state> out(prof.limits.size());
+  for (const auto& l : in) {
+    for (std::size_t i = 0; i < prof.limits.size(); ++i) {
+      if (prof.limits[i].id != l.rule()) continue;
+      out[i].cond = get(l.condition());
+      out[i].readings = l.readings();
+      out[i].last_beyond = l.last_beyond_ms();
+      out[i].held = l.held();
+    }
+  }
+  return out;
+}
+
+void put(v1::SourceCheckpoint& out, const source_state& src, const session_state* s) {
+  out.set_id(src.id);
+  out.set_heard_ms(src.heard);
+  for (std::size_t k = 1; k < kind_slots; ++k) {
+    if (src.last_time[k]) put(*out.mutable_last_time(), k, *src.last_time[k], 0);
+    if (const auto& v = src.latest[k]) put(*out.mutable_latest(), k, v->at, v->value).set_heard_ms(v->heard);
+  }
+  if (s == nullptr) return;
+  for (std::size_t i = 0; i < src.limits.size(); ++i) put(*out.add_limits(), s->prof->limits[i].id, src.limits[i]);
+  for (const auto& off : src.sensor_off) put(*out.add_sensor_off(), off);
+  for (const auto heard : src.sensor_heard) out.add_sensor_heard_ms(heard);
 }
 
 bool valid_kind(std::uint32_t kind) { return kind >= 1 && kind < kind_slots; }
 
 std::optional<millis> get(bool has, millis value) { return has ? std::optional<millis>(value) : std::nullopt; }
+
+/// Reads one stream's ordering times and latest values; an error message, or empty. Format 1
+/// kept no arrival time: a latest value counts as heard at its own time.
+std::string get(const google::protobuf::RepeatedPtrField<v1::KindValue>& last_time,
+                const google::protobuf::RepeatedPtrField<v1::KindValue>& latest, bool has_heard, source_state& src) {
+  for (const auto& kv : last_time) {
+    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+    src.last_time[kv.kind()] = kv.at_ms();
+  }
+  for (const auto& kv : latest) {
+    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+    src.latest[kv.kind()] = latest_value{kv.at_ms(), kv.value(), has_heard ? kv.heard_ms() : kv.at_ms()};
+  }
+  return {};
+}
+
+void get(const google::protobuf::RepeatedPtrField<v1::ConditionCheckpoint>& in,
+         std::array<condition, sensor_count>& out) {
+  for (int k = 0; k < in.size() && k < static_cast<int>(sensor_count); ++k) {
+    out[static_cast<std::size_t>(k)] = get(in[k]);
+  }
+}
 
 }  // namespace
 
@@ -75,10 +136,7 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
   out.set_format(format_version);
   out.set_chair_id(c.id);
   out.set_now_ms(c.now);
-  for (std::size_t k = 1; k < kind_slots; ++k) {
-    if (c.last_time[k]) put(*out.mutable_last_time(), k, *c.last_time[k], 0);
-    if (c.latest[k]) put(*out.mutable_latest(), k, c.latest[k]->at, c.latest[k]->value);
-  }
+  for (const auto& src : c.sources) put(*out.add_sources(), src, c.s ? &*c.s : nullptr);
   out.set_link(!c.connected ? v1::LINK_STATE_UNKNOWN : *c.connected ? v1::LINK_STATE_UP : v1::LINK_STATE_DOWN);
   if (c.no_session) put(*out.mutable_no_session(), *c.no_session);
   out.set_next_session(next_session);
@@ -99,16 +157,8 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
     }
     o.set_predose_reading(s.predose_reading);
     o.set_predose_overridden(s.predose_overridden);
-    for (std::size_t i = 0; i < s.limits.size(); ++i) {
-      auto& l = *o.add_limits();
-      l.set_rule(s.prof->limits[i].id);
-      put(*l.mutable_condition(), s.limits[i].cond);
-      l.set_readings(s.limits[i].readings);
-      l.set_last_beyond_ms(s.limits[i].last_beyond);
-    }
     put(*o.mutable_news2_medium(), s.news2_medium);
     put(*o.mutable_news2_high(), s.news2_high);
-    for (const auto& off : s.sensor_off) put(*o.add_sensor_off(), off);
     o.set_heart_seen_ms(s.heart_seen);
     o.set_spo2_seen_ms(s.spo2_seen);
     if (s.last_cuff) o.set_last_cuff_ms(*s.last_cuff);
@@ -125,21 +175,31 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
                    decoded& out) {
   v1::ChairCheckpoint in;
   if (!in.ParseFromArray(data.data(), static_cast<int>(data.size()))) return "the checkpoint does not parse";
-  if (in.format() != format_version) {
-    return fmt::format("checkpoint format {} is not one this vigild reads ({})", in.format(), format_version);
+  const bool single_stream = in.format() == single_stream_format;
+  if (in.format() != format_version && !single_stream) {
+    return fmt::format("checkpoint format {} is not one this vigild reads ({} or {})", in.format(),
+                       single_stream_format, format_version);
   }
   if (in.chair_id().empty()) return "the checkpoint names no chair";
   auto& c = out.chair;
   c = chair_state{};
   c.id = in.chair_id();
   c.now = in.now_ms();
-  for (const auto& kv : in.last_time()) {
-    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
-    c.last_time[kv.kind()] = kv.at_ms();
-  }
-  for (const auto& kv : in.latest()) {
-    if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
-    c.latest[kv.kind()] = latest_value{kv.at_ms(), kv.value()};
+  if (single_stream) {
+    // The chair's one stream becomes a source of unknown id, which the next new source takes over.
+    auto& src = c.sources.emplace_back();
+    src.heard = c.now;
+    if (auto error = get(in.last_time(), in.latest(), false, src); !error.empty()) return error;
+  } else {
+    if (in.sources_size() > static_cast<int>(max_sources)) {
+      return fmt::format("the checkpoint holds {} sources; a chair keeps at most {}", in.sources_size(), max_sources);
+    }
+    for (const auto& from : in.sources()) {
+      auto& src = c.sources.emplace_back();
+      src.id = from.id();
+      src.heard = from.heard_ms();
+      if (auto error = get(from.last_time(), from.latest(), true, src); !error.empty()) return error;
+    }
   }
   if (in.link() == v1::LINK_STATE_UP) c.connected = true;
   if (in.link() == v1::LINK_STATE_DOWN) c.connected = false;
@@ -189,21 +249,8 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
   }
   s.predose_reading = o.predose_reading();
   s.predose_overridden = o.predose_overridden();
-  // Limit states follow their rule by id, so a profile edited between runs keeps what still applies.
-  s.limits.resize(prof->limits.size());
-  for (const auto& l : o.limits()) {
-    for (std::size_t i = 0; i < prof->limits.size(); ++i) {
-      if (prof->limits[i].id != l.rule()) continue;
-      s.limits[i].cond = get(l.condition());
-      s.limits[i].readings = l.readings();
-      s.limits[i].last_beyond = l.last_beyond_ms();
-    }
-  }
   s.news2_medium = get(o.news2_medium());
   s.news2_high = get(o.news2_high());
-  for (int k = 0; k < o.sensor_off_size() && k < static_cast<int>(sensor_count); ++k) {
-    s.sensor_off[static_cast<std::size_t>(k)] = get(o.sensor_off(k));
-  }
   s.heart_seen = o.heart_seen_ms();
   s.spo2_seen = o.spo2_seen_ms();
   s.last_cuff = get(o.has_last_cuff_ms(), o.last_cuff_ms());
@@ -215,6 +262,29 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
     alarm_rec a;
     if (!get(in_alarm, a)) return fmt::format("alarm {} of session {} is malformed", in_alarm.id(), o.id());
     s.alarms.push_back(std::move(a));
+  }
+  if (single_stream) {
+    auto& src = c.sources.front();
+    src.limits = get(o.limits(), *prof);
+    get(o.sensor_off(), src.sensor_off);
+    src.sensor_heard.fill(c.now);
+    // Format 1 did not say whether the stream still held a condition: it did while the
+    // condition was on, or while the rule's alarm stood with its condition present.
+    for (std::size_t i = 0; i < prof->limits.size(); ++i) {
+      auto it = std::find_if(s.alarms.begin(), s.alarms.end(),
+                             [&](const alarm_rec& a) { return a.rule == prof->limits[i].id; });
+      src.limits[i].held = src.limits[i].cond.on || (it != s.alarms.end() && it->condition);
+    }
+  } else {
+    for (int i = 0; i < in.sources_size(); ++i) {
+      const auto& from = in.sources(i);
+      auto& src = c.sources[static_cast<std::size_t>(i)];
+      src.limits = get(from.limits(), *prof);
+      get(from.sensor_off(), src.sensor_off);
+      for (int k = 0; k < from.sensor_heard_ms_size() && k < static_cast<int>(sensor_count); ++k) {
+        src.sensor_heard[static_cast<std::size_t>(k)] = from.sensor_heard_ms(k);
+      }
+    }
   }
   c.s = std::move(s);
   return {};

@@ -51,6 +51,15 @@ sensor sensor_of(vital_kind k) {
 constexpr const char* sensor_rule[sensor_count] = {"sensor_off_ecg", "sensor_off_oximeter", "sensor_off_cuff",
                                                    "sensor_off_respiration"};
 
+/// How long a source's word on a kind stands without a newer sample from it: cuff readings
+/// are minutes apart, the other kinds stream.
+millis horizon(const technical_rules& t, vital_kind k) {
+  return is_cuff(k) ? t.cuff_interval_ms + t.cuff_grace_ms : t.stale_after_ms;
+}
+millis horizon(const technical_rules& t, sensor which) {
+  return which == cuff ? t.cuff_interval_ms + t.cuff_grace_ms : t.stale_after_ms;
+}
+
 
 const std::vector<escalation_tier>& tiers_for(const profile& p, priority level) {
   switch (level) {
@@ -204,11 +213,16 @@ struct engine::state {
     auto consider = [&](millis t) { due = std::min(due, t); };
 
     for (std::size_t i = 0; i < p.limits.size(); ++i) {
-      const auto& st = s.limits[i];
-      if (st.cond.on && !find_alarm(s, p.limits[i].id)) consider(st.cond.since + p.limits[i].delay_ms);
+      if (find_alarm(s, p.limits[i].id)) continue;
+      for (const auto& src : c.sources) {
+        if (src.limits[i].cond.on) consider(src.limits[i].cond.since + p.limits[i].delay_ms);
+      }
     }
     for (std::size_t k = 0; k < sensor_count; ++k) {
-      if (s.sensor_off[k].on && !find_alarm(s, sensor_rule[k])) consider(s.sensor_off[k].since + p.technical.sensor_off_delay_ms);
+      if (find_alarm(s, sensor_rule[k])) continue;
+      for (const auto& src : c.sources) {
+        if (src.sensor_off[k].on) consider(src.sensor_off[k].since + p.technical.sensor_off_delay_ms);
+      }
     }
     if (s.news2_medium.on && !find_alarm(s, "news2_urgent") && !find_alarm(s, "news2_emergency")) {
       consider(s.news2_medium.since + p.news2.delay_ms);
@@ -274,16 +288,26 @@ struct engine::state {
     const millis now = c.now;
     for (std::size_t i = 0; i < p.limits.size(); ++i) {
       const auto& rule = p.limits[i];
-      auto& st = s.limits[i];
-      if (st.cond.on && !find_alarm(s, rule.id) && st.cond.since + rule.delay_ms <= now) {
-        raise(c, rule.id, alarm_kind::physiological, rule.level, st.cond.value, limit_text(rule, st.cond.value, s),
+      if (find_alarm(s, rule.id)) continue;
+      // Any source's condition raises the alarm; the one that started first gives its value.
+      std::optional<condition> due;
+      for (const auto& src : c.sources) {
+        const auto& cond = src.limits[i].cond;
+        if (cond.on && cond.since + rule.delay_ms <= now && (!due || cond.since < due->since)) due = cond;
+      }
+      if (due) {
+        raise(c, rule.id, alarm_kind::physiological, rule.level, due->value, limit_text(rule, due->value, s),
               rule.latching);
       }
     }
     for (std::size_t k = 0; k < sensor_count; ++k) {
-      if (s.sensor_off[k].on && !find_alarm(s, sensor_rule[k]) &&
-          s.sensor_off[k].since + p.technical.sensor_off_delay_ms <= now) {
-        raise(c, sensor_rule[k], alarm_kind::technical, p.technical.sensor_off_level, 0, "sensor reports it is off the patient");
+      if (find_alarm(s, sensor_rule[k])) continue;
+      const bool due = std::any_of(c.sources.begin(), c.sources.end(), [&](const source_state& src) {
+        return src.sensor_off[k].on && src.sensor_off[k].since + p.technical.sensor_off_delay_ms <= now;
+      });
+      if (due) {
+        raise(c, sensor_rule[k], alarm_kind::technical, p.technical.sensor_off_level, 0,
+              "sensor reports it is off the patient");
       }
     }
     // Emergency first: when both come due together, only the emergency alarm is raised.
@@ -377,12 +401,45 @@ struct engine::state {
     const profile& p = *s.prof;
     for (std::size_t i = 0; i < p.limits.size(); ++i) {
       if (rule_active_in(p.limits[i], to)) continue;
-      s.limits[i] = {};
+      for (auto& src : c.sources) src.limits[i] = {};
       if (auto* a = find_alarm(s, p.limits[i].id)) clear(c, a->id, "rule not active in this phase");
     }
   }
 
   // --- readiness for discharge assessment -----------------------------------------------------
+
+  /// Calls `f` with each value of `kind` that NEWS2 and readiness weigh: the latest usable value
+  /// of every source heard on that kind within its horizon or, when none is, of the sources
+  /// heard last. So a second source can add a value, never hide one that is still current.
+  template <class F>
+  static void for_each_weighed(const chair_state& c, vital_kind kind, F&& f) {
+    const millis h = horizon(c.s->prof->technical, kind);
+    const auto k = slot(kind);
+    bool any_current = false;
+    millis last_heard = std::numeric_limits<millis>::min();
+    for (const auto& src : c.sources) {
+      if (const auto& v = src.latest[k]) {
+        any_current = any_current || v->heard + h > c.now;
+        last_heard = std::max(last_heard, v->heard);
+      }
+    }
+    for (const auto& src : c.sources) {
+      const auto& v = src.latest[k];
+      if (v && (any_current ? v->heard + h > c.now : v->heard == last_heard)) f(v->value);
+    }
+  }
+
+  /// Whether `kind` has a value to weigh and every one of them passes `ok`.
+  template <class F>
+  static bool all_weighed(const chair_state& c, vital_kind kind, F&& ok) {
+    bool any = false;
+    bool all = true;
+    for_each_weighed(c, kind, [&](double v) {
+      any = true;
+      all = all && ok(v);
+    });
+    return any && all;
+  }
 
   bool discharge_criteria_met(const chair_state& c) const {
     const auto& s = *c.s;
@@ -390,12 +447,11 @@ struct engine::state {
     if (!s.alarms.empty()) return false;
     for (const auto kind : {vital_kind::nibp_systolic, vital_kind::nibp_diastolic}) {
       const auto& base = s.baseline[slot(kind)];
-      const auto& last = c.latest[slot(kind)];
-      if (!base || !last || *base <= 0) return false;
-      if (std::abs(last->value - *base) > *base * d.bp_band_percent / 100.0) return false;
+      if (!base || *base <= 0) return false;
+      const double band = *base * d.bp_band_percent / 100.0;
+      if (!all_weighed(c, kind, [&](double v) { return std::abs(v - *base) <= band; })) return false;
     }
-    const auto& spo2 = c.latest[slot(vital_kind::spo2)];
-    return spo2 && spo2->value > d.spo2_min;
+    return all_weighed(c, vital_kind::spo2, [&](double v) { return v > d.spo2_min; });
   }
 
   void review_readiness(chair_state& c) {
@@ -425,9 +481,11 @@ struct engine::state {
     }
   }
 
-  void evaluate_limits(chair_state& c, vital_kind kind, double value) {
+  /// Evaluates the rules on `kind` with a usable sample from `src`.
+  void evaluate_limits(chair_state& c, source_state& src, vital_kind kind, double value) {
     auto& s = *c.s;
     const profile& p = *s.prof;
+    const millis h = horizon(p.technical, kind);
     for (std::size_t i = 0; i < p.limits.size(); ++i) {
       const auto& rule = p.limits[i];
       if (rule.kind != kind || !rule_active_in(rule, s.current)) continue;
@@ -436,7 +494,12 @@ struct engine::state {
         if (!s.baseline[slot(kind)]) continue;
         v = value - *s.baseline[slot(kind)];
       }
-      auto& st = s.limits[i];
+      // Another source silent on this kind for its horizon (unplugged, say) no longer holds anything.
+      for (auto& other : c.sources) {
+        const auto& last = other.latest[slot(kind)];
+        if (&other != &src && (!last || last->heard + h <= c.now)) other.limits[i] = {};
+      }
+      auto& st = src.limits[i];
       const bool beyond = rule.inclusive ? (rule.high && v >= *rule.high) || (rule.low && v <= *rule.low)
                                          : (rule.high && v > *rule.high) || (rule.low && v < *rule.low);
       bool condition_now = beyond;
@@ -450,20 +513,26 @@ struct engine::state {
         condition_now = st.readings >= rule.confirm_readings;
       }
       update_condition(c, st.cond, condition_now, v, rule.delay_ms);
+      // An inclusive limit counts the limit itself as beyond, so back inside must be strictly inside.
+      const bool back_inside =
+          rule.inclusive
+              ? (!rule.high || v < *rule.high - rule.hysteresis) && (!rule.low || v > *rule.low + rule.hysteresis)
+              : (!rule.high || v <= *rule.high - rule.hysteresis) && (!rule.low || v >= *rule.low + rule.hysteresis);
+      st.held = condition_now || (st.held && !back_inside);
       if (auto* a = find_alarm(s, rule.id); a && !a->condition && condition_now) {
         // A latched alarm whose condition returns is live again: it escalates and can re-sound.
         a->condition = true;
         a->value = v;
         schedule(c, c.now);
-      } else if (a && a->condition) {
-        // An inclusive limit counts the limit itself as beyond, so back inside must be strictly inside.
-        const bool back_inside =
-            rule.inclusive
-                ? (!rule.high || v < *rule.high - rule.hysteresis) && (!rule.low || v > *rule.low + rule.hysteresis)
-                : (!rule.high || v <= *rule.high - rule.hysteresis) && (!rule.low || v >= *rule.low + rule.hysteresis);
-        if (back_inside) condition_gone(c, *a, fmt::format("{} back to {:g}", model::name(kind), value));
+      } else if (a && a->condition && !held_by_any(c, i)) {
+        condition_gone(c, *a, fmt::format("{} back to {:g}", model::name(kind), value));
       }
     }
+  }
+
+  static bool held_by_any(const chair_state& c, std::size_t rule) {
+    return std::any_of(c.sources.begin(), c.sources.end(),
+                       [&](const source_state& src) { return src.limits[rule].held; });
   }
 
   void evaluate_news2(chair_state& c) {
@@ -471,15 +540,23 @@ struct engine::state {
     const auto& rules = s.prof->news2;
     if (!rules.enabled) return;
     news2::observations obs;
-    auto take = [&](vital_kind k) -> std::optional<double> {
-      const auto& v = c.latest[slot(k)];
-      return v ? std::optional<double>(v->value) : std::nullopt;
+    // The worst-scoring value of each kind, so that no source's normal reading hides another's.
+    auto worst = [&](vital_kind k, int (*points)(double)) -> std::optional<double> {
+      std::optional<double> out;
+      int most = -1;
+      for_each_weighed(c, k, [&](double v) {
+        if (points(v) > most) {
+          most = points(v);
+          out = v;
+        }
+      });
+      return out;
     };
-    obs.respiratory_rate = take(vital_kind::respiratory_rate);
-    obs.spo2 = take(vital_kind::spo2);
-    obs.systolic = take(vital_kind::nibp_systolic);
-    obs.pulse = take(vital_kind::heart_rate);
-    if (!obs.pulse) obs.pulse = take(vital_kind::pulse_rate);
+    obs.respiratory_rate = worst(vital_kind::respiratory_rate, news2::respiratory_rate_points);
+    obs.spo2 = worst(vital_kind::spo2, news2::spo2_scale1_points);
+    obs.systolic = worst(vital_kind::nibp_systolic, news2::systolic_points);
+    obs.pulse = worst(vital_kind::heart_rate, news2::pulse_points);
+    if (!obs.pulse) obs.pulse = worst(vital_kind::pulse_rate, news2::pulse_points);
     const auto r = news2::score(obs);
     const double total = r.total;
     const bool high = r.total >= rules.high_at;
@@ -522,12 +599,22 @@ struct engine::state {
           true);
   }
 
-  void note_sensor(chair_state& c, const model::vital_sample& sample) {
+  void note_sensor(chair_state& c, source_state& src, const model::vital_sample& sample) {
     auto& s = *c.s;
+    const auto& t = s.prof->technical;
     const auto which = sensor_of(sample.kind);
     const bool off = (sample.quality & quality::sensor_off) != 0;
-    update_condition(c, s.sensor_off[which], off, 0, s.prof->technical.sensor_off_delay_ms);
-    if (!off) {
+    update_condition(c, src.sensor_off[which], off, 0, t.sensor_off_delay_ms);
+    src.sensor_heard[which] = c.now;
+    // Back on only when no source says its sensor is off; a source silent on the sensor for
+    // its horizon no longer says so.
+    bool any_off = false;
+    for (auto& other : c.sources) {
+      auto& cond = other.sensor_off[which];
+      if (&other != &src && cond.on && other.sensor_heard[which] + horizon(t, which) <= c.now) cond.on = false;
+      any_off = any_off || cond.on;
+    }
+    if (!any_off) {
       if (auto* a = find_alarm(s, sensor_rule[which])) clear(c, a->id, "sensor back on");
     }
   }
@@ -556,15 +643,41 @@ struct engine::state {
     if (auto* a = find_alarm(s, "cuff_overdue")) clear(c, a->id, "cuff reading taken");
   }
 
-  sample_outcome on_sample(chair_state& c, const model::vital_sample& sample) {
+  /// The chair's slot for source `id`: its own, else the one of unknown id (a checkpoint from
+  /// before sources), else a new one, else that of the source heard least recently.
+  source_state& source(chair_state& c, std::string_view id) {
+    for (auto& src : c.sources) {
+      if (src.id == id) return src;
+    }
+    source_state* src = nullptr;
+    for (auto& unknown : c.sources) {
+      if (unknown.id.empty()) src = &unknown;
+    }
+    if (src == nullptr) {
+      if (c.sources.size() < max_sources) {
+        src = &c.sources.emplace_back();
+      } else {
+        src = &*std::min_element(c.sources.begin(), c.sources.end(),
+                                 [](const source_state& a, const source_state& b) { return a.heard < b.heard; });
+        *src = source_state{};
+      }
+      if (c.s) src->limits.resize(c.s->prof->limits.size());
+    }
+    src->id = std::string(id);
+    return *src;
+  }
+
+  sample_outcome on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id) {
     touch(c);
+    auto& src = source(c, source_id);
     const auto k = slot(sample.kind);
-    if (c.last_time[k] && sample.time_ms < *c.last_time[k]) return sample_outcome::out_of_order;
-    if (c.last_time[k] && sample.time_ms == *c.last_time[k]) return sample_outcome::duplicate;
+    if (src.last_time[k] && sample.time_ms < *src.last_time[k]) return sample_outcome::out_of_order;
+    if (src.last_time[k] && sample.time_ms == *src.last_time[k]) return sample_outcome::duplicate;
     if (sample.time_ms > c.now) run_timers(c, sample.time_ms);
-    c.last_time[k] = sample.time_ms;
+    src.last_time[k] = sample.time_ms;
+    src.heard = c.now;
     const bool good = usable(sample);
-    if (good) c.latest[k] = latest_value{sample.time_ms, sample.value};
+    if (good) src.latest[k] = latest_value{sample.time_ms, sample.value, c.now};
 
     if (!c.s) {
       if (!c.no_session) {
@@ -585,7 +698,7 @@ struct engine::state {
     // A stream is alive while it delivers usable values or says its sensor is off (which
     // has its own alarm); artifacts alone do not keep it alive.
     if (good || (sample.quality & quality::sensor_off) != 0) note_stream(c, sample.kind, sample.time_ms);
-    note_sensor(c, sample);
+    note_sensor(c, src, sample);
     if (!good) {
       run_timers(c, c.now);
       return sample_outcome::not_evaluated;
@@ -595,7 +708,7 @@ struct engine::state {
       note_cuff(c, sample.kind);
       check_predose(c, sample.kind, sample.value);
     }
-    evaluate_limits(c, sample.kind, sample.value);
+    evaluate_limits(c, src, sample.kind, sample.value);
     if (sample.kind != vital_kind::nibp_diastolic && sample.kind != vital_kind::nibp_mean) evaluate_news2(c);
     review_readiness(c);
     run_timers(c, c.now);
@@ -626,14 +739,15 @@ engine::~engine() = default;
 engine::engine(engine&&) noexcept = default;
 engine& engine::operator=(engine&&) noexcept = default;
 
-sample_outcome engine::on_sample(std::string_view chair, const model::vital_sample& sample) {
-  return state_->on_sample(state_->chair(chair), sample);
+sample_outcome engine::on_sample(std::string_view chair, const model::vital_sample& sample, std::string_view source) {
+  return state_->on_sample(state_->chair(chair), sample, source);
 }
 
-engine::outcome_counts engine::on_samples(std::string_view chair, std::span<const model::vital_sample> samples) {
+engine::outcome_counts engine::on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
+                                          std::string_view source) {
   outcome_counts counts{};
   auto& c = state_->chair(chair);  // one lookup for the whole batch
-  for (const auto& sample : samples) ++counts[static_cast<std::size_t>(state_->on_sample(c, sample))];
+  for (const auto& sample : samples) ++counts[static_cast<std::size_t>(state_->on_sample(c, sample, source))];
   return counts;
 }
 
@@ -699,10 +813,14 @@ command_result engine::apply(const open_session& cmd, millis at) {
   s.opened_at = c.now;
   s.heart_seen = c.now;
   s.spo2_seen = c.now;
-  s.limits.resize(prof->limits.size());
   c.s = std::move(s);
   // NEWS2 and the discharge criteria use this session's values only, never the last patient's.
-  c.latest = {};
+  for (auto& src : c.sources) {
+    src.latest = {};
+    src.limits.assign(prof->limits.size(), limit_state{});
+    src.sensor_off = {};
+    src.sensor_heard = {};
+  }
   if (c.connected == false) c.s->disconnected_since = c.now;
   event& e = st.emit(c, event_type::session_opened);
   e.who = cmd.by;
@@ -1046,7 +1164,13 @@ std::vector<engine::latest_vital> engine::latest_vitals(std::string_view chair) 
   auto it = state_->chairs.find(chair);
   if (it == state_->chairs.end()) return out;
   for (std::size_t k = 1; k < detail::kind_slots; ++k) {
-    if (const auto& v = it->second.latest[k]) out.push_back({static_cast<model::vital_kind>(k), v->at, v->value});
+    // The newest reading of any source: the one applied last, then the one stamped last.
+    const detail::latest_value* newest = nullptr;
+    for (const auto& src : it->second.sources) {
+      const auto& v = src.latest[k];
+      if (v && (!newest || v->heard > newest->heard || (v->heard == newest->heard && v->at > newest->at))) newest = &*v;
+    }
+    if (newest) out.push_back({static_cast<model::vital_kind>(k), newest->at, newest->value});
   }
   return out;
 }

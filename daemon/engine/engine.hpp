@@ -137,8 +137,8 @@ enum class sample_outcome : std::uint8_t {
   applied,        // evaluated by the rules
   not_evaluated,  // kept for the record; flagged (artifact, sensor off) so no physiological rule saw it
   no_session,     // the chair has no open session: kept, advisory raised
-  out_of_order,   // older than the chair's latest sample of that kind: not evaluated
-  duplicate,      // same kind and time as the latest: not evaluated
+  out_of_order,   // older than the latest sample of that kind from the same source: not evaluated
+  duplicate,      // same source, kind and time as the latest: not evaluated
 };
 
 /// An alarm as it stands now.
@@ -179,13 +179,14 @@ class engine {
   engine(engine&&) noexcept;
   engine& operator=(engine&&) noexcept;
 
-  /// Feeds one sample from the monitor serving `chair`.
-  sample_outcome on_sample(std::string_view chair, const model::vital_sample& sample);
+  /// Feeds one sample for `chair` from `source`, the device that sent it; sources never mask each other.
+  sample_outcome on_sample(std::string_view chair, const model::vital_sample& sample, std::string_view source = {});
 
   /// How many samples of a batch met each outcome, indexed by sample_outcome.
   using outcome_counts = std::array<std::uint32_t, 5>;
-  /// Feeds a batch of samples from one chair, in order; the same as on_sample for each.
-  outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples);
+  /// Feeds a batch of samples from one source for one chair, in order; the same as on_sample for each.
+  outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
+                            std::string_view source = {});
   /// The chair's monitor connected or disconnected at `at`.
   void on_device(std::string_view chair, bool connected, millis at);
   /// Whether the session timeline is being saved. While it is not, every open session (and
@@ -232,7 +233,7 @@ class engine {
     millis at = 0;
     double value = 0;
   };
-  /// The chair's latest usable value of each kind (of its open session, if one is open).
+  /// The newest usable value of each kind, from any source (of the open session, if one is open).
   std::vector<latest_vital> latest_vitals(std::string_view chair) const;
 
   // --- checkpoints: what a restart needs to carry on as before -------------------------------

@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
 namespace vigil::test {
 namespace {
 
@@ -156,6 +161,53 @@ TEST(Clinic, StreamedDesaturationRaisesAnAlarmThatANurseAcknowledges) {
     }
   }
   EXPECT_TRUE(acknowledged) << response->DebugString();
+}
+
+/// The SpO2 alarms of chair-7 after a monitor reading 82 % streams for 20 s on the chair's
+/// clock, with (or without) a pulse oximeter configured for the same chair reading 97 % beside it.
+/// The first sample is stamped 10 s after the open, so that the wall-clock tick cannot have
+/// moved the chair's clock past it however slowly the test runs.
+std::vector<std::tuple<std::string, v1::Priority, std::int64_t, double>> spo2_alarms_with(bool oximeter) {
+  auto config = test_config();
+  config.ingest.devices.push_back({"monitor-7", device_token, "chair-7"});
+  config.ingest.devices.push_back({"oximeter-7", device_token, "chair-7"});
+  daemon_under_test d(config);
+  control_client ops(d.control_port());
+  EXPECT_EQ(ops.call(open_on("chair-7"))->error(), v1::CONTROL_ERROR_NONE);
+  const std::int64_t opened = ops.call(list())->sessions(0).opened_at_ms();
+
+  test_client monitor(d.port());
+  EXPECT_TRUE(monitor.hello("monitor-7", device_token, "chair-7")->has_welcome());
+  std::optional<test_client> second;
+  if (oximeter) {
+    second.emplace(d.port());
+    EXPECT_TRUE(second->hello("oximeter-7", device_token, "chair-7")->has_welcome());
+  }
+  for (std::uint64_t s = 1; s <= 20; ++s) {
+    const std::int64_t at = opened + 9'000 + static_cast<std::int64_t>(s) * 1000;
+    monitor.send(batch_of(s, {{v1::SPO2, 82, at}}));
+    EXPECT_TRUE(monitor.wait_ack(s));
+    if (second) {
+      second->send(batch_of(s, {{v1::SPO2, 97, at + 500}}));
+      EXPECT_TRUE(second->wait_ack(s));
+    }
+  }
+  std::vector<std::tuple<std::string, v1::Priority, std::int64_t, double>> out;
+  const auto response = ops.call(list());
+  EXPECT_EQ(response->sessions_size(), 1);
+  for (const auto& a : response->sessions(0).alarms()) {
+    if (a.rule().rfind("spo2", 0) == 0) out.emplace_back(a.rule(), a.priority(), a.raised_at_ms() - opened, a.value());
+  }
+  return out;
+}
+
+TEST(Clinic, TwoDevicesOfOneChairDoNotMaskEachOthersAlarm) {
+  const auto alone = spo2_alarms_with(false);
+  ASSERT_EQ(alone.size(), 1u);
+  EXPECT_EQ(std::get<0>(alone[0]), "spo2_critical");
+  EXPECT_EQ(std::get<1>(alone[0]), v1::PRIORITY_HIGH);
+  EXPECT_EQ(std::get<2>(alone[0]), 20'000) << "the first 82 % at 10 s, then the rule's 10 s";
+  EXPECT_EQ(spo2_alarms_with(true), alone);
 }
 
 TEST(Clinic, ChairStreamingWithoutASessionDisturbsNoOther) {

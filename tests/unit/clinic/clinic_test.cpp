@@ -119,6 +119,22 @@ TEST(Clinic, SlicedTicksReachEveryChairOnceARound) {
   for (int i = 1; i <= 5; ++i) EXPECT_EQ(*r.c.alarms().clock("chair-" + std::to_string(i)), t0 + 21'000) << i;
 }
 
+TEST(Clinic, TwoDevicesOfOneChairAreSourcesThatDoNotMaskEachOther) {
+  // A bedside monitor reading 82 % and a pulse oximeter reading 97 %, both configured for
+  // chair-1: the oximeter's readings must not keep the chair from alarming.
+  rig r;
+  auto oximeter = std::make_shared<ingest::device_state>();
+  std::uint64_t oximeter_seq = 0;
+  for (int i = 1; i <= 20; ++i) {
+    const std::vector<model::vital_sample> low = {{t0 + i * 1000, 82, vital_kind::spo2, 0}};
+    const std::vector<model::vital_sample> normal = {{t0 + i * 1000 + 500, 97, vital_kind::spo2, 0}};
+    r.c.submit({"monitor-1", "chair-1", ++r.seq, low}, r.device);
+    r.c.submit({"oximeter-1", "chair-1", ++oximeter_seq, normal}, oximeter);
+  }
+  EXPECT_TRUE(r.has_alarm("spo2_critical"));
+  EXPECT_EQ(r.c.stats().samples_out_of_order, 0u);
+}
+
 }  // namespace
 }  // namespace vigil::clinic
 

@@ -11,6 +11,8 @@
 //   4. replay speed does not matter: advancing in 1 s ticks and in 100 ms ticks agree;
 //   5. a restart changes nothing: replacing the engine at random moments by a fresh one
 //      restored from the latest checkpoint of every chair that changed gives the same events.
+// Most streams come from one source per chair; some from two (a monitor and an oximeter on
+// the same chair, each with its own ordering, conditions and checkpointed state).
 // One-chair streams are compared field by field, ids included. In two-chair streams the ids
 // come from counters shared by the chairs and the chairs' events interleave differently with
 // lazier clocks, so each chair's events are compared with ids renumbered per chair.
@@ -27,6 +29,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -115,6 +118,7 @@ struct input {
   std::uint32_t pick = 0;     // ack: which active alarm
   millis duration = 0;        // pause
   std::string ack_rule;       // ack: resolved by the reference run ("" = an unknown alarm)
+  std::string source;         // sample: the device that sent it
 };
 
 struct stream {
@@ -163,12 +167,13 @@ vital_kind kind_for(std::mt19937& rng) {
 
 /// A calm stream is a mostly quiet session (normal values, clean samples, no long gaps, few
 /// disruptive commands), so that sessions reach "ready" and fall back from it.
-stream make_stream(std::uint32_t seed, int chair_count, int length, bool calm = false) {
+stream make_stream(std::uint32_t seed, int chair_count, int length, bool calm = false, int sources = 1) {
   std::mt19937 rng(seed);
   stream st;
   st.seed = seed;
   for (int i = 0; i < chair_count; ++i) st.chairs.push_back("chair-" + std::to_string(i + 1));
-  std::map<std::pair<std::string, vital_kind>, millis> last;  // latest regular sample time per chair and kind
+  // Latest regular sample time per chair, source and kind.
+  std::map<std::tuple<std::string, std::string, vital_kind>, millis> last;
 
   millis now = t0;
   auto push = [&](input in) {
@@ -231,16 +236,18 @@ stream make_stream(std::uint32_t seed, int chair_count, int length, bool calm = 
     if (calm && (a >= 0.93 || (a >= 0.86 && a < 0.89 && !chance(rng, 0.02)))) a = 0;  // acks, rare doses
     if (a < 0.86) {
       in.what = input_kind::sample;
+      // One source draws nothing from the generator, so one-source streams stay as they were.
+      if (sources > 1) in.source = "device-" + std::to_string(std::uniform_int_distribution<int>(1, sources)(rng));
       const auto kind = kind_for(rng);
       in.s = sample(kind, value_for(rng, kind, calm), now, quality_for(rng, calm));
-      auto it = last.find({in.chair, kind});
+      auto it = last.find({in.chair, in.source, kind});
       const double b = uniform(rng, 0, 1);
       if (it != last.end() && b < 0.03) {
         in.s.time_ms = it->second;  // duplicate
       } else if (it != last.end() && b < 0.06) {
         in.s.time_ms = it->second - uniform_ms(rng, 1, 60 * s_);  // out of order
       } else {
-        last[{in.chair, kind}] = now;
+        last[{in.chair, in.source, kind}] = now;
       }
     } else if (a < 0.89) {
       in.what = input_kind::dose;
@@ -450,7 +457,7 @@ void apply(engine& eng, input& in, std::vector<event>& events, bool resolve, std
            run_result& out) {
   switch (in.what) {
     case input_kind::sample:
-      ++out.outcomes[static_cast<std::size_t>(eng.on_sample(in.chair, in.s))];
+      ++out.outcomes[static_cast<std::size_t>(eng.on_sample(in.chair, in.s, in.source))];
       break;
     case input_kind::device: eng.on_device(in.chair, in.flag, in.at); break;
     case input_kind::open: eng.apply(open_session{in.chair, "patient", in.text, "nurse"}, in.at); break;
@@ -572,10 +579,10 @@ struct totals {
   std::set<std::string> rules;
 };
 
-void check_stream(std::uint32_t seed, int chairs, int length, bool calm, totals& t) {
+void check_stream(std::uint32_t seed, int chairs, int length, bool calm, totals& t, int sources = 1) {
   SCOPED_TRACE(::testing::Message() << "seed " << seed << ", " << chairs << " chair(s), " << length << " inputs"
-                                    << (calm ? ", calm" : ""));
-  auto st = make_stream(seed, chairs, length, calm);
+                                    << (calm ? ", calm" : "") << ", " << sources << " source(s) per chair");
+  auto st = make_stream(seed, chairs, length, calm, sources);
   const auto ref = run(st, policy::reference, /*resolve=*/true);
   ASSERT_TRUE(ref.check.ok()) << policy_name(policy::reference) << ":\n" << ref.check.failures();
 
@@ -637,6 +644,25 @@ TEST(EngineProperty, RandomStreamsKeepTheInvariantsAndDoNotDependOnAdvanceGranul
   for (const auto& [type, n] : t.by_type) os << ' ' << name(type) << '=' << n;
   RecordProperty("coverage", os.str());
   std::cout << "[ coverage ] " << os.str() << "\n";
+}
+
+TEST(EngineProperty, TwoSourcesPerChairKeepTheInvariantsAndSurviveRestarts) {
+  totals t;
+  for (std::uint32_t seed = 5001; seed <= 5060; ++seed) {
+    const bool calm = seed % 4 == 1;
+    const int chairs = !calm && seed % 3 == 0 ? 2 : 1;
+    const int length = calm ? 1200 : 200 + static_cast<int>(seed % 5) * 50;
+    check_stream(seed, chairs, length, calm, t, 2);
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(t.ready, 3u);
+  EXPECT_GT(t.raised, 500u);
+  for (const auto o : {sample_outcome::out_of_order, sample_outcome::duplicate}) {
+    EXPECT_GT(t.outcomes[static_cast<std::size_t>(o)], 20u) << static_cast<int>(o);
+  }
+  for (const char* rule : {"hr_critical", "spo2_critical", "systolic_high", "news2_urgent", "sensor_off_oximeter"}) {
+    EXPECT_EQ(t.rules.count(rule), 1u) << rule << " never raised";
+  }
 }
 
 TEST(EngineProperty, ReplayingTheSameStreamTwiceGivesTheSameEvents) {
