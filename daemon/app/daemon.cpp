@@ -114,6 +114,12 @@ struct daemon::impl {
         tick_timer(io),
         retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters) {
+    registry.chair_in_use_by([this](std::string_view chair) { return clinic.alarms().session_id(chair) != 0; });
+    registry.record_bindings_with([this](const std::string& chair, const std::string& device) {
+      log->info("device '{}' now serves chair '{}' (its entry names no chair, so no other such device may)", device,
+                chair);
+      if (timeline) timeline->bind_chair(chair, device, opts.clock ? opts.clock() : wall_now());
+    });
     commands.on_device_reset([this](const std::string& device_id, const std::string& who, const std::string& reason,
                                     std::function<void(control::reset_report)> done) {
       reset_device(device_id, who, reason, std::move(done));
@@ -137,6 +143,8 @@ struct daemon::impl {
       // Devices resume where the disk says, so resends of stored batches are dropped.
       const auto seqs = reader.device_seqs();
       for (const auto& [device, seq] : seqs) registry.seed(device, seq);
+      for (const auto& [chair, device] : reader.chair_bindings()) registry.seed_binding(chair, device);
+
       clinic.record_state_with([t = timeline.get()](const std::vector<engine::event>& events,
                                                     std::vector<clinic::chair_checkpoint> checkpoints) {
         std::vector<store::stored_checkpoint> stored;

@@ -79,6 +79,8 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   phase_ = phase::streaming;
   sent_ack_ = device_->stored_seq;
   ctx_.counters.add(ctx_.counters.handshakes_accepted);
+  // A device that moved to another chair no longer serves its old one.
+  if (!admitted.left_chair.empty()) ctx_.sink.link_changed(device_->device_id, admitted.left_chair, false);
   ctx_.sink.link_changed(device_->device_id, device_->chair_id, true);
   ctx_.log.info("[C{}] device '{}' for chair '{}' connected ({}); resumes after seq {}", id_,
                 device_->device_id, device_->chair_id, hello.software().empty() ? "no software info" : hello.software(),

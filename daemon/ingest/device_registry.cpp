@@ -8,7 +8,54 @@
 
 namespace vigil::ingest {
 device_registry::device_registry(std::vector<device_credential> credentials)
-    : credentials_(std::move(credentials)) {}
+    : credentials_(std::move(credentials)) {
+  for (const auto& c : credentials_) {
+    if (!c.chair.empty()) configured_chairs_.insert(c.chair);
+  }
+}
+
+namespace {
+
+admission refused(int code, std::string reason) {
+  admission out;
+  out.error_code = code;
+  out.reason = std::move(reason);
+  return out;
+}
+
+}  // namespace
+
+bool device_registry::connected(const std::string& device_id) const {
+  const auto it = devices_.find(device_id);
+  return it != devices_.end() && it->second->owner != nullptr;
+}
+
+std::string device_registry::bind(const std::string& device_id, const std::string& chair) {
+  if (configured_chairs_.contains(chair)) {
+    return fmt::format("chair '{}' is served by the devices configured for it", chair);
+  }
+  auto it = bindings_.find(chair);
+  if (it != bindings_.end() && it->second != device_id) {
+    const bool held = connected(it->second) || (chair_in_use_ && chair_in_use_(chair));
+    if (held) {
+      return fmt::format("chair '{}' is served by device '{}'; it passes to another device once that one has "
+                         "disconnected and the chair's session is closed",
+                         chair, it->second);
+    }
+  }
+  if (it != bindings_.end() && it->second == device_id) return {};
+  // A device moving to another chair leaves its old one.
+  std::erase_if(bindings_, [&](const auto& b) { return b.second == device_id; });
+  bindings_[chair] = device_id;
+  if (record_binding_) record_binding_(chair, device_id);
+  return {};
+}
+
+std::optional<std::string> device_registry::bound_to(std::string_view chair) const {
+  const auto it = bindings_.find(chair);
+  if (it == bindings_.end()) return std::nullopt;
+  return it->second;
+}
 
 const device_credential* device_registry::match(std::string_view device_id) const noexcept {
   // An exact entry wins over a prefix entry.
@@ -27,29 +74,30 @@ const device_credential* device_registry::match(std::string_view device_id) cons
 admission device_registry::admit(const v1::Hello& hello, device_link& link) {
   using v1::ErrorCode;
   if (hello.protocol_version() != v1::PROTOCOL_VERSION_1) {
-    return {ErrorCode::UNSUPPORTED_VERSION,
-            fmt::format("protocol version {} is not supported; this daemon speaks version 1",
-                        static_cast<int>(hello.protocol_version())),
-            nullptr};
+    return refused(ErrorCode::UNSUPPORTED_VERSION, fmt::format("protocol version {} is not supported; this daemon speaks version 1",
+                        static_cast<int>(hello.protocol_version())));
   }
   if (!model::valid_device_id(hello.device_id())) {
-    return {ErrorCode::UNKNOWN_DEVICE, "device_id must be 1 to 128 printable ASCII characters", nullptr};
+    return refused(ErrorCode::UNKNOWN_DEVICE, "device_id must be 1 to 128 printable ASCII characters");
   }
   const device_credential* credential = match(hello.device_id());
   if (credential == nullptr) {
-    return {ErrorCode::UNKNOWN_DEVICE, fmt::format("device '{}' is not configured", hello.device_id()), nullptr};
+    return refused(ErrorCode::UNKNOWN_DEVICE, fmt::format("device '{}' is not configured", hello.device_id()));
   }
   if (!net::same_secret(hello.token(), credential->token)) {
-    return {ErrorCode::BAD_TOKEN, fmt::format("wrong token for device '{}'", hello.device_id()), nullptr};
+    return refused(ErrorCode::BAD_TOKEN, fmt::format("wrong token for device '{}'", hello.device_id()));
   }
   if (!model::valid_chair_id(hello.chair_id())) {
-    return {ErrorCode::BAD_CHAIR, "chair_id must be 1 to 64 printable ASCII characters", nullptr};
+    return refused(ErrorCode::BAD_CHAIR, "chair_id must be 1 to 64 printable ASCII characters");
   }
   if (!credential->chair.empty() && credential->chair != hello.chair_id()) {
-    return {ErrorCode::BAD_CHAIR,
-            fmt::format("device '{}' is configured for chair '{}', not '{}'", hello.device_id(),
-                        credential->chair, hello.chair_id()),
-            nullptr};
+    return refused(ErrorCode::BAD_CHAIR, fmt::format("device '{}' is configured for chair '{}', not '{}'", hello.device_id(),
+                        credential->chair, hello.chair_id()));
+  }
+  if (credential->chair.empty()) {
+    if (auto why = bind(hello.device_id(), hello.chair_id()); !why.empty()) {
+      return refused(ErrorCode::BAD_CHAIR, std::move(why));
+    }
   }
 
   auto& device = devices_[hello.device_id()];
@@ -57,6 +105,8 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
     device = std::make_shared<device_state>();
     device->device_id = hello.device_id();
   }
+  admission out{0, {}, device, {}};
+  if (device->owner != nullptr && device->chair_id != hello.chair_id()) out.left_chair = device->chair_id;
   device->chair_id = hello.chair_id();
   if (device->owner != nullptr && device->owner != &link) {
     device_link* previous = device->owner;
@@ -64,7 +114,7 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
     previous->superseded();
   }
   device->owner = &link;
-  return {0, {}, device};
+  return out;
 }
 
 void device_registry::release(device_state& device, const device_link& link) noexcept {

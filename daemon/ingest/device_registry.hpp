@@ -3,7 +3,11 @@
 #include "daemon/ingest/settings.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -68,6 +72,9 @@ struct admission {
   int error_code = 0;  // vigil::v1::ErrorCode; 0 when admitted
   std::string reason;
   std::shared_ptr<device_state> device;
+  // The chair the device's replaced connection served, when the new one names another: its
+  // link is down now unless another device serves it.
+  std::string left_chair;
 };
 
 /// Known devices and their per-device state. Used on the ingest thread only.
@@ -84,6 +91,23 @@ class device_registry {
   /// are stored, so their resends are dropped.
   void seed(const std::string& device_id, std::uint64_t seq);
 
+  // A device whose entry names no chair is bound to the chair its Hello names, if no entry is
+  // configured for that chair and no other device is bound to it. The binding holds while the
+  // device is connected or the chair has an open session, so no second device can feed (and
+  // mask) a chair another device serves; it is recorded, and passes to another device only once
+  // the first has gone and the chair's session is over.
+
+  /// Whether a chair has an open session (the clinic's to say); unset: none has.
+  void chair_in_use_by(std::function<bool(std::string_view chair)> in_use) { chair_in_use_ = std::move(in_use); }
+  /// Where new bindings are recorded (the timeline); unset: memory only.
+  void record_bindings_with(std::function<void(const std::string& chair, const std::string& device)> record) {
+    record_binding_ = std::move(record);
+  }
+  /// Restores a binding the timeline holds after a restart.
+  void seed_binding(const std::string& chair, const std::string& device) { bindings_[chair] = device; }
+  /// The device bound to `chair`, if a device without a configured chair is.
+  std::optional<std::string> bound_to(std::string_view chair) const;
+
   /// Forgets the device's sequence numbers (it restarted its count): its ack point goes back
   /// to 0, results of batches already submitted are ignored, and its connection is closed.
   reset_outcome reset(std::string_view device_id);
@@ -94,9 +118,16 @@ class device_registry {
 
  private:
   const device_credential* match(std::string_view device_id) const noexcept;
+  /// Why `device_id` (no chair configured) may not serve `chair`; empty if it may, then bound.
+  std::string bind(const std::string& device_id, const std::string& chair);
+  bool connected(const std::string& device_id) const;
 
   std::vector<device_credential> credentials_;
+  std::set<std::string, std::less<>> configured_chairs_;  // chairs some entry names
   std::unordered_map<std::string, std::shared_ptr<device_state>> devices_;
+  std::map<std::string, std::string, std::less<>> bindings_;  // chair -> device with no configured chair
+  std::function<bool(std::string_view)> chair_in_use_;
+  std::function<void(const std::string&, const std::string&)> record_binding_;
 };
 
 }  // namespace vigil::ingest

@@ -165,6 +165,13 @@ std::vector<engine::event> timeline_reader::events_after(std::uint64_t after, st
   return out;
 }
 
+std::map<std::string, std::string> timeline_reader::chair_bindings() {
+  sql::statement st(db_, "SELECT chair_id, device_id FROM chair_bindings");
+  std::map<std::string, std::string> out;
+  while (sqlite3_step(st.get()) == SQLITE_ROW) out[sql::text(st.get(), 0)] = sql::text(st.get(), 1);
+  return out;
+}
+
 std::vector<stored_checkpoint> timeline_reader::checkpoints() {
   sql::statement st(db_, "SELECT chair_id, saved_ms, state FROM checkpoints ORDER BY chair_id");
   std::vector<stored_checkpoint> out;

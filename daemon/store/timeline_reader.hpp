@@ -76,6 +76,8 @@ class timeline_reader {
   std::vector<engine::event> session_events(std::uint64_t session);
   /// Events with an id above `after`, in id order, at most `limit` (for feeds resuming).
   std::vector<engine::event> events_after(std::uint64_t after, std::size_t limit);
+  /// Chair -> the device with no configured chair that serves it (timeline_store::bind_chair).
+  std::map<std::string, std::string> chair_bindings();
   /// The latest engine checkpoint of every chair.
   std::vector<stored_checkpoint> checkpoints();
 

@@ -92,8 +92,9 @@ constexpr const char* migrations[] = {
         state    BLOB NOT NULL
       ) WITHOUT ROWID;
     )sql",
-    // 2 -> 3: operators' resets of devices' sequence numbers, and the id ranges handed out: ids
-    // up to reserved_through may have reached someone before a crash, so none is given again.
+    // 2 -> 3: operators' resets of devices' sequence numbers; the id ranges handed out (ids up to
+    // reserved_through may have reached someone before a crash, so none is given again); and
+    // which device with no configured chair serves which chair.
     R"sql(
       CREATE TABLE device_resets(
         id           INTEGER PRIMARY KEY,
@@ -106,6 +107,11 @@ constexpr const char* migrations[] = {
       CREATE TABLE id_reservations(
         name             TEXT PRIMARY KEY,
         reserved_through INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE chair_bindings(
+        chair_id  TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        bound_ms  INTEGER NOT NULL
       ) WITHOUT ROWID;
     )sql",
 };
@@ -250,6 +256,15 @@ void timeline_store::reserve_ids(id_range through, completion done, bool exact) 
   push(std::move(it));
 }
 
+void timeline_store::bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms) {
+  item it;
+  it.type = item::what::binding;
+  it.reset.device_id = std::move(device_id);
+  it.reset.who = std::move(chair_id);
+  it.reset.at_ms = at_ms;
+  push(std::move(it));
+}
+
 void timeline_store::remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t)> done) {
   item it;
   it.type = item::what::retention;
@@ -336,6 +351,7 @@ void timeline_store::run() {
           break;
         case item::what::reset:
         case item::what::reservation:
+        case item::what::binding:
           // Small, and what they record must not be lost: kept for every retry.
           if (!it.reported) {
             it.reported = true;
@@ -500,6 +516,24 @@ void timeline_store::write_devices(const std::vector<item>& group) {
   }
 }
 
+void timeline_store::write_bindings(const std::vector<item>& group) {
+  statement bind(db_,
+                 "INSERT INTO chair_bindings(chair_id, device_id, bound_ms) VALUES(?, ?, ?) "
+                 "ON CONFLICT(chair_id) DO UPDATE SET device_id = excluded.device_id, bound_ms = excluded.bound_ms");
+  statement leave(db_, "DELETE FROM chair_bindings WHERE device_id = ? AND chair_id <> ?");
+  for (const auto& it : group) {
+    if (it.type != item::what::binding) continue;
+    // A device serves one chair: binding it to one leaves the others.
+    sql::bind(leave.get(), 1, it.reset.device_id);
+    sql::bind(leave.get(), 2, it.reset.who);
+    sql::step_done(db_, leave.get(), "move chair binding");
+    sql::bind(bind.get(), 1, it.reset.who);
+    sql::bind(bind.get(), 2, it.reset.device_id);
+    sql::bind(bind.get(), 3, it.reset.at_ms);
+    sql::step_done(db_, bind.get(), "record chair binding");
+  }
+}
+
 void timeline_store::write_reservations(const std::vector<item>& group) {
   statement grow(db_,
                  "INSERT INTO id_reservations(name, reserved_through) VALUES(?1, ?2) "
@@ -580,6 +614,7 @@ bool timeline_store::commit(std::vector<item>& group) {
     }
     write_devices(group);
     write_reservations(group);
+    write_bindings(group);
     // Retention last, so it sees what this transaction wrote before it.
     for (auto& it : group) {
       if (it.type == item::what::retention) removed.emplace_back(&it.retention_done, remove_closed(it.cutoff));

@@ -70,6 +70,9 @@ class timeline_store {
   /// before, and the reset is recorded. `done` runs after the first transaction that holds it
   /// (false: not saved yet; it is kept and retried with the next transactions, like events).
   void reset_device(device_reset reset, completion done);
+  /// Queues the record that `device_id` (a device with no configured chair) now serves
+  /// `chair_id`, and no other chair; kept and retried like events if a transaction fails.
+  void bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms);
   /// Queues a reservation of ids: every id up to `through` may be handed out. Reservations only
   /// grow, except an `exact` one (a clean stop giving back what it did not use). `done` as for
   /// reset_device.
@@ -129,10 +132,10 @@ class timeline_store {
     std::vector<stored_checkpoint> checkpoints;
   };
   struct item {
-    enum class what : std::uint8_t { batch, state, retention, marker, reset, reservation } type = what::batch;
+    enum class what : std::uint8_t { batch, state, retention, marker, reset, reservation, binding } type = what::batch;
     batch_item batch;
     state_item state;
-    device_reset reset;
+    device_reset reset;  // also a binding's: device_id, who = the chair, at_ms
     id_range ids;
     bool exact = false;
     completion done;  // reset and reservation: called once, with the first outcome
@@ -148,6 +151,7 @@ class timeline_store {
   void write_state(const std::vector<item>& group);
   void write_devices(const std::vector<item>& group);
   void write_reservations(const std::vector<item>& group);
+  void write_bindings(const std::vector<item>& group);
   std::size_t remove_closed(engine::millis cutoff);
 
   options opts_;

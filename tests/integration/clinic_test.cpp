@@ -298,3 +298,74 @@ TEST(Clinic, EachRoleMayDoWhatItAllowsAndNoMore) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Written against the daemon that let any device whose entry names no chair (the demo's sim-*)
+// name any chair: streaming normal SpO2 into a chair whose own monitor read 82 % kept that chair
+// from ever alarming.
+TEST(Clinic, ADeviceWithNoConfiguredChairCannotFeedAChairAnotherDeviceServes) {
+  auto config = test_config();
+  config.ingest.devices.push_back({"monitor-3", device_token, "chair-3"});
+  daemon_under_test d(config);
+  control_client ops(d.control_port());
+  ASSERT_EQ(ops.call(open_on("chair-3"))->error(), v1::CONTROL_ERROR_NONE);
+  ASSERT_EQ(ops.call(open_on("chair-5"))->error(), v1::CONTROL_ERROR_NONE);
+
+  test_client monitor(d.port());
+  ASSERT_TRUE(monitor.hello("monitor-3", device_token, "chair-3")->has_welcome());
+  test_client intruder(d.port());
+  const auto refused = intruder.hello("dev-66", device_token, "chair-3");
+  ASSERT_TRUE(refused && refused->has_error()) << "a chair configured for a device is that device's";
+  EXPECT_EQ(refused->error().code(), v1::BAD_CHAIR);
+  EXPECT_NE(refused->error().message().find("configured"), std::string::npos) << refused->error().message();
+
+  // Two devices of the same prefix entry: the first to name chair-5 serves it.
+  test_client first(d.port());
+  ASSERT_TRUE(first.hello("dev-1", device_token, "chair-5")->has_welcome());
+  test_client second(d.port());
+  const auto taken = second.hello("dev-2", device_token, "chair-5");
+  ASSERT_TRUE(taken && taken->has_error());
+  EXPECT_EQ(taken->error().code(), v1::BAD_CHAIR);
+  EXPECT_NE(taken->error().message().find("dev-1"), std::string::npos) << taken->error().message();
+
+  // The monitor's desaturation alarms as it would alone.
+  const std::int64_t opened = ops.call(list())->sessions(0).opened_at_ms();
+  for (std::uint64_t s = 1; s <= 25; ++s) {
+    monitor.send(batch_of(s, {{v1::SPO2, 82, opened + 9'000 + static_cast<std::int64_t>(s) * 1000}}));
+    ASSERT_TRUE(monitor.wait_ack(s));
+  }
+  bool critical = false;
+  const auto listed = ops.call(list());
+  ASSERT_TRUE(listed);
+  for (const auto& session : listed->sessions()) {
+    for (const auto& a : session.alarms()) critical = critical || (session.chair_id() == "chair-3" && a.rule() == "spo2_critical");
+  }
+  EXPECT_TRUE(critical);
+}
+
+TEST(Clinic, AChairPassesToAnotherDeviceOnlyOnceItsDeviceHasGoneAndItsSessionIsOver) {
+  daemon_under_test d;
+  control_client ops(d.control_port());
+  ASSERT_EQ(ops.call(open_on("chair-6"))->error(), v1::CONTROL_ERROR_NONE);
+  {
+    test_client first(d.port());
+    ASSERT_TRUE(first.hello("dev-1", device_token, "chair-6")->has_welcome());
+  }
+  // Gone, but the session is open: still dev-1's chair.
+  {
+    test_client second(d.port());
+    const auto r = second.hello("dev-2", device_token, "chair-6");
+    ASSERT_TRUE(r && r->has_error());
+    EXPECT_EQ(r->error().code(), v1::BAD_CHAIR);
+  }
+  v1::ControlRequest close;
+  close.mutable_close_session()->set_chair_id("chair-6");
+  ASSERT_EQ(ops.call(close)->error(), v1::CONTROL_ERROR_NONE);
+  test_client second(d.port());
+  EXPECT_TRUE(second.hello("dev-2", device_token, "chair-6")->has_welcome());
+}
+
+}  // namespace
+}  // namespace vigil::test

@@ -37,7 +37,7 @@ config::daemon_config test_config() {
   c.ingest.port = 0;
   c.ingest.handshake_timeout = std::chrono::seconds(5);
   c.ingest.idle_timeout = std::chrono::seconds(30);
-  c.ingest.devices = {{"dev-*", device_token, ""}, {"pinned", device_token, "chair-9"}};
+  c.ingest.devices = {{"dev-*", device_token, ""}, {"pinned", device_token, "chair-pinned"}};
   c.control.port = 0;
   c.feed.port = 0;
   c.http.port = 0;

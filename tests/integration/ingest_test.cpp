@@ -198,7 +198,7 @@ TEST(Ingest, OversizedFrameClosesOnlyThatConnection) {
   test_client good(d.port());
   test_client bad(d.port());
   ASSERT_TRUE(good.hello("dev-good")->has_welcome());
-  ASSERT_TRUE(bad.hello("dev-bad")->has_welcome());
+  ASSERT_TRUE(bad.hello("dev-bad", device_token, "chair-2")->has_welcome());
   good.send(make_batch(1, 10));
   ASSERT_TRUE(good.wait_ack(1));
 
@@ -230,7 +230,7 @@ TEST(Ingest, GarbageAndMalformedFramesGetTheirCodes) {
   for (const auto& input : cases) {
     SCOPED_TRACE(input.name);
     test_client c(d.port());
-    ASSERT_TRUE(c.hello("dev-x")->has_welcome());
+    ASSERT_TRUE(c.hello("dev-x", device_token, "chair-2")->has_welcome());
     c.send_raw(input.bytes);
     EXPECT_EQ(fatal_error_of(c.receive()), input.code);
     EXPECT_TRUE(c.wait_closed());
@@ -278,7 +278,7 @@ TEST(Ingest, IdleTimeoutFiresAndPingsKeepAlive) {
   test_client idle(d.port());
   test_client busy(d.port());
   ASSERT_TRUE(idle.hello("dev-idle")->has_welcome());
-  ASSERT_TRUE(busy.hello("dev-busy")->has_welcome());
+  ASSERT_TRUE(busy.hello("dev-busy", device_token, "chair-2")->has_welcome());
   // The busy device pings every 100 ms until the idle one is cut off.
   v1::DeviceMessage ping;
   std::optional<v1::DaemonMessage> idle_reply;
@@ -303,7 +303,7 @@ TEST(Ingest, ConnectionLimitRefusesTheExtraConnection) {
   test_client a(d.port());
   test_client b(d.port());
   ASSERT_TRUE(a.hello("dev-a")->has_welcome());
-  ASSERT_TRUE(b.hello("dev-b")->has_welcome());
+  ASSERT_TRUE(b.hello("dev-b", device_token, "chair-2")->has_welcome());
   test_client extra(d.port());
   EXPECT_EQ(fatal_error_of(extra.receive()), v1::TOO_MANY_CONNECTIONS);
   EXPECT_TRUE(extra.wait_closed());

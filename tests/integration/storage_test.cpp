@@ -262,3 +262,36 @@ TEST(Storage, AnOperatorResetsADeviceThatRestartedItsCountAndTheResetOutlivesARe
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+TEST(Storage, AChairKeepsItsDeviceAcrossARestart) {
+  const fs::path dir = fs::temp_directory_path() / ("vigil-binding-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto config = test_config();
+  config.data_dir = dir.string();
+  {
+    daemon_under_test d(config);
+    control_client ops(d.control_port());
+    v1::ControlRequest open;
+    open.mutable_open_session()->set_chair_id("chair-4");
+    open.mutable_open_session()->set_patient_ref("P-4");
+    ASSERT_EQ(ops.call(open)->error(), v1::CONTROL_ERROR_NONE);
+    test_client monitor(d.port());
+    ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-4")->has_welcome());
+    monitor.send(make_batch(1, 1, wall_ms()));
+    ASSERT_TRUE(monitor.wait_ack(1));
+  }
+  daemon_under_test d(config);
+  test_client other(d.port());
+  const auto refused = other.hello("dev-2", device_token, "chair-4");
+  ASSERT_TRUE(refused && refused->has_error()) << "the session came back, and so did its device";
+  EXPECT_EQ(refused->error().code(), v1::BAD_CHAIR);
+  test_client monitor(d.port());
+  EXPECT_TRUE(monitor.hello("dev-1", device_token, "chair-4")->has_welcome());
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::test

@@ -3,6 +3,7 @@
 #include "daemon/codec/frame.hpp"
 #include "vigil/v1/device.pb.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -63,6 +64,10 @@ class recording_sink final : public sample_sink {
     }
   }
 
+  void link_changed(std::string_view device_id, std::string_view chair_id, bool up) override {
+    links.push_back(fmt::format("{} {} {}", device_id, chair_id, up ? "up" : "down"));
+  }
+
   /// Reports stored every deferred batch up to and including `seq`.
   void store_through(std::uint64_t seq) {
     std::erase_if(pending, [seq](const deferred& p) {
@@ -80,6 +85,7 @@ class recording_sink final : public sample_sink {
 
   bool defer = false;
   std::vector<record> records;
+  std::vector<std::string> links;
   struct deferred {
     std::uint64_t seq = 0;
     std::uint64_t epoch = 0;
@@ -760,6 +766,51 @@ TEST_F(DeviceProtocol, AnOperatorResetLetsADeviceThatRestartedItsCountStartAgain
 TEST_F(DeviceProtocol, ResettingADeviceNobodyConfiguredIsRefused) {
   EXPECT_FALSE(registry_.reset("stranger").known);
   EXPECT_TRUE(registry_.reset("sim-7").known) << "a prefix entry admits it";
+}
+
+}  // namespace
+}  // namespace vigil::ingest
+
+// --- chairs of devices with no configured chair -----------------------------------------------
+
+namespace vigil::ingest {
+namespace {
+
+TEST_F(DeviceProtocol, ADeviceWithNoConfiguredChairMayNotNameAConfiguredOne) {
+  auto c = connect();
+  c->protocol.on_message(hello("sim-1", sim_token, "chair-1"));  // bay1-monitor's chair
+  expect_fatal(c->protocol, output(c->protocol), v1::BAD_CHAIR);
+}
+
+TEST_F(DeviceProtocol, TheFirstDeviceToNameAChairServesItUntilItHasGoneAndTheChairIsFree) {
+  bool in_use = true;
+  registry_.chair_in_use_by([&](std::string_view) { return in_use; });
+  std::vector<std::pair<std::string, std::string>> recorded;
+  registry_.record_bindings_with([&](const std::string& chair, const std::string& device) { recorded.emplace_back(chair, device); });
+
+  auto first = streaming("sim-1", sim_token, "chair-5");
+  auto second = connect();
+  second->protocol.on_message(hello("sim-2", sim_token, "chair-5"));
+  expect_fatal(second->protocol, output(second->protocol), v1::BAD_CHAIR);
+
+  first.reset();  // gone, but the chair's session is open
+  auto third = connect();
+  third->protocol.on_message(hello("sim-2", sim_token, "chair-5"));
+  expect_fatal(third->protocol, output(third->protocol), v1::BAD_CHAIR);
+
+  in_use = false;
+  auto fourth = streaming("sim-2", sim_token, "chair-5");
+  EXPECT_EQ(registry_.bound_to("chair-5"), "sim-2");
+  EXPECT_EQ(recorded, (std::vector<std::pair<std::string, std::string>>{{"chair-5", "sim-1"}, {"chair-5", "sim-2"}}));
+}
+
+TEST_F(DeviceProtocol, ADeviceThatMovesToAnotherChairLeavesItsOldOne) {
+  auto first = streaming("sim-1", sim_token, "chair-5");
+  auto moved = streaming("sim-1", sim_token, "chair-6");
+  EXPECT_EQ(sink_.links, (std::vector<std::string>{"sim-1 chair-5 up", "sim-1 chair-5 down", "sim-1 chair-6 up"}));
+  EXPECT_FALSE(registry_.bound_to("chair-5"));
+  auto other = streaming("sim-2", sim_token, "chair-5");
+  EXPECT_EQ(registry_.bound_to("chair-5"), "sim-2");
 }
 
 }  // namespace

@@ -454,6 +454,17 @@ TEST_F(StoreTest, ReservedIdsAreNeverGivenAgainAndOnlyAnExactReservationLowersTh
   EXPECT_EQ(ids.next_event, 3u) << "the event took the next row id, 1";
 }
 
+TEST_F(StoreTest, ADeviceServesOneChairAndEachChairOneDevice) {
+  timeline_store store({path()});
+  store.bind_chair("chair-5", "sim-1", 10);
+  store.bind_chair("chair-6", "sim-2", 11);
+  store.bind_chair("chair-7", "sim-1", 12);  // sim-1 moved
+  store.bind_chair("chair-6", "sim-3", 13);  // chair-6 passed on
+  store.flush();
+  EXPECT_EQ(store.reader().chair_bindings(),
+            (std::map<std::string, std::string>{{"chair-6", "sim-3"}, {"chair-7", "sim-1"}}));
+}
+
 TEST_F(StoreTest, RetentionRemovesSessionsClosedBeforeTheCutoffAndNothingElse) {
   timeline_store store({path()});
   const engine::millis day = 24 * 3'600'000;
