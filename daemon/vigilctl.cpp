@@ -6,6 +6,7 @@
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
 #include "daemon/report/session_record.hpp"
+#include "daemon/store/salvage.hpp"
 #include "daemon/store/timeline_reader.hpp"
 #include "vigil/v1/control.pb.h"
 
@@ -263,6 +264,26 @@ int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* export_cmd, C
   }
 }
 
+/// Copies what can be read of a damaged timeline into a new one and says, per table, what came.
+int run_salvage(const std::string& damaged, const std::string& out) {
+  try {
+    const auto report = vigil::store::salvage(damaged, out);
+    bool whole = true;
+    for (const auto& t : report.tables) {
+      whole = whole && t.whole;
+      std::printf("%-16s %10llu rows  %s\n", t.name.c_str(), static_cast<unsigned long long>(t.rows),
+                  t.whole ? "all read"
+                          : t.skips > 0 ? fmt::format("damaged pages stepped over {} times: some rows lost", t.skips).c_str()
+                                        : "stopped at a damaged page: the rest lost");
+    }
+    std::printf("wrote %s%s\n", out.c_str(), whole ? "" : " (incomplete: see above)");
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigilctl: %s\n", e.what());
+    return 2;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -333,6 +354,12 @@ int main(int argc, char** argv) {
   report->add_option("session", stored.session, "Session id (from 'list')")->required();
   report->add_option("-o,--output", stored.output, "The HTML file to write")->required();
 
+  std::string damaged, salvaged;
+  auto* salvage = cli.add_subcommand(
+      "salvage", "Copy what can still be read of a damaged timeline into a new file (vigild refuses a damaged one)");
+  salvage->add_option("damaged", damaged, "The damaged timeline, set aside (e.g. timeline.db.damaged)")->required();
+  salvage->add_option("-o,--output", salvaged, "The new timeline file to write (must not exist)")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -341,6 +368,7 @@ int main(int argc, char** argv) {
   }
 
   if (*list || *show || *export_cmd || *report) return run_timeline_command(list, show, export_cmd, report, stored);
+  if (*salvage) return run_salvage(damaged, salvaged);
 
   if (token.empty()) {
     if (const char* env = std::getenv("VIGIL_TOKEN")) token = env;

@@ -177,9 +177,49 @@ bool unpack_chunk(std::string_view data, model::vital_kind kind, std::int64_t fi
   return true;
 }
 
+namespace {
+
+/// What PRAGMA quick_check finds wrong with the file: empty when it is sound. It reads every
+/// page, so damage behind an intact header is found before the daemon relies on the file.
+std::vector<std::string> damage(sqlite3* db) {
+  constexpr int max_reported = 5;
+  std::vector<std::string> problems;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &st, nullptr) != SQLITE_OK) {
+    problems.emplace_back(sqlite3_errmsg(db));
+    return problems;
+  }
+  int rc = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    std::string line = sql::text(st, 0);
+    if (line != "ok" && static_cast<int>(problems.size()) < max_reported) problems.push_back(std::move(line));
+  }
+  if (rc != SQLITE_DONE) problems.emplace_back(sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return problems;
+}
+
+bool is_damage(int code) { return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB; }
+
+}  // namespace
+
+std::string damaged_timeline_advice(const std::string& path) {
+  return "vigild does not start on a damaged timeline. With vigild stopped, set the file aside (mv " + path + " " +
+         path + ".damaged, and the same for its -wal and -shm files if present) and start vigild again: it starts "
+         "a new timeline, monitors resend what was not yet acked, and open sessions must be opened again. Copy what "
+         "can still be read of the old record with: vigilctl salvage " + path + ".damaged -o salvaged.db (then "
+         "vigilctl list --db salvaged.db). See docs/architecture.md, \"A damaged timeline\".";
+}
+
 timeline_store::timeline_store(options opts) : opts_(std::move(opts)) {
   db_ = sql::open(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   try {
+    if (const auto problems = damage(db_); !problems.empty()) {
+      std::string list;
+      for (const auto& p : problems) list += (list.empty() ? "" : "; ") + p;
+      throw std::runtime_error("timeline database '" + opts_.path + "' is damaged (" + list + "). " +
+                               damaged_timeline_advice(opts_.path));
+    }
     exec(db_, "PRAGMA journal_mode=WAL", "enable WAL");
     exec(db_, opts_.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", "set synchronous");
     exec(db_, "PRAGMA foreign_keys=ON", "enable foreign keys");
@@ -194,9 +234,13 @@ timeline_store::timeline_store(options opts) : opts_(std::move(opts)) {
       exec(db_, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str(), "record schema version");
       exec(db_, "COMMIT", "commit migration");
     }
-  } catch (...) {
+  } catch (const std::exception& e) {
     sqlite3_close(db_);
-    throw;
+    // Every start-up failure names the file: "enable WAL: unable to open database file" alone
+    // does not say which.
+    const std::string what = e.what();
+    if (what.rfind("timeline database '", 0) == 0) throw;
+    throw std::runtime_error("timeline database '" + opts_.path + "': " + what);
   }
   writer_ = std::thread([this] { run(); });
 }
@@ -578,6 +622,11 @@ std::size_t timeline_store::remove_closed(engine::millis cutoff) {
 bool timeline_store::commit(std::vector<item>& group) {
   const bool has_data = std::any_of(group.begin(), group.end(), [](const item& it) { return it.type != item::what::marker; });
   if (!has_data) return true;
+  if (damaged_) {
+    std::lock_guard lock(mutex_);
+    ++stats_.failures;
+    return false;
+  }
   try {
     exec(db_, "BEGIN IMMEDIATE", "begin");
     statement chunk(db_,
@@ -641,6 +690,13 @@ bool timeline_store::commit(std::vector<item>& group) {
     return true;
   } catch (const std::exception& e) {
     last_error_ = e.what();
+    if (is_damage(sqlite3_extended_errcode(db_))) {
+      // Not a full disk that may clear: writing on would only spread the damage. The store
+      // stops writing for good and says so until the daemon is restarted on a sound file.
+      damaged_ = true;
+      last_error_ = "the timeline file is damaged (" + last_error_ + "); nothing more is written to it. " +
+                    damaged_timeline_advice(opts_.path);
+    }
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     std::lock_guard lock(mutex_);
     ++stats_.failures;

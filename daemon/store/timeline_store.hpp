@@ -36,8 +36,9 @@ class timeline_store {
   /// Called on the writer thread once the item is committed (true) or could not be (false).
   using completion = std::function<void(bool committed)>;
 
-  /// Opens (creating and migrating as needed) the database; throws std::runtime_error with the
-  /// path and SQLite's reason on failure.
+  /// Opens (creating and migrating as needed) the database after checking every page of it
+  /// (PRAGMA quick_check); throws std::runtime_error with the path and SQLite's reason on
+  /// failure, and with what to do when the file is damaged.
   explicit timeline_store(options opts);
   /// Commits what is queued, then stops the writer.
   ~timeline_store();
@@ -161,12 +162,16 @@ class timeline_store {
   std::deque<item> queue_;
   bool stopping_ = false;
   bool healthy_ = true;  // writer thread only
+  bool damaged_ = false;  // writer thread only: the file is corrupt; nothing more is written
   std::map<std::string, std::uint64_t, std::less<>> failed_epochs_;  // writer thread only: device -> epoch
   std::string last_error_;  // writer thread only
   health_callback health_;
   counters stats_;
   std::thread writer_;
 };
+
+/// What an operator does about a damaged timeline at `path`: set it aside, start afresh, salvage.
+std::string damaged_timeline_advice(const std::string& path);
 
 /// Packs samples of one kind, in time order, into a compact chunk (zigzag varint time deltas,
 /// raw 8-byte values, varint quality).

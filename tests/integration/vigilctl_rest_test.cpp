@@ -165,7 +165,7 @@ TEST_F(VigilctlRest, ResetsADeviceThatRestartedItsCount) {
 
 TEST_F(VigilctlRest, EveryCommandHasItsHelp) {
   for (const char* command : {"sessions", "open", "override", "dose", "ack", "pause", "close", "abort", "note",
-                              "device-reset", "list", "show", "export", "report"}) {
+                              "device-reset", "list", "show", "export", "report", "salvage"}) {
     const auto r = run({command, "--help"});
     EXPECT_EQ(r.status, 0) << command;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << command << ": " << r.out;

@@ -521,3 +521,55 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Written against the daemon that opened a timeline with damaged pages behind an intact header,
+// said it was ready and healthy, dropped the open session with one log line, and then flapped
+// between saved and not saved while the monitor was never acked.
+TEST(VigildProcess, ADamagedTimelineIsRefusedAtStartWithWhatToDo) {
+  const auto dir = temp_dir() / "damaged";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto file = write_file(dir / "vigild.yaml",
+                               "data_dir: data\nretention_days: 0\n"
+                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
+                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
+                                   std::string(operator_token) + "\nlog:\n  level: warn\n");
+  const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
+  const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
+  const auto db = dir / "data" / "timeline.db";
+  {
+    vigild_process p(args);
+    const auto m = p.wait_line(listening);
+    ASSERT_FALSE(m.empty()) << p.output();
+    test_client c(static_cast<std::uint16_t>(std::stoi(m[1].str())));
+    ASSERT_TRUE(c.hello("dev-1")->has_welcome());
+    // Enough batches, each its own transaction, for the file to span many pages.
+    for (std::uint64_t seq = 1; seq <= 300; ++seq) {
+      c.send(make_batch(seq, 20, 1'700'000'000'000 + static_cast<std::int64_t>(seq) * 60'000));
+      ASSERT_TRUE(c.wait_ack(seq));
+    }
+    p.signal(SIGTERM);
+    ASSERT_EQ(p.wait_exit(), 0) << p.output();
+  }
+  ASSERT_GE(fs::file_size(db), 16u * 4096u);
+  {
+    // Pages 3 to 6 overwritten; page 1, with the header and the schema, stays intact.
+    std::fstream out(db, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(2 * 4096);
+    const std::string garbage(4 * 4096, '\xa5');
+    out.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  vigild_process p(args);
+  EXPECT_EQ(p.wait_exit(), 1) << "vigild must not serve on a damaged timeline: " << p.output();
+  const auto& out = p.output();
+  EXPECT_NE(out.find("timeline database '" + db.string() + "' is damaged"), std::string::npos) << out;
+  EXPECT_NE(out.find("vigilctl salvage"), std::string::npos) << "the message says how to salvage it: " << out;
+  EXPECT_EQ(out.find("ready"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace vigil::test

@@ -1,5 +1,7 @@
 #include "daemon/store/timeline_store.hpp"
 
+#include "daemon/store/salvage.hpp"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -7,6 +9,8 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <limits>
 
 namespace vigil::store {
@@ -463,6 +467,49 @@ TEST_F(StoreTest, ADeviceServesOneChairAndEachChairOneDevice) {
   store.flush();
   EXPECT_EQ(store.reader().chair_bindings(),
             (std::map<std::string, std::string>{{"chair-6", "sim-3"}, {"chair-7", "sim-1"}}));
+}
+
+TEST_F(StoreTest, ADamagedFileIsRefusedAndWhatCanBeReadIsSalvagedIntoANewOne) {
+  {
+    timeline_store store({path()});
+    for (int i = 0; i < 400; ++i) {
+      store.append_batch("dev-1", "chair-1", 1, static_cast<std::uint64_t>(i + 1), heart_rates(i * 60'000, 60), nullptr);
+      store.append_state(session_story(static_cast<std::uint64_t>(i + 1), t0 + i * 10'000), {});
+      store.flush();  // a transaction each: many pages
+    }
+  }
+  ASSERT_GE(fs::file_size(path()), 40u * 4096u);
+  {
+    std::fstream file(path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(20 * 4096);
+    const std::string garbage(3 * 4096, '\x5a');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  try {
+    timeline_store refused({path()});
+    FAIL() << "a damaged file must be refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("is damaged"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vigilctl salvage"), std::string::npos) << e.what();
+  }
+
+  const std::string out = (dir_ / "salvaged.db").string();
+  const auto report = salvage(path(), out);
+  std::map<std::string, salvaged_table> by_name;
+  for (const auto& t : report.tables) by_name[t.name] = t;
+  ASSERT_TRUE(by_name.contains("vitals") && by_name.contains("events") && by_name.contains("devices"));
+  std::uint64_t rows = 0;
+  bool damaged_seen = false;
+  for (const auto& t : report.tables) {
+    rows += t.rows;
+    damaged_seen = damaged_seen || !t.whole;
+  }
+  EXPECT_TRUE(damaged_seen) << "three pages of garbage cost something";
+  EXPECT_GT(by_name["vitals"].rows + by_name["events"].rows, 400u) << "most of the record is read back";
+  EXPECT_EQ(by_name["devices"].rows, 1u);
+  timeline_store sound({out});  // passes the check of every page
+  EXPECT_FALSE(sound.reader().sessions().empty());
+  EXPECT_THROW(salvage(path(), out), std::runtime_error) << "never over an existing file";
 }
 
 TEST_F(StoreTest, RetentionRemovesSessionsClosedBeforeTheCutoffAndNothingElse) {
