@@ -20,7 +20,28 @@
 namespace vigil::config {
 namespace {
 
-constexpr std::size_t min_token_length = 12;
+constexpr std::size_t min_token_length = 16;
+
+/// Why `token` will not do as a secret; empty if it will. Example files ship placeholders, and a
+/// placeholder left in place is a door anyone who read the example can open.
+std::string secret_problem(std::string_view token) {
+  if (token.size() < min_token_length) return fmt::format("must be at least {} characters", min_token_length);
+  std::string lower(token);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const std::string_view placeholder : {"change-me", "changeme", "change_me", "replace-me", "replaceme",
+                                             "replace_me", "placeholder", "example", "your-token", "password"}) {
+    if (lower.find(placeholder) != std::string::npos) {
+      return fmt::format("is a placeholder (it contains '{}'): set a secret of your own, e.g. from "
+                         "'openssl rand -base64 24'",
+                         placeholder);
+    }
+  }
+  constexpr std::size_t min_distinct = 8;
+  if (std::set<char>(token.begin(), token.end()).size() < min_distinct) {
+    return fmt::format("is too simple to be a secret (fewer than {} different characters)", min_distinct);
+  }
+  return {};
+}
 
 using detail::section;
 
@@ -185,9 +206,7 @@ std::vector<problem> validate(const daemon_config& config) {
       problems.push_back({key + ".id", "must be 1 to 128 printable ASCII characters without spaces"});
     }
     if (!d.id.empty() && !ids.insert(d.id).second) problems.push_back({key + ".id", fmt::format("'{}' is listed twice", d.id)});
-    if (d.token.size() < min_token_length) {
-      problems.push_back({key + ".token", fmt::format("must be at least {} characters", min_token_length)});
-    }
+    if (auto why = secret_problem(d.token); !why.empty()) problems.push_back({key + ".token", std::move(why)});
     if (!d.chair.empty() && !model::valid_chair_id(d.chair)) {
       problems.push_back({key + ".chair", "must be 1 to 64 printable ASCII characters without spaces"});
     }
@@ -212,8 +231,8 @@ std::vector<problem> validate(const daemon_config& config) {
     } else if (!names.insert(o.name).second) {
       problems.push_back({key + ".name", fmt::format("'{}' is listed twice", o.name)});
     }
-    if (o.token.size() < min_token_length) {
-      problems.push_back({key + ".token", fmt::format("must be at least {} characters", min_token_length)});
+    if (auto why = secret_problem(o.token); !why.empty()) {
+      problems.push_back({key + ".token", std::move(why)});
     } else if (!tokens.insert(o.token).second) {
       problems.push_back({key + ".token", "is the same as another user's: everyone needs their own"});
     }

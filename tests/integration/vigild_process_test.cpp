@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <regex>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace vigil::test {
 namespace {
@@ -55,9 +57,26 @@ TEST(VigildProcess, CheckConfigReportsEveryProblemWithItsKey) {
   EXPECT_NE(out.find("log.level"), std::string::npos) << out;
 }
 
-TEST(VigildProcess, ShippedConfigPassesCheck) {
-  vigild_process p({"--check-config", std::string(VIGIL_SOURCE_DIR) + "/config/vigild.yaml"});
-  EXPECT_EQ(p.wait_exit(), 0) << p.output();
+// Written against the daemon that took the shipped example's change-me tokens: the admin token
+// printed in the docs let anyone in, and --check-config said nothing.
+TEST(VigildProcess, TheShippedConfigIsRefusedUntilItsPlaceholderTokensAreReplaced) {
+  const std::string shipped = std::string(VIGIL_SOURCE_DIR) + "/config/vigild.yaml";
+  vigild_process p({"--check-config", shipped});
+  EXPECT_EQ(p.wait_exit(), 2) << p.output();
+  const auto& out = p.output();
+  for (const char* key : {"ingest.devices[0].token", "ingest.devices[1].token", "users[0].token"}) {
+    EXPECT_NE(out.find(std::string(key) + ": is a placeholder"), std::string::npos) << key << "\n" << out;
+  }
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3) << "nothing else is wrong with it: " << out;
+
+  // With secrets of its own, the same file is valid.
+  std::ifstream in(shipped);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto mended = write_file(temp_dir() / "shipped-mended.yaml",
+                                 std::regex_replace(text.str(), std::regex("change-me-([a-z0-9]+)-0000"), "k7Qp2xW9mZr3vB-$1"));
+  vigild_process ok({"--check-config", mended.string()});
+  EXPECT_EQ(ok.wait_exit(), 0) << ok.output();
 }
 
 TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
