@@ -259,7 +259,14 @@ std::string describe(const engine::event& e) {
     default: break;
   }
   if (!e.who.empty()) line += fmt::format(" by {}", e.who);
-  if (!e.text.empty()) line += fmt::format(": {}", e.text);
+  // A note's words are the patient record's, kept in the timeline; the log only says one was
+  // written. Other texts (reasons, alarm texts) are cut short.
+  constexpr std::size_t max_text = 200;
+  if (e.type == engine::event_type::note_added) {
+    line += fmt::format(": {} characters", e.text.size());
+  } else if (!e.text.empty()) {
+    line += fmt::format(": {}", log::clip(e.text, max_text));
+  }
   return line;
 }
 

@@ -1,6 +1,7 @@
 #include "daemon/ingest/device_protocol.hpp"
 
 #include "daemon/ingest/validate.hpp"
+#include "daemon/log/log.hpp"
 #include "vigil/v1/device.pb.h"
 
 #include <spdlog/spdlog.h>
@@ -83,7 +84,8 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   if (!admitted.left_chair.empty()) ctx_.sink.link_changed(device_->device_id, admitted.left_chair, false);
   ctx_.sink.link_changed(device_->device_id, device_->chair_id, true);
   ctx_.log.info("[C{}] device '{}' for chair '{}' connected ({}); resumes after seq {}", id_,
-                device_->device_id, device_->chair_id, hello.software().empty() ? "no software info" : hello.software(),
+                device_->device_id, device_->chair_id,
+                hello.software().empty() ? std::string("no software info") : log::clip(hello.software(), 128),
                 device_->stored_seq);
 
   v1::DaemonMessage reply;

@@ -13,6 +13,55 @@
 namespace vigil::log {
 namespace {
 
+/// The length of the well-formed UTF-8 sequence at the start of `text` that encodes a character
+/// from U+00A0 up (C1 controls and malformed or overlong sequences are not characters to print);
+/// 0 when there is none.
+std::size_t printable_utf8(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char c = byte(0);
+  const std::size_t length = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (length == 0 || text.size() < length) return 0;
+  std::uint32_t point = c & (length == 2 ? 0x1f : length == 3 ? 0x0f : 0x07);
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    point = (point << 6) | (byte(i) & 0x3f);
+  }
+  const std::uint32_t least = length == 2 ? 0xa0 : length == 3 ? 0x800 : 0x10000;
+  if (point < least || (point >= 0xd800 && point <= 0xdfff) || point > 0x10ffff) return 0;
+  return length;
+}
+
+/// A message cut to `max_message_bytes`, saying how much more there was.
+template <class Append>
+void bounded(std::string& out, std::string_view text, Append append) {
+  if (text.size() <= max_message_bytes) {
+    append(out, text);
+    return;
+  }
+  append(out, text.substr(0, max_message_bytes));
+  out += fmt::format(" ... ({} bytes more)", text.size() - max_message_bytes);
+}
+
+/// Gives the wrapped formatter the message escaped and bounded, so that nothing a device or a
+/// client sends can start a line of its own, drive a terminal, or flood the log.
+class safe_text_formatter final : public spdlog::formatter {
+ public:
+  explicit safe_text_formatter(std::unique_ptr<spdlog::formatter> inner) : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string safe;
+    bounded(safe, std::string_view(msg.payload.data(), msg.payload.size()), append_escaped);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(safe.data(), safe.size());
+    inner_->format(copy, dest);
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<safe_text_formatter>(inner_->clone());
+  }
+
+ private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
 /// One JSON object per line: ts, level, logger, msg.
 class json_formatter final : public spdlog::formatter {
  public:
@@ -33,7 +82,7 @@ class json_formatter final : public spdlog::formatter {
     line += R"(","logger":")";
     append_json_escaped(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
     line += R"(","msg":")";
-    append_json_escaped(line, std::string_view(msg.payload.data(), msg.payload.size()));
+    bounded(line, std::string_view(msg.payload.data(), msg.payload.size()), append_json_escaped);
     line += "\"}\n";
     dest.append(line.data(), line.data() + line.size());
   }
@@ -53,8 +102,8 @@ state& shared() {
 
 spdlog::sink_ptr text_sink(spdlog::sink_ptr sink) {
   // UTC, as in JSON lines: logs from machines in different zones line up.
-  sink->set_formatter(std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v",
-                                                                   spdlog::pattern_time_type::utc));
+  sink->set_formatter(std::make_unique<safe_text_formatter>(std::make_unique<spdlog::pattern_formatter>(
+      "%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v", spdlog::pattern_time_type::utc)));
   return sink;
 }
 
@@ -108,20 +157,63 @@ void configure(const options& opts) {
   });
 }
 
-void append_json_escaped(std::string& out, std::string_view text) {
-  for (const char c : text) {
+std::string clip(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  return fmt::format("{}... ({} bytes more)", text.substr(0, max_bytes), text.size() - max_bytes);
+}
+
+void append_escaped(std::string& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
+      case '\\': out += "\\\\"; ++i; continue;
+      case '\n': out += "\\n"; ++i; continue;
+      case '\r': out += "\\r"; ++i; continue;
+      case '\t': out += "\\t"; ++i; continue;
+      default: break;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const std::size_t n = c >= 0x80 ? printable_utf8(text.substr(i)) : 0; n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+    }
+  }
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    switch (c) {
+      case '"': out += "\\\""; ++i; continue;
+      case '\\': out += "\\\\"; ++i; continue;
+      case '\n': out += "\\n"; ++i; continue;
+      case '\r': out += "\\r"; ++i; continue;
+      case '\t': out += "\\t"; ++i; continue;
+      default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const std::size_t n = printable_utf8(text.substr(i)); n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+      // A C1 control character: well-formed, but no terminal should act on it.
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(text[i + 1])));
+      i += 2;
+    } else {
+      // Not UTF-8: the byte as text, so the line stays valid JSON.
+      out += fmt::format("\\\\x{:02x}", c);
+      ++i;
     }
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,7 +30,20 @@ void configure(const options& opts);
 /// The level for a name, if it is one of spdlog's level names.
 std::optional<int> parse_level(std::string_view name);
 
-/// Escapes `text` for the inside of a JSON string.
+/// A log message longer than this is cut there, with how many bytes more it had.
+inline constexpr std::size_t max_message_bytes = 4096;
+
+/// `text` cut to `max_bytes` for a log line, with how many bytes more it had. For free text
+/// from outside (a note, a reason, a monitor's software string) that a line only needs to hint at.
+std::string clip(std::string_view text, std::size_t max_bytes);
+
+/// Escapes `text` for one line of text: backslash, newline, carriage return and tab as \\,
+/// \n, \r, \t; every other control byte, C1 control and byte that is not well-formed UTF-8 as
+/// \xNN. Every log line goes through this (or the JSON form), whatever a message holds.
+void append_escaped(std::string& out, std::string_view text);
+
+/// Escapes `text` for the inside of a JSON string: control characters (C0 and C1) as \uNNNN,
+/// and bytes that are not well-formed UTF-8 as the text \xNN, so the line stays valid JSON.
 void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace vigil::log

@@ -170,3 +170,28 @@ TEST(ClinicIds, AReservationIsAskedForBeforeTheReserveRunsLowAndNoIdPassesWhatIs
 
 }  // namespace
 }  // namespace vigil::clinic
+
+namespace vigil::clinic {
+namespace {
+
+// Written against the log that held every note in full: a note is the patient record's, and
+// 2,000 characters a time of anyone's text is not the log's to keep.
+TEST(ClinicLog, ANoteIsLoggedByItsLengthAndOtherTextsAreCutShort) {
+  engine::event note;
+  note.type = engine::event_type::note_added;
+  note.chair = "chair-1";
+  note.session = 4;
+  note.who = "nurse-ana";
+  note.text = "patient reports mild dissociation";
+  const auto line = describe(note);
+  EXPECT_EQ(line.find("dissociation"), std::string::npos) << line;
+  EXPECT_NE(line.find("33 characters"), std::string::npos) << line;
+
+  engine::event closed;
+  closed.type = engine::event_type::session_closed;
+  closed.text = std::string(1'000, 'r');
+  EXPECT_LT(describe(closed).size(), 300u);
+}
+
+}  // namespace
+}  // namespace vigil::clinic

@@ -62,3 +62,48 @@ TEST(Log, ComponentLoggersAreSharedByName) {
 
 }  // namespace
 }  // namespace vigil::log
+
+namespace vigil::log {
+namespace {
+
+// Written against the text log that wrote newlines, escape characters and NUL from chair ids,
+// patient references, notes and Hello.software raw: a device could forge whole log lines.
+TEST(Log, TextLinesCannotBeForgedAndAreBounded) {
+  const auto path = std::filesystem::temp_directory_path() / ("vigil-log-text-" + std::to_string(getpid()) + ".log");
+  std::filesystem::remove(path);
+  configure({"info", format::text, path.string()});
+  auto logger = component_logger("forge-test");
+  const std::string software = "gw 1.4\n2026-12-06T00:00:00.000Z info  [app] vigild stopped\x1b[2K\r";
+  logger->info("device connected ({})", software + std::string(1, '\0') + "\xc2\x9b" + "\xff" + "caf\xc3\xa9 \\");
+  logger->info("{}", std::string(10'000, 'n'));
+  logger->flush();
+
+  const std::string text = read_all(path);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << "one record, one line: " << text;
+  const std::string first = text.substr(0, text.find('\n'));
+  EXPECT_NE(first.find(R"(gw 1.4\n2026-12-06T00:00:00.000Z info  [app] vigild stopped\x1b[2K\r\x00\xc2\x9b\xffcafé \\)"),
+            std::string::npos)
+      << first;
+  for (const char c : first) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20) << "a control byte reached the log";
+  const std::string second = text.substr(text.find('\n') + 1);
+  EXPECT_LT(second.size(), 5'000u) << "a message is bounded";
+  EXPECT_NE(second.find("(5904 bytes more)"), std::string::npos) << second.substr(second.size() - 80);
+
+  configure({"info", format::text, ""});
+  std::filesystem::remove(path);
+}
+
+TEST(Log, JsonLinesStayValidUtf8WhateverTheMessageHolds) {
+  const auto path = std::filesystem::temp_directory_path() / ("vigil-log-json8-" + std::to_string(getpid()) + ".jsonl");
+  std::filesystem::remove(path);
+  configure({"info", format::json, path.string()});
+  component_logger("utf8-test")->info("bytes \xff\xfe and \xc2\x9b and caf\xc3\xa9");
+  component_logger("utf8-test")->flush();
+  const std::string text = read_all(path);
+  EXPECT_NE(text.find(R"(bytes \\xff\\xfe and \u009b and café)"), std::string::npos) << text;
+  configure({"info", format::text, ""});
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace vigil::log
