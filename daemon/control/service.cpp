@@ -119,6 +119,20 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
   v1::ControlResponse response;
   const user* who = admit(request, response);
   if (who == nullptr) return response;
+  // One rule for chairs on every interface: a chair no monitor could ever name is refused
+  // before any command touches it.
+  if (const auto* field = request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))) {
+    if (field->message_type() != nullptr) {
+      const auto& command = request.GetReflection()->GetMessage(request, field);
+      if (const auto* chair = command.GetDescriptor()->FindFieldByName("chair_id")) {
+        if (!model::valid_chair_id(command.GetReflection()->GetString(command, chair))) {
+          response.set_error(v1::CONTROL_ERROR_INVALID_ARGUMENT);
+          response.set_message("chair_id must be 1 to 64 printable ASCII characters without spaces");
+          return response;
+        }
+      }
+    }
+  }
   auto& engine = clinic_.alarms();
   auto at = [&](const std::string& chair) { return clinic_.now_for(chair); };
   // A command given a time of its own (MarkDose, CloseSession): not before the session opened,

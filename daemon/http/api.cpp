@@ -351,8 +351,13 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
 
 asio::awaitable<response> api::read(const request& req, const route_match& route, const control::user& who) {
   const std::string_view target(req.target().data(), req.target().size());
-  const auto query = query_of(target);
+  const auto parsed = query_of(target);
+  const auto& query = parsed.params;
   const auto only = [&](std::initializer_list<std::string_view> names) -> std::optional<response> {
+    if (!parsed.repeated.empty()) {
+      return error_response(status::bad_request, "invalid_argument",
+                            fmt::format("query parameter '{}' is given more than once", parsed.repeated));
+    }
     for (const auto& [name, value] : query) {
       if (std::find(names.begin(), names.end(), name) == names.end()) {
         return error_response(status::bad_request, "invalid_argument", fmt::format("unknown query parameter '{}'", name));

@@ -115,18 +115,21 @@ route_match find_route(std::string_view method, std::string_view path) {
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-std::map<std::string, std::string, std::less<>> query_of(std::string_view target) {
-  std::map<std::string, std::string, std::less<>> out;
+query query_of(std::string_view target) {
+  query out;
   const auto mark = target.find('?');
   if (mark == std::string_view::npos) return out;
-  std::string_view query = target.substr(mark + 1);
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  std::string_view rest = target.substr(mark + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    out[decode(pair.substr(0, eq))] = eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1));
+    auto name = decode(pair.substr(0, eq));
+    auto value = eq == std::string_view::npos ? std::string() : decode(pair.substr(eq + 1));
+    const bool added = out.params.emplace(name, std::move(value)).second;
+    if (!added && out.repeated.empty()) out.repeated = std::move(name);
   }
   return out;
 }

@@ -46,7 +46,12 @@ route_match find_route(std::string_view method, std::string_view path);
 
 /// The path of a request target, before any '?'.
 std::string_view path_of(std::string_view target);
-/// The query's parameters, percent-decoded; a name given twice keeps its last value.
-std::map<std::string, std::string, std::less<>> query_of(std::string_view target);
+/// A request's query: its parameters, percent-decoded, and the first name given more than once
+/// (a request that says two things about one parameter is refused, not guessed at).
+struct query {
+  std::map<std::string, std::string, std::less<>> params;
+  std::string repeated;  // empty when every name came once
+};
+query query_of(std::string_view target);
 
 }  // namespace vigil::http

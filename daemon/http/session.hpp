@@ -98,6 +98,19 @@ class http_session final : public net::connection, public std::enable_shared_fro
         break;
       }
       auto req = parser.release();
+      if (is_feed_upgrade(req) && !valid_websocket_key(req)) {
+        // Beast would accept any key; RFC 6455 4.2.1 says it is 16 bytes in base64.
+        auto refusal = error_response(status::bad_request, "bad_request",
+                                      "Sec-WebSocket-Key must be 16 bytes in base64 (RFC 6455 section 4.2.1)");
+        refusal.version(req.version());
+        refusal.keep_alive(false);
+        refusal.set(bh::field::server, "vigild/" VIGIL_VERSION);
+        refusal.prepare_payload();
+        lowest.expires_after(config_.read_timeout);
+        co_await bh::async_write(stream_, refusal, nothrow);
+        reason = "bad request: malformed Sec-WebSocket-Key";
+        break;
+      }
       if (is_feed_upgrade(req)) {
         // The WebSocket session owns the stream from here and closes it; this session ends with it.
         upgraded_ = std::make_shared<ws_feed_session<Stream>>(std::move(stream_), std::move(req), id_, peer_, feed_,
@@ -168,6 +181,20 @@ class http_session final : public net::connection, public std::enable_shared_fro
     const auto route = find_route(std::string_view(req.method_string().data(), req.method_string().size()),
                                   path_of(target));
     return route.result == route_match::outcome::found && route.endpoint == endpoint::feed;
+  }
+
+  /// Whether the upgrade's Sec-WebSocket-Key is 16 bytes in base64: 22 characters of the
+  /// alphabet, the last of them holding only the top two bits, then "==".
+  static bool valid_websocket_key(const request& req) {
+    const auto it = req.find(boost::beast::http::field::sec_websocket_key);
+    if (it == req.end()) return true;  // missing: Beast answers 400 itself
+    const std::string_view key(it->value().data(), it->value().size());
+    constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (key.size() != 24 || key.substr(22) != "==") return false;
+    for (const char c : key.substr(0, 22)) {
+      if (alphabet.find(c) == std::string_view::npos) return false;
+    }
+    return std::string_view("AQgw").find(key[21]) != std::string_view::npos;
   }
 
   static constexpr std::size_t drain_limit = 1024 * 1024;

@@ -1,5 +1,7 @@
 #include "daemon/hub/hub.hpp"
 
+#include "daemon/model/identifiers.hpp"
+
 #include "daemon/codec/frame.hpp"
 #include "daemon/hub/views.hpp"
 #include "daemon/report/json_export.hpp"
@@ -45,7 +47,19 @@ bool filter::admits(std::string_view chair, std::uint64_t session) const {
 
 std::optional<filter> filter::from(const v1::Subscribe& s, std::string& error) {
   filter f;
-  for (const auto& chair : s.chair_ids()) f.chairs.insert(chair);
+  constexpr int max_filter_entries = 1'000;
+  if (s.chair_ids_size() > max_filter_entries || s.session_ids_size() > max_filter_entries) {
+    error = fmt::format("a filter names at most {} chairs and {} sessions", max_filter_entries, max_filter_entries);
+    return std::nullopt;
+  }
+  for (const auto& chair : s.chair_ids()) {
+    // The chair rule of every interface: a chair no monitor could name is a mistake.
+    if (!model::valid_chair_id(chair)) {
+      error = "a chair id is 1 to 64 printable ASCII characters without spaces";
+      return std::nullopt;
+    }
+    f.chairs.insert(chair);
+  }
   for (const auto session : s.session_ids()) f.sessions.insert(session);
   for (const int c : s.categories()) {
     if (c < v1::EVENT_CATEGORY_SESSIONS || c > v1::EVENT_CATEGORY_NOTES) {

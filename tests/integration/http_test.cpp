@@ -577,3 +577,38 @@ TEST(Http, MetricsAreValidPrometheusTextWithTheDaemonsCounters) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Written against the daemon that kept the last of two values for one query parameter, though
+// api.md said 400, and took chair ids of 1,000 characters or with control characters.
+TEST(Http, ARepeatedQueryParameterAndAChairNoMonitorCouldNameAreRefused) {
+  daemon_under_test d(http_config());
+  http_client client(d.http_port());
+  auto r = client.request("GET", "/api/v1/sessions?state=all&state=open", admin_token);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(error_of(*r), "invalid_argument");
+  EXPECT_NE(r->body.find("'state' is given more than once"), std::string::npos) << r->body;
+
+  for (const std::string& chair : {std::string(1'000, 'c'), std::string("chair\\u0007bell"), std::string("chair 1")}) {
+    SCOPED_TRACE(chair.substr(0, 20));
+    r = client.request("POST", "/api/v1/sessions", admin_token,
+                       "{\"chair_id\":\"" + chair + "\",\"patient_ref\":\"P-1\"}");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("chair_id must be 1 to 64 printable ASCII characters"), std::string::npos) << r->body;
+  }
+  control_client ops(d.control_port());
+  v1::ControlRequest pause;
+  pause.set_token(admin_token);
+  pause.mutable_pause_audio()->set_chair_id(std::string("chair\x1b[2J", 10));
+  pause.mutable_pause_audio()->set_duration_s(60);
+  const auto refused = ops.call(pause);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace vigil::test

@@ -378,3 +378,54 @@ TEST(WebSocketFeed, ASubscriberThatStopsReadingIsCutOffWhileAnotherGetsEveryEven
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+std::string upgrade_with(const std::string& key, const std::string& version) {
+  return "GET /api/v1/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: " + version + "\r\n\r\n";
+}
+
+// Written against the daemon that answered 101 to any Sec-WebSocket-Key.
+TEST(WebSocketFeed, AMalformedKeyIsRefusedAndAnOtherVersionGets426) {
+  daemon_under_test d(fast_config());
+  for (const char* key : {"not-base64!!", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZR==", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) {
+    SCOPED_TRACE(key);
+    http_client raw(d.http_port());
+    raw.send_raw(upgrade_with(key, "13"));
+    const auto r = raw.receive();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << r->body;
+    EXPECT_NE(r->body.find("Sec-WebSocket-Key"), std::string::npos) << r->body;
+    EXPECT_TRUE(raw.wait_closed());
+  }
+  http_client raw(d.http_port());
+  raw.send_raw(upgrade_with("dGhlIHNhbXBsZSBub25jZQ==", "12"));
+  const auto r = raw.receive();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 426);
+  EXPECT_EQ(r->header("sec-websocket-version"), "13");
+  http_client good(d.http_port());
+  good.send_raw(upgrade_with("dGhlIHNhbXBsZSBub25jZQ==", "13"));
+  const auto ok = good.receive();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 101);
+}
+
+TEST(WebSocketFeed, AFilterNamingAChairNoMonitorCouldNameIsRefused) {
+  daemon_under_test d(fast_config());
+  for (const std::string& chair : {std::string(1'000, 'c'), std::string("chair\n1"), std::string("chair 1"), std::string()}) {
+    ws_client ws(d.http_port());
+    v1::FeedRequest request;
+    request.mutable_subscribe()->add_chair_ids(chair);
+    ws.subscribe(request);
+    const auto m = ws.next();
+    ASSERT_TRUE(m && m->has_closing()) << (m ? m->DebugString() : "nothing");
+    EXPECT_EQ(m->closing().error(), v1::FEED_ERROR_BAD_REQUEST);
+    EXPECT_NE(m->closing().message().find("chair id"), std::string::npos) << m->closing().message();
+  }
+}
+
+}  // namespace
+}  // namespace vigil::test
