@@ -180,6 +180,14 @@ struct daemon::impl {
       timeline->reserve_ids(clinic.handed_out(), nullptr, true);
       timeline->flush();
       timeline->on_health(nullptr);
+      timeline->stop();
+      // Events still held for a disk that never came back are lost now: say so, as the minute
+      // statistics would have.
+      const auto dropped = timeline->stats().events_dropped;
+      if (dropped > last_events_dropped) {
+        log->error("{} timeline events could not be saved before the stop (the disk was failing) and are lost",
+                   dropped - last_events_dropped);
+      }
     }
   }
 

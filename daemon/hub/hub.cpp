@@ -176,8 +176,8 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
     std::string message;
     if (!queue_missed(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
     ++stats_.resumes;
-  } else {
-    queue_snapshot(*s);
+  } else if (std::string message; !queue_snapshot(*s, message)) {
+    return {nullptr, v1::FEED_ERROR_BAD_REQUEST, std::move(message)};
   }
   s->wake_ = std::move(wake);
   subs_.emplace(s->id_, s);
@@ -187,7 +187,7 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
 
 void hub::unsubscribe(const subscription& sub) { subs_.erase(sub.id_); }
 
-void hub::queue_snapshot(subscription& s) {
+bool hub::queue_snapshot(subscription& s, std::string& message) {
   v1::FeedMessage m;
   auto& snap = *m.mutable_snapshot();
   snap.set_last_event_id(last_id_);
@@ -204,7 +204,17 @@ void hub::queue_snapshot(subscription& s) {
     fill(*advisory.mutable_alarm(), alarm);
     if (want_vitals && !fill(*snap.add_vitals(), engine_, chair, 0)) snap.mutable_vitals()->RemoveLast();
   }
-  push(s, encode(m, s.format_));
+  // No frame the daemon sends is larger than the framing's hard maximum, so a client that takes
+  // frames up to it takes every one; a clinic that large subscribes chair by chair.
+  auto frame = encode(m, s.format_);
+  if (frame->size() > codec::hard_max_frame_bytes) {
+    message = fmt::format("the snapshot would be {} bytes, above the {} a message may hold: subscribe with a filter "
+                          "(chair_ids)",
+                          frame->size(), codec::hard_max_frame_bytes);
+    return false;
+  }
+  push(s, std::move(frame));
+  return true;
 }
 
 bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& message) {

@@ -162,7 +162,8 @@ class hub {
   /// being queued (bounded by max_replay_events instead, and given the soft grace to drain).
   void push(subscription& s, std::shared_ptr<const std::string> frame, bool replay = false);
   void close(subscription& s, v1::FeedError error, std::string message);
-  void queue_snapshot(subscription& s);
+  /// Queues the snapshot; false (and why) when it would not fit in one frame.
+  bool queue_snapshot(subscription& s, std::string& message);
   bool queue_missed(subscription& s, std::uint64_t after, std::string& message);
   void flush_vitals(subscription& s, std::string_view chair);
   bool admits(const subscription& s, const engine::event& e) const;

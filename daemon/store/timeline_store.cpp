@@ -246,13 +246,17 @@ timeline_store::timeline_store(options opts) : opts_(std::move(opts)) {
 }
 
 timeline_store::~timeline_store() {
+  stop();
+  sqlite3_close(db_);
+}
+
+void timeline_store::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_one();
-  writer_.join();
-  sqlite3_close(db_);
+  if (writer_.joinable()) writer_.join();
 }
 
 void timeline_store::push(item it) {

@@ -42,6 +42,9 @@ class timeline_store {
   explicit timeline_store(options opts);
   /// Commits what is queued, then stops the writer.
   ~timeline_store();
+  /// Commits what is queued (what the disk refuses is dropped and counted in events_dropped),
+  /// then stops the writer; stats() still answer. Nothing may be queued after it.
+  void stop();
   timeline_store(const timeline_store&) = delete;
   timeline_store& operator=(const timeline_store&) = delete;
 

@@ -592,3 +592,39 @@ TEST(VigildProcess, ADamagedTimelineIsRefusedAtStartWithWhatToDo) {
 
 }  // namespace
 }  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Written against the daemon that, stopping while the disk failed, dropped the events it still
+// held without a word: the minute statistics that would have said so had already stopped.
+TEST(VigildProcess, EventsLostAtAStopWhileTheDiskFailsAreLogged) {
+  const auto dir = temp_dir() / "lost-at-stop";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto file = write_file(dir / "vigild.yaml",
+                               "data_dir: data\nretention_days: 0\n"
+                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
+                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
+                                   std::string(operator_token) + "\nlog:\n  level: warn\n");
+  vigild_process p({"--config", file.string(), "--log-level", "info"});
+  const auto m = p.wait_line(std::regex(R"(listening for operators on 127\.0\.0\.1:(\d+))"));
+  ASSERT_FALSE(m.empty()) << p.output();
+  control_client ops(static_cast<std::uint16_t>(std::stoi(m[1].str())));
+  run_sql(dir / "data" / "timeline.db", "ALTER TABLE events RENAME TO events_away");
+  v1::ControlRequest open;
+  open.mutable_open_session()->set_chair_id("chair-1");
+  open.mutable_open_session()->set_patient_ref("P-1");
+  const auto r = ops.call(open);
+  ASSERT_TRUE(r && r->error() == v1::CONTROL_ERROR_NONE);
+  ASSERT_FALSE(p.wait_line(std::regex("the timeline is not being saved")).empty()) << p.output();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  EXPECT_NE(p.output().find("timeline events could not be saved before the stop (the disk was failing) and are lost"),
+            std::string::npos)
+      << p.output();
+}
+
+}  // namespace
+}  // namespace vigil::test
