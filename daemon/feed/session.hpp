@@ -182,7 +182,7 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     using namespace asio::experimental::awaitable_operators;
     for (;;) {
       if (sub_->closed()) {
-        reason_ = "cut off by the hub: too slow";
+        reason_ = fmt::format("cut off by the hub: {}", sub_->close_reason());
         co_await send_last(sub_->closing());
         co_return;
       }
@@ -200,7 +200,8 @@ class feed_session final : public net::connection, public std::enable_shared_fro
       auto result = co_await (asio::async_write(stream_, pending_buffers(), nothrow) || abort_.async_wait(nothrow));
       writing_ = false;
       if (result.index() == 1) {
-        reason_ = "cut off by the hub while a write was stuck: too slow";  // mid-frame: no closing frame
+        // Mid-frame: no FeedClosing can follow.
+        reason_ = fmt::format("cut off by the hub while a write was stuck: {}", sub_->close_reason());
         co_return;
       }
       if (auto [ec, n] = std::get<0>(result); ec) {
@@ -219,7 +220,10 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     for (;;) {
       auto [ec, n] = co_await stream_.async_read_some(asio::buffer(sink), nothrow);
       if (ec) {
-        if (ec != asio::error::eof) reason_ = fmt::format("connection error: {}", ec.message());
+        // Aborted: the writer ended the subscription and its reason stands.
+        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+          reason_ = fmt::format("connection error: {}", ec.message());
+        }
         co_return;
       }
     }

@@ -212,7 +212,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
       }
       if (sub_) {
         if (sub_->closed()) {
-          reason_ = "cut off by the hub: too slow";
+          reason_ = fmt::format("cut off by the hub: {}", sub_->close_reason());
           co_await send_last(sub_->closing(), ws_close_code(v1::FEED_ERROR_TOO_SLOW),
                              ws_close_reason(v1::FEED_ERROR_TOO_SLOW));
           co_return;
@@ -222,7 +222,8 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
           // A write stuck on a reader that does not read is given up once the hub cuts it off.
           auto result = co_await (write_frames(frames) || abort_.async_wait(nothrow));
           if (result.index() == 1) {
-            reason_ = "cut off by the hub while a write was stuck: too slow";  // mid-message: no closing
+            // Mid-message: no closing can follow.
+            reason_ = fmt::format("cut off by the hub while a write was stuck: {}", sub_->close_reason());
             co_return;
           }
           if (auto ec = std::get<0>(result); ec) {
