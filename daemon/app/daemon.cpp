@@ -195,10 +195,13 @@ struct daemon::impl {
     http::metrics_snapshot m;
     m.version = VIGIL_VERSION;
     const auto listener = [&m](const char* name, const net::listener_stats& s) {
-      m.listeners.push_back({name, s.active.load(std::memory_order_relaxed), s.accepted.load(std::memory_order_relaxed),
-                             s.refused.load(std::memory_order_relaxed)});
+      const auto read = [](const net::listener_stats::counter& c) { return c.load(std::memory_order_relaxed); };
+      m.listeners.push_back({name, read(s.active), read(s.accepted), read(s.refused), read(s.unauthenticated),
+                             read(s.refused_unauthenticated), read(s.evicted), read(s.bad_requests)});
     };
     listener("ingest", ingest.connection_stats());
+    // The device port counts its bad frames and protocol violations in the ingest counters.
+    m.listeners.back().bad_requests += counters.protocol_errors.load(std::memory_order_relaxed);
     if (control) listener("control", control->connection_stats());
     if (web) listener("http", web->connection_stats());
     if (feeds) listener("feed", feeds->connection_stats());

@@ -58,6 +58,8 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     listener.text("address", in.address);
     listener.integer<std::uint16_t>("port", in.port, 0, 65535);
     listener.integer<std::size_t>("max_connections", in.max_connections, 1, 100'000);
+    listener.integer<std::size_t>("max_unauthenticated", in.max_unauthenticated, 1, 100'000);
+    listener.integer<std::size_t>("max_unauthenticated_per_peer", in.max_unauthenticated_per_peer, 1, 100'000);
     listener.integer<std::size_t>("max_frame_bytes", in.max_frame_bytes, 64, codec::hard_max_frame_bytes);
     listener.millis("handshake_timeout_ms", in.handshake_timeout, 100, 600'000);
     listener.millis("idle_timeout_ms", in.idle_timeout, 100, 3'600'000);
@@ -71,6 +73,9 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     control.text("address", ctl.address);
     control.integer<std::uint16_t>("port", ctl.port, 0, 65535);
     control.integer<std::size_t>("max_connections", ctl.max_connections, 1, 10'000);
+    control.integer<std::size_t>("max_unauthenticated", ctl.max_unauthenticated, 1, 10'000);
+    control.integer<std::size_t>("max_unauthenticated_per_peer", ctl.max_unauthenticated_per_peer, 1, 10'000);
+    control.millis("handshake_timeout_ms", ctl.handshake_timeout, 100, 600'000);
     control.millis("idle_timeout_ms", ctl.idle_timeout, 1'000, 86'400'000);
     if (control.has("operators")) {
       control.report(control.key_of("operators"), "has moved: list people under the top-level 'users' key, each with a role");
@@ -83,6 +88,8 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     feeds.text("address", f.address);
     feeds.integer<std::uint16_t>("port", f.port, 0, 65535);
     feeds.integer<std::size_t>("max_connections", f.max_connections, 1, 100'000);
+    feeds.integer<std::size_t>("max_unauthenticated", f.max_unauthenticated, 1, 100'000);
+    feeds.integer<std::size_t>("max_unauthenticated_per_peer", f.max_unauthenticated_per_peer, 1, 100'000);
     feeds.millis("handshake_timeout_ms", f.handshake_timeout, 100, 60'000);
     feeds.integer<std::size_t>("soft_queue_bytes", f.soft_queue_bytes, 4'096, 1'073'741'824);
     feeds.integer<std::size_t>("hard_queue_bytes", f.hard_queue_bytes, 4'096, 1'073'741'824);
@@ -95,6 +102,9 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     http.text("address", web.address);
     http.integer<std::uint16_t>("port", web.port, 0, 65535);
     http.integer<std::size_t>("max_connections", web.max_connections, 1, 100'000);
+    http.integer<std::size_t>("max_unauthenticated", web.max_unauthenticated, 1, 100'000);
+    http.integer<std::size_t>("max_unauthenticated_per_peer", web.max_unauthenticated_per_peer, 1, 100'000);
+    http.millis("unauthenticated_timeout_ms", web.unauthenticated_timeout, 100, 600'000);
     http.integer<std::size_t>("max_body_bytes", web.max_body_bytes, 1'024, 16 * 1024 * 1024);
     http.millis("idle_timeout_ms", web.idle_timeout, 1'000, 3'600'000);
     http.millis("read_timeout_ms", web.read_timeout, 100, 600'000);

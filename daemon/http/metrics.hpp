@@ -12,12 +12,16 @@
 
 namespace vigil::http {
 
-/// The counters of one listener (devices, control, http).
+/// The counters of one listener (ingest, control, feed, http).
 struct listener_counters {
   std::string name;
   std::uint64_t open = 0;
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;  // at the connection limit
+  std::uint64_t unauthenticated = 0;          // open now, not authenticated
+  std::uint64_t refused_unauthenticated = 0;  // the address was at its unauthenticated limit
+  std::uint64_t evicted = 0;                  // oldest unauthenticated, closed to make room
+  std::uint64_t bad_requests = 0;
 };
 
 /// The timeline store's counters, when the daemon keeps a timeline.

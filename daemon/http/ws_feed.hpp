@@ -8,6 +8,7 @@
 #include "daemon/control/access.hpp"
 #include "daemon/feed/settings.hpp"
 #include "daemon/hub/hub.hpp"
+#include "daemon/log/log.hpp"
 #include "daemon/net/listener.hpp"
 #include "vigil/v1/feed.pb.h"
 
@@ -51,6 +52,7 @@ inline boost::beast::websocket::close_code ws_close_code(v1::FeedError error) {
   switch (error) {
     case v1::FEED_ERROR_TOO_SLOW: return ws::close_code::try_again_later;  // 1013: resume with the last id
     case v1::FEED_ERROR_SHUTTING_DOWN: return ws::close_code::going_away;  // 1001
+    case v1::FEED_ERROR_TOO_MANY_CONNECTIONS: return ws::close_code::try_again_later;  // 1013: evicted, retry
     case v1::FEED_ERROR_UNPARSABLE: return ws::close_code::policy_error;   // 1008 (binary: 1003, below)
     default: return ws::close_code::policy_error;                          // 1008: what was asked is refused
   }
@@ -73,9 +75,11 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
  public:
   using upgrade_request = boost::beast::http::request<boost::beast::http::string_body>;
 
+  /// `gate`: the HTTP connection's, which outlives this session.
   ws_feed_session(Stream stream, upgrade_request req, std::uint64_t id, std::string peer, const feed_context& feed,
-                  spdlog::logger& log)
-      : ws_(std::move(stream)),
+                  spdlog::logger& log, net::auth_gate& gate)
+      : gate_(gate),
+        ws_(std::move(stream)),
         request_(std::move(req)),
         id_(id),
         peer_(std::move(peer)),
@@ -131,6 +135,14 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     wake_.cancel();
   }
 
+  /// Only ever called before the FeedRequest is accepted.
+  void evict() override {
+    if (sub_) return;
+    refuse(v1::FEED_ERROR_TOO_MANY_CONNECTIONS,
+           "closed to make room: the daemon is at its limit of http connections without a user's token, and this "
+           "was the oldest; send the FeedRequest at once after opening");
+  }
+
  private:
   using clock = asio::steady_timer::clock_type;
   static constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
@@ -147,8 +159,10 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;  // a misspelt field is an error, not a silent default
     if (const auto parsed = google::protobuf::util::JsonStringToMessage(text, &asked, options); !parsed.ok()) {
+      gate_.bad_request();
+      // The parser's message quotes the client's text: bounded and escaped, as it is logged.
       refuse(v1::FEED_ERROR_UNPARSABLE, fmt::format("the first message is not a FeedRequest in JSON: {}",
-                                                    std::string(parsed.message())));
+                                                    log::printable(std::string(parsed.message()), 200)));
       return;
     }
     const control::user* who = control::find_user(users_, asked.token());
@@ -157,6 +171,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
       refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token");
       return;
     }
+    gate_.passed();
     std::string error;
     const auto filter = hub::filter::from(asked.subscribe(), error);
     if (!filter) {
@@ -291,6 +306,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
         co_return;
       }
       if (!ws_.got_text()) {
+        if (!sub_) gate_.bad_request();
         refuse(v1::FEED_ERROR_UNPARSABLE, "binary messages are not accepted: send the FeedRequest as JSON text",
                websocket::close_code::unknown_data);
         continue;
@@ -311,6 +327,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     co_await ws_.async_close(boost::beast::websocket::close_reason(code, why), nothrow);
   }
 
+  net::auth_gate& gate_;
   boost::beast::websocket::stream<Stream> ws_;
   upgrade_request request_;
   std::uint64_t id_;

@@ -1,6 +1,8 @@
 #include "daemon/ingest/device_protocol.hpp"
 
 #include "daemon/ingest/validate.hpp"
+#include "daemon/log/log.hpp"
+#include "daemon/net/listener.hpp"
 #include "vigil/v1/device.pb.h"
 
 #include <spdlog/spdlog.h>
@@ -10,6 +12,8 @@ namespace {
 
 // A SAMPLE_REJECTED error lists at most this many samples; its message gives the total.
 constexpr int max_listed_rejections = 16;
+// Hello.software is free text from the device: escaped and cut to this many bytes in the log.
+constexpr std::size_t max_logged_software = 128;
 
 v1::ErrorCode wire_code(codec::frame_error error) {
   switch (error) {
@@ -26,8 +30,8 @@ v1::ErrorCode wire_code(codec::frame_error error) {
 
 }  // namespace
 
-device_protocol::device_protocol(std::uint64_t connection_id, context ctx, device_link& link)
-    : id_(connection_id), ctx_(ctx), link_(link) {}
+device_protocol::device_protocol(std::uint64_t connection_id, context ctx, device_link& link, net::auth_gate* gate)
+    : id_(connection_id), ctx_(ctx), link_(link), gate_(gate) {}
 
 device_protocol::~device_protocol() {
   if (!device_) return;
@@ -75,13 +79,15 @@ void device_protocol::on_hello(const v1::Hello& hello) {
     fail(admitted.error_code, std::move(admitted.reason));
     return;
   }
+  if (gate_ != nullptr) gate_->passed();
   device_ = std::move(admitted.device);
   phase_ = phase::streaming;
   sent_ack_ = device_->stored_seq;
   ctx_.counters.add(ctx_.counters.handshakes_accepted);
   ctx_.sink.link_changed(device_->device_id, device_->chair_id, true);
   ctx_.log.info("[C{}] device '{}' for chair '{}' connected ({}); resumes after seq {}", id_,
-                device_->device_id, device_->chair_id, hello.software().empty() ? "no software info" : hello.software(),
+                device_->device_id, device_->chair_id,
+                hello.software().empty() ? "no software info" : log::printable(hello.software(), max_logged_software),
                 device_->stored_seq);
 
   v1::DaemonMessage reply;

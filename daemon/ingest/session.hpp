@@ -28,12 +28,14 @@ class device_session final : public net::connection,
  public:
   using clock = std::chrono::steady_clock;
 
-  device_session(Stream stream, std::uint64_t id, std::string peer, device_protocol::context ctx)
+  device_session(Stream stream, std::uint64_t id, std::string peer, device_protocol::context ctx,
+                 net::auth_gate gate = {})
       : stream_(std::move(stream)),
         peer_(std::move(peer)),
         config_(ctx.config),
         log_(ctx.log),
-        protocol_(id, ctx, *this),
+        gate_(std::move(gate)),
+        protocol_(id, ctx, *this, &gate_),
         decoder_(ctx.config.max_frame_bytes),
         writer_wake_(stream_.get_executor(), clock::time_point::max()),
         reader_wake_(stream_.get_executor(), clock::time_point::max()),
@@ -55,6 +57,14 @@ class device_session final : public net::connection,
   /// Stops taking frames, sends what is due and a SHUTTING_DOWN error, then closes.
   void shutdown() override {
     protocol_.fail(v1::SHUTTING_DOWN, "the daemon is stopping; reconnect and resend after the last ack");
+    begin_close();
+  }
+
+  /// Closes a connection still without a Hello to make room: TOO_MANY_CONNECTIONS, then the close.
+  void evict() override {
+    protocol_.fail(v1::TOO_MANY_CONNECTIONS,
+                   "closed to make room: the daemon is at its limit of device connections without a Hello, and this "
+                   "was the oldest; send the Hello at once after connecting");
     begin_close();
   }
 
@@ -185,6 +195,7 @@ class device_session final : public net::connection,
   std::string peer_;
   const settings& config_;
   spdlog::logger& log_;
+  net::auth_gate gate_;  // before protocol_, which reports to it
   device_protocol protocol_;
   codec::frame_decoder decoder_;
   asio::steady_timer writer_wake_;  // never expires; cancel() wakes the writer

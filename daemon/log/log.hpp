@@ -29,6 +29,10 @@ void configure(const options& opts);
 /// The level for a name, if it is one of spdlog's level names.
 std::optional<int> parse_level(std::string_view name);
 
+/// Text from the network made safe for a log line: printable ASCII is kept, every other byte
+/// (newlines, escapes, UTF-8) becomes \xNN, and beyond `max_bytes` of input it is cut with "...".
+std::string printable(std::string_view text, std::size_t max_bytes = 256);
+
 /// Escapes `text` for the inside of a JSON string.
 void append_json_escaped(std::string& out, std::string_view text);
 

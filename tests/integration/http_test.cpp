@@ -392,7 +392,8 @@ TEST(Http, ConnectionsBeyondTheLimitAreRefusedWith503) {
   config.http.max_connections = 1;
   daemon_under_test d(config);
   http_client first(d.http_port());
-  ASSERT_EQ(first.request("GET", "/healthz")->status, 200);  // accepted and counted
+  // Accepted, counted and authenticated: an unauthenticated one would be closed to make room.
+  ASSERT_EQ(first.request("GET", "/api/v1/me", viewer_token)->status, 200);
   http_client second(d.http_port());
   const auto r = second.receive();
   ASSERT_TRUE(r);

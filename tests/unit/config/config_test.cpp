@@ -328,3 +328,61 @@ TEST(Users, OperatorsUnderControlSayWhereTheyMoved) {
 
 }  // namespace
 }  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(LoadText, ConnectionBudgetsHaveDefaultsAndAreParsed) {
+  const auto defaults = load_text("").config;
+  EXPECT_EQ(defaults.ingest.max_unauthenticated, 256U);
+  EXPECT_EQ(defaults.ingest.max_unauthenticated_per_peer, 128U);
+  EXPECT_EQ(defaults.control.max_unauthenticated, 16U);
+  EXPECT_EQ(defaults.control.max_unauthenticated_per_peer, 8U);
+  EXPECT_EQ(defaults.control.handshake_timeout, std::chrono::milliseconds(5'000));
+  EXPECT_EQ(defaults.feed.max_unauthenticated, 64U);
+  EXPECT_EQ(defaults.feed.max_unauthenticated_per_peer, 16U);
+  EXPECT_EQ(defaults.http.max_unauthenticated, 256U);
+  EXPECT_EQ(defaults.http.max_unauthenticated_per_peer, 64U);
+  EXPECT_EQ(defaults.http.unauthenticated_timeout, std::chrono::milliseconds(5'000));
+
+  const auto result = load_text(R"(
+ingest: {max_unauthenticated: 500, max_unauthenticated_per_peer: 400}
+control: {max_unauthenticated: 4, max_unauthenticated_per_peer: 2, handshake_timeout_ms: 2500}
+feed: {max_unauthenticated: 8, max_unauthenticated_per_peer: 3}
+http: {max_unauthenticated: 100, max_unauthenticated_per_peer: 20, unauthenticated_timeout_ms: 3000}
+)");
+  ASSERT_THAT(result.problems, IsEmpty());
+  const auto& c = result.config;
+  EXPECT_EQ(c.ingest.max_unauthenticated, 500U);
+  EXPECT_EQ(c.ingest.max_unauthenticated_per_peer, 400U);
+  EXPECT_EQ(c.control.max_unauthenticated, 4U);
+  EXPECT_EQ(c.control.max_unauthenticated_per_peer, 2U);
+  EXPECT_EQ(c.control.handshake_timeout, std::chrono::milliseconds(2'500));
+  EXPECT_EQ(c.feed.max_unauthenticated, 8U);
+  EXPECT_EQ(c.feed.max_unauthenticated_per_peer, 3U);
+  EXPECT_EQ(c.http.max_unauthenticated, 100U);
+  EXPECT_EQ(c.http.max_unauthenticated_per_peer, 20U);
+  EXPECT_EQ(c.http.unauthenticated_timeout, std::chrono::milliseconds(3'000));
+
+  const auto bad = load_text("control: {handshake_timeout_ms: 5}\n");
+  EXPECT_TRUE(has_problem(bad, "control.handshake_timeout_ms", "outside the allowed range"));
+}
+
+TEST(LoadFile, ShippedConfigurationStatesTheDefaultsOfTheConnectionBudgets) {
+  const std::filesystem::path shipped = std::filesystem::path(VIGIL_SOURCE_DIR) / "config" / "vigild.yaml";
+  const auto c = load_file(shipped.string()).config;
+  const auto d = load_text("").config;
+  EXPECT_EQ(c.ingest.max_unauthenticated, d.ingest.max_unauthenticated);
+  EXPECT_EQ(c.ingest.max_unauthenticated_per_peer, d.ingest.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.control.max_unauthenticated, d.control.max_unauthenticated);
+  EXPECT_EQ(c.control.max_unauthenticated_per_peer, d.control.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.control.handshake_timeout, d.control.handshake_timeout);
+  EXPECT_EQ(c.feed.max_unauthenticated, d.feed.max_unauthenticated);
+  EXPECT_EQ(c.feed.max_unauthenticated_per_peer, d.feed.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.http.max_unauthenticated, d.http.max_unauthenticated);
+  EXPECT_EQ(c.http.max_unauthenticated_per_peer, d.http.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.http.unauthenticated_timeout, d.http.unauthenticated_timeout);
+}
+
+}  // namespace
+}  // namespace vigil::config
