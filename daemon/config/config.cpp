@@ -110,6 +110,17 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     http.millis("read_timeout_ms", web.read_timeout, 100, 600'000);
   }
   {
+    auto& a = config.auth_failures;
+    section failures = top.child("auth_failures");
+    failures.integer<std::size_t>("free_failures", a.free_failures, 0, 1'000);
+    failures.millis("window_ms", a.window, 1'000, 86'400'000);
+    failures.millis("first_delay_ms", a.first_delay, 0, 60'000);
+    failures.millis("max_delay_ms", a.max_delay, 0, 60'000);
+    failures.integer<std::size_t>("block_after", a.block_after, 0, 100'000);
+    failures.millis("block_ms", a.block_for, 0, 86'400'000);
+    failures.integer<std::size_t>("max_peers", a.max_peers, 100, 10'000'000);
+  }
+  {
     const YAML::Node list = top.list("users");
     for (std::size_t i = 0; list && i < list.size(); ++i) {
       section entry(list[i], fmt::format("users[{}]", i), problems);
@@ -205,6 +216,9 @@ std::vector<problem> validate(const daemon_config& config) {
   if (ec) problems.push_back({"feed.address", fmt::format("'{}' is not an IP address", config.feed.address)});
   if (config.feed.hard_queue_bytes < config.feed.soft_queue_bytes) {
     problems.push_back({"feed.hard_queue_bytes", "must be at least feed.soft_queue_bytes"});
+  }
+  if (config.auth_failures.max_delay < config.auth_failures.first_delay) {
+    problems.push_back({"auth_failures.max_delay_ms", "must be at least auth_failures.first_delay_ms"});
   }
   boost::asio::ip::make_address(config.control.address, ec);
   if (ec) problems.push_back({"control.address", fmt::format("'{}' is not an IP address", config.control.address)});

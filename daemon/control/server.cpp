@@ -20,7 +20,7 @@ std::string refusal_frame(std::string text) {
 
 }  // namespace
 
-server::server(boost::asio::io_context& io, const settings& config, service& handler)
+server::server(boost::asio::io_context& io, const settings& config, service& handler, net::auth_tracker* failures)
     : log_(log::component_logger("control")),
       listener_(io,
                 {"operators", config.address, config.port, config.max_connections, config.max_unauthenticated,
@@ -28,7 +28,8 @@ server::server(boost::asio::io_context& io, const settings& config, service& han
                  refusal_frame(fmt::format("the daemon is at its limit of {} control connections", config.max_connections)),
                  refusal_frame(fmt::format("this address already has {} control connections without a valid token, "
                                            "its limit; retry after a delay",
-                                           config.max_unauthenticated_per_peer))},
+                                           config.max_unauthenticated_per_peer)),
+                 failures},
                 [&config, &handler, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id,
                                                       std::string peer, net::auth_gate gate) {
                   return std::make_shared<control_session<boost::asio::ip::tcp::socket>>(

@@ -29,7 +29,8 @@ struct settings {
 /// The TCP listener for operators' tools: one control_session per connection.
 class server {
  public:
-  server(boost::asio::io_context& io, const settings& config, service& handler);
+  /// `failures`: failed authentications per peer, shared with the other listeners (may be null).
+  server(boost::asio::io_context& io, const settings& config, service& handler, net::auth_tracker* failures = nullptr);
 
   void listen() { listener_.listen(); }
   std::uint16_t port() const { return listener_.port(); }

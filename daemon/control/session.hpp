@@ -54,6 +54,7 @@ class control_session final : public net::connection,
     for (;;) {
       out.clear();
       bool fatal = false;
+      std::chrono::milliseconds hold{0};  // the answer to wrong tokens is slowed (net::auth_tracker)
       for (;;) {
         const auto frame = decoder_.next(request);
         if (frame.status == codec::decode_status::need_more) break;
@@ -75,6 +76,16 @@ class control_session final : public net::connection,
         }
         // Logged once per connection, and a few tries only: guessing tokens is not a service.
         if (++unauthorized_ == 1) log_.warn("[C{}] {} sent a missing or unknown control token", id_, peer_);
+        if (!request.token().empty()) {
+          // A missing token guesses nothing; a wrong one counts against the address.
+          const auto verdict = gate_.failed();
+          hold += verdict.delay;
+          if (verdict.blocked) {
+            reason = "its address is blocked after too many failed authentications";
+            fatal = true;
+            break;
+          }
+        }
         if (unauthorized_ >= max_unauthorized) {
           reason = fmt::format("{} requests with a missing or unknown token", unauthorized_);
           fatal = true;
@@ -82,6 +93,14 @@ class control_session final : public net::connection,
         }
       }
       if (!out.empty()) {
+        if (hold.count() > 0 && !stopping_ && !evicted_) {
+          timer_.expires_after(hold);
+          co_await timer_.async_wait(nothrow);
+        }
+        if (stopping_) {
+          reason = "daemon stopping";
+          break;
+        }
         timer_.expires_after(limits_.idle);
         // A client that stops reading its responses gets the idle timeout to take them.
         auto written = co_await (asio::async_write(stream_, asio::buffer(out), nothrow) || timer_.async_wait(nothrow));

@@ -17,7 +17,8 @@ std::string refusal_frame(std::string text) {
 
 }  // namespace
 
-server::server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users)
+server::server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users,
+               net::auth_tracker* failures)
     : log_(log::component_logger("feed")),
       listener_(io,
                 {"feeds", config.address, config.port, config.max_connections, config.max_unauthenticated,
@@ -25,7 +26,8 @@ server::server(boost::asio::io_context& io, const settings& config, hub::hub& hu
                  refusal_frame(fmt::format("the daemon is at its limit of {} feed subscribers", config.max_connections)),
                  refusal_frame(fmt::format("this address already has {} feed connections without an accepted "
                                            "FeedRequest, its limit; retry after a delay",
-                                           config.max_unauthenticated_per_peer))},
+                                           config.max_unauthenticated_per_peer)),
+                 failures},
                 [&config, &hub, &users, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id,
                                                           std::string peer, net::auth_gate gate) {
                   if (config.send_buffer_bytes > 0) {

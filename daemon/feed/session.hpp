@@ -112,6 +112,13 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     const control::user* who = control::find_user(users_, request.token());
     if (who == nullptr) {
       log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
+      if (!request.token().empty()) {
+        // A wrong token counts against the address, and its answer may be held back.
+        if (const auto verdict = gate_.failed(); verdict.delay.count() > 0 && !stopping_ && !evicted_) {
+          timer_.expires_after(verdict.delay);
+          co_await timer_.async_wait(nothrow);
+        }
+      }
       co_await refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token");
       co_return false;
     }

@@ -37,7 +37,7 @@ response read_error_response(const boost::system::error_code& ec) {
 }
 
 server::server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
-               feed_context feed)
+               feed_context feed, net::auth_tracker* failures)
     : log_(log::component_logger("http")),
       api_(commands, std::move(from), readers_.get_executor()),
       feed_(feed),
@@ -47,7 +47,8 @@ server::server(boost::asio::io_context& io, const settings& config, control::ser
                  refusal_bytes(fmt::format("the daemon is at its limit of {} http connections", config.max_connections)),
                  refusal_bytes(fmt::format("this address already has {} http connections without a user's token, its "
                                            "limit; retry after a delay",
-                                           config.max_unauthenticated_per_peer))},
+                                           config.max_unauthenticated_per_peer)),
+                 failures},
                 [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer,
                                                   net::auth_gate gate) {
                   return std::make_shared<http_session<boost::beast::tcp_stream>>(

@@ -45,7 +45,8 @@ class http_session final : public net::connection, public std::enable_shared_fro
         config_(config),
         feed_(feed),
         log_(log),
-        gate_(std::move(gate)) {}
+        gate_(std::move(gate)),
+        hold_(stream_.get_executor()) {}
 
   boost::asio::awaitable<void> run() override {
     namespace asio = boost::asio;
@@ -135,9 +136,27 @@ class http_session final : public net::connection, public std::enable_shared_fro
       const bool keep_alive = req.keep_alive();
       auth_outcome auth = auth_outcome::none;
       response res = co_await api_.handle(req, auth);
+      bool close_after = false;
       if (auth == auth_outcome::passed) gate_.passed();
+      if (auth == auth_outcome::failed) {
+        if (++failed_ == 1) log_.warn("[C{}] {} sent a token that is no user's", id_, peer_);
+        const auto verdict = gate_.failed();
+        if (verdict.delay.count() > 0 && !stopping_ && !evicted_) {
+          hold_.expires_after(verdict.delay);
+          holding_ = true;
+          co_await hold_.async_wait(nothrow);
+          holding_ = false;
+        }
+        if (verdict.blocked) {
+          close_after = true;
+          reason = "its address is blocked after too many failed authentications";
+        } else if (failed_ >= max_failed_authentications) {
+          close_after = true;
+          reason = fmt::format("{} requests with a token that is no user's", failed_);
+        }
+      }
       res.version(req.version());
-      res.keep_alive(keep_alive && !stopping_);
+      res.keep_alive(keep_alive && !stopping_ && !close_after);
       res.set(bh::field::server, "vigild/" VIGIL_VERSION);
       res.prepare_payload();
       if (req.method() == bh::verb::head) {
@@ -156,7 +175,7 @@ class http_session final : public net::connection, public std::enable_shared_fro
         break;
       }
       if (!res.keep_alive()) {
-        reason = stopping_ ? "daemon stopping" : "closed after the response (Connection: close)";
+        if (!close_after) reason = stopping_ ? "daemon stopping" : "closed after the response (Connection: close)";
         break;
       }
       unauthenticated_deadline = clock::now() + config_.unauthenticated_timeout;
@@ -200,6 +219,7 @@ class http_session final : public net::connection, public std::enable_shared_fro
     }
     // A connection waiting for its next request closes now; one in a request finishes it first.
     if (idle_) boost::beast::get_lowest_layer(stream_).cancel();
+    if (holding_) hold_.cancel();
   }
 
   void evict() override {
@@ -211,6 +231,7 @@ class http_session final : public net::connection, public std::enable_shared_fro
     // Waiting for a request or reading one: the refusal goes out now. Otherwise after the
     // response being served.
     if (idle_ || reading_) boost::beast::get_lowest_layer(stream_).cancel();
+    if (holding_) hold_.cancel();
   }
 
  private:
@@ -236,10 +257,13 @@ class http_session final : public net::connection, public std::enable_shared_fro
   feed_context feed_;
   spdlog::logger& log_;
   net::auth_gate gate_;  // the WebSocket feed, once upgraded, reports to it too
+  boost::asio::steady_timer hold_;  // holds the answer to a wrong token (net::auth_tracker)
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<net::connection> upgraded_;  // the WebSocket feed, once upgraded
+  int failed_ = 0;  // requests with a token that is no user's
   bool idle_ = false;
   bool reading_ = false;
+  bool holding_ = false;
   bool stopping_ = false;
   bool evicted_ = false;
 };

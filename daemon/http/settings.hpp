@@ -32,4 +32,8 @@ struct settings {
 /// Request headers larger than this are refused with 431: fixed, as for the control port's frames.
 inline constexpr std::size_t max_header_bytes = 8 * 1024;
 
+/// Requests with a token that is no user's on one connection before it is closed, as on the
+/// control port: guessing is not a service.
+inline constexpr int max_failed_authentications = 3;
+
 }  // namespace vigil::http

@@ -133,10 +133,12 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   void shutdown() override {
     stopping_ = true;
     wake_.cancel();
+    if (holding_) timer_.cancel();  // a refusal held back is sent now
   }
 
   /// Only ever called before the FeedRequest is accepted.
   void evict() override {
+    if (holding_) timer_.cancel();
     if (sub_) return;
     refuse(v1::FEED_ERROR_TOO_MANY_CONNECTIONS,
            "closed to make room: the daemon is at its limit of http connections without a user's token, and this "
@@ -151,6 +153,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     v1::FeedError error;
     std::string message;
     boost::beast::websocket::close_code code;
+    std::chrono::milliseconds hold{0};  // the answer to a wrong token is slowed (net::auth_tracker)
   };
 
   /// Subscribes with the FeedRequest in `text`, or sets the refusal.
@@ -168,7 +171,9 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     const control::user* who = control::find_user(users_, asked.token());
     if (who == nullptr) {
       log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
-      refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token");
+      std::chrono::milliseconds hold{0};
+      if (!asked.token().empty()) hold = gate_.failed().delay;
+      refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token", {}, hold);
       return;
     }
     gate_.passed();
@@ -200,9 +205,10 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   }
 
   /// The writer sends a FeedClosing and closes with `code` (by default the error's).
-  void refuse(v1::FeedError error, std::string message, std::optional<boost::beast::websocket::close_code> code = {}) {
+  void refuse(v1::FeedError error, std::string message, std::optional<boost::beast::websocket::close_code> code = {},
+              std::chrono::milliseconds hold = {}) {
     if (refusal_) return;
-    refusal_ = refusal{error, std::move(message), code ? *code : ws_close_code(error)};
+    refusal_ = refusal{error, std::move(message), code ? *code : ws_close_code(error), hold};
     wake_.cancel();
   }
 
@@ -210,6 +216,12 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     using namespace asio::experimental::awaitable_operators;
     for (;;) {
       if (refusal_) {
+        if (refusal_->hold.count() > 0 && !stopping_) {
+          timer_.expires_after(std::exchange(refusal_->hold, {}));
+          holding_ = true;
+          co_await timer_.async_wait(nothrow);
+          holding_ = false;
+        }
         reason_ = fmt::format("{}: {}", v1::FeedError_Name(refusal_->error), refusal_->message);
         v1::FeedMessage m;
         m.mutable_closing()->set_error(refusal_->error);
@@ -344,6 +356,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   std::string batch_;  // several frames joined into one message
   std::optional<refusal> refusal_;
   std::string reason_ = "closed";
+  bool holding_ = false;
   bool stopping_ = false;
 };
 

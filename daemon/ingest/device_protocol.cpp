@@ -76,6 +76,11 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   admission admitted = ctx_.registry.admit(hello, link_);
   if (!admitted.device) {
     ctx_.counters.add(ctx_.counters.handshakes_refused);
+    // Guessing device ids or tokens is what the failure tracker slows down; a wrong version or
+    // chair comes with the right credentials and is a configuration problem instead.
+    if (gate_ != nullptr && (admitted.error_code == v1::UNKNOWN_DEVICE || admitted.error_code == v1::BAD_TOKEN)) {
+      reply_delay_ = gate_->failed().delay;
+    }
     fail(admitted.error_code, std::move(admitted.reason));
     return;
   }

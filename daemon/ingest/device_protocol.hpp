@@ -65,6 +65,9 @@ class device_protocol {
   void take_output(std::string& out);
   bool has_output() const noexcept;
   std::size_t backlog_bytes() const noexcept { return queued_.size(); }
+  /// How long to hold the next write: the answer to wrong credentials is slowed (net::auth_tracker).
+  /// Reading it clears it.
+  std::chrono::milliseconds take_reply_delay() noexcept { return std::exchange(reply_delay_, {}); }
 
   phase current() const noexcept { return phase_; }
   bool closing() const noexcept { return phase_ == phase::closing; }
@@ -83,6 +86,7 @@ class device_protocol {
   context ctx_;
   device_link& link_;
   net::auth_gate* gate_;
+  std::chrono::milliseconds reply_delay_{0};
   phase phase_ = phase::awaiting_hello;
   std::shared_ptr<device_state> device_;
   std::uint64_t sent_ack_ = 0;

@@ -23,7 +23,7 @@ std::string refusal_frame(std::string text) {
 }  // namespace
 
 server::server(boost::asio::io_context& io, const settings& config, device_registry& registry, sample_sink& sink,
-               stats& counters)
+               stats& counters, net::auth_tracker* failures)
     : log_(log::component_logger("ingest")),
       listener_(io,
                 {"devices", config.address, config.port, config.max_connections, config.max_unauthenticated,
@@ -31,7 +31,8 @@ server::server(boost::asio::io_context& io, const settings& config, device_regis
                  refusal_frame(fmt::format("the daemon is at its limit of {} device connections", config.max_connections)),
                  refusal_frame(fmt::format("this address already has {} device connections without a Hello, its limit; "
                                            "retry after a delay",
-                                           config.max_unauthenticated_per_peer))},
+                                           config.max_unauthenticated_per_peer)),
+                 failures},
                 [&config, &registry, &sink, &counters, log = log_.get()](boost::asio::ip::tcp::socket socket,
                                                                          std::uint64_t id, std::string peer,
                                                                          net::auth_gate gate) {

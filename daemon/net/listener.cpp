@@ -58,13 +58,14 @@ namespace detail {
 
 /// What a listener shares with the gates of its connections.
 struct listener_core {
-  listener_core(std::string n, admission::limits limits, std::shared_ptr<spdlog::logger> l)
-      : name(std::move(n)), policy(limits), log(std::move(l)) {}
+  listener_core(std::string n, admission::limits limits, auth_tracker* f, std::shared_ptr<spdlog::logger> l)
+      : name(std::move(n)), policy(limits), failures(f), log(std::move(l)) {}
 
   void counted() { stats.unauthenticated.store(policy.unauthenticated(), std::memory_order_relaxed); }
 
   std::string name;
   admission policy;
+  auth_tracker* failures;
   std::shared_ptr<spdlog::logger> log;
   listener_stats stats;
   burst refused_peer;
@@ -83,6 +84,23 @@ void auth_gate::passed() {
   }
 }
 
+auth_tracker::verdict auth_gate::failed() {
+  const auto core = core_.lock();
+  if (!core) return {};
+  add(core->stats.auth_failures);
+  if (core->failures == nullptr) return {};
+  const auto verdict = core->failures->failed(peer_);
+  if (verdict.delay.count() > 0) add(core->stats.auth_delayed);
+  if (verdict.block_started) {
+    const auto& l = core->failures->settings();
+    core->log->warn("[C{}] {}: address {} blocked for {} s after {} failed authentications within {} s; its new "
+                    "connections are closed at once",
+                    id_, peer_text_, peer_.to_string(), l.block_for.count() / 1000, verdict.failures,
+                    l.window.count() / 1000);
+  }
+  return verdict;
+}
+
 void auth_gate::bad_request() {
   if (const auto core = core_.lock()) add(core->stats.bad_requests);
 }
@@ -96,7 +114,7 @@ listener::listener(asio::io_context& io, options opts, factory make, std::shared
       backoff_(io),
       core_(std::make_shared<detail::listener_core>(
           opts_.name, admission::limits{opts_.max_connections, opts_.max_unauthenticated, opts_.max_unauthenticated_per_peer},
-          log_)) {}
+          opts_.failures, log_)) {}
 
 listener::~listener() = default;
 
@@ -146,6 +164,13 @@ asio::awaitable<void> listener::accept_loop() {
     const auto remote = socket.remote_endpoint(peer_ec);
     if (peer_ec) continue;  // gone already: nothing to serve, nobody to answer
     const auto key = peer_key::of(remote.address());
+    if (opts_.failures != nullptr && opts_.failures->blocked(key)) {
+      // Logged once when the block began; each connection is only counted.
+      add(stats.blocked);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
 
     const std::uint64_t id = next_connection_id.fetch_add(1, std::memory_order_relaxed);
     const auto decision = core_->policy.admit(id, key);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "daemon/net/admission.hpp"
+#include "daemon/net/auth_tracker.hpp"
 #include "daemon/net/peer.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -44,6 +45,9 @@ struct listener_stats {
   counter unauthenticated{0};          // open now and not (yet) authenticated
   counter refused_unauthenticated{0};  // the peer was at max_unauthenticated_per_peer
   counter evicted{0};                  // the oldest unauthenticated, closed to make room
+  counter blocked{0};                  // closed on accept: the peer is blocked for failed authentications
+  counter auth_failures{0};            // wrong credentials presented
+  counter auth_delayed{0};             // failures answered after a delay
   counter bad_requests{0};             // bad frames or malformed requests
 };
 
@@ -52,7 +56,7 @@ struct listener_core;
 }
 
 /// A connection's line back to its listener: its protocol reports here that the peer
-/// authenticated, or sent something unreadable. Calls after the listener is gone,
+/// authenticated, failed to, or sent something unreadable. Calls after the listener is gone,
 /// or on a gate made outside a listener (unit tests), only change the gate itself.
 class auth_gate {
  public:
@@ -60,6 +64,8 @@ class auth_gate {
 
   /// The protocol accepted the peer's credentials: the connection leaves the unauthenticated budgets.
   void passed();
+  /// Wrong credentials from the peer: how long to hold the answer, and whether the peer is now blocked.
+  auth_tracker::verdict failed();
   /// A frame or request that could not be read.
   void bad_request();
   bool authenticated() const noexcept { return passed_; }
@@ -78,7 +84,8 @@ class auth_gate {
 };
 
 /// A TCP listener: accepts, enforces the connection limits (all connections, and those not yet
-/// authenticated: see admission), runs one connection object per socket, and stops them all on shutdown. What the connections speak
+/// authenticated: see admission), refuses peers blocked for failed authentications, runs one
+/// connection object per socket, and stops them all on shutdown. What the connections speak
 /// is the factory's business.
 class listener {
  public:
@@ -91,6 +98,7 @@ class listener {
     std::size_t max_unauthenticated_per_peer = 1024;
     std::string refusal;       // bytes sent to a connection refused at max_connections, then closed
     std::string peer_refusal;  // bytes sent to a connection refused at max_unauthenticated_per_peer
+    auth_tracker* failures = nullptr;  // shared by the listeners; null: nobody is ever blocked
   };
   using factory = std::function<std::shared_ptr<connection>(boost::asio::ip::tcp::socket socket, std::uint64_t id,
                                                             std::string peer, auth_gate gate)>;

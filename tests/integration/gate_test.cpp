@@ -1,8 +1,10 @@
-// Connections that have not authenticated on the four listeners, through real sockets: idle
-// sockets from other addresses (127.0.0.2 and up, all loopback on Linux) never keep a user, a
-// monitor or /healthz out; an address at its limit of unauthenticated connections is refused
-// while others get in; the oldest unauthenticated connection is evicted with its protocol's
-// error; bad frames and requests are counted per listener.
+// Connections that have not authenticated, and failed authentications, on the four listeners
+// through real sockets: idle sockets from other addresses (127.0.0.2 and up, all loopback on
+// Linux) never keep a user, a monitor or /healthz out; an address at its limit of
+// unauthenticated connections is refused while others get in; the oldest unauthenticated
+// connection is evicted with its protocol's error; wrong tokens are slowed, counted and then
+// blocked per address, across the listeners, while 127.0.0.1 with a good token is unaffected;
+// bad frames and requests are counted per listener.
 
 #include "tests/integration/clinic_scenario.hpp"
 
@@ -87,7 +89,7 @@ std::optional<Message> first_frame(const std::string& bytes) {
   return m;
 }
 
-/// The value of one series in /metrics, e.g. `vigil_unauthenticated_evicted_total{listener="http"}`; -1 when absent.
+/// The value of one series in /metrics, e.g. `vigil_auth_failures_total{listener="http"}`; -1 when absent.
 double metric(daemon_under_test& d, const std::string& series) {
   http_client client(d.http_port());
   const auto r = client.request("GET", "/metrics");
@@ -295,6 +297,136 @@ TEST(Gate, IdleFeedConnectionsFromOtherAddressesDoNotKeepASubscriberOut) {
   ASSERT_TRUE(refusal && refusal->has_closing());
   EXPECT_EQ(refusal->closing().error(), v1::FEED_ERROR_TOO_MANY_CONNECTIONS);
   EXPECT_NE(refusal->closing().message().find("this address"), std::string::npos);
+}
+
+// --- failed authentication ------------------------------------------------------------------------
+
+/// Delays short enough for a test: the delay itself is not what the tests look at.
+config::daemon_config guessing_config() {
+  auto c = gate_config();
+  c.auth_failures.first_delay = 1ms;
+  c.auth_failures.max_delay = 2ms;
+  return c;
+}
+
+TEST(Gate, WrongTokensOverHttpAreSlowedThenTheAddressIsBlockedWhileOthersAreServed) {
+  daemon_under_test d(guessing_config());
+  int failures = 0;
+  int connections = 0;
+  while (failures < 10 && connections < 20) {
+    http_client guesser(d.http_port(), attacker(0));
+    ++connections;
+    for (;;) {
+      const auto r = guesser.request("GET", "/api/v1/me", fmt::format("guess-number-{:04}", failures));
+      ASSERT_TRUE(r) << "every wrong token is answered";
+      EXPECT_EQ(r->status, 401);
+      ++failures;
+      if (!r->keep_alive) {
+        EXPECT_TRUE(guesser.wait_closed());
+        break;
+      }
+      if (failures >= 10) break;
+      // The good user at 127.0.0.1 is served meanwhile.
+      http_client user(d.http_port());
+      EXPECT_EQ(user.request("GET", "/api/v1/me", viewer_token)->status, 200);
+    }
+  }
+  EXPECT_EQ(failures, 10);
+  EXPECT_EQ(connections, 4) << "each connection is closed after three wrong tokens, the fourth by the block";
+  // Blocked: a new connection from the address is closed at once, with no answer at all.
+  http_client blocked(d.http_port(), attacker(0));
+  EXPECT_FALSE(blocked.request("GET", "/healthz"));
+  http_client user(d.http_port());
+  EXPECT_EQ(user.request("GET", "/api/v1/me", viewer_token)->status, 200);
+  EXPECT_EQ(metric(d, series("vigil_auth_failures_total", "http")), 10);
+  EXPECT_EQ(metric(d, series("vigil_auth_failures_delayed_total", "http")), 7) << "every failure after the third";
+  EXPECT_EQ(metric(d, series("vigil_connections_blocked_total", "http")), 1);
+  EXPECT_EQ(metric(d, "vigil_peers_blocked"), 1);
+  EXPECT_EQ(metric(d, "vigil_peer_blocks_total"), 1);
+}
+
+TEST(Gate, FailuresCountAcrossTheListenersAndASuccessDoesNotResetThem) {
+  daemon_under_test d(guessing_config());
+  // Three wrong control tokens, with a good viewer's request in between from the same address.
+  {
+    control_client ops(d.control_port(), attacker(0));
+    auto wrong = list();
+    wrong.set_token("guess-number-0001");
+    EXPECT_EQ(ops.call(wrong)->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+    auto good = list();
+    good.set_token(viewer_token);
+    EXPECT_EQ(ops.call(good)->error(), v1::CONTROL_ERROR_NONE);
+    EXPECT_EQ(ops.call(wrong)->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+    EXPECT_EQ(ops.call(wrong)->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+    EXPECT_TRUE(ops.wait_closed());
+  }
+  // Three wrong device tokens.
+  for (int i = 0; i < 3; ++i) {
+    test_client device(d.port(), attacker(0));
+    const auto reply = device.hello("dev-9", "guess-device-token");
+    ASSERT_TRUE(reply && reply->has_error());
+    EXPECT_EQ(reply->error().code(), v1::BAD_TOKEN);
+  }
+  // Three wrong feed tokens.
+  for (int i = 0; i < 3; ++i) {
+    feed_client feed(d.feed_port(), 0, attacker(0));
+    auto request = subscribe_to();
+    request.set_token("guess-feed-token");
+    feed.subscribe(request);
+    const auto m = feed.next();
+    ASSERT_TRUE(m && m->has_closing());
+    EXPECT_EQ(m->closing().error(), v1::FEED_ERROR_UNAUTHORIZED);
+  }
+  // A good viewer's token over HTTP does not help either; the tenth failure blocks the address.
+  http_client web(d.http_port(), attacker(0));
+  EXPECT_EQ(web.request("GET", "/api/v1/me", viewer_token)->status, 200);
+  const auto tenth = web.request("GET", "/api/v1/me", "guess-number-0010");
+  ASSERT_TRUE(tenth);
+  EXPECT_EQ(tenth->status, 401);
+  EXPECT_FALSE(tenth->keep_alive) << "the block ends the connection that caused it";
+
+  // Every listener now closes the address's new connections at once.
+  EXPECT_FALSE(control_client(d.control_port(), attacker(0)).call(list(), 5s));
+  test_client device(d.port(), attacker(0));
+  EXPECT_TRUE(device.wait_closed());
+  feed_client feed(d.feed_port(), 0, attacker(0));
+  feed.subscribe(subscribe_to());
+  EXPECT_FALSE(feed.next(5s));
+  EXPECT_TRUE(feed.closed());
+  // 127.0.0.1 is not affected anywhere.
+  EXPECT_EQ(control_client(d.control_port()).call(list())->error(), v1::CONTROL_ERROR_NONE);
+  test_client monitor(d.port());
+  EXPECT_TRUE(monitor.hello("dev-1")->has_welcome());
+  feed_client subscriber(d.feed_port());
+  subscriber.subscribe(subscribe_to());
+  EXPECT_TRUE(subscriber.next()->has_snapshot());
+
+  for (const char* l : {"control", "ingest", "feed"}) {
+    EXPECT_EQ(metric(d, series("vigil_auth_failures_total", l)), 3) << l;
+    EXPECT_EQ(metric(d, series("vigil_connections_blocked_total", l)), 1) << l;
+  }
+  EXPECT_EQ(metric(d, series("vigil_auth_failures_total", "http")), 1);
+  EXPECT_EQ(metric(d, "vigil_peers_blocked"), 1);
+}
+
+TEST(Gate, ReconnectingToTheControlPortDoesNotBuyMoreGuesses) {
+  daemon_under_test d(guessing_config());
+  int closed_connections = 0;
+  int failures = 0;
+  for (int attempt = 0; attempt < 10 && failures < 10; ++attempt) {
+    control_client ops(d.control_port(), attacker(0));
+    auto wrong = list();
+    wrong.set_token(fmt::format("guess-number-{:04}", failures));
+    while (auto r = ops.call(wrong)) {
+      EXPECT_EQ(r->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+      ++failures;
+    }
+    ++closed_connections;
+  }
+  EXPECT_EQ(failures, 10);
+  EXPECT_EQ(closed_connections, 4);
+  EXPECT_FALSE(control_client(d.control_port(), attacker(0)).call(list(), 5s)) << "blocked";
+  EXPECT_EQ(control_client(d.control_port()).call(list())->error(), v1::CONTROL_ERROR_NONE);
 }
 
 // --- bad frames and requests ----------------------------------------------------------------------
