@@ -26,6 +26,7 @@ admission::decision admission::admit(std::uint64_t id, const peer_key& peer) {
     // them idle has the oldest ones: a new connection always gets its chance.
     const auto oldest = unauthenticated_.begin();
     d.evicted = oldest->first;
+    d.evicted_peer = oldest->second;
     forget_unauthenticated(oldest);
   }
   unauthenticated_.emplace(id, peer);

@@ -40,6 +40,7 @@ class admission {
   struct decision {
     outcome result = outcome::admitted;
     std::optional<std::uint64_t> evicted;  // closed to make room; it no longer counts
+    peer_key evicted_peer;                 // its address, for the log
   };
 
   explicit admission(limits l) noexcept;

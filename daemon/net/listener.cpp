@@ -58,12 +58,11 @@ namespace detail {
 
 /// What a listener shares with the gates of its connections.
 struct listener_core {
-  listener_core(std::string n, admission::limits limits, auth_tracker* f, std::shared_ptr<spdlog::logger> l)
-      : name(std::move(n)), policy(limits), failures(f), log(std::move(l)) {}
+  listener_core(admission::limits limits, auth_tracker* f, std::shared_ptr<spdlog::logger> l)
+      : policy(limits), failures(f), log(std::move(l)) {}
 
   void counted() { stats.unauthenticated.store(policy.unauthenticated(), std::memory_order_relaxed); }
 
-  std::string name;
   admission policy;
   auth_tracker* failures;
   std::shared_ptr<spdlog::logger> log;
@@ -113,7 +112,7 @@ listener::listener(asio::io_context& io, options opts, factory make, std::shared
       acceptor_(io),
       backoff_(io),
       core_(std::make_shared<detail::listener_core>(
-          opts_.name, admission::limits{opts_.max_connections, opts_.max_unauthenticated, opts_.max_unauthenticated_per_peer},
+          admission::limits{opts_.max_connections, opts_.max_unauthenticated, opts_.max_unauthenticated_per_peer},
           opts_.failures, log_)) {}
 
 listener::~listener() = default;
@@ -179,8 +178,10 @@ asio::awaitable<void> listener::accept_loop() {
     if (decision.result == admission::outcome::refused_peer_limit) {
       add(stats.refused_unauthenticated);
       if (core_->refused_peer.due(now, unlogged)) {
-        log_->warn("refusing {} connections from {}: it already holds {} that have not authenticated, its limit{}",
-                   opts_.name, key.to_string(), core_->policy.unauthenticated_from(key), since(unlogged));
+        log_->warn("[C{}] {}:{} refused: address {} already holds {} {} connections that have not authenticated, its "
+                   "limit{}",
+                   id, remote.address().to_string(), remote.port(), key.to_string(),
+                   core_->policy.unauthenticated_from(key), opts_.name, since(unlogged));
       }
       asio::co_spawn(io_, refuse(std::move(socket), opts_.peer_refusal), asio::detached);
       continue;
@@ -188,8 +189,8 @@ asio::awaitable<void> listener::accept_loop() {
     if (decision.result == admission::outcome::refused_full) {
       add(stats.refused);
       if (core_->refused_full.due(now, unlogged)) {
-        log_->warn("refusing {} connections: at the limit of {} connections, all authenticated{}", opts_.name,
-                   opts_.max_connections, since(unlogged));
+        log_->warn("[C{}] {}:{} refused: at the limit of {} {} connections, all authenticated{}", id,
+                   remote.address().to_string(), remote.port(), opts_.max_connections, opts_.name, since(unlogged));
       }
       asio::co_spawn(io_, refuse(std::move(socket), opts_.refusal), asio::detached);
       continue;
@@ -197,10 +198,10 @@ asio::awaitable<void> listener::accept_loop() {
     if (decision.evicted) {
       add(stats.evicted);
       if (core_->evicted.due(now, unlogged)) {
-        log_->warn("[C{}] closed to make room: the oldest {} connection that has not authenticated ({} of them open, "
-                   "{} connections){}",
-                   *decision.evicted, opts_.name, core_->policy.unauthenticated(), core_->policy.connections(),
-                   since(unlogged));
+        log_->warn("[C{}] {} closed to make room for [C{}]: the oldest {} connection that has not authenticated ({} "
+                   "of them open, {} connections){}",
+                   *decision.evicted, decision.evicted_peer.to_string(), id, opts_.name,
+                   core_->policy.unauthenticated(), core_->policy.connections(), since(unlogged));
       }
       if (const auto it = connections_.find(*decision.evicted); it != connections_.end()) {
         if (const auto c = it->second.lock()) c->evict();

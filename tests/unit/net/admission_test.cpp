@@ -50,6 +50,7 @@ TEST(Admission, AFullUnauthenticatedBudgetEvictsTheOldest) {
   EXPECT_EQ(d.result, outcome::admitted);
   ASSERT_TRUE(d.evicted);
   EXPECT_EQ(*d.evicted, 10u);
+  EXPECT_EQ(d.evicted_peer, peer("10.0.0.2"));
   EXPECT_EQ(a.unauthenticated(), 3u);
   EXPECT_EQ(a.unauthenticated_from(peer("10.0.0.2")), 0u);
   // The evicted one's close later changes nothing: it was let go already.
