@@ -100,6 +100,9 @@ int main(int argc, char** argv) {
   config.ingest.port = 0;
   config.ingest.devices = {{"mon-*", "latency-device-token", ""}};
   config.ingest.max_connections = static_cast<std::size_t>(chairs) + 16;
+  // Every monitor connects from loopback at once: room for all of them to say Hello together.
+  config.ingest.max_unauthenticated = config.ingest.max_connections;
+  config.ingest.max_unauthenticated_per_peer = config.ingest.max_connections;
   config.control.port = 0;
   config.feed.port = 0;
   config.http.enabled = false;

@@ -39,6 +39,9 @@ int main(int argc, char** argv) {
   config.ingest.port = 0;
   config.ingest.devices = {{"load-*", "load-test-token", ""}};
   config.ingest.max_connections = static_cast<std::size_t>(connections) + 16;
+  // Every device connects from loopback at once: room for all of them to say Hello together.
+  config.ingest.max_unauthenticated = config.ingest.max_connections;
+  config.ingest.max_unauthenticated_per_peer = config.ingest.max_connections;
   config.log.level = "warn";
   config.data_dir = data_dir;
   vigil::log::configure(config.log);

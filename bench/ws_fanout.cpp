@@ -164,6 +164,10 @@ int main(int argc, char** argv) {
   config.feed.enabled = false;  // the TCP feed; the WebSocket feed is on the HTTP listener
   config.http.port = 0;
   config.http.max_connections = static_cast<std::size_t>(subscribers) + 16;
+  // Every subscriber connects from loopback at once and does not retry: room for all of them
+  // before their FeedRequests arrive.
+  config.http.max_unauthenticated = config.http.max_connections;
+  config.http.max_unauthenticated_per_peer = config.http.max_connections;
   config.users = {{"bench", user_token, vigil::control::role::admin}};
   auto fast = vigil::engine::generic_profile();
   fast.id = "fast";

@@ -108,12 +108,13 @@ struct daemon::impl {
                opts.clock),
         commands(clinic, config.users),
         hub(hub_limits(config.feed), clinic.alarms(), history_from(timeline.get())),
+        failures(config.auth_failures),
         signals(io),
         shutdown_timer(io),
         stats_timer(io),
         tick_timer(io),
         retention_timer(io),
-        ingest(io, config.ingest, registry, clinic, counters) {
+        ingest(io, config.ingest, registry, clinic, counters, &failures) {
     registry.chair_in_use_by([this](std::string_view chair) { return clinic.alarms().session_id(chair) != 0; });
     registry.record_bindings_with([this](const std::string& chair, const std::string& device) {
       log->info("device '{}' now serves chair '{}' (its entry names no chair, so no other such device may)", device,
@@ -124,8 +125,8 @@ struct daemon::impl {
                                     std::function<void(control::reset_report)> done) {
       reset_device(device_id, who, reason, std::move(done));
     });
-    if (config.control.enabled) control.emplace(io, config.control, commands);
-    if (config.feed.enabled) feeds.emplace(io, config.feed, hub, config.users);
+    if (config.control.enabled) control.emplace(io, config.control, commands, &failures);
+    if (config.feed.enabled) feeds.emplace(io, config.feed, hub, config.users, &failures);
     clinic.observe([this](const std::vector<engine::event>& events,
                           std::chrono::steady_clock::time_point origin) { hub.publish(events, origin); },
                    [this](std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
@@ -135,7 +136,7 @@ struct daemon::impl {
       web.emplace(io, config.http, commands,
                   http::sources{[this] { return metrics(); }, [this] { return health(); },
                                 timeline ? (std::filesystem::path(config.data_dir) / "timeline.db").string() : ""},
-                  http::feed_context{hub, config.users, config.feed});
+                  http::feed_context{hub, config.users, config.feed}, &failures);
     }
     if (timeline) {
       durable->attach(io.get_executor());
@@ -262,13 +263,19 @@ struct daemon::impl {
     http::metrics_snapshot m;
     m.version = VIGIL_VERSION;
     const auto listener = [&m](const char* name, const net::listener_stats& s) {
-      m.listeners.push_back({name, s.active.load(std::memory_order_relaxed), s.accepted.load(std::memory_order_relaxed),
-                             s.refused.load(std::memory_order_relaxed)});
+      const auto read = [](const net::listener_stats::counter& c) { return c.load(std::memory_order_relaxed); };
+      m.listeners.push_back({name, read(s.active), read(s.accepted), read(s.refused), read(s.unauthenticated),
+                             read(s.refused_unauthenticated), read(s.evicted), read(s.blocked), read(s.auth_failures),
+                             read(s.auth_delayed), read(s.bad_requests)});
     };
     listener("ingest", ingest.connection_stats());
+    // The device port counts its bad frames and protocol violations in the ingest counters.
+    m.listeners.back().bad_requests += counters.protocol_errors.load(std::memory_order_relaxed);
     if (control) listener("control", control->connection_stats());
     if (web) listener("http", web->connection_stats());
     if (feeds) listener("feed", feeds->connection_stats());
+    m.peers_blocked = failures.blocked_peers();
+    m.peer_blocks = failures.blocks();
     const auto& hs = hub.stats();
     m.feeds = {hub.subscribers(), hub.queued_bytes(), hs.dropped_slow, hs.events, hs.frames, hs.vitals_merged, hs.resumes,
                {hub.alarm_delivery().prometheus_buckets(), hub.alarm_delivery().count(),
@@ -427,6 +434,8 @@ struct daemon::impl {
   clinic::clinic clinic;
   control::service commands;
   hub::hub hub;
+  // Failed authentications per peer address, shared by the four listeners.
+  net::auth_tracker failures;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   asio::signal_set signals;

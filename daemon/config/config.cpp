@@ -80,6 +80,8 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     listener.text("address", in.address);
     listener.integer<std::uint16_t>("port", in.port, 0, 65535);
     listener.integer<std::size_t>("max_connections", in.max_connections, 1, 100'000);
+    listener.integer<std::size_t>("max_unauthenticated", in.max_unauthenticated, 1, 100'000);
+    listener.integer<std::size_t>("max_unauthenticated_per_peer", in.max_unauthenticated_per_peer, 1, 100'000);
     listener.integer<std::size_t>("max_frame_bytes", in.max_frame_bytes, 64, codec::hard_max_frame_bytes);
     listener.millis("handshake_timeout_ms", in.handshake_timeout, 100, 600'000);
     listener.millis("idle_timeout_ms", in.idle_timeout, 100, 3'600'000);
@@ -94,6 +96,9 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     control.text("address", ctl.address);
     control.integer<std::uint16_t>("port", ctl.port, 0, 65535);
     control.integer<std::size_t>("max_connections", ctl.max_connections, 1, 10'000);
+    control.integer<std::size_t>("max_unauthenticated", ctl.max_unauthenticated, 1, 10'000);
+    control.integer<std::size_t>("max_unauthenticated_per_peer", ctl.max_unauthenticated_per_peer, 1, 10'000);
+    control.millis("handshake_timeout_ms", ctl.handshake_timeout, 100, 600'000);
     control.millis("idle_timeout_ms", ctl.idle_timeout, 1'000, 86'400'000);
     if (control.has("operators")) {
       control.report(control.key_of("operators"), "has moved: list people under the top-level 'users' key, each with a role");
@@ -106,6 +111,8 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     feeds.text("address", f.address);
     feeds.integer<std::uint16_t>("port", f.port, 0, 65535);
     feeds.integer<std::size_t>("max_connections", f.max_connections, 1, 100'000);
+    feeds.integer<std::size_t>("max_unauthenticated", f.max_unauthenticated, 1, 100'000);
+    feeds.integer<std::size_t>("max_unauthenticated_per_peer", f.max_unauthenticated_per_peer, 1, 100'000);
     feeds.millis("handshake_timeout_ms", f.handshake_timeout, 100, 60'000);
     feeds.integer<std::size_t>("soft_queue_bytes", f.soft_queue_bytes, 4'096, 1'073'741'824);
     feeds.integer<std::size_t>("hard_queue_bytes", f.hard_queue_bytes, 4'096, 1'073'741'824);
@@ -118,9 +125,23 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     http.text("address", web.address);
     http.integer<std::uint16_t>("port", web.port, 0, 65535);
     http.integer<std::size_t>("max_connections", web.max_connections, 1, 100'000);
+    http.integer<std::size_t>("max_unauthenticated", web.max_unauthenticated, 1, 100'000);
+    http.integer<std::size_t>("max_unauthenticated_per_peer", web.max_unauthenticated_per_peer, 1, 100'000);
+    http.millis("unauthenticated_timeout_ms", web.unauthenticated_timeout, 100, 600'000);
     http.integer<std::size_t>("max_body_bytes", web.max_body_bytes, 1'024, 16 * 1024 * 1024);
     http.millis("idle_timeout_ms", web.idle_timeout, 1'000, 3'600'000);
     http.millis("read_timeout_ms", web.read_timeout, 100, 600'000);
+  }
+  {
+    auto& a = config.auth_failures;
+    section failures = top.child("auth_failures");
+    failures.integer<std::size_t>("free_failures", a.free_failures, 0, 1'000);
+    failures.millis("window_ms", a.window, 1'000, 86'400'000);
+    failures.millis("first_delay_ms", a.first_delay, 0, 60'000);
+    failures.millis("max_delay_ms", a.max_delay, 0, 60'000);
+    failures.integer<std::size_t>("block_after", a.block_after, 0, 100'000);
+    failures.millis("block_ms", a.block_for, 0, 86'400'000);
+    failures.integer<std::size_t>("max_peers", a.max_peers, 100, 10'000'000);
   }
   {
     const YAML::Node list = top.list("users");
@@ -216,6 +237,9 @@ std::vector<problem> validate(const daemon_config& config) {
   if (ec) problems.push_back({"feed.address", fmt::format("'{}' is not an IP address", config.feed.address)});
   if (config.feed.hard_queue_bytes < config.feed.soft_queue_bytes) {
     problems.push_back({"feed.hard_queue_bytes", "must be at least feed.soft_queue_bytes"});
+  }
+  if (config.auth_failures.max_delay < config.auth_failures.first_delay) {
+    problems.push_back({"auth_failures.max_delay_ms", "must be at least auth_failures.first_delay_ms"});
   }
   boost::asio::ip::make_address(config.control.address, ec);
   if (ec) problems.push_back({"control.address", fmt::format("'{}' is not an IP address", config.control.address)});

@@ -6,6 +6,7 @@
 #include "daemon/http/settings.hpp"
 #include "daemon/ingest/settings.hpp"
 #include "daemon/log/log.hpp"
+#include "daemon/net/auth_tracker.hpp"
 
 #include <chrono>
 #include <string>
@@ -19,6 +20,8 @@ struct daemon_config {
   control::settings control;
   feed::settings feed;
   http::settings http;
+  // Failed authentications per peer address, across the four listeners.
+  net::auth_tracker::limits auth_failures;
   // Everyone who reads feeds or changes state: name, token, role.
   std::vector<control::user> users;
   // Protocol profiles: read from engine.profiles_dir; the built-in generic one when empty.

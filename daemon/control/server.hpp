@@ -18,13 +18,19 @@ struct settings {
   std::string address = "127.0.0.1";
   std::uint16_t port = 7401;
   std::size_t max_connections = 64;
+  // Connections that have not yet sent a request with a valid token, in all and from one address.
+  std::size_t max_unauthenticated = 16;
+  std::size_t max_unauthenticated_per_peer = 8;
+  // From the accept to the first request with a valid token; then the idle timeout applies.
+  std::chrono::milliseconds handshake_timeout{5'000};
   std::chrono::milliseconds idle_timeout{300'000};
 };
 
 /// The TCP listener for operators' tools: one control_session per connection.
 class server {
  public:
-  server(boost::asio::io_context& io, const settings& config, service& handler);
+  /// `failures`: failed authentications per peer, shared with the other listeners (may be null).
+  server(boost::asio::io_context& io, const settings& config, service& handler, net::auth_tracker* failures = nullptr);
 
   void listen() { listener_.listen(); }
   std::uint16_t port() const { return listener_.port(); }

@@ -6,10 +6,10 @@
 namespace vigil::feed {
 namespace {
 
-std::string refusal_frame(std::size_t limit) {
+std::string refusal_frame(std::string text) {
   v1::FeedMessage m;
   m.mutable_closing()->set_error(v1::FEED_ERROR_TOO_MANY_CONNECTIONS);
-  m.mutable_closing()->set_message(fmt::format("the daemon is at its limit of {} feed subscribers", limit));
+  m.mutable_closing()->set_message(std::move(text));
   std::string frame;
   codec::append_frame(frame, m);
   return frame;
@@ -17,18 +17,26 @@ std::string refusal_frame(std::size_t limit) {
 
 }  // namespace
 
-server::server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users)
+server::server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users,
+               net::auth_tracker* failures)
     : log_(log::component_logger("feed")),
-      listener_(io, {"feeds", config.address, config.port, config.max_connections, refusal_frame(config.max_connections)},
+      listener_(io,
+                {"feeds", config.address, config.port, config.max_connections, config.max_unauthenticated,
+                 config.max_unauthenticated_per_peer,
+                 refusal_frame(fmt::format("the daemon is at its limit of {} feed subscribers", config.max_connections)),
+                 refusal_frame(fmt::format("this address already has {} feed connections without an accepted "
+                                           "FeedRequest, its limit; retry after a delay",
+                                           config.max_unauthenticated_per_peer)),
+                 failures},
                 [&config, &hub, &users, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id,
-                                                          std::string peer) {
+                                                          std::string peer, net::auth_gate gate) {
                   if (config.send_buffer_bytes > 0) {
                     boost::system::error_code ignored;  // a refusal leaves the system's default
                     socket.set_option(
                         boost::asio::socket_base::send_buffer_size(static_cast<int>(config.send_buffer_bytes)), ignored);
                   }
                   return std::make_shared<feed_session<boost::asio::ip::tcp::socket>>(
-                      std::move(socket), id, std::move(peer), hub, users, config, *log);
+                      std::move(socket), id, std::move(peer), hub, users, config, *log, std::move(gate));
                 },
                 log_) {}
 

@@ -16,7 +16,9 @@ namespace vigil::feed {
 /// The TCP listener for feed subscribers: one feed_session per connection.
 class server {
  public:
-  server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users);
+  /// `failures`: failed authentications per peer, shared with the other listeners (may be null).
+  server(boost::asio::io_context& io, const settings& config, hub::hub& hub, const std::vector<control::user>& users,
+         net::auth_tracker* failures = nullptr);
 
   void listen() { listener_.listen(); }
   std::uint16_t port() const { return listener_.port(); }

@@ -28,8 +28,9 @@ template <class Stream>
 class feed_session final : public net::connection, public std::enable_shared_from_this<feed_session<Stream>> {
  public:
   feed_session(Stream stream, std::uint64_t id, std::string peer, hub::hub& hub, const std::vector<control::user>& users,
-               const settings& config, spdlog::logger& log)
-      : stream_(std::move(stream)),
+               const settings& config, spdlog::logger& log, net::auth_gate gate = {})
+      : gate_(std::move(gate)),
+        stream_(std::move(stream)),
         id_(id),
         peer_(std::move(peer)),
         hub_(hub),
@@ -61,6 +62,12 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     wake_.cancel();
   }
 
+  /// Only ever called before the FeedRequest is accepted: the handshake answers it.
+  void evict() override {
+    evicted_ = true;
+    timer_.cancel();
+  }
+
  private:
   using clock = asio::steady_timer::clock_type;
   static constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
@@ -75,6 +82,7 @@ class feed_session final : public net::connection, public std::enable_shared_fro
       const auto frame = decoder_.next(request);
       if (frame.status == codec::decode_status::ok) break;
       if (frame.status == codec::decode_status::bad) {
+        gate_.bad_request();
         co_await refuse(v1::FEED_ERROR_UNPARSABLE, fmt::format("bad frame: {}", codec::describe(frame.error)));
         co_return false;
       }
@@ -84,6 +92,10 @@ class feed_session final : public net::connection, public std::enable_shared_fro
       if (result.index() == 1) {
         if (stopping_) {
           co_await refuse(v1::FEED_ERROR_SHUTTING_DOWN, "the daemon is stopping");
+        } else if (evicted_) {
+          co_await refuse(v1::FEED_ERROR_TOO_MANY_CONNECTIONS,
+                          "closed to make room: the daemon is at its limit of feed connections without an accepted "
+                          "FeedRequest, and this was the oldest; send the FeedRequest at once after connecting");
         } else {
           co_await refuse(v1::FEED_ERROR_HANDSHAKE_TIMEOUT,
                           fmt::format("no FeedRequest within {} ms", config_.handshake_timeout.count()));
@@ -100,9 +112,17 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     const control::user* who = control::find_user(users_, request.token());
     if (who == nullptr) {
       log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
+      if (!request.token().empty()) {
+        // A wrong token counts against the address, and its answer may be held back.
+        if (const auto verdict = gate_.failed(); verdict.delay.count() > 0 && !stopping_ && !evicted_) {
+          timer_.expires_after(verdict.delay);
+          co_await timer_.async_wait(nothrow);
+        }
+      }
       co_await refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token");
       co_return false;
     }
+    gate_.passed();
     std::string error;
     const auto filter = hub::filter::from(request.subscribe(), error);
     if (!filter) {
@@ -182,7 +202,7 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     using namespace asio::experimental::awaitable_operators;
     for (;;) {
       if (sub_->closed()) {
-        reason_ = "cut off by the hub: too slow";
+        reason_ = fmt::format("cut off by the hub: {}", sub_->close_reason());
         co_await send_last(sub_->closing());
         co_return;
       }
@@ -200,7 +220,8 @@ class feed_session final : public net::connection, public std::enable_shared_fro
       auto result = co_await (asio::async_write(stream_, pending_buffers(), nothrow) || abort_.async_wait(nothrow));
       writing_ = false;
       if (result.index() == 1) {
-        reason_ = "cut off by the hub while a write was stuck: too slow";  // mid-frame: no closing frame
+        // Mid-frame: no FeedClosing can follow.
+        reason_ = fmt::format("cut off by the hub while a write was stuck: {}", sub_->close_reason());
         co_return;
       }
       if (auto [ec, n] = std::get<0>(result); ec) {
@@ -219,7 +240,10 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     for (;;) {
       auto [ec, n] = co_await stream_.async_read_some(asio::buffer(sink), nothrow);
       if (ec) {
-        if (ec != asio::error::eof) reason_ = fmt::format("connection error: {}", ec.message());
+        // Aborted: the writer ended the subscription and its reason stands.
+        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+          reason_ = fmt::format("connection error: {}", ec.message());
+        }
         co_return;
       }
     }
@@ -242,6 +266,7 @@ class feed_session final : public net::connection, public std::enable_shared_fro
     co_await (asio::async_write(stream_, asio::buffer(frame), nothrow) || timer_.async_wait(nothrow));
   }
 
+  net::auth_gate gate_;
   Stream stream_;
   std::uint64_t id_;
   std::string peer_;
@@ -261,6 +286,7 @@ class feed_session final : public net::connection, public std::enable_shared_fro
   bool write_through_ = false;  // the socket is non-blocking: wake() may write at once
   std::string reason_ = "closed";
   bool stopping_ = false;
+  bool evicted_ = false;
 };
 
 }  // namespace vigil::feed

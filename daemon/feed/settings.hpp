@@ -12,6 +12,9 @@ struct settings {
   std::string address = "127.0.0.1";
   std::uint16_t port = 7403;
   std::size_t max_connections = 1024;
+  // TCP subscribers whose FeedRequest has not been accepted yet, in all and from one address.
+  std::size_t max_unauthenticated = 64;
+  std::size_t max_unauthenticated_per_peer = 16;
   std::chrono::milliseconds handshake_timeout{5'000};
   std::chrono::milliseconds close_timeout{1'000};
   std::size_t soft_queue_bytes = 256 * 1024;

@@ -199,7 +199,8 @@ response error_response(status code, std::string_view error, std::string_view me
 api::api(control::service& commands, sources from, asio::any_io_executor readers)
     : commands_(commands), from_(std::move(from)), readers_(std::move(readers)) {}
 
-asio::awaitable<response> api::handle(const request& req) {
+asio::awaitable<response> api::handle(const request& req, auth_outcome& auth) {
+  auth = auth_outcome::none;
   if (auto page = serve_page(req)) co_return std::move(*page);
   const std::string_view target(req.target().data(), req.target().size());
   const auto route = find_route(std::string_view(req.method_string().data(), req.method_string().size()), path_of(target));
@@ -213,14 +214,14 @@ asio::awaitable<response> api::handle(const request& req) {
     co_return r;
   }
   try {
-    co_return co_await dispatch(req, route);
+    co_return co_await dispatch(req, route, auth);
   } catch (const std::exception& e) {
     // A timeline that cannot be opened or read; anything else is a bug, reported the same way.
     co_return error_response(status::service_unavailable, "unavailable", e.what());
   }
 }
 
-asio::awaitable<response> api::dispatch(const request& req, const route_match& route) {
+asio::awaitable<response> api::dispatch(const request& req, const route_match& route, auth_outcome& auth) {
   if (route.endpoint == endpoint::healthz) co_return healthz();
   if (route.endpoint == endpoint::feed) {
     // Upgrades never come here: http_session hands them to the WebSocket feed.
@@ -235,7 +236,11 @@ asio::awaitable<response> api::dispatch(const request& req, const route_match& r
   const auto token = bearer_token(req);
   if (token.empty()) co_return unauthorized("a user's token is needed: Authorization: Bearer <token>");
   const control::user* who = commands_.authenticate(token);
-  if (who == nullptr) co_return unauthorized("unknown token");
+  if (who == nullptr) {
+    auth = auth_outcome::failed;
+    co_return unauthorized("unknown token");
+  }
+  auth = auth_outcome::passed;
   const auto command = command_of(route.endpoint);
   const auto needed = command == v1::ControlRequest::COMMAND_NOT_SET ? control::role::viewer
                                                                       : control::service::needed_for(command);

@@ -48,17 +48,24 @@ response error_response(status code, std::string_view error, std::string_view me
 /// `text` as a JSON string, quotes included; invalid UTF-8 becomes U+FFFD.
 std::string json_quote(std::string_view text);
 
+/// What a request did for its connection's authentication.
+enum class auth_outcome : std::uint8_t {
+  none,    // no token looked at: an open endpoint, or no token given
+  passed,  // a user's token
+  failed,  // a token that is no user's
+};
+
 class api {
  public:
   /// `readers` runs the timeline reads (a thread of their own).
   api(control::service& commands, sources from, boost::asio::any_io_executor readers);
 
-  /// Answers one request. Never throws: faults become JSON errors.
-  boost::asio::awaitable<response> handle(const request& req);
+  /// Answers one request, and says in `auth` what its token was. Never throws: faults become JSON errors.
+  boost::asio::awaitable<response> handle(const request& req, auth_outcome& auth);
 
  private:
   struct caller;
-  boost::asio::awaitable<response> dispatch(const request& req, const route_match& route);
+  boost::asio::awaitable<response> dispatch(const request& req, const route_match& route, auth_outcome& auth);
   boost::asio::awaitable<response> command(const request& req, const route_match& route, const control::user& who);
   boost::asio::awaitable<response> read(const request& req, const route_match& route, const control::user& who);
   response healthz() const;

@@ -72,17 +72,57 @@ std::string render_metrics(const metrics_snapshot& m) {
   auto open = family("vigil_connections", "Connections open now, by listener.", gauge);
   auto accepted = family("vigil_connections_accepted_total", "TCP connections accepted, by listener.", counter);
   auto refused = family("vigil_connections_refused_total",
-                        "Connections refused at the listener's connection limit, by listener.", counter);
+                        "Connections refused at the listener's connection limit (all authenticated), by listener.",
+                        counter);
+  auto unauthenticated = family("vigil_connections_unauthenticated",
+                                "Connections open now that have not authenticated, by listener.", gauge);
+  auto refused_unauthenticated =
+      family("vigil_unauthenticated_refused_total",
+             "Connections refused because their address already held its limit of unauthenticated ones, by listener.",
+             counter);
+  auto evicted = family("vigil_unauthenticated_evicted_total",
+                        "Oldest unauthenticated connections closed to make room for a new one, by listener.", counter);
+  auto blocked = family("vigil_connections_blocked_total",
+                        "Connections closed on accept because their address was blocked for failed authentications, by "
+                        "listener.",
+                        counter);
+  auto auth_failures = family("vigil_auth_failures_total",
+                              "Failed authentications (a token or device that is nobody's), by listener.", counter);
+  auto auth_delayed = family("vigil_auth_failures_delayed_total",
+                             "Failed authentications answered after a delay, by listener.", counter);
+  auto bad_requests = family("vigil_bad_requests_total",
+                             "Bad frames and malformed requests, by listener (ingest: as vigil_protocol_errors_total).",
+                             counter);
   for (const auto& l : m.listeners) {
-    open.metric.push_back(value(static_cast<double>(l.open), gauge, {{"listener", l.name}}));
-    accepted.metric.push_back(value(static_cast<double>(l.accepted), counter, {{"listener", l.name}}));
-    refused.metric.push_back(value(static_cast<double>(l.refused), counter, {{"listener", l.name}}));
+    const std::vector<ClientMetric::Label> labels = {{"listener", l.name}};
+    const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+    open.metric.push_back(value(d(l.open), gauge, labels));
+    accepted.metric.push_back(value(d(l.accepted), counter, labels));
+    refused.metric.push_back(value(d(l.refused), counter, labels));
+    unauthenticated.metric.push_back(value(d(l.unauthenticated), gauge, labels));
+    refused_unauthenticated.metric.push_back(value(d(l.refused_unauthenticated), counter, labels));
+    evicted.metric.push_back(value(d(l.evicted), counter, labels));
+    blocked.metric.push_back(value(d(l.blocked), counter, labels));
+    auth_failures.metric.push_back(value(d(l.auth_failures), counter, labels));
+    auth_delayed.metric.push_back(value(d(l.auth_delayed), counter, labels));
+    bad_requests.metric.push_back(value(d(l.bad_requests), counter, labels));
   }
   out.push_back(std::move(open));
   out.push_back(std::move(accepted));
   out.push_back(std::move(refused));
+  out.push_back(std::move(unauthenticated));
+  out.push_back(std::move(refused_unauthenticated));
+  out.push_back(std::move(evicted));
+  out.push_back(std::move(blocked));
+  out.push_back(std::move(auth_failures));
+  out.push_back(std::move(auth_delayed));
+  out.push_back(std::move(bad_requests));
 
   const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  out.push_back(single("vigil_peers_blocked", "Addresses blocked now for failed authentications (all listeners).",
+                       gauge, d(m.peers_blocked)));
+  out.push_back(single("vigil_peer_blocks_total", "Blocks of an address for failed authentications begun.", counter,
+                       d(m.peer_blocks)));
   out.push_back(single("vigil_samples_accepted_total",
                        "Samples accepted from monitors (flagged ones included); rate() of it is samples per second.",
                        counter, d(m.samples_accepted)));

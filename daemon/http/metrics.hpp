@@ -12,12 +12,19 @@
 
 namespace vigil::http {
 
-/// The counters of one listener (devices, control, http).
+/// The counters of one listener (ingest, control, feed, http).
 struct listener_counters {
   std::string name;
   std::uint64_t open = 0;
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;  // at the connection limit
+  std::uint64_t unauthenticated = 0;          // open now, not authenticated
+  std::uint64_t refused_unauthenticated = 0;  // the address was at its unauthenticated limit
+  std::uint64_t evicted = 0;                  // oldest unauthenticated, closed to make room
+  std::uint64_t blocked = 0;                  // closed on accept: the address is blocked
+  std::uint64_t auth_failures = 0;
+  std::uint64_t auth_delayed = 0;
+  std::uint64_t bad_requests = 0;
 };
 
 /// The timeline store's counters, when the daemon keeps a timeline.
@@ -62,6 +69,8 @@ struct metrics_snapshot {
   std::uint64_t protocol_errors = 0;
   std::uint64_t handshakes_refused = 0;
   std::uint64_t sessions_open = 0;
+  std::uint64_t peers_blocked = 0;  // addresses blocked now for failed authentications
+  std::uint64_t peer_blocks = 0;    // blocks begun
   std::array<std::uint64_t, 3> alarms_raised{};  // low, medium, high
   std::array<std::uint64_t, 3> alarms_active{};  // low, medium, high
   std::optional<store_counters> store;

@@ -11,10 +11,9 @@
 namespace vigil::http {
 namespace {
 
-/// Sent to a connection accepted at the limit, before anything is read from it.
-std::string refusal_bytes(std::size_t limit) {
-  auto r = error_response(status::service_unavailable, "too_many_connections",
-                          fmt::format("the daemon is at its limit of {} http connections", limit));
+/// Sent to a connection refused on accept, before anything is read from it.
+std::string refusal_bytes(const std::string& text) {
+  auto r = error_response(status::service_unavailable, "too_many_connections", text);
   r.keep_alive(false);
   r.set(boost::beast::http::field::retry_after, "1");
   r.prepare_payload();
@@ -38,14 +37,23 @@ response read_error_response(const boost::system::error_code& ec) {
 }
 
 server::server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
-               feed_context feed)
+               feed_context feed, net::auth_tracker* failures)
     : log_(log::component_logger("http")),
       api_(commands, std::move(from), readers_.get_executor()),
       feed_(feed),
-      listener_(io, {"http", config.address, config.port, config.max_connections, refusal_bytes(config.max_connections)},
-                [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer) {
+      listener_(io,
+                {"http", config.address, config.port, config.max_connections, config.max_unauthenticated,
+                 config.max_unauthenticated_per_peer,
+                 refusal_bytes(fmt::format("the daemon is at its limit of {} http connections", config.max_connections)),
+                 refusal_bytes(fmt::format("this address already has {} http connections without a user's token, its "
+                                           "limit; retry after a delay",
+                                           config.max_unauthenticated_per_peer)),
+                 failures},
+                [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer,
+                                                  net::auth_gate gate) {
                   return std::make_shared<http_session<boost::beast::tcp_stream>>(
-                      boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, feed_, *log);
+                      boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, feed_, *log,
+                      std::move(gate));
                 },
                 log_) {}
 

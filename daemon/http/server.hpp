@@ -18,8 +18,9 @@ namespace vigil::http {
 /// the WebSocket feed (from `feed`, which must outlive the server).
 class server {
  public:
+  /// `failures`: failed authentications per peer, shared with the other listeners (may be null).
   server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
-         feed_context feed);
+         feed_context feed, net::auth_tracker* failures = nullptr);
   /// Waits for a timeline read still running on the reader thread.
   ~server();
 

@@ -3,10 +3,12 @@
 #include "daemon/http/api.hpp"
 #include "daemon/http/settings.hpp"
 #include "daemon/http/ws_feed.hpp"
+#include "daemon/log/log.hpp"
 #include "daemon/net/listener.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -18,6 +20,8 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -33,37 +37,53 @@ template <class Stream>
 class http_session final : public net::connection, public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(Stream stream, std::uint64_t id, std::string peer, api& handler, const settings& config,
-               const feed_context& feed, spdlog::logger& log)
+               const feed_context& feed, spdlog::logger& log, net::auth_gate gate = {})
       : stream_(std::move(stream)),
         id_(id),
         peer_(std::move(peer)),
         api_(handler),
         config_(config),
         feed_(feed),
-        log_(log) {}
+        log_(log),
+        gate_(std::move(gate)),
+        hold_(stream_.get_executor()) {}
 
   boost::asio::awaitable<void> run() override {
     namespace asio = boost::asio;
     namespace bh = boost::beast::http;
+    using clock = std::chrono::steady_clock;
     constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
     auto self = this->shared_from_this();
     auto& lowest = boost::beast::get_lowest_layer(stream_);
     log_.debug("[C{}] http connection from {}", id_, peer_);
     std::string reason = "closed by the client";
     bool drain = false;
+    // Until a request brings a user's token, each request must arrive whole within
+    // unauthenticated_timeout of the accept or of the previous response, idle time included.
+    auto unauthenticated_deadline = clock::now() + config_.unauthenticated_timeout;
+    const auto deadline = [&](std::chrono::milliseconds timeout) {
+      const auto at = clock::now() + timeout;
+      return gate_.authenticated() ? at : std::min(at, unauthenticated_deadline);
+    };
+    const auto timed_out = [&](const char* authenticated_reason) {
+      return gate_.authenticated() ? std::string(authenticated_reason)
+                                   : fmt::format("no whole request within {} ms while not authenticated",
+                                                 config_.unauthenticated_timeout.count());
+    };
     for (;;) {
       if (stopping_) {
         reason = "daemon stopping";
         break;
       }
+      if (evicted_) break;
       if (buffer_.size() == 0) {
         // Between requests: the idle timeout, and a stop may end the wait at once.
         idle_ = true;
-        lowest.expires_after(config_.idle_timeout);
+        lowest.expires_at(deadline(config_.idle_timeout));
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(read_chunk), nothrow);
         idle_ = false;
         if (ec) {
-          if (ec == boost::beast::error::timeout) reason = "idle timeout";
+          if (ec == boost::beast::error::timeout) reason = timed_out("idle timeout");
           if (stopping_) reason = "daemon stopping";
           break;
         }
@@ -73,12 +93,18 @@ class http_session final : public net::connection, public std::enable_shared_fro
       bh::request_parser<bh::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(max_header_bytes));
       parser.body_limit(config_.max_body_bytes);
-      lowest.expires_after(config_.read_timeout);
+      lowest.expires_at(deadline(config_.read_timeout));
+      reading_ = true;
       auto [read_ec, read_n] = co_await bh::async_read(stream_, buffer_, parser, nothrow);
+      reading_ = false;
       if (read_ec) {
+        if (evicted_) {
+          drain = true;  // it was sending a request: let the refusal reach it
+          break;
+        }
         if (read_ec == bh::error::end_of_stream || read_ec == bh::error::partial_message) break;
         if (read_ec == boost::beast::error::timeout) {
-          reason = "request not received within the read timeout";
+          reason = timed_out("request not received within the read timeout");
           break;
         }
         if (read_ec == asio::error::operation_aborted || read_ec == asio::error::eof ||
@@ -86,6 +112,7 @@ class http_session final : public net::connection, public std::enable_shared_fro
           reason = fmt::format("connection error: {}", read_ec.message());
           break;
         }
+        gate_.bad_request();
         auto refusal = read_error_response(read_ec);
         log_.info("[C{}] {} sent a request that cannot be served ({}): {}", id_, peer_, refusal.result_int(),
                   read_ec.message());
@@ -114,15 +141,35 @@ class http_session final : public net::connection, public std::enable_shared_fro
       if (is_feed_upgrade(req)) {
         // The WebSocket session owns the stream from here and closes it; this session ends with it.
         upgraded_ = std::make_shared<ws_feed_session<Stream>>(std::move(stream_), std::move(req), id_, peer_, feed_,
-                                                              log_);
+                                                              log_, gate_);
         if (stopping_) upgraded_->shutdown();
         co_await upgraded_->run();
         co_return;
       }
       const bool keep_alive = req.keep_alive();
-      response res = co_await api_.handle(req);
+      auth_outcome auth = auth_outcome::none;
+      response res = co_await api_.handle(req, auth);
+      bool close_after = false;
+      if (auth == auth_outcome::passed) gate_.passed();
+      if (auth == auth_outcome::failed) {
+        if (++failed_ == 1) log_.warn("[C{}] {} sent a token that is no user's", id_, peer_);
+        const auto verdict = gate_.failed();
+        if (verdict.delay.count() > 0 && !stopping_ && !evicted_) {
+          hold_.expires_after(verdict.delay);
+          holding_ = true;
+          co_await hold_.async_wait(nothrow);
+          holding_ = false;
+        }
+        if (verdict.blocked) {
+          close_after = true;
+          reason = "its address is blocked after too many failed authentications";
+        } else if (failed_ >= max_failed_authentications) {
+          close_after = true;
+          reason = fmt::format("{} requests with a token that is no user's", failed_);
+        }
+      }
       res.version(req.version());
-      res.keep_alive(keep_alive && !stopping_);
+      res.keep_alive(keep_alive && !stopping_ && !close_after);
       res.set(bh::field::server, "vigild/" VIGIL_VERSION);
       res.prepare_payload();
       if (req.method() == bh::verb::head) {
@@ -131,8 +178,9 @@ class http_session final : public net::connection, public std::enable_shared_fro
         res.body().clear();
         res.content_length(length);
       }
-      log_.debug("[C{}] {} {} -> {}", id_, std::string_view(req.method_string().data(), req.method_string().size()),
-                 std::string_view(req.target().data(), req.target().size()), res.result_int());
+      log_.debug("[C{}] {} {} -> {}", id_,
+                 log::clip(std::string_view(req.method_string().data(), req.method_string().size()), 32),
+                 log::clip(std::string_view(req.target().data(), req.target().size()), 256), res.result_int());
       lowest.expires_after(config_.read_timeout);
       auto [write_ec, written] = co_await bh::async_write(stream_, res, nothrow);
       if (write_ec) {
@@ -140,16 +188,30 @@ class http_session final : public net::connection, public std::enable_shared_fro
         break;
       }
       if (!res.keep_alive()) {
-        reason = stopping_ ? "daemon stopping" : "closed after the response (Connection: close)";
+        if (!close_after) reason = stopping_ ? "daemon stopping" : "closed after the response (Connection: close)";
         break;
       }
+      unauthenticated_deadline = clock::now() + config_.unauthenticated_timeout;
     }
     boost::system::error_code ignored;
+    if (evicted_ && !stopping_) {
+      // 503 as at the connection limit: the client may retry, and authenticate at once.
+      auto refusal = error_response(status::service_unavailable, "too_many_connections",
+                                    "closed to make room: the daemon is at its limit of http connections without a "
+                                    "user's token, and this was the oldest");
+      refusal.keep_alive(false);
+      refusal.set(bh::field::retry_after, "1");
+      refusal.prepare_payload();
+      lowest.expires_after(eviction_write_timeout);
+      co_await bh::async_write(stream_, refusal, nothrow);
+      reason = "closed to make room for a newer connection: the oldest without a user's token";
+    }
     lowest.socket().shutdown(asio::socket_base::shutdown_send, ignored);
     if (drain) {
       // Read what the client still sends (the rest of a refused body) before closing, so that
-      // the close does not reset the connection and destroy the response in flight.
-      lowest.expires_after(config_.read_timeout);
+      // the close does not reset the connection and destroy the response in flight. An evicted
+      // connection no longer counts against any limit: it gets a short while only.
+      lowest.expires_after(evicted_ ? std::chrono::milliseconds(eviction_write_timeout) : config_.read_timeout);
       std::size_t discarded = 0;
       while (discarded < drain_limit) {
         buffer_.clear();
@@ -170,10 +232,25 @@ class http_session final : public net::connection, public std::enable_shared_fro
     }
     // A connection waiting for its next request closes now; one in a request finishes it first.
     if (idle_) boost::beast::get_lowest_layer(stream_).cancel();
+    if (holding_) hold_.cancel();
+  }
+
+  void evict() override {
+    evicted_ = true;
+    if (upgraded_) {
+      upgraded_->evict();
+      return;
+    }
+    // Waiting for a request or reading one: the refusal goes out now. Otherwise after the
+    // response being served.
+    if (idle_ || reading_) boost::beast::get_lowest_layer(stream_).cancel();
+    if (holding_) hold_.cancel();
   }
 
  private:
   static constexpr std::size_t read_chunk = 4096;
+  // An evicted connection gets this long to take its refusal.
+  static constexpr std::chrono::seconds eviction_write_timeout{1};
 
   static bool is_feed_upgrade(const request& req) {
     if (!boost::beast::websocket::is_upgrade(req)) return false;
@@ -206,10 +283,16 @@ class http_session final : public net::connection, public std::enable_shared_fro
   const settings& config_;
   feed_context feed_;
   spdlog::logger& log_;
+  net::auth_gate gate_;  // the WebSocket feed, once upgraded, reports to it too
+  boost::asio::steady_timer hold_;  // holds the answer to a wrong token (net::auth_tracker)
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<net::connection> upgraded_;  // the WebSocket feed, once upgraded
+  int failed_ = 0;  // requests with a token that is no user's
   bool idle_ = false;
+  bool reading_ = false;
+  bool holding_ = false;
   bool stopping_ = false;
+  bool evicted_ = false;
 };
 
 }  // namespace vigil::http

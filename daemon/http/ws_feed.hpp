@@ -8,6 +8,7 @@
 #include "daemon/control/access.hpp"
 #include "daemon/feed/settings.hpp"
 #include "daemon/hub/hub.hpp"
+#include "daemon/log/log.hpp"
 #include "daemon/net/listener.hpp"
 #include "vigil/v1/feed.pb.h"
 
@@ -51,6 +52,7 @@ inline boost::beast::websocket::close_code ws_close_code(v1::FeedError error) {
   switch (error) {
     case v1::FEED_ERROR_TOO_SLOW: return ws::close_code::try_again_later;  // 1013: resume with the last id
     case v1::FEED_ERROR_SHUTTING_DOWN: return ws::close_code::going_away;  // 1001
+    case v1::FEED_ERROR_TOO_MANY_CONNECTIONS: return ws::close_code::try_again_later;  // 1013: evicted, retry
     case v1::FEED_ERROR_UNPARSABLE: return ws::close_code::policy_error;   // 1008 (binary: 1003, below)
     default: return ws::close_code::policy_error;                          // 1008: what was asked is refused
   }
@@ -73,9 +75,11 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
  public:
   using upgrade_request = boost::beast::http::request<boost::beast::http::string_body>;
 
+  /// `gate`: the HTTP connection's, which outlives this session.
   ws_feed_session(Stream stream, upgrade_request req, std::uint64_t id, std::string peer, const feed_context& feed,
-                  spdlog::logger& log)
-      : ws_(std::move(stream)),
+                  spdlog::logger& log, net::auth_gate& gate)
+      : gate_(gate),
+        ws_(std::move(stream)),
         request_(std::move(req)),
         id_(id),
         peer_(std::move(peer)),
@@ -129,6 +133,16 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   void shutdown() override {
     stopping_ = true;
     wake_.cancel();
+    if (holding_) timer_.cancel();  // a refusal held back is sent now
+  }
+
+  /// Only ever called before the FeedRequest is accepted.
+  void evict() override {
+    if (holding_) timer_.cancel();
+    if (sub_) return;
+    refuse(v1::FEED_ERROR_TOO_MANY_CONNECTIONS,
+           "closed to make room: the daemon is at its limit of http connections without a user's token, and this "
+           "was the oldest; send the FeedRequest at once after opening");
   }
 
  private:
@@ -139,6 +153,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     v1::FeedError error;
     std::string message;
     boost::beast::websocket::close_code code;
+    std::chrono::milliseconds hold{0};  // the answer to a wrong token is slowed (net::auth_tracker)
   };
 
   /// Subscribes with the FeedRequest in `text`, or sets the refusal.
@@ -147,16 +162,21 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;  // a misspelt field is an error, not a silent default
     if (const auto parsed = google::protobuf::util::JsonStringToMessage(text, &asked, options); !parsed.ok()) {
+      gate_.bad_request();
+      // The parser's message quotes the client's text: bounded and escaped, as it is logged.
       refuse(v1::FEED_ERROR_UNPARSABLE, fmt::format("the first message is not a FeedRequest in JSON: {}",
-                                                    std::string(parsed.message())));
+                                                    log::clip(std::string(parsed.message()), 200)));
       return;
     }
     const control::user* who = control::find_user(users_, asked.token());
     if (who == nullptr) {
       log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
-      refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token");
+      std::chrono::milliseconds hold{0};
+      if (!asked.token().empty()) hold = gate_.failed().delay;
+      refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token", {}, hold);
       return;
     }
+    gate_.passed();
     std::string error;
     const auto filter = hub::filter::from(asked.subscribe(), error);
     if (!filter) {
@@ -185,9 +205,10 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   }
 
   /// The writer sends a FeedClosing and closes with `code` (by default the error's).
-  void refuse(v1::FeedError error, std::string message, std::optional<boost::beast::websocket::close_code> code = {}) {
+  void refuse(v1::FeedError error, std::string message, std::optional<boost::beast::websocket::close_code> code = {},
+              std::chrono::milliseconds hold = {}) {
     if (refusal_) return;
-    refusal_ = refusal{error, std::move(message), code ? *code : ws_close_code(error)};
+    refusal_ = refusal{error, std::move(message), code ? *code : ws_close_code(error), hold};
     wake_.cancel();
   }
 
@@ -195,6 +216,12 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     using namespace asio::experimental::awaitable_operators;
     for (;;) {
       if (refusal_) {
+        if (refusal_->hold.count() > 0 && !stopping_) {
+          timer_.expires_after(std::exchange(refusal_->hold, {}));
+          holding_ = true;
+          co_await timer_.async_wait(nothrow);
+          holding_ = false;
+        }
         reason_ = fmt::format("{}: {}", v1::FeedError_Name(refusal_->error), refusal_->message);
         v1::FeedMessage m;
         m.mutable_closing()->set_error(refusal_->error);
@@ -212,7 +239,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
       }
       if (sub_) {
         if (sub_->closed()) {
-          reason_ = "cut off by the hub: too slow";
+          reason_ = fmt::format("cut off by the hub: {}", sub_->close_reason());
           co_await send_last(sub_->closing(), ws_close_code(v1::FEED_ERROR_TOO_SLOW),
                              ws_close_reason(v1::FEED_ERROR_TOO_SLOW));
           co_return;
@@ -222,7 +249,8 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
           // A write stuck on a reader that does not read is given up once the hub cuts it off.
           auto result = co_await (write_frames(frames) || abort_.async_wait(nothrow));
           if (result.index() == 1) {
-            reason_ = "cut off by the hub while a write was stuck: too slow";  // mid-message: no closing
+            // Mid-message: no closing can follow.
+            reason_ = fmt::format("cut off by the hub while a write was stuck: {}", sub_->close_reason());
             co_return;
           }
           if (auto ec = std::get<0>(result); ec) {
@@ -290,6 +318,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
         co_return;
       }
       if (!ws_.got_text()) {
+        if (!sub_) gate_.bad_request();
         refuse(v1::FEED_ERROR_UNPARSABLE, "binary messages are not accepted: send the FeedRequest as JSON text",
                websocket::close_code::unknown_data);
         continue;
@@ -310,6 +339,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
     co_await ws_.async_close(boost::beast::websocket::close_reason(code, why), nothrow);
   }
 
+  net::auth_gate& gate_;
   boost::beast::websocket::stream<Stream> ws_;
   upgrade_request request_;
   std::uint64_t id_;
@@ -326,6 +356,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   std::string batch_;  // several frames joined into one message
   std::optional<refusal> refusal_;
   std::string reason_ = "closed";
+  bool holding_ = false;
   bool stopping_ = false;
 };
 

@@ -157,6 +157,7 @@ void hub::close(subscription& s, v1::FeedError error, std::string message) {
   s.bytes_ = 0;
   s.vitals_.clear();
   s.alarm_origins_.clear();
+  s.close_reason_ = fmt::format("{}: {}", v1::FeedError_Name(error), message);
   v1::FeedMessage m;
   m.mutable_closing()->set_error(error);
   m.mutable_closing()->set_message(std::move(message));

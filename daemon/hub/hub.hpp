@@ -72,6 +72,8 @@ class subscription {
   bool closed() const noexcept { return closed_; }
   /// The FeedClosing frame to send last (empty unless closed).
   const std::string& closing() const noexcept { return closing_; }
+  /// Why the hub closed it, for the log: "FEED_ERROR_TOO_SLOW: more than ... bytes ..." (empty unless closed).
+  const std::string& close_reason() const noexcept { return close_reason_; }
   std::size_t queued_bytes() const noexcept { return bytes_; }
   format encoding() const noexcept { return format_; }
 
@@ -100,6 +102,7 @@ class subscription {
   bool closed_ = false;
   bool to_wake_ = false;  // queued for a wake at the end of the current publish
   std::string closing_;
+  std::string close_reason_;
 };
 
 class hub {

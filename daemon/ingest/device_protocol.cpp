@@ -2,6 +2,7 @@
 
 #include "daemon/ingest/validate.hpp"
 #include "daemon/log/log.hpp"
+#include "daemon/net/listener.hpp"
 #include "vigil/v1/device.pb.h"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,8 @@ namespace {
 
 // A SAMPLE_REJECTED error lists at most this many samples; its message gives the total.
 constexpr int max_listed_rejections = 16;
+// Hello.software is free text from the device: escaped and cut to this many bytes in the log.
+constexpr std::size_t max_logged_software = 128;
 
 v1::ErrorCode wire_code(codec::frame_error error) {
   switch (error) {
@@ -27,8 +30,8 @@ v1::ErrorCode wire_code(codec::frame_error error) {
 
 }  // namespace
 
-device_protocol::device_protocol(std::uint64_t connection_id, context ctx, device_link& link)
-    : id_(connection_id), ctx_(ctx), link_(link) {}
+device_protocol::device_protocol(std::uint64_t connection_id, context ctx, device_link& link, net::auth_gate* gate)
+    : id_(connection_id), ctx_(ctx), link_(link), gate_(gate) {}
 
 device_protocol::~device_protocol() {
   if (!device_) return;
@@ -73,9 +76,15 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   admission admitted = ctx_.registry.admit(hello, link_);
   if (!admitted.device) {
     ctx_.counters.add(ctx_.counters.handshakes_refused);
+    // Guessing device ids or tokens is what the failure tracker slows down; a wrong version or
+    // chair comes with the right credentials and is a configuration problem instead.
+    if (gate_ != nullptr && (admitted.error_code == v1::UNKNOWN_DEVICE || admitted.error_code == v1::BAD_TOKEN)) {
+      reply_delay_ = gate_->failed().delay;
+    }
     fail(admitted.error_code, std::move(admitted.reason));
     return;
   }
+  if (gate_ != nullptr) gate_->passed();
   device_ = std::move(admitted.device);
   phase_ = phase::streaming;
   sent_ack_ = device_->stored_seq;
@@ -85,7 +94,7 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   ctx_.sink.link_changed(device_->device_id, device_->chair_id, true);
   ctx_.log.info("[C{}] device '{}' for chair '{}' connected ({}); resumes after seq {}", id_,
                 device_->device_id, device_->chair_id,
-                hello.software().empty() ? std::string("no software info") : log::clip(hello.software(), 128),
+                hello.software().empty() ? std::string("no software info") : log::clip(hello.software(), max_logged_software),
                 device_->stored_seq);
 
   v1::DaemonMessage reply;

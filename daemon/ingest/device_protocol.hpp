@@ -6,13 +6,18 @@
 #include "daemon/ingest/sink.hpp"
 #include "daemon/ingest/stats.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spdlog {
 class logger;
+}
+namespace vigil::net {
+class auth_gate;
 }
 namespace vigil::v1 {
 class DeviceMessage;
@@ -36,7 +41,8 @@ class device_protocol {
     spdlog::logger& log;
   };
 
-  device_protocol(std::uint64_t connection_id, context ctx, device_link& link);
+  /// `gate`: where the handshake's outcome is reported (null: nowhere, as in unit tests).
+  device_protocol(std::uint64_t connection_id, context ctx, device_link& link, net::auth_gate* gate = nullptr);
   ~device_protocol();
   device_protocol(const device_protocol&) = delete;
   device_protocol& operator=(const device_protocol&) = delete;
@@ -61,6 +67,9 @@ class device_protocol {
   void take_output(std::string& out);
   bool has_output() const noexcept;
   std::size_t backlog_bytes() const noexcept { return queued_.size(); }
+  /// How long to hold the next write: the answer to wrong credentials is slowed (net::auth_tracker).
+  /// Reading it clears it.
+  std::chrono::milliseconds take_reply_delay() noexcept { return std::exchange(reply_delay_, {}); }
 
   phase current() const noexcept { return phase_; }
   bool closing() const noexcept { return phase_ == phase::closing; }
@@ -78,6 +87,8 @@ class device_protocol {
   std::uint64_t id_;
   context ctx_;
   device_link& link_;
+  net::auth_gate* gate_;
+  std::chrono::milliseconds reply_delay_{0};
   phase phase_ = phase::awaiting_hello;
   std::shared_ptr<device_state> device_;
   std::uint64_t sent_ack_ = 0;

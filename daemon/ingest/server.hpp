@@ -21,8 +21,9 @@ namespace vigil::ingest {
 /// The TCP listener for devices: one device_session per connection.
 class server {
  public:
+  /// `failures`: failed authentications per peer, shared with the other listeners (may be null).
   server(boost::asio::io_context& io, const settings& config, device_registry& registry, sample_sink& sink,
-         stats& counters);
+         stats& counters, net::auth_tracker* failures = nullptr);
 
   /// Binds the listening socket; throws std::system_error naming the address on failure.
   void listen() { listener_.listen(); }

@@ -28,16 +28,19 @@ class device_session final : public net::connection,
  public:
   using clock = std::chrono::steady_clock;
 
-  device_session(Stream stream, std::uint64_t id, std::string peer, device_protocol::context ctx)
+  device_session(Stream stream, std::uint64_t id, std::string peer, device_protocol::context ctx,
+                 net::auth_gate gate = {})
       : stream_(std::move(stream)),
         peer_(std::move(peer)),
         config_(ctx.config),
         log_(ctx.log),
-        protocol_(id, ctx, *this),
+        gate_(std::move(gate)),
+        protocol_(id, ctx, *this, &gate_),
         decoder_(ctx.config.max_frame_bytes),
         writer_wake_(stream_.get_executor(), clock::time_point::max()),
         reader_wake_(stream_.get_executor(), clock::time_point::max()),
-        watchdog_(stream_.get_executor()) {}
+        watchdog_(stream_.get_executor()),
+        hold_(stream_.get_executor()) {}
 
   asio::awaitable<void> run() override {
     using namespace asio::experimental::awaitable_operators;
@@ -55,6 +58,14 @@ class device_session final : public net::connection,
   /// Stops taking frames, sends what is due and a SHUTTING_DOWN error, then closes.
   void shutdown() override {
     protocol_.fail(v1::SHUTTING_DOWN, "the daemon is stopping; reconnect and resend after the last ack");
+    begin_close();
+  }
+
+  /// Closes a connection still without a Hello to make room: TOO_MANY_CONNECTIONS, then the close.
+  void evict() override {
+    protocol_.fail(v1::TOO_MANY_CONNECTIONS,
+                   "closed to make room: the daemon is at its limit of device connections without a Hello, and this "
+                   "was the oldest; send the Hello at once after connecting");
     begin_close();
   }
 
@@ -82,6 +93,9 @@ class device_session final : public net::connection,
   static constexpr std::size_t max_output_backlog = 256 * 1024;
 
   void begin_close() {
+    // A stop or an eviction does not wait out a slowed answer to wrong credentials.
+    cut_short_ = true;
+    hold_.cancel();
     deadline_ = clock::now() + config_.close_timeout;
     watchdog_.cancel();
     read_cancel_.emit(asio::cancellation_type::all);
@@ -135,9 +149,12 @@ class device_session final : public net::connection,
       arrived = clock::now();
     }
     reading_done_ = true;
-    // However the conversation ended, the last frames get close_timeout, not the idle timeout.
-    if (deadline_ > clock::now() + config_.close_timeout) {
-      deadline_ = clock::now() + config_.close_timeout;
+    // However the conversation ended, the last frames get close_timeout, not the idle timeout;
+    // an answer held back for wrong credentials gets its delay on top.
+    reply_delay_ = cut_short_ ? std::chrono::milliseconds(0) : protocol_.take_reply_delay();
+    const auto last = clock::now() + reply_delay_ + config_.close_timeout;
+    if (deadline_ > last || reply_delay_.count() > 0) {
+      deadline_ = last;
       watchdog_.cancel();
     }
     writer_wake_.cancel();
@@ -152,6 +169,10 @@ class device_session final : public net::connection,
         if (reading_done_) break;
         co_await writer_wake_.async_wait(nothrow);
         continue;
+      }
+      if (reply_delay_.count() > 0 && !cut_short_) {
+        hold_.expires_after(std::exchange(reply_delay_, {}));
+        co_await hold_.async_wait(nothrow);
       }
       auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out), nothrow);
       reader_wake_.cancel();
@@ -190,13 +211,17 @@ class device_session final : public net::connection,
   std::string peer_;
   const settings& config_;
   spdlog::logger& log_;
+  net::auth_gate gate_;  // before protocol_, which reports to it
   device_protocol protocol_;
   codec::frame_decoder decoder_;
   asio::steady_timer writer_wake_;  // never expires; cancel() wakes the writer
   asio::steady_timer reader_wake_;  // never expires; cancel() wakes a reader held by backpressure
   asio::steady_timer watchdog_;
+  asio::steady_timer hold_;  // holds the answer to wrong credentials (net::auth_tracker)
   asio::cancellation_signal read_cancel_;
   clock::time_point deadline_{};
+  std::chrono::milliseconds reply_delay_{0};
+  bool cut_short_ = false;
   bool idle_armed_ = false;
   bool reading_done_ = false;
   bool finished_ = false;

@@ -22,6 +22,11 @@ struct settings {
   std::string address = "127.0.0.1";
   std::uint16_t port = 7400;
   std::size_t max_connections = 1024;
+  // Connections without an admitted Hello yet, in all and from one address (docs/protocol.md
+  // §10.1): room for a gateway reconnecting its monitors at once, and none for sockets held idle
+  // to keep monitors out.
+  std::size_t max_unauthenticated = 256;
+  std::size_t max_unauthenticated_per_peer = 128;
   std::size_t max_frame_bytes = codec::default_max_frame_bytes;
   std::chrono::milliseconds handshake_timeout{5'000};
   std::chrono::milliseconds idle_timeout{30'000};

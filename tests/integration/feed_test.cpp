@@ -6,7 +6,11 @@
 
 #include "daemon/engine/profile.hpp"
 
+#include "daemon/log/log.hpp"
+
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <set>
 
@@ -217,6 +221,56 @@ TEST(Feed, ASubscriberThatStopsReadingIsCutOffWhileOthersAndTheMonitorsCarryOn) 
   if (closing) {
     EXPECT_EQ(closing->error(), v1::FEED_ERROR_TOO_SLOW);
   }
+}
+
+/// The lines a component logs while it lives (attach before the daemon starts, so that no
+/// other thread is logging while the sinks change; it detaches when destroyed).
+class log_capture {
+ public:
+  explicit log_capture(const std::string& component)
+      : logger_(log::component_logger(component)), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024)) {
+    sink_->set_pattern("%v");
+    logger_->sinks().push_back(sink_);
+  }
+  ~log_capture() { std::erase(logger_->sinks(), sink_); }
+  std::vector<std::string> lines() const { return sink_->last_formatted(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+TEST(Feed, ASubscriberCutOffForBeingSlowIsLoggedWithTheHubsReason) {
+  log_capture feed_log("feed");  // outlives the daemon, whose thread logs into it
+  auto config = fast_config();
+  config.feed.soft_queue_bytes = 16 * 1024;
+  config.feed.hard_queue_bytes = 64 * 1024;
+  config.feed.send_buffer_bytes = 8 * 1024;
+  daemon_under_test d(config);
+  control_client ops(d.control_port());
+  open_session(ops, "chair-1");
+  feed_client stalled(d.feed_port(), 4096);
+  stalled.subscribe(subscribe_to());
+  test_client monitor(d.port());
+  ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+  const std::int64_t t0 = wall_ms();
+  for (std::uint64_t seq = 1; seq <= 2'000; ++seq) {
+    monitor.send(vitals(seq, t0 + static_cast<std::int64_t>(seq) * 100, seq % 2 ? 150 : 80, 97));
+    if (seq % 100 == 0) {
+      ASSERT_TRUE(monitor.wait_ack(seq));
+    }
+  }
+  while (stalled.next(std::chrono::seconds(5))) {
+  }
+  ASSERT_TRUE(stalled.closed());
+  d.stop();  // its last log lines are written before run() returns
+  std::string closed;
+  for (const auto& line : feed_log.lines()) {
+    if (line.find("feed subscriber") != std::string::npos && line.find("closed:") != std::string::npos) closed = line;
+  }
+  ASSERT_FALSE(closed.empty()) << "the cut-off subscriber's close is logged";
+  EXPECT_NE(closed.find("FEED_ERROR_TOO_SLOW: more than"), std::string::npos) << closed;
+  EXPECT_EQ(closed.find("Operation canceled"), std::string::npos) << closed;
 }
 
 }  // namespace

@@ -67,7 +67,14 @@ void daemon_under_test::stop() {
   thread_.join();
 }
 
-test_client::test_client(std::uint16_t port) : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+void open_from(tcp::socket& socket, const std::string& source) {
+  socket.open(tcp::v4());
+  if (!source.empty()) socket.bind(tcp::endpoint(asio::ip::make_address(source), 0));
+}
+
+test_client::test_client(std::uint16_t port, const std::string& source)
+    : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+  open_from(socket_, source);
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   socket_.set_option(tcp::no_delay(true));
 }
@@ -190,7 +197,9 @@ v1::DeviceMessage make_batch(std::uint64_t seq, int count, std::int64_t first_ti
 
 namespace vigil::test {
 
-control_client::control_client(std::uint16_t port) : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+control_client::control_client(std::uint16_t port, const std::string& source)
+    : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+  open_from(socket_, source);
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
 }
 
@@ -199,20 +208,48 @@ std::optional<v1::ControlResponse> control_client::call(v1::ControlRequest reque
   request.set_request_id(next_id_++);
   std::string frame;
   codec::append_frame(frame, request);
-  asio::write(socket_, asio::buffer(frame));
+  send_raw(frame);
+  return receive(timeout);
+}
+
+void control_client::send_raw(const std::string& bytes) {
+  boost::system::error_code ignored;  // the daemon may have closed already: what it sent says why
+  asio::write(socket_, asio::buffer(bytes), ignored);
+}
+
+std::optional<v1::ControlResponse> control_client::receive(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   v1::ControlResponse response;
   for (;;) {
     const auto f = decoder_.next(response);
     if (f.status == codec::decode_status::ok) return response;
-    if (f.status == codec::decode_status::bad) return std::nullopt;
+    if (f.status == codec::decode_status::bad || eof_) return std::nullopt;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || read_within(io_, socket_, decoder_, left) != read_result::data) return std::nullopt;
+    if (left.count() <= 0) return std::nullopt;
+    const auto r = read_within(io_, socket_, decoder_, left);
+    if (r == read_result::closed) eof_ = true;
+    if (r == read_result::timed_out) return std::nullopt;
   }
 }
 
-feed_client::feed_client(std::uint16_t port, int receive_buffer) : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
-  socket_.open(tcp::v4());
+bool control_client::wait_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  v1::ControlResponse dropped;
+  while (!eof_) {
+    while (decoder_.next(dropped).status == codec::decode_status::ok) {
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    const auto r = read_within(io_, socket_, decoder_, left);
+    if (r == read_result::closed) eof_ = true;
+    if (r == read_result::timed_out) return false;
+  }
+  return true;
+}
+
+feed_client::feed_client(std::uint16_t port, int receive_buffer, const std::string& source)
+    : socket_(io_), decoder_(codec::hard_max_frame_bytes) {
+  open_from(socket_, source);
   if (receive_buffer > 0) socket_.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
 }
@@ -221,7 +258,12 @@ void feed_client::subscribe(v1::FeedRequest request) {
   if (request.token().empty()) request.set_token(operator_token);
   std::string frame;
   codec::append_frame(frame, request);
-  asio::write(socket_, asio::buffer(frame));
+  send_raw(frame);
+}
+
+void feed_client::send_raw(const std::string& bytes) {
+  boost::system::error_code ignored;  // the daemon may have closed already: what it sent says why
+  asio::write(socket_, asio::buffer(bytes), ignored);
 }
 
 std::optional<v1::FeedMessage> feed_client::next(std::chrono::milliseconds timeout) {
@@ -260,7 +302,8 @@ std::string http_reply::header(const std::string& lower_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-http_client::http_client(std::uint16_t port) : socket_(io_) {
+http_client::http_client(std::uint16_t port, const std::string& source) : socket_(io_) {
+  open_from(socket_, source);
   socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
 }
 

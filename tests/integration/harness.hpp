@@ -74,10 +74,15 @@ class daemon_under_test {
   std::thread thread_;
 };
 
+/// A second peer on this machine: Linux routes all of 127.0.0.0/8 to loopback, so a socket
+/// bound to this source address is another address to the daemon than 127.0.0.1.
+inline constexpr const char* other_peer = "127.0.0.2";
+
 /// A device connection driven step by step from the test thread.
 class test_client {
  public:
-  explicit test_client(std::uint16_t port);
+  /// Connects from `source` (an address of this machine; empty: the system's choice).
+  explicit test_client(std::uint16_t port, const std::string& source = "");
 
   void send(const v1::DeviceMessage& message);
   void send_raw(const std::string& bytes);
@@ -108,6 +113,9 @@ class test_client {
 v1::DeviceMessage make_batch(std::uint64_t seq, int count, std::int64_t first_time_ms = 1'700'000'000'000);
 v1::DeviceMessage make_hello(const std::string& device_id, const std::string& token, const std::string& chair);
 
+/// Opens `socket` and, with a non-empty `source`, binds it to that local address before it connects.
+void open_from(boost::asio::ip::tcp::socket& socket, const std::string& source);
+
 }  // namespace vigil::test
 
 #include "vigil/v1/control.pb.h"
@@ -120,9 +128,10 @@ class feed_client {
  public:
   /// Connects; with `receive_buffer` > 0, the socket's receive buffer is made that small first
   /// (a subscriber that does not read then fills up quickly).
-  explicit feed_client(std::uint16_t port, int receive_buffer = 0);
+  explicit feed_client(std::uint16_t port, int receive_buffer = 0, const std::string& source = "");
   /// Sends the FeedRequest (with operator_token unless it has a token).
   void subscribe(v1::FeedRequest request);
+  void send_raw(const std::string& bytes);
   /// The next message; nullopt once the daemon has closed the connection or after `timeout`.
   std::optional<v1::FeedMessage> next(std::chrono::milliseconds timeout = default_wait);
   /// The next event (skipping vitals); nullopt as next().
@@ -139,15 +148,21 @@ class feed_client {
 /// An operator's tool on the control port, one request at a time.
 class control_client {
  public:
-  explicit control_client(std::uint16_t port);
+  explicit control_client(std::uint16_t port, const std::string& source = "");
   /// Sends `request` (with the token unless it has one) and waits for its response.
   std::optional<v1::ControlResponse> call(v1::ControlRequest request, std::chrono::milliseconds timeout = default_wait);
+  void send_raw(const std::string& bytes);
+  /// The next response, asked for or not; nullopt once the connection closed or after `timeout`.
+  std::optional<v1::ControlResponse> receive(std::chrono::milliseconds timeout = default_wait);
+  /// True once the daemon closes the connection within `timeout`; responses before the close are dropped.
+  bool wait_closed(std::chrono::milliseconds timeout = default_wait);
 
  private:
   boost::asio::io_context io_;
   boost::asio::ip::tcp::socket socket_;
   codec::frame_decoder decoder_;
   std::uint64_t next_id_ = 1;
+  bool eof_ = false;
 };
 
 }  // namespace vigil::test
@@ -168,7 +183,7 @@ struct http_reply {
 /// A client of the HTTP port over one keep-alive connection, with raw access for malformed input.
 class http_client {
  public:
-  explicit http_client(std::uint16_t port);
+  explicit http_client(std::uint16_t port, const std::string& source = "");
   /// Sends a request (with "Authorization: Bearer <token>" unless the token is empty) and reads its response.
   std::optional<http_reply> request(const std::string& method, const std::string& target, const std::string& token = "",
                                     const std::string& body = "", const std::string& content_type = "application/json");

@@ -343,3 +343,91 @@ TEST(Users, OperatorsUnderControlSayWhereTheyMoved) {
 
 }  // namespace
 }  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(LoadText, ConnectionBudgetsAndFailedAuthenticationLimitsHaveDefaultsAndAreParsed) {
+  const auto defaults = load_text("").config;
+  EXPECT_EQ(defaults.ingest.max_unauthenticated, 256U);
+  EXPECT_EQ(defaults.ingest.max_unauthenticated_per_peer, 128U);
+  EXPECT_EQ(defaults.control.max_unauthenticated, 16U);
+  EXPECT_EQ(defaults.control.max_unauthenticated_per_peer, 8U);
+  EXPECT_EQ(defaults.control.handshake_timeout, std::chrono::milliseconds(5'000));
+  EXPECT_EQ(defaults.feed.max_unauthenticated, 64U);
+  EXPECT_EQ(defaults.feed.max_unauthenticated_per_peer, 16U);
+  EXPECT_EQ(defaults.http.max_unauthenticated, 256U);
+  EXPECT_EQ(defaults.http.max_unauthenticated_per_peer, 64U);
+  EXPECT_EQ(defaults.http.unauthenticated_timeout, std::chrono::milliseconds(5'000));
+  EXPECT_EQ(defaults.auth_failures.free_failures, 3U);
+  EXPECT_EQ(defaults.auth_failures.window, std::chrono::milliseconds(300'000));
+  EXPECT_EQ(defaults.auth_failures.first_delay, std::chrono::milliseconds(500));
+  EXPECT_EQ(defaults.auth_failures.max_delay, std::chrono::milliseconds(8'000));
+  EXPECT_EQ(defaults.auth_failures.block_after, 10U);
+  EXPECT_EQ(defaults.auth_failures.block_for, std::chrono::milliseconds(300'000));
+  EXPECT_EQ(defaults.auth_failures.max_peers, 10'000U);
+
+  const auto result = load_text(R"(
+ingest: {max_unauthenticated: 500, max_unauthenticated_per_peer: 400}
+control: {max_unauthenticated: 4, max_unauthenticated_per_peer: 2, handshake_timeout_ms: 2500}
+feed: {max_unauthenticated: 8, max_unauthenticated_per_peer: 3}
+http: {max_unauthenticated: 100, max_unauthenticated_per_peer: 20, unauthenticated_timeout_ms: 3000}
+auth_failures:
+  free_failures: 5
+  window_ms: 60000
+  first_delay_ms: 100
+  max_delay_ms: 2000
+  block_after: 20
+  block_ms: 600000
+  max_peers: 5000
+)");
+  ASSERT_THAT(result.problems, IsEmpty());
+  const auto& c = result.config;
+  EXPECT_EQ(c.ingest.max_unauthenticated, 500U);
+  EXPECT_EQ(c.ingest.max_unauthenticated_per_peer, 400U);
+  EXPECT_EQ(c.control.max_unauthenticated, 4U);
+  EXPECT_EQ(c.control.max_unauthenticated_per_peer, 2U);
+  EXPECT_EQ(c.control.handshake_timeout, std::chrono::milliseconds(2'500));
+  EXPECT_EQ(c.feed.max_unauthenticated, 8U);
+  EXPECT_EQ(c.feed.max_unauthenticated_per_peer, 3U);
+  EXPECT_EQ(c.http.max_unauthenticated, 100U);
+  EXPECT_EQ(c.http.max_unauthenticated_per_peer, 20U);
+  EXPECT_EQ(c.http.unauthenticated_timeout, std::chrono::milliseconds(3'000));
+  EXPECT_EQ(c.auth_failures.free_failures, 5U);
+  EXPECT_EQ(c.auth_failures.window, std::chrono::milliseconds(60'000));
+  EXPECT_EQ(c.auth_failures.first_delay, std::chrono::milliseconds(100));
+  EXPECT_EQ(c.auth_failures.max_delay, std::chrono::milliseconds(2'000));
+  EXPECT_EQ(c.auth_failures.block_after, 20U);
+  EXPECT_EQ(c.auth_failures.block_for, std::chrono::milliseconds(600'000));
+  EXPECT_EQ(c.auth_failures.max_peers, 5'000U);
+
+  const auto bad = load_text("auth_failures: {first_delay_ms: 3000, max_delay_ms: 1000}\ncontrol: {handshake_timeout_ms: 5}\n");
+  EXPECT_TRUE(has_problem(bad, "auth_failures.max_delay_ms", "at least auth_failures.first_delay_ms"));
+  EXPECT_TRUE(has_problem(bad, "control.handshake_timeout_ms", "outside the allowed range"));
+}
+
+TEST(LoadFile, ShippedConfigurationStatesTheDefaultsOfTheConnectionBudgets) {
+  const std::filesystem::path shipped = std::filesystem::path(VIGIL_SOURCE_DIR) / "config" / "vigild.yaml";
+  const auto c = load_file(shipped.string()).config;
+  const auto d = load_text("").config;
+  EXPECT_EQ(c.ingest.max_unauthenticated, d.ingest.max_unauthenticated);
+  EXPECT_EQ(c.ingest.max_unauthenticated_per_peer, d.ingest.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.control.max_unauthenticated, d.control.max_unauthenticated);
+  EXPECT_EQ(c.control.max_unauthenticated_per_peer, d.control.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.control.handshake_timeout, d.control.handshake_timeout);
+  EXPECT_EQ(c.feed.max_unauthenticated, d.feed.max_unauthenticated);
+  EXPECT_EQ(c.feed.max_unauthenticated_per_peer, d.feed.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.http.max_unauthenticated, d.http.max_unauthenticated);
+  EXPECT_EQ(c.http.max_unauthenticated_per_peer, d.http.max_unauthenticated_per_peer);
+  EXPECT_EQ(c.http.unauthenticated_timeout, d.http.unauthenticated_timeout);
+  EXPECT_EQ(c.auth_failures.free_failures, d.auth_failures.free_failures);
+  EXPECT_EQ(c.auth_failures.window, d.auth_failures.window);
+  EXPECT_EQ(c.auth_failures.first_delay, d.auth_failures.first_delay);
+  EXPECT_EQ(c.auth_failures.max_delay, d.auth_failures.max_delay);
+  EXPECT_EQ(c.auth_failures.block_after, d.auth_failures.block_after);
+  EXPECT_EQ(c.auth_failures.block_for, d.auth_failures.block_for);
+  EXPECT_EQ(c.auth_failures.max_peers, d.auth_failures.max_peers);
+}
+
+}  // namespace
+}  // namespace vigil::config
