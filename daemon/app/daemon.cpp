@@ -201,6 +201,9 @@ struct daemon::impl {
     const auto result = clinic.restore(saved, ids.next_session, ids.next_alarm);
     for (const auto& problem : result.problems) log->error("restart recovery: {}", problem);
     reserve_ids_at_start();
+    // Feeds resume from the timeline; the ids between its newest event and this run's first were
+    // sent before a crash and lost with it.
+    hub.carry_on(reader.last_event_id(), clinic.next_event_id());
     // The store opened: a timeline_not_saved alarm from before the restart no longer holds.
     clinic.alarms().on_storage(true);
     if (!saved.empty()) {

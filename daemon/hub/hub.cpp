@@ -218,7 +218,19 @@ bool hub::queue_snapshot(subscription& s, std::string& message) {
   return true;
 }
 
+void hub::carry_on(std::uint64_t last_saved, std::uint64_t first_new) {
+  last_id_ = std::max(last_id_, last_saved);
+  lost_after_ = last_saved;
+  lost_through_ = first_new > 0 ? first_new - 1 : 0;
+}
+
 bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& message) {
+  if (after > lost_after_ && after <= lost_through_) {
+    message = fmt::format("event {} was sent before the daemon's last restart and was lost with it (not saved; the "
+                          "newest saved is {}); subscribe again for a snapshot",
+                          after, lost_after_);
+    return false;
+  }
   if (after > last_id_) {
     message = fmt::format("event {} has not happened yet (the newest is {})", after, last_id_);
     return false;
@@ -239,15 +251,15 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
                             after, limits_.history_events);
       return false;
     }
-    const std::size_t wanted = static_cast<std::size_t>(memory_from - after - 1);
-    if (wanted > limits_.max_replay_events) {
-      message = fmt::format("resuming after event {} would replay {} events (at most {}); subscribe again for a snapshot",
-                            after, wanted, limits_.max_replay_events);
+    // Ids have gaps (those lost in a restart), so the events are counted, not the ids.
+    auto older = history_(after, limits_.max_replay_events + 1);
+    std::erase_if(older, [&](const engine::event& e) { return e.id >= memory_from; });
+    if (older.size() > limits_.max_replay_events) {
+      message = fmt::format("resuming after event {} would replay more than {} events; subscribe again for a snapshot",
+                            after, limits_.max_replay_events);
       return false;
     }
-    for (const auto& e : history_(after, wanted)) {
-      if (e.id < memory_from) send(e);
-    }
+    for (const auto& e : older) send(e);
   }
   for (const auto& e : recent_) {
     if (e.id > after) send(e);

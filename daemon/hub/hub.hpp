@@ -128,6 +128,11 @@ class hub {
   /// Events as the clinic publishes them (ids given). `origin`: when the sample that caused them
   /// arrived (default: not caused by a sample), for the alarm delivery latency.
   void publish(std::span<const engine::event> events, std::chrono::steady_clock::time_point origin = {});
+  /// After a restart: the newest event the timeline holds is `last_saved`, and this run's ids
+  /// start at `first_new`. Ids between were handed out before the restart and lost with it (not
+  /// saved): a subscriber that saw one holds state the daemon no longer has, so its resume is
+  /// refused and it takes a snapshot.
+  void carry_on(std::uint64_t last_saved, std::uint64_t first_new);
   /// Samples the clinic took from a chair's monitor.
   void publish_vitals(std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples);
   /// Sends vitals held back by a subscriber's interval once it has passed, and disconnects
@@ -182,6 +187,8 @@ class hub {
   // every frame they queue (for heartbeats), without a clock read per frame and subscriber.
   std::chrono::steady_clock::time_point now_at_entry_{};
   std::uint64_t last_id_ = 0;
+  std::uint64_t lost_after_ = 0;    // ids in (lost_after_, lost_through_] were lost in a restart
+  std::uint64_t lost_through_ = 0;
   std::uint64_t next_sub_ = 1;
   counters stats_;
   std::shared_ptr<latency_histogram> delivery_ = std::make_shared<latency_histogram>();

@@ -199,6 +199,11 @@ id_floor timeline_reader::ids() {
   return out;
 }
 
+std::uint64_t timeline_reader::last_event_id() {
+  sql::statement st(db_, "SELECT coalesce(max(id), 0) FROM events");
+  return sqlite3_step(st.get()) == SQLITE_ROW ? static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)) : 0;
+}
+
 id_range timeline_reader::reserved() {
   sql::statement st(db_, "SELECT name, reserved_through FROM id_reservations");
   id_range out;

@@ -84,6 +84,8 @@ class timeline_reader {
   /// The lowest session, alarm and event ids neither in the timeline nor reserved: ids up to
   /// a reservation may have been handed out before a crash, so they are never given again.
   id_floor ids();
+  /// The newest event the timeline holds; 0 when none.
+  std::uint64_t last_event_id();
   /// What the timeline holds of reservations alone (0 where none was made).
   id_range reserved();
 

@@ -356,3 +356,58 @@ TEST_F(HubTest, AHeartbeatIntervalOutsideItsBoundsIsRefused) {
 
 }  // namespace
 }  // namespace vigil::hub
+
+namespace vigil::hub {
+namespace {
+
+// Found by the crash test: after a restart the hub did not know the newest saved event, so a
+// subscriber resuming from it before anything new happened was told the event had "not happened
+// yet"; a resume across the ids skipped by a crash counted the gap as events to replay; and a
+// subscriber that had seen events lost in the crash resumed as if nothing were missing.
+TEST_F(HubTest, AfterARestartResumesCarryOnFromTheTimelineAndRefuseWhatWasLost) {
+  make([this](std::uint64_t after, std::size_t limit) {
+    std::vector<engine::event> out;
+    for (const auto& e : timeline) {
+      if (e.id > after && out.size() < limit) out.push_back(e);
+    }
+    return out;
+  });
+  // Before the crash: events 1 to 30 were sent, 1 to 25 saved; this run hands out from 1,000,001.
+  for (std::uint64_t id = 1; id <= 25; ++id) timeline.push_back(numbered(id, "chair-1"));
+  h->carry_on(25, 1'000'001);
+
+  auto at_once = subscribe({}, 25);
+  ASSERT_TRUE(at_once);
+  auto got = decode(at_once->take());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].has_resumed()) << "nothing missed, nothing refused";
+
+  auto saved = subscribe({}, 20);
+  ASSERT_TRUE(saved);
+  std::vector<std::uint64_t> ids;
+  for (const auto& m : decode(saved->take())) {
+    if (m.has_event()) ids.push_back(m.event().event().event_id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{21, 22, 23, 24, 25}));
+
+  const auto lost = h->subscribe({}, format::protobuf, 27, nullptr);
+  EXPECT_FALSE(lost.sub) << "events 26 to 27 were seen and lost: the subscriber's state is not the daemon's";
+  EXPECT_EQ(lost.error, v1::FEED_ERROR_RESUME_TOO_OLD);
+  EXPECT_NE(lost.message.find("lost"), std::string::npos) << lost.message;
+
+  // The new run's events follow the saved ones, across the gap, as one resume.
+  publish(numbered(1'000'001, "chair-1"));
+  publish(numbered(1'000'002, "chair-1"));
+  auto across = subscribe({}, 24);
+  ASSERT_TRUE(across);
+  ids.clear();
+  for (const auto& m : decode(across->take())) {
+    if (m.has_event()) ids.push_back(m.event().event().event_id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{25, 1'000'001, 1'000'002}));
+  const auto still_lost = h->subscribe({}, format::protobuf, 30, nullptr);
+  EXPECT_FALSE(still_lost.sub) << "a lost event stays lost once new ones come";
+}
+
+}  // namespace
+}  // namespace vigil::hub
