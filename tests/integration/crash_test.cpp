@@ -128,6 +128,18 @@ struct clinic_model {
     return m;
   }
 
+  static alarm_model raised(const v1::TimelineEvent& e) {
+    alarm_model a;
+    a.id = e.alarm_id();
+    a.rule = e.rule();
+    a.kind = e.kind();
+    a.priority = e.priority();
+    a.raised_at = e.at_ms();
+    a.value = e.value();
+    a.text = e.text();
+    return a;
+  }
+
   alarm_model* find(session_model& s, std::uint64_t id) {
     for (auto& a : s.alarms) {
       if (a.id == id) return &a;
@@ -139,15 +151,7 @@ struct clinic_model {
     if (e.session_id() == 0) {
       // A chair streaming with no session: its no_session advisory.
       if (e.type() == v1::EVENT_TYPE_ALARM_RAISED) {
-        alarm_model a;
-        a.id = e.alarm_id();
-        a.rule = e.rule();
-        a.kind = e.kind();
-        a.priority = e.priority();
-        a.raised_at = e.at_ms();
-        a.value = e.value();
-        a.text = e.text();
-        advisories[e.chair_id()] = a;
+        advisories[e.chair_id()] = raised(e);
       } else if (e.type() == v1::EVENT_TYPE_ALARM_CLEARED) {
         advisories.erase(e.chair_id());
       } else if (e.type() == v1::EVENT_TYPE_ALARM_ACKNOWLEDGED) {
@@ -182,18 +186,7 @@ struct clinic_model {
         s.dose_at = e.at_ms();
         s.window_end = e.until_ms();
         return;
-      case v1::EVENT_TYPE_ALARM_RAISED: {
-        alarm_model a;
-        a.id = e.alarm_id();
-        a.rule = e.rule();
-        a.kind = e.kind();
-        a.priority = e.priority();
-        a.raised_at = e.at_ms();
-        a.value = e.value();
-        a.text = e.text();
-        s.alarms.push_back(a);
-        return;
-      }
+      case v1::EVENT_TYPE_ALARM_RAISED: s.alarms.push_back(raised(e)); return;
       case v1::EVENT_TYPE_ALARM_ESCALATED:
         if (auto* a = find(s, e.alarm_id())) {
           a->tier = e.tier();

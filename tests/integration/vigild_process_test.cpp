@@ -44,6 +44,17 @@ fs::path write_file(const fs::path& path, const std::string& text) {
   return path;
 }
 
+/// A configuration in `dir` with a timeline in dir/data (kept whatever its age), every
+/// listener on port 0, the dev-* devices and one admin.
+fs::path write_timeline_config(const fs::path& dir) {
+  return write_file(dir / "vigild.yaml",
+                    "data_dir: data\nretention_days: 0\n"
+                    "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
+                    "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
+                    "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
+                        std::string(operator_token) + "\nlog:\n  level: warn\n");
+}
+
 TEST(VigildProcess, CheckConfigReportsEveryProblemWithItsKey) {
   const auto file = write_file(temp_dir() / "bad.yaml",
                                "ingest:\n  port: 70000\n  max_conections: 5\n  devices:\n    - id: a\n      token: short\n"
@@ -264,12 +275,7 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const auto db = dir / "data" / "timeline.db";
-  const auto file = write_file(dir / "vigild.yaml",
-                               "data_dir: data\nretention_days: 0\n"
-                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
-                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
-                                   std::string(operator_token) + "\nlog:\n  level: warn\n");
+  const auto file = write_timeline_config(dir);
   const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
   const std::regex ingest_line(R"(listening for devices on 127\.0\.0\.1:(\d+))");
   const std::regex control_line(R"(listening for operators on 127\.0\.0\.1:(\d+))");
@@ -357,12 +363,7 @@ TEST(VigildProcess, ADamagedTimelineIsRefusedAtStartWithWhatToDo) {
   const auto dir = temp_dir() / "damaged";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const auto file = write_file(dir / "vigild.yaml",
-                               "data_dir: data\nretention_days: 0\n"
-                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
-                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
-                                   std::string(operator_token) + "\nlog:\n  level: warn\n");
+  const auto file = write_timeline_config(dir);
   const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
   const std::regex listening(R"(listening for devices on 127\.0\.0\.1:(\d+))");
   const auto db = dir / "data" / "timeline.db";
@@ -408,12 +409,7 @@ TEST(VigildProcess, EventsLostAtAStopWhileTheDiskFailsAreLogged) {
   const auto dir = temp_dir() / "lost-at-stop";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const auto file = write_file(dir / "vigild.yaml",
-                               "data_dir: data\nretention_days: 0\n"
-                               "ingest:\n  port: 0\n  devices:\n    - id: 'dev-*'\n      token: integration-token\n"
-                               "control:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n"
-                               "users:\n    - name: nurse-ana\n      role: admin\n      token: " +
-                                   std::string(operator_token) + "\nlog:\n  level: warn\n");
+  const auto file = write_timeline_config(dir);
   vigild_process p({"--config", file.string(), "--log-level", "info"});
   const auto m = p.wait_line(std::regex(R"(listening for operators on 127\.0\.0\.1:(\d+))"));
   ASSERT_FALSE(m.empty()) << p.output();
