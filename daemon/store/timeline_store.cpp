@@ -181,12 +181,23 @@ namespace {
 
 /// What PRAGMA quick_check finds wrong with the file: empty when it is sound. It reads every
 /// page, so damage behind an intact header is found before the daemon relies on the file.
+bool is_damage(int code) { return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB; }
+
 std::vector<std::string> damage(sqlite3* db) {
   constexpr int max_reported = 5;
   std::vector<std::string> problems;
+  // A check that cannot run for another reason (the write-ahead log cannot be opened, the disk
+  // cannot be read) says nothing about the pages: that is an error of its own, not damage.
+  const auto failed = [&](const char* what) {
+    if (is_damage(sqlite3_extended_errcode(db))) {
+      problems.emplace_back(sqlite3_errmsg(db));
+    } else {
+      sql::fail(db, what);
+    }
+  };
   sqlite3_stmt* st = nullptr;
   if (sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &st, nullptr) != SQLITE_OK) {
-    problems.emplace_back(sqlite3_errmsg(db));
+    failed("check the file's pages");
     return problems;
   }
   int rc = 0;
@@ -194,12 +205,10 @@ std::vector<std::string> damage(sqlite3* db) {
     std::string line = sql::text(st, 0);
     if (line != "ok" && static_cast<int>(problems.size()) < max_reported) problems.push_back(std::move(line));
   }
-  if (rc != SQLITE_DONE) problems.emplace_back(sqlite3_errmsg(db));
   sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) failed("check the file's pages");
   return problems;
 }
-
-bool is_damage(int code) { return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB; }
 
 }  // namespace
 

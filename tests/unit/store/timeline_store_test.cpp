@@ -92,6 +92,21 @@ TEST_F(StoreTest, OpeningAFileThatCannotBeCreatedSaysWhereAndWhy) {
   }
 }
 
+// Written against the store whose start-up errors past the open did not name the file:
+// "enable WAL: unable to open database file" alone.
+TEST_F(StoreTest, EveryStartUpErrorNamesTheFile) {
+  { timeline_store created({path()}); }
+  // Where the write-ahead log must go there is a directory: the file opens, WAL cannot start.
+  fs::create_directories(path() + "-wal");
+  try {
+    timeline_store refused({path()});
+    FAIL() << "the store opened without its write-ahead log";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'" + path() + "'"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("damaged"), std::string::npos) << "a file that cannot be read is not damaged: " << e.what();
+  }
+}
+
 TEST_F(StoreTest, ANewerSchemaThanThisBuildKnowsIsRefused) {
   { timeline_store store({path()}); }
   behind_the_store("PRAGMA user_version=99");
