@@ -212,16 +212,16 @@ struct engine::state {
     millis due = never;
     auto consider = [&](millis t) { due = std::min(due, t); };
 
-    for (std::size_t i = 0; i < p.limits.size(); ++i) {
-      if (find_alarm(s, p.limits[i].id)) continue;
-      for (const auto& src : c.sources) {
-        if (src.limits[i].cond.on) consider(src.limits[i].cond.since + p.limits[i].delay_ms);
+    // Each source's conditions; a rule's alarm is looked for only when a source has one (the
+    // look is the costly part, and this runs on every sample).
+    for (const auto& src : c.sources) {
+      for (std::size_t i = 0; i < p.limits.size(); ++i) {
+        const auto& cond = src.limits[i].cond;
+        if (cond.on && !find_alarm(s, p.limits[i].id)) consider(cond.since + p.limits[i].delay_ms);
       }
-    }
-    for (std::size_t k = 0; k < sensor_count; ++k) {
-      if (find_alarm(s, sensor_rule[k])) continue;
-      for (const auto& src : c.sources) {
-        if (src.sensor_off[k].on) consider(src.sensor_off[k].since + p.technical.sensor_off_delay_ms);
+      for (std::size_t k = 0; k < sensor_count; ++k) {
+        const auto& off = src.sensor_off[k];
+        if (off.on && !find_alarm(s, sensor_rule[k])) consider(off.since + p.technical.sensor_off_delay_ms);
       }
     }
     if (s.news2_medium.on && !find_alarm(s, "news2_urgent") && !find_alarm(s, "news2_emergency")) {
@@ -413,8 +413,13 @@ struct engine::state {
   /// heard last. So a second source can add a value, never hide one that is still current.
   template <class F>
   static void for_each_weighed(const chair_state& c, vital_kind kind, F&& f) {
-    const millis h = horizon(c.s->prof->technical, kind);
     const auto k = slot(kind);
+    if (c.sources.size() == 1) {
+      // One source: its value is current, or else the one heard last, either way the one weighed.
+      if (const auto& v = c.sources.front().latest[k]) f(v->value);
+      return;
+    }
+    const millis h = horizon(c.s->prof->technical, kind);
     bool any_current = false;
     millis last_heard = std::numeric_limits<millis>::min();
     for (const auto& src : c.sources) {
@@ -495,9 +500,11 @@ struct engine::state {
         v = value - *s.baseline[slot(kind)];
       }
       // Another source silent on this kind for its horizon (unplugged, say) no longer holds anything.
-      for (auto& other : c.sources) {
-        const auto& last = other.latest[slot(kind)];
-        if (&other != &src && (!last || last->heard + h <= c.now)) other.limits[i] = {};
+      if (c.sources.size() > 1) {
+        for (auto& other : c.sources) {
+          const auto& last = other.latest[slot(kind)];
+          if (&other != &src && (!last || last->heard + h <= c.now)) other.limits[i] = {};
+        }
       }
       auto& st = src.limits[i];
       const bool beyond = rule.inclusive ? (rule.high && v >= *rule.high) || (rule.low && v <= *rule.low)
@@ -542,11 +549,20 @@ struct engine::state {
     news2::observations obs;
     // The worst-scoring value of each kind, so that no source's normal reading hides another's.
     auto worst = [&](vital_kind k, int (*points)(double)) -> std::optional<double> {
+      if (c.sources.size() == 1) {
+        const auto& v = c.sources.front().latest[slot(k)];
+        return v ? std::optional<double>(v->value) : std::nullopt;
+      }
       std::optional<double> out;
-      int most = -1;
+      int most = -1;  // scored only once a second value is there to compare: one source costs nothing
       for_each_weighed(c, k, [&](double v) {
-        if (points(v) > most) {
-          most = points(v);
+        if (!out) {
+          out = v;
+          return;
+        }
+        if (most < 0) most = points(*out);
+        if (const int score = points(v); score > most) {
+          most = score;
           out = v;
         }
       });
