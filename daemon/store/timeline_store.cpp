@@ -316,9 +316,7 @@ void timeline_store::reserve_ids(id_range through, completion done, bool exact) 
 void timeline_store::bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms) {
   item it;
   it.type = item::what::binding;
-  it.reset.device_id = std::move(device_id);
-  it.reset.who = std::move(chair_id);
-  it.reset.at_ms = at_ms;
+  it.binding = {std::move(chair_id), std::move(device_id), at_ms};
   push(std::move(it));
 }
 
@@ -581,12 +579,12 @@ void timeline_store::write_bindings(const std::vector<item>& group) {
   for (const auto& it : group) {
     if (it.type != item::what::binding) continue;
     // A device serves one chair: binding it to one leaves the others.
-    sql::bind(leave.get(), 1, it.reset.device_id);
-    sql::bind(leave.get(), 2, it.reset.who);
+    sql::bind(leave.get(), 1, it.binding.device_id);
+    sql::bind(leave.get(), 2, it.binding.chair_id);
     sql::step_done(db_, leave.get(), "move chair binding");
-    sql::bind(bind.get(), 1, it.reset.who);
-    sql::bind(bind.get(), 2, it.reset.device_id);
-    sql::bind(bind.get(), 3, it.reset.at_ms);
+    sql::bind(bind.get(), 1, it.binding.chair_id);
+    sql::bind(bind.get(), 2, it.binding.device_id);
+    sql::bind(bind.get(), 3, it.binding.at_ms);
     sql::step_done(db_, bind.get(), "record chair binding");
   }
 }

@@ -139,7 +139,12 @@ class timeline_store {
     enum class what : std::uint8_t { batch, state, retention, marker, reset, reservation, binding } type = what::batch;
     batch_item batch;
     state_item state;
-    device_reset reset;  // also a binding's: device_id, who = the chair, at_ms
+    device_reset reset;
+    struct binding_item {
+      std::string chair_id;
+      std::string device_id;
+      engine::millis at_ms = 0;
+    } binding;
     id_range ids;
     bool exact = false;
     completion done;  // reset and reservation: called once, with the first outcome
