@@ -499,14 +499,21 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def rss_kib(self):
+        return self.memory_kib().get("VmRSS")
+
+    def memory_kib(self):
+        """VmRSS and its parts (RssAnon: the heap and stacks; RssFile: mapped files such as the
+        binary and its libraries; RssShmem: shared memory such as SQLite's WAL index), in KiB."""
+        found = {}
         try:
             with open(f"/proc/{self.proc.pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+                    key = line.split(":", 1)[0]
+                    if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                        found[key] = int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            return {}
+        return found
 
     def fd_count(self):
         try:
@@ -2070,6 +2077,20 @@ def fmt_mib(kib):
     return "?" if kib is None else f"{kib / 1024:.1f} MiB"
 
 
+def slope_mib_per_min(series):
+    """Least-squares slope of (seconds, KiB) samples, in MiB per minute; None for fewer than 3."""
+    if len(series) < 3:
+        return None
+    n = len(series)
+    mt = sum(t for t, _ in series) / n
+    mk = sum(k for _, k in series) / n
+    var = sum((t - mt) ** 2 for t, _ in series)
+    if var == 0:
+        return None
+    cov = sum((t - mt) * (k - mk) for t, k in series)
+    return cov / var * 60.0 / 1024.0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -2113,6 +2134,7 @@ def main() -> int:
     bystander = None
     workers: list = []
     rss: list = []  # (seconds since start, KiB)
+    parts: list = []  # (seconds since start, {VmRSS, RssAnon, RssFile, RssShmem: KiB})
     fds: list = []  # vigild's open descriptors, sampled with RSS
     probes = {"ok": 0, "failed": 0, "max_latency": 0.0, "failures": []}
     verdict = {}
@@ -2150,7 +2172,9 @@ def main() -> int:
                 print(f"fuzz-ports: vigild died after {now - t0:.1f} s with {daemon.proc.returncode}")
                 break
             if now >= next_rss:
-                rss.append((now - t0, daemon.rss_kib()))
+                mem = daemon.memory_kib()
+                rss.append((now - t0, mem.get("VmRSS")))
+                parts.append((now - t0, mem))
                 fds.append(daemon.fd_count())
                 next_rss += args.rss_interval
                 daemon.cap_log()
@@ -2312,6 +2336,18 @@ def main() -> int:
         if samples:
             step = max(1, len(samples) // 12)
             print("  series: " + "  ".join(f"{t:.0f}s {k / 1024:.1f}" for t, k in samples[::step]) + " (MiB)")
+        for key in ("RssAnon", "RssFile", "RssShmem"):
+            series = [(t, m[key]) for t, m in parts if key in m]
+            if series:
+                step = max(1, len(series) // 12)
+                print(f"  {key}: " + "  ".join(f"{t:.0f}s {k / 1024:.1f}" for t, k in series[::step]) + " (MiB)")
+        for key in ("VmRSS", "RssAnon"):
+            series = [(t, m[key]) for t, m in parts if key in m and t > warm_end]
+            for label, part in (("after the warm-up", series), ("last half of the run",
+                                                                [(t, k) for t, k in series if t > run_seconds / 2])):
+                slope = slope_mib_per_min(part)
+                if slope is not None:
+                    print(f"  {key} trend over the {label}: {slope:+.2f} MiB/min (least squares, {len(part)} samples)")
         how = "died during the run" if died else ("was dead at the end" if not alive else "stopped with SIGTERM")
         print(f"vigild: {how}, exit code {describe_exit(exit_code)}; log {daemon.log_path}"
               + (f" (rotated {daemon.rotations} time(s), older part in vigild.log.1)" if daemon.rotations else ""))
