@@ -1,0 +1,248 @@
+// Technical rules: stale streams, sensors off, the cuff schedule and the monitor's link.
+// Each test builds a profile holding exactly the rules it needs (engine_fixture.hpp) and
+// drives time explicitly: sample timestamps and engine::advance. Nothing sleeps.
+
+#include "tests/unit/engine/engine_fixture.hpp"
+#include "tests/unit/engine/family_profiles.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace vigil::engine::testing {
+namespace {
+
+constexpr millis s_ = seconds_ms;
+constexpr millis min_ = minutes_ms;
+
+// --- stale streams -----------------------------------------------------------------------------------
+
+
+TEST(EngineStale, NoHeartRateOrSpo2RaisesStaleAlarmsAtExactlyTheTimeout) {
+  rig r(stale_profile());
+  const millis open_at = t0;
+  r.open(open_at);
+  r.advance(open_at + 30 * s_ - 1);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+  r.advance(open_at + 30 * s_);
+  const auto ev = r.take();
+  const auto hr = of_type(ev, event_type::alarm_raised, "stale_heart_rate");
+  const auto spo2 = of_type(ev, event_type::alarm_raised, "stale_spo2");
+  ASSERT_EQ(hr.size(), 1u);
+  ASSERT_EQ(spo2.size(), 1u);
+  EXPECT_EQ(hr[0].at, open_at + 30 * s_);
+  EXPECT_EQ(hr[0].kind, alarm_kind::technical);
+  EXPECT_EQ(hr[0].level, priority::medium);
+  EXPECT_EQ(spo2[0].at, open_at + 30 * s_);
+  EXPECT_EQ(spo2[0].kind, alarm_kind::technical);
+
+  // A heart-rate sample clears its alarm (not the SpO2 one); the timeout counts from it again.
+  const millis hr_at = open_at + 40 * s_;
+  r.feed(vital_kind::heart_rate, 72, hr_at);
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared);
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].rule, "stale_heart_rate");
+  EXPECT_EQ(cleared[0].at, hr_at);
+  EXPECT_TRUE(r.alarm("stale_spo2"));
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", hr_at + 30 * s_));
+
+  r.feed(vital_kind::spo2, 97, hr_at + 35 * s_);
+  const auto spo2_cleared = of_type(r.take(), event_type::alarm_cleared, "stale_spo2");
+  ASSERT_EQ(spo2_cleared.size(), 1u);
+  EXPECT_EQ(spo2_cleared[0].at, hr_at + 35 * s_);
+}
+
+TEST(EngineStale, RegularSamplesKeepTheStreamsFreshAndPulseRateCountsAsHeartRate) {
+  rig r(stale_profile());
+  r.open();
+  for (millis t = t0 + 5 * s_; t < t0 + 10 * min_; t += 10 * s_) {
+    r.feed(vital_kind::pulse_rate, 70, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+  const millis last_pulse = t0 + 5 * s_ + 59 * 10 * s_;
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", last_pulse + 30 * s_));
+}
+
+TEST(EngineStale, ArtifactsAloneDoNotKeepAStreamAlive) {
+  // A stream of artifact-flagged values is not monitoring the patient; without a stale alarm
+  // nothing would say so (artifacts raise no sensor-off alarm).
+  rig r(stale_profile());
+  r.open();
+  for (millis t = t0 + 1 * s_; t < t0 + 30 * s_; t += 1 * s_) {
+    r.feed(vital_kind::heart_rate, 75, t, quality::artifact);
+    r.feed(vital_kind::spo2, 97, t);
+  }
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", t0 + 30 * s_));
+  EXPECT_FALSE(r.alarm("stale_spo2"));
+}
+
+TEST(EngineStale, AcknowledgedStaleAlarmReSoundsWhileTheStreamIsStillMissing) {
+  auto p = stale_profile();
+  p.audio.ack_silence_ms = 2 * min_;
+  rig r(p);
+  r.open();
+  r.feed(vital_kind::spo2, 97, t0 + 1 * s_);
+  r.advance(t0 + 30 * s_);
+  const auto id = r.must_alarm("stale_heart_rate").id;
+  ASSERT_TRUE(r.ack(id, t0 + 40 * s_).ok());
+  r.take();
+  r.advance(t0 + 40 * s_ + 2 * min_);
+  const auto re = of_type(r.take(), event_type::alarm_resounded, "stale_heart_rate");
+  ASSERT_EQ(re.size(), 1u);
+  EXPECT_EQ(re[0].at, t0 + 40 * s_ + 2 * min_);
+}
+
+// --- sensor off --------------------------------------------------------------------------------------
+
+
+TEST(EngineSensorOff, SensorOffForTheDelayRaisesAndAGoodSampleClears) {
+  rig r(sensor_profile());
+  r.open();
+  const millis off = t0 + 1 * s_;
+  for (millis t = off; t < off + 10 * s_; t += 1 * s_) {
+    EXPECT_EQ(r.feed(vital_kind::spo2, 0, t, quality::sensor_off), sample_outcome::not_evaluated);
+  }
+  ASSERT_TRUE(raised_exactly_at(r, "sensor_off_oximeter", off + 10 * s_));
+  const auto a = r.alarm("sensor_off_oximeter");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->kind, alarm_kind::technical);
+  EXPECT_EQ(a->level, priority::medium);
+  EXPECT_FALSE(r.alarm("spo2_low"));  // the zeros never drove the SpO2 limit
+
+  EXPECT_EQ(r.feed(vital_kind::spo2, 97, off + 15 * s_), sample_outcome::applied);
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "sensor_off_oximeter");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, off + 15 * s_);
+  r.advance(off + 1 * hour_ms);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+}
+
+TEST(EngineSensorOff, BackOnBeforeTheDelayRaisesNothing) {
+  rig r(sensor_profile());
+  r.open();
+  r.feed(vital_kind::heart_rate, 0, t0 + 1 * s_, quality::sensor_off);
+  r.feed(vital_kind::heart_rate, 0, t0 + 5 * s_, quality::sensor_off);
+  r.feed(vital_kind::heart_rate, 70, t0 + 10 * s_);
+  r.advance(t0 + 1 * hour_ms);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+}
+
+TEST(EngineSensorOff, EachSensorHasItsOwnAlarm) {
+  rig r(sensor_profile());
+  r.open();
+  r.feed(vital_kind::heart_rate, 0, t0 + 1 * s_, quality::sensor_off);
+  r.feed(vital_kind::nibp_systolic, 0, t0 + 1 * s_, quality::sensor_off);
+  r.feed(vital_kind::respiratory_rate, 0, t0 + 1 * s_, quality::sensor_off);
+  r.advance(t0 + 11 * s_);
+  const auto ev = r.take();
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "sensor_off_ecg"), 1u);
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "sensor_off_cuff"), 1u);
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "sensor_off_respiration"), 1u);
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "sensor_off_oximeter"), 0u);
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "hr_low"), 0u);
+}
+
+// --- cuff reading overdue ------------------------------------------------------------------------------
+
+
+TEST(EngineCuff, PostDoseCheckOverdueAtFortyFiveMinutesThenRegularInterval) {
+  rig r(cuff_profile(60 * min_));
+  r.open();
+  r.cuff(120, 80, t0 + 1 * min_);
+  const millis dose = t0 + 5 * min_;
+  ASSERT_TRUE(r.dose(dose).ok());
+  ASSERT_TRUE(raised_exactly_at(r, "cuff_overdue", dose + 45 * min_));
+  const auto a = r.alarm("cuff_overdue");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->kind, alarm_kind::technical);
+  EXPECT_EQ(a->level, priority::low);
+
+  const millis reading = dose + 50 * min_;
+  r.cuff(130, 85, reading);
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "cuff_overdue");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, reading);
+  // The post-dose check is done: the next reading is due an interval (plus grace) later.
+  ASSERT_TRUE(raised_exactly_at(r, "cuff_overdue", reading + 60 * min_ + 5 * min_));
+}
+
+TEST(EngineCuff, ReadingNearFortyMinutesSatisfiesThePostDoseCheck) {
+  rig r(cuff_profile(60 * min_));
+  r.open();
+  const millis dose = t0 + 5 * min_;
+  ASSERT_TRUE(r.dose(dose).ok());
+  r.cuff(125, 82, dose + 38 * min_);
+  r.advance(dose + 38 * min_ + 65 * min_ - 1);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+  ASSERT_TRUE(raised_exactly_at(r, "cuff_overdue", dose + 38 * min_ + 65 * min_));
+}
+
+TEST(EngineCuff, EarlyReadingsDoNotReplaceThePostDoseCheck) {
+  rig r(cuff_profile(15 * min_));
+  r.open();
+  const millis dose = t0 + 5 * min_;
+  ASSERT_TRUE(r.dose(dose).ok());
+  r.cuff(125, 82, dose + 14 * min_);
+  r.cuff(125, 82, dose + 29 * min_);
+  // Next regular reading would be due at 44 (+5 grace = 49); the post-dose check at 40 (+5) comes first.
+  ASSERT_TRUE(raised_exactly_at(r, "cuff_overdue", dose + 45 * min_));
+  r.cuff(128, 84, dose + 46 * min_);
+  EXPECT_EQ(count(r.take(), event_type::alarm_cleared, "cuff_overdue"), 1u);
+  ASSERT_TRUE(raised_exactly_at(r, "cuff_overdue", dose + 46 * min_ + 15 * min_ + 5 * min_));
+}
+
+TEST(EngineCuff, NoCuffOverdueBeforeTheDose) {
+  rig r(cuff_profile(15 * min_));
+  r.open();
+  r.advance(t0 + 5 * hour_ms);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+}
+
+// --- device disconnected ------------------------------------------------------------------------------
+
+TEST(EngineDevice, DisconnectedForTheDelayRaisesAndReconnectClears) {
+  rig r(quiet_profile());
+  r.open();
+  const millis off = t0 + 1 * min_;
+  r.eng.on_device(r.chair, false, off);
+  ASSERT_TRUE(raised_exactly_at(r, "device_disconnected", off + 10 * s_));
+  const auto a = r.alarm("device_disconnected");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->kind, alarm_kind::technical);
+  const millis on = off + 30 * s_;
+  r.eng.on_device(r.chair, true, on);
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "device_disconnected");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, on);
+}
+
+TEST(EngineDevice, ReconnectBeforeTheDelayRaisesNothing) {
+  rig r(quiet_profile());
+  r.open();
+  r.eng.on_device(r.chair, false, t0 + 1 * min_);
+  r.eng.on_device(r.chair, true, t0 + 1 * min_ + 10 * s_ - 1);
+  r.advance(t0 + 1 * hour_ms);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+}
+
+TEST(EngineDevice, SessionOpenedOnADisconnectedMonitorAlarmsAfterTheDelay) {
+  rig r(quiet_profile());
+  r.eng.on_device(r.chair, false, t0 - 1 * min_);
+  ASSERT_TRUE(r.eng.apply(open_session{r.chair, "p", "test", "nurse-a"}, t0).ok());
+  ASSERT_TRUE(raised_exactly_at(r, "device_disconnected", t0 + 10 * s_));
+  r.eng.on_device(r.chair, true, t0 + 20 * s_);
+  EXPECT_EQ(count(r.take(), event_type::alarm_cleared, "device_disconnected"), 1u);
+}
+
+TEST(EngineDevice, DisconnectWithoutASessionRaisesNothing) {
+  rig r(quiet_profile());
+  r.eng.on_device(r.chair, false, t0);
+  r.advance(t0 + 1 * hour_ms);
+  EXPECT_TRUE(r.take().empty());
+}
+
+}  // namespace
+}  // namespace vigil::engine::testing
