@@ -336,7 +336,10 @@ void read(const YAML::Node& root, engine::profile& p, std::vector<problem>& prob
     auto& t = p.technical;
     section s = top.child("technical");
     s.duration("stale_after_s", t.stale_after_ms, sec, 5, 600);
+    s.integer("stale_intervals", t.stale_intervals, 2, 10);
     read_priority(s, "stale_priority", t.stale_level);
+    s.duration("max_interval_s", t.max_interval_ms, sec, 1, 3600);
+    read_priority(s, "slow_priority", t.slow_level);
     s.duration("sensor_off_delay_s", t.sensor_off_delay_ms, sec, 0, 600);
     read_priority(s, "sensor_off_priority", t.sensor_off_level);
     s.duration("cuff_interval_min", t.cuff_interval_ms, min, 1, 120);

@@ -54,6 +54,36 @@ struct limit_state {
   bool held = false;       // beyond at some evaluation and not back inside the hysteresis since
 };
 
+// Stale-stream alarms watch three groups of kinds: heart (heart_rate, pulse_rate), SpO2 and
+// respiratory rate.
+enum stream_group : std::size_t { heart_group, spo2_group, breath_group, stream_group_count };
+
+/// One group's stale-stream timer: due at seen + limit while armed.
+struct stream_watch {
+  millis seen = 0;     // the last alive sample's own time, or the open time
+  millis limit = 0;    // the freshness limit of the stream heard last (alarms.md 3.5)
+  bool armed = false;  // heart and SpO2 from the open; respiratory rate from its first sample
+};
+
+/// The last intervals between one source's samples of one kind, for its cadence (alarms.md 3.5).
+struct cadence_record {
+  static constexpr std::size_t kept = 5;
+  std::array<millis, kept> intervals{};  // a ring; `next` is where the next interval goes
+  std::uint8_t count = 0;
+  std::uint8_t next = 0;
+  void add(millis interval) {
+    intervals[next] = interval;
+    next = static_cast<std::uint8_t>((next + 1) % kept);
+    if (count < kept) ++count;
+  }
+  /// The kept intervals, oldest first.
+  std::vector<millis> in_order() const {
+    std::vector<millis> out;
+    for (std::size_t i = 0; i < count; ++i) out.push_back(intervals[(next + kept - count + i) % kept]);
+    return out;
+  }
+};
+
 struct session_state {
   std::uint64_t id = 0;
   std::string patient_ref;
@@ -68,8 +98,7 @@ struct session_state {
   bool predose_overridden = false;
   condition news2_medium;
   condition news2_high;
-  millis heart_seen = 0;  // last heart-rate or pulse-rate sample, or the open time
-  millis spo2_seen = 0;
+  std::array<stream_watch, stream_group_count> watch{};  // the stale-stream timers (alarms.md 7.1)
   std::optional<millis> last_cuff;
   bool post_dose_check_done = false;
   std::optional<millis> disconnected_since;
@@ -99,6 +128,10 @@ struct source_state {
   std::vector<limit_state> limits;
   std::array<condition, sensor_count> sensor_off{};
   std::array<millis, sensor_count> sensor_heard{};
+  // How often it sends each kind, learned from every sample, with or without a session.
+  std::array<cadence_record, kind_slots> cadence{};
+  // Kinds (bit = wire number) it has sent while the open session was open; reset when one opens.
+  std::uint32_t session_kinds = 0;
 };
 
 struct chair_state {

@@ -97,6 +97,13 @@ void put(v1::SourceCheckpoint& out, const source_state& src, const session_state
     if (src.last_time[k]) put(*out.mutable_last_time(), k, *src.last_time[k], 0);
     if (const auto& v = src.latest[k]) put(*out.mutable_latest(), k, v->at, v->value).set_heard_ms(v->heard);
   }
+  for (std::size_t k = 1; k < kind_slots; ++k) {
+    if (src.cadence[k].count == 0) continue;
+    auto& ki = *out.add_cadence();
+    ki.set_kind(static_cast<std::uint32_t>(k));
+    for (const auto interval : src.cadence[k].in_order()) ki.add_intervals_ms(interval);
+  }
+  out.set_session_kinds(src.session_kinds);
   if (s == nullptr) return;
   for (std::size_t i = 0; i < src.limits.size(); ++i) put(*out.add_limits(), s->prof->limits[i].id, src.limits[i]);
   for (const auto& off : src.sensor_off) put(*out.add_sensor_off(), off);
@@ -159,8 +166,12 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
     o.set_predose_overridden(s.predose_overridden);
     put(*o.mutable_news2_medium(), s.news2_medium);
     put(*o.mutable_news2_high(), s.news2_high);
-    o.set_heart_seen_ms(s.heart_seen);
-    o.set_spo2_seen_ms(s.spo2_seen);
+    o.set_heart_seen_ms(s.watch[heart_group].seen);
+    o.set_heart_limit_ms(s.watch[heart_group].limit);
+    o.set_spo2_seen_ms(s.watch[spo2_group].seen);
+    o.set_spo2_limit_ms(s.watch[spo2_group].limit);
+    if (s.watch[breath_group].armed) o.set_breath_seen_ms(s.watch[breath_group].seen);
+    o.set_breath_limit_ms(s.watch[breath_group].limit);
     if (s.last_cuff) o.set_last_cuff_ms(*s.last_cuff);
     o.set_post_dose_check_done(s.post_dose_check_done);
     if (s.disconnected_since) o.set_disconnected_since_ms(*s.disconnected_since);
@@ -199,6 +210,16 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
       src.id = from.id();
       src.heard = from.heard_ms();
       if (auto error = get(from.last_time(), from.latest(), true, src); !error.empty()) return error;
+      for (const auto& ki : from.cadence()) {
+        if (!valid_kind(ki.kind())) return fmt::format("unknown vital kind {}", ki.kind());
+        // The newest five, oldest first, so that the ring holds them as before.
+        const int first = std::max(0, ki.intervals_ms_size() - static_cast<int>(cadence_record::kept));
+        for (int i = first; i < ki.intervals_ms_size(); ++i) {
+          if (ki.intervals_ms(i) <= 0) return fmt::format("a cadence interval of kind {} is not positive", ki.kind());
+          src.cadence[ki.kind()].add(ki.intervals_ms(i));
+        }
+      }
+      src.session_kinds = from.session_kinds();
     }
   }
   if (in.link() == v1::LINK_STATE_UP) c.connected = true;
@@ -251,8 +272,11 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
   s.predose_overridden = o.predose_overridden();
   s.news2_medium = get(o.news2_medium());
   s.news2_high = get(o.news2_high());
-  s.heart_seen = o.heart_seen_ms();
-  s.spo2_seen = o.spo2_seen_ms();
+  // Checkpoints written before cadences hold no limits: the profile's stale_after stands in.
+  auto limit = [&](millis ms) { return ms > 0 ? ms : prof->technical.stale_after_ms; };
+  s.watch[heart_group] = {o.heart_seen_ms(), limit(o.heart_limit_ms()), true};
+  s.watch[spo2_group] = {o.spo2_seen_ms(), limit(o.spo2_limit_ms()), true};
+  s.watch[breath_group] = {o.breath_seen_ms(), limit(o.breath_limit_ms()), o.has_breath_seen_ms()};
   s.last_cuff = get(o.has_last_cuff_ms(), o.last_cuff_ms());
   s.post_dose_check_done = o.post_dose_check_done();
   s.disconnected_since = get(o.has_disconnected_since_ms(), o.disconnected_since_ms());

@@ -35,8 +35,6 @@ command_result engine::apply(const open_session& cmd, millis at) {
   s.patient_ref = cmd.patient_ref;
   s.prof = prof;
   s.opened_at = c.now;
-  s.heart_seen = c.now;
-  s.spo2_seen = c.now;
   c.s = std::move(s);
   // NEWS2 and the discharge criteria use this session's values only, never the last patient's.
   for (auto& src : c.sources) {
@@ -45,6 +43,7 @@ command_result engine::apply(const open_session& cmd, millis at) {
     src.sensor_off = {};
     src.sensor_heard = {};
   }
+  technical::open_session(c);
   if (c.connected == false) c.s->disconnected_since = c.now;
   event& e = st.emit(c, event_type::session_opened);
   e.who = cmd.by;

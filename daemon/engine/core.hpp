@@ -20,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,14 @@ inline millis horizon(const technical_rules& t, sensor which) {
 }
 
 const std::vector<escalation_tier>& tiers_for(const profile& p, priority level);
+
+/// The source's cadence for `kind`: the upper median of its kept intervals; none before its
+/// second sample (alarms.md 3.5).
+std::optional<millis> cadence_of(const source_state& src, vital_kind kind);
+/// How long a sample of `kind` from `src` stays fresh: `stale_intervals` times its cadence, or
+/// of the slowest cadence the profile supervises while its own is unknown, and never less than
+/// `stale_after_ms` (alarms.md 3.5).
+millis freshness(const technical_rules& t, const source_state& src, vital_kind kind);
 
 /// The engine's whole state and the helpers every family uses.
 struct core {
@@ -175,6 +184,8 @@ void note_cuff(core& e, chair_state& c, vital_kind kind);
 void note_link(core& e, chair_state& c, bool connected);
 /// Raises or clears the chair's timeline_not_saved alarm to match the storage state.
 void note_storage(core& e, chair_state& c);
+/// A session opened on the chair: its stale-stream timers start.
+void open_session(chair_state& c);
 }  // namespace technical
 
 namespace lifecycle {

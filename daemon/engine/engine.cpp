@@ -160,6 +160,7 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   if (src.last_time[k] && sample.time_ms < *src.last_time[k]) return sample_outcome::out_of_order;
   if (src.last_time[k] && sample.time_ms == *src.last_time[k]) return sample_outcome::duplicate;
   if (sample.time_ms > c.now) run_timers(c, sample.time_ms);
+  if (src.last_time[k] && !is_cuff(sample.kind)) src.cadence[k].add(sample.time_ms - *src.last_time[k]);
   src.last_time[k] = sample.time_ms;
   src.heard = c.now;
   const bool good = artefact::usable(sample);

@@ -56,9 +56,14 @@ struct escalation_tier {
 };
 
 struct technical_rules {
-  // No heart rate (or pulse rate) and no SpO2 sample for this long while a session is open.
+  // A stream is stale once no sample has come for `stale_intervals` times its cadence, and never
+  // sooner than `stale_after_ms` (alarms.md 3.5, 7.1).
   millis stale_after_ms = 30 * seconds_ms;
+  int stale_intervals = 3;
   priority stale_level = priority::medium;
+  // The slowest cadence the profile supervises: a stream slower than this raises stream_too_slow.
+  millis max_interval_ms = 60 * seconds_ms;
+  priority slow_level = priority::low;
   // A sample flagged sensor-off for this long (0: at once).
   millis sensor_off_delay_ms = 10 * seconds_ms;
   priority sensor_off_level = priority::medium;

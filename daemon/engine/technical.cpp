@@ -23,6 +23,25 @@ sensor sensor_of(vital_kind k) {
   return ecg;
 }
 
+std::optional<millis> cadence_of(const source_state& src, vital_kind kind) {
+  const auto& rec = src.cadence[slot(kind)];
+  if (rec.count == 0) return std::nullopt;
+  // At most five: an insertion sort.
+  std::array<millis, cadence_record::kept> sorted{};
+  const std::size_t n = std::min<std::size_t>(rec.count, cadence_record::kept);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t j = i;
+    for (; j > 0 && sorted[j - 1] > rec.intervals[i]; --j) sorted[j] = sorted[j - 1];
+    sorted[j] = rec.intervals[i];
+  }
+  return sorted[n / 2];
+}
+
+millis freshness(const technical_rules& t, const source_state& src, vital_kind kind) {
+  const millis every = cadence_of(src, kind).value_or(t.max_interval_ms);
+  return std::max(t.stale_after_ms, t.stale_intervals * every);
+}
+
 namespace technical {
 namespace {
 
@@ -30,8 +49,10 @@ namespace quality = model::quality;
 
 constexpr std::string_view sensor_rule[sensor_count] = {"sensor_off_ecg", "sensor_off_oximeter", "sensor_off_cuff",
                                                         "sensor_off_respiration"};
-constexpr std::string_view stale_heart_rule = "stale_heart_rate";
-constexpr std::string_view stale_spo2_rule = "stale_spo2";
+constexpr std::string_view stale_rule[stream_group_count] = {"stale_heart_rate", "stale_spo2",
+                                                               "stale_respiratory_rate"};
+constexpr std::string_view stale_what[stream_group_count] = {"heart rate", "SpO2", "respiratory rate"};
+constexpr std::string_view slow_rule = "stream_too_slow";
 constexpr std::string_view cuff_rule = "cuff_overdue";
 constexpr std::string_view link_rule = "device_disconnected";
 
@@ -51,17 +72,56 @@ bool post_dose_check_overdue(const session_state& s) {
          *s.first_dose_at + t.post_dose_check_ms + t.cuff_grace_ms <= *cuff_overdue_at(s);
 }
 
+std::optional<stream_group> group_of(vital_kind kind) {
+  switch (kind) {
+    case vital_kind::heart_rate:
+    case vital_kind::pulse_rate: return heart_group;
+    case vital_kind::spo2: return spo2_group;
+    case vital_kind::respiratory_rate: return breath_group;
+    default: return std::nullopt;
+  }
+}
+
 /// A stream is alive while it delivers usable values or says its sensor is off.
-void note_stream(core& e, chair_state& c, vital_kind kind, millis at) {
+void note_stream(core& e, chair_state& c, const source_state& src, vital_kind kind, millis at) {
   auto& s = *c.s;
-  if (kind == vital_kind::heart_rate || kind == vital_kind::pulse_rate) {
-    if (at < s.heart_seen) return;
-    s.heart_seen = at;
-    if (auto* a = core::find_alarm(s, stale_heart_rule)) e.clear(c, a->id, "heart rate back");
-  } else if (kind == vital_kind::spo2) {
-    if (at < s.spo2_seen) return;
-    s.spo2_seen = at;
-    if (auto* a = core::find_alarm(s, stale_spo2_rule)) e.clear(c, a->id, "SpO2 back");
+  const auto group = group_of(kind);
+  if (!group) return;
+  auto& w = s.watch[*group];
+  if (w.armed && at < w.seen) return;
+  w.armed = true;
+  w.seen = at;
+  w.limit = freshness(s.prof->technical, src, kind);
+  if (auto* a = core::find_alarm(s, stale_rule[*group])) e.clear(c, a->id, fmt::format("{} back", stale_what[*group]));
+}
+
+/// The first stream of the session slower than the profile supervises, in source and kind order.
+std::optional<std::pair<const source_state*, vital_kind>> slow_stream(const chair_state& c) {
+  const millis max = c.s->prof->technical.max_interval_ms;
+  for (const auto& src : c.sources) {
+    for (std::size_t k = 1; k < kind_slots; ++k) {
+      const auto kind = static_cast<vital_kind>(k);
+      if (is_cuff(kind) || (src.session_kinds & (1u << k)) == 0) continue;
+      if (auto e = cadence_of(src, kind); e && *e > max) return std::pair{&src, kind};
+    }
+  }
+  return std::nullopt;
+}
+
+/// Raises stream_too_slow while some stream of the session is slower than the profile supervises.
+void review_cadence(core& e, chair_state& c) {
+  auto& s = *c.s;
+  const auto slow = slow_stream(c);
+  auto* a = core::find_alarm(s, slow_rule);
+  if (slow && a == nullptr) {
+    const millis every = *cadence_of(*slow->first, slow->second);
+    e.raise(c, std::string(slow_rule), alarm_kind::technical, s.prof->technical.slow_level,
+            static_cast<double>(every) / seconds_ms,
+            fmt::format("{} arrives every {:g} s, slower than the {:g} s this profile supervises",
+                        model::name(slow->second), static_cast<double>(every) / seconds_ms,
+                        static_cast<double>(s.prof->technical.max_interval_ms) / seconds_ms));
+  } else if (!slow && a != nullptr) {
+    e.clear(c, a->id, "every stream within the profile's cadence");
   }
 }
 
@@ -98,8 +158,10 @@ millis due(core&, chair_state& c) {
       if (off.on && !core::find_alarm(s, sensor_rule[k])) consider(off.since + t.sensor_off_delay_ms);
     }
   }
-  if (!core::find_alarm(s, stale_heart_rule)) consider(s.heart_seen + t.stale_after_ms);
-  if (!core::find_alarm(s, stale_spo2_rule)) consider(s.spo2_seen + t.stale_after_ms);
+  for (std::size_t g = 0; g < stream_group_count; ++g) {
+    const auto& w = s.watch[g];
+    if (w.armed && !core::find_alarm(s, stale_rule[g])) consider(w.seen + w.limit);
+  }
   if (auto cuff_due = cuff_overdue_at(s); cuff_due && !core::find_alarm(s, cuff_rule)) consider(*cuff_due);
   if (s.disconnected_since && !core::find_alarm(s, link_rule)) consider(*s.disconnected_since + t.disconnected_after_ms);
   return due;
@@ -119,13 +181,12 @@ void fire(core& e, chair_state& c) {
               "sensor reports it is off the patient");
     }
   }
-  if (!core::find_alarm(s, stale_heart_rule) && s.heart_seen + t.stale_after_ms <= now) {
-    e.raise(c, std::string(stale_heart_rule), alarm_kind::technical, t.stale_level, 0,
-            fmt::format("no heart rate for {} s", t.stale_after_ms / seconds_ms));
-  }
-  if (!core::find_alarm(s, stale_spo2_rule) && s.spo2_seen + t.stale_after_ms <= now) {
-    e.raise(c, std::string(stale_spo2_rule), alarm_kind::technical, t.stale_level, 0,
-            fmt::format("no SpO2 for {} s", t.stale_after_ms / seconds_ms));
+  for (std::size_t g = 0; g < stream_group_count; ++g) {
+    const auto& w = s.watch[g];
+    if (w.armed && !core::find_alarm(s, stale_rule[g]) && w.seen + w.limit <= now) {
+      e.raise(c, std::string(stale_rule[g]), alarm_kind::technical, t.stale_level, 0,
+              fmt::format("no {} for {:g} s", stale_what[g], static_cast<double>(w.limit) / seconds_ms));
+    }
   }
   if (auto due = cuff_overdue_at(s); due && *due <= now && !core::find_alarm(s, cuff_rule)) {
     e.raise(c, std::string(cuff_rule), alarm_kind::technical, t.cuff_level, 0,
@@ -137,9 +198,31 @@ void fire(core& e, chair_state& c) {
 }
 
 void note_sample(core& e, chair_state& c, source_state& src, const model::vital_sample& sample, bool usable) {
+  src.session_kinds |= 1u << slot(sample.kind);
   // Artefacts alone do not keep a stream alive; a sensor that says it is off does (it has its own alarm).
-  if (usable || (sample.quality & quality::sensor_off) != 0) note_stream(e, c, sample.kind, sample.time_ms);
+  if (usable || (sample.quality & quality::sensor_off) != 0) note_stream(e, c, src, sample.kind, sample.time_ms);
+  if (!is_cuff(sample.kind)) review_cadence(e, c);
   note_sensor(e, c, src, sample);
+}
+
+void open_session(chair_state& c) {
+  auto& s = *c.s;
+  const auto& t = s.prof->technical;
+  for (auto& src : c.sources) src.session_kinds = 0;
+  // Heart rate and SpO2 are expected from the open, respiratory rate once it has been heard. The
+  // first limit is that of the slowest stream of the group the chair's sources are known to send.
+  for (std::size_t g = 0; g < stream_group_count; ++g) {
+    auto& w = s.watch[g];
+    w.seen = c.now;
+    w.armed = g != breath_group;
+    w.limit = t.stale_after_ms;
+    for (const auto& src : c.sources) {
+      for (std::size_t k = 1; k < kind_slots; ++k) {
+        const auto kind = static_cast<vital_kind>(k);
+        if (group_of(kind) == static_cast<stream_group>(g) && cadence_of(src, kind)) w.limit = std::max(w.limit, freshness(t, src, kind));
+      }
+    }
+  }
 }
 
 void note_cuff(core& e, chair_state& c, vital_kind kind) {
@@ -174,6 +257,5 @@ void note_storage(core& e, chair_state& c) {
     e.clear(c, a->id, "the timeline is being saved again");
   }
 }
-
 }  // namespace technical
 }  // namespace vigil::engine::detail

@@ -77,7 +77,9 @@ TEST(Clinic, AStepOfTheWallClockMovesNoSession) {
 
 TEST(Clinic, TicksCarrySessionTimeBetweenSamples) {
   rig r;
-  r.send({{t0 + 1000, 97, vital_kind::spo2, 0}, {t0 + 1000, 70, vital_kind::heart_rate, 0}});
+  // Two readings a second apart: 1 Hz streams, stale after the 30 s floor (alarms.md 3.5).
+  r.send({{t0 + 1000, 97, vital_kind::spo2, 0}, {t0 + 1000, 70, vital_kind::heart_rate, 0},
+          {t0 + 2000, 97, vital_kind::spo2, 0}, {t0 + 2000, 70, vital_kind::heart_rate, 0}});
   r.steady += 45 * 1000;  // the monitor falls silent for 45 s
   r.c.tick();
   EXPECT_TRUE(r.has_alarm("stale_heart_rate"));

@@ -41,6 +41,7 @@ inline profile quiet_profile(std::string id = "test") {
   p.predose.systolic_max = 140;
   p.predose.diastolic_max = 90;
   p.technical.stale_after_ms = 1000 * hour_ms;
+  p.technical.max_interval_ms = 1000 * hour_ms;  // no stream is too slow unless a test says so
   p.technical.sensor_off_delay_ms = 10 * seconds_ms;
   p.technical.cuff_interval_ms = 1000 * hour_ms;
   p.technical.post_dose_check_ms = 1000 * hour_ms;

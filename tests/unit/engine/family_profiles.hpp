@@ -53,6 +53,8 @@ inline limit_rule rise_rule(std::string id, vital_kind kind, double rise, millis
 inline profile stale_profile() {
   auto p = quiet_profile();
   p.technical.stale_after_ms = 30 * seconds_ms;
+  p.technical.stale_intervals = 3;
+  p.technical.max_interval_ms = 60 * seconds_ms;
   p.technical.stale_level = priority::medium;
   return p;
 }

@@ -326,6 +326,7 @@ TEST(EngineLifecycle, OpenBaselineDoseReadyClose) {
 TEST(EngineLifecycle, CloseClearsEveryActiveAlarm) {
   auto p = escalating_profile();
   p.technical.stale_after_ms = 30 * s_;
+  p.technical.max_interval_ms = 10 * s_;  // a stream of one sample is stale after max(30 s, 3 x 10 s)
   rig r(p);
   const auto id = r.open();
   r.feed(vital_kind::heart_rate, 170, t0 + 1 * s_);  // hr_high and hr_critical

@@ -38,7 +38,9 @@ TEST(EngineStale, NoHeartRateOrSpo2RaisesStaleAlarmsAtExactlyTheTimeout) {
   EXPECT_EQ(spo2[0].at, open_at + 30 * s_);
   EXPECT_EQ(spo2[0].kind, alarm_kind::technical);
 
-  // A heart-rate sample clears its alarm (not the SpO2 one); the timeout counts from it again.
+  // A heart-rate sample clears its alarm (not the SpO2 one); the timeout counts from the last
+  // one again, here 30 s: the stream's cadence (1 s, known from its second sample) times three is
+  // less than the 30 s floor.
   const millis hr_at = open_at + 40 * s_;
   r.feed(vital_kind::heart_rate, 72, hr_at);
   const auto cleared = of_type(r.take(), event_type::alarm_cleared);
@@ -46,7 +48,8 @@ TEST(EngineStale, NoHeartRateOrSpo2RaisesStaleAlarmsAtExactlyTheTimeout) {
   EXPECT_EQ(cleared[0].rule, "stale_heart_rate");
   EXPECT_EQ(cleared[0].at, hr_at);
   EXPECT_TRUE(r.alarm("stale_spo2"));
-  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", hr_at + 30 * s_));
+  r.feed(vital_kind::heart_rate, 72, hr_at + 1 * s_);
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", hr_at + 1 * s_ + 30 * s_));
 
   r.feed(vital_kind::spo2, 97, hr_at + 35 * s_);
   const auto spo2_cleared = of_type(r.take(), event_type::alarm_cleared, "stale_spo2");
@@ -93,6 +96,158 @@ TEST(EngineStale, AcknowledgedStaleAlarmReSoundsWhileTheStreamIsStillMissing) {
   const auto re = of_type(r.take(), event_type::alarm_resounded, "stale_heart_rate");
   ASSERT_EQ(re.size(), 1u);
   EXPECT_EQ(re[0].at, t0 + 40 * s_ + 2 * min_);
+}
+
+// --- cadence: stale limits follow how often a stream comes (alarms.md 3.5, 7.1, 7.6) ----------------------
+
+/// Events of one kind and rule over the whole of `events`.
+std::size_t raised(const std::vector<event>& events, std::string_view rule) {
+  return count(events, event_type::alarm_raised, rule);
+}
+
+TEST(EngineCadence, AOnceAMinuteStreamRaisesNoStaleAlarmWhileItKeepsItsCadence) {
+  rig r(stale_profile());
+  // The monitor streams before the session opens, so its cadence is known at the open.
+  millis t = t0 - 3 * min_;
+  for (; t < t0; t += 1 * min_) {
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  r.open(t0 + 30 * s_);  // halfway between two readings
+  for (; t <= t0 + 2 * hour_ms; t += 1 * min_) {
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  const millis last = t - 1 * min_;
+  std::vector<event> ev = r.take();
+  EXPECT_EQ(raised(ev, "stale_heart_rate"), 0u) << describe(ev);
+  EXPECT_EQ(raised(ev, "stale_spo2"), 0u);
+  EXPECT_EQ(raised(ev, "stream_too_slow"), 0u);
+  // Stopped: stale after three of its intervals, 180 s.
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", last + 3 * min_));
+  const auto a = r.alarm("stale_heart_rate");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->text, "no heart rate for 180 s");
+}
+
+TEST(EngineCadence, AOnceAMinuteStreamStartingAtTheOpenRaisesNoStaleAlarm) {
+  // Until its second reading a stream's cadence is unknown: it is given three of the slowest
+  // intervals the profile supervises (60 s), not the 30 s floor.
+  rig r(stale_profile());
+  r.open(t0);
+  for (millis t = t0; t <= t0 + 30 * min_; t += 1 * min_) {
+    r.feed(vital_kind::pulse_rate, 80, t);
+    r.feed(vital_kind::spo2, 96, t + 1);
+  }
+  const auto ev = r.take();
+  EXPECT_EQ(raised(ev, "stale_heart_rate"), 0u) << describe(ev);
+  EXPECT_EQ(raised(ev, "stale_spo2"), 0u);
+}
+
+TEST(EngineCadence, AOneHertzStreamStillGoesStaleAfterThirtySeconds) {
+  rig r(stale_profile());
+  r.open(t0);
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 10 * min_; t += 1 * s_) r.feed(vital_kind::heart_rate, 72, t);
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", t - 1 * s_ + 30 * s_));
+  EXPECT_EQ(r.alarm("stale_heart_rate")->text, "no heart rate for 30 s");
+}
+
+TEST(EngineCadence, CadenceIsTheUpperMedianOfTheLastFiveIntervals) {
+  rig r(stale_profile());
+  r.open(t0);
+  for (const millis at : {t0 + 1 * s_, t0 + 2 * s_, t0 + 3 * s_, t0 + 4 * s_}) r.feed(vital_kind::heart_rate, 72, at);
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", t0 + 34 * s_));  // 1 s cadence: the 30 s floor
+  // Intervals 1, 1, 1, 60 s: sorted, the upper of the two middle ones is 1 s.
+  r.feed(vital_kind::heart_rate, 72, t0 + 64 * s_);
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", t0 + 94 * s_));
+  // 1, 1, 1, 60, 60 s: the middle one is still 1 s.
+  r.feed(vital_kind::heart_rate, 72, t0 + 124 * s_);
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", t0 + 154 * s_));
+  // One more 60 s interval pushes out a 1 s one: 1, 1, 60, 60, 60 has 60 s in the middle.
+  r.feed(vital_kind::heart_rate, 72, t0 + 184 * s_);
+  ASSERT_TRUE(raised_exactly_at(r, "stale_heart_rate", t0 + 184 * s_ + 180 * s_));
+}
+
+TEST(EngineCadence, AStreamSlowerThanTheProfileSupervisesRaisesOneAlarmNotAFlood) {
+  rig r(stale_profile());  // supervises streams of up to one reading a minute
+  r.open(t0);
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 2 * hour_ms; t += 5 * min_) {
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  const auto ev = r.take();
+  // Once cadence is known (the second reading) one alarm says the stream is too slow; the stale
+  // limit follows the cadence (3 x 5 min), so the stale alarms of the first interval are the last.
+  ASSERT_EQ(raised(ev, "stream_too_slow"), 1u) << describe(ev);
+  EXPECT_LE(raised(ev, "stale_heart_rate"), 1u);
+  EXPECT_LE(raised(ev, "stale_spo2"), 1u);
+  const auto slow = first(ev, event_type::alarm_raised, "stream_too_slow");
+  EXPECT_EQ(slow->at, t0 + 1 * s_ + 5 * min_);
+  EXPECT_EQ(slow->kind, alarm_kind::technical);
+  EXPECT_EQ(slow->level, priority::low);
+  EXPECT_EQ(slow->value, 300);
+  EXPECT_EQ(slow->text, "heart_rate arrives every 300 s, slower than the 60 s this profile supervises");
+  ASSERT_TRUE(r.alarm("stream_too_slow"));
+
+  // Back to once every 30 s: once the middle of the last five intervals is 30 s, it clears.
+  t -= 5 * min_;
+  for (int i = 0; i < 3; ++i) {
+    t += 30 * s_;
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "stream_too_slow");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, t + 1);  // SpO2 was the last stream still slow
+  EXPECT_EQ(cleared[0].text, "every stream within the profile's cadence");
+}
+
+TEST(EngineCadence, RespiratoryRateGoesStaleOnceHeardAndNeverBefore) {
+  rig r(stale_profile());
+  r.open(t0);
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 10 * min_; t += 1 * s_) {
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  EXPECT_EQ(raised(r.take(), "stale_respiratory_rate"), 0u);  // never heard: not expected
+  for (int i = 0; i < 20; ++i, t += 1 * s_) {
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+    r.feed(vital_kind::respiratory_rate, 14, t + 2);
+  }
+  const millis last_rr = t - 1 * s_ + 2;
+  for (; t <= last_rr + 31 * s_; t += 1 * s_) {
+    r.feed(vital_kind::heart_rate, 72, t);
+    r.feed(vital_kind::spo2, 97, t + 1);
+  }
+  const auto ev = r.take();
+  const auto stale = of_type(ev, event_type::alarm_raised, "stale_respiratory_rate");
+  ASSERT_EQ(stale.size(), 1u) << describe(ev);
+  EXPECT_EQ(stale[0].at, last_rr + 30 * s_);
+  EXPECT_EQ(stale[0].kind, alarm_kind::technical);
+  EXPECT_EQ(stale[0].text, "no respiratory rate for 30 s");
+  r.feed(vital_kind::respiratory_rate, 15, t + 2);
+  const auto back = of_type(r.take(), event_type::alarm_cleared, "stale_respiratory_rate");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].text, "respiratory rate back");
+}
+
+TEST(EngineCadence, TheCadenceSurvivesARestart) {
+  rig r(stale_profile());
+  for (millis t = t0 - 5 * min_; t < t0; t += 1 * min_) r.feed(vital_kind::heart_rate, 72, t);
+  r.open(t0);
+  r.feed(vital_kind::heart_rate, 72, t0 + 1 * min_);
+  const auto saved = r.eng.checkpoint(r.chair);
+  engine restored({stale_profile()});
+  ASSERT_TRUE(restored.restore(saved, "test").restored);
+  // Three intervals of 60 s after the last reading, as before the restart.
+  restored.advance(t0 + 1 * min_ + 180 * s_ - 1);
+  EXPECT_EQ(raised(restored.take_events(), "stale_heart_rate"), 0u);
+  restored.advance(t0 + 1 * min_ + 180 * s_);
+  EXPECT_EQ(raised(restored.take_events(), "stale_heart_rate"), 1u);
 }
 
 // --- sensor off --------------------------------------------------------------------------------------
