@@ -98,6 +98,7 @@ struct session_state {
   bool predose_overridden = false;
   condition news2_medium;
   condition news2_high;
+  std::optional<millis> news2_until;  // when the first value NEWS2 was last scored with stops being current
   std::array<stream_watch, stream_group_count> watch{};  // the stale-stream timers (alarms.md 7.1)
   std::optional<millis> last_cuff;
   bool post_dose_check_done = false;

@@ -166,6 +166,7 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
     o.set_predose_overridden(s.predose_overridden);
     put(*o.mutable_news2_medium(), s.news2_medium);
     put(*o.mutable_news2_high(), s.news2_high);
+    if (s.news2_until) o.set_news2_until_ms(*s.news2_until);
     o.set_heart_seen_ms(s.watch[heart_group].seen);
     o.set_heart_limit_ms(s.watch[heart_group].limit);
     o.set_spo2_seen_ms(s.watch[spo2_group].seen);
@@ -272,6 +273,7 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
   s.predose_overridden = o.predose_overridden();
   s.news2_medium = get(o.news2_medium());
   s.news2_high = get(o.news2_high());
+  s.news2_until = get(o.has_news2_until_ms(), o.news2_until_ms());
   // Checkpoints written before cadences hold no limits: the profile's stale_after stands in.
   auto limit = [&](millis ms) { return ms > 0 ? ms : prof->technical.stale_after_ms; };
   s.watch[heart_group] = {o.heart_seen_ms(), limit(o.heart_limit_ms()), true};

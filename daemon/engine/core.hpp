@@ -53,6 +53,11 @@ const std::vector<escalation_tier>& tiers_for(const profile& p, priority level);
 /// The source's cadence for `kind`: the upper median of its kept intervals; none before its
 /// second sample (alarms.md 3.5).
 std::optional<millis> cadence_of(const source_state& src, vital_kind kind);
+/// How long a source's usable value of `kind` stands as evidence: its freshness limit, or for the
+/// cuff kinds the cuff horizon (alarms.md 3.4, 3.5).
+millis evidence_limit(const technical_rules& t, const source_state& src, vital_kind kind);
+/// Whether the source's latest usable value of `kind` is current at the chair's clock.
+bool current(const chair_state& c, const source_state& src, vital_kind kind);
 /// How long a sample of `kind` from `src` stays fresh: `stale_intervals` times its cadence, or
 /// of the slowest cadence the profile supervises while its own is unknown, and never less than
 /// `stale_after_ms` (alarms.md 3.5).
@@ -125,18 +130,17 @@ void for_each_weighed(const chair_state& c, vital_kind kind, F&& f) {
     if (const auto& v = c.sources.front().latest[k]) f(v->value);
     return;
   }
-  const millis h = horizon(c.s->prof->technical, kind);
   bool any_current = false;
   millis last_heard = std::numeric_limits<millis>::min();
   for (const auto& src : c.sources) {
     if (const auto& v = src.latest[k]) {
-      any_current = any_current || v->heard + h > c.now;
+      any_current = any_current || current(c, src, kind);
       last_heard = std::max(last_heard, v->heard);
     }
   }
   for (const auto& src : c.sources) {
     const auto& v = src.latest[k];
-    if (v && (any_current ? v->heard + h > c.now : v->heard == last_heard)) f(v->value);
+    if (v && (any_current ? current(c, src, kind) : v->heard == last_heard)) f(v->value);
   }
 }
 

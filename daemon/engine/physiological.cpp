@@ -48,10 +48,16 @@ millis due(core&, chair_state& c) {
   // look is the costly part, and this runs on every sample).
   for (const auto& src : c.sources) {
     for (std::size_t i = 0; i < p.limits.size(); ++i) {
-      const auto& cond = src.limits[i].cond;
-      if (cond.on && !core::find_alarm(s, p.limits[i].id)) consider(cond.since + p.limits[i].delay_ms);
+      const auto& st = src.limits[i];
+      if (st.cond.on && !core::find_alarm(s, p.limits[i].id)) consider(st.cond.since + p.limits[i].delay_ms);
+      // A source's state of a rule lasts as long as its evidence (5.7).
+      if (st.cond.on || st.held) {
+        const auto& v = src.latest[slot(p.limits[i].kind)];
+        consider(v ? v->heard + evidence_limit(p.technical, src, p.limits[i].kind) : c.now);
+      }
     }
   }
+  if (s.news2_until) consider(*s.news2_until);
   if (s.news2_medium.on && !core::find_alarm(s, urgent_rule) && !core::find_alarm(s, emergency_rule)) {
     consider(s.news2_medium.since + p.news2.delay_ms);
   }
@@ -63,6 +69,24 @@ void fire(core& e, chair_state& c) {
   auto& s = *c.s;
   const profile& p = *s.prof;
   const millis now = c.now;
+  // Evidence that is no longer current ends the conditions built on it (5.7), and NEWS2 is scored
+  // again without it (6), before anything is raised.
+  for (std::size_t i = 0; i < p.limits.size(); ++i) {
+    const auto& rule = p.limits[i];
+    bool expired = false;
+    for (auto& src : c.sources) {
+      auto& st = src.limits[i];
+      if ((st.cond.on || st.held) && !current(c, src, rule.kind)) {
+        st = {};
+        expired = true;
+      }
+    }
+    if (!expired) continue;
+    if (auto* a = core::find_alarm(s, rule.id); a && a->condition && !held_by_any(c, i)) {
+      e.condition_gone(c, *a, fmt::format("no current {} reading", model::name(rule.kind)));
+    }
+  }
+  if (s.news2_until && *s.news2_until <= now) evaluate_news2(e, c);
   for (std::size_t i = 0; i < p.limits.size(); ++i) {
     const auto& rule = p.limits[i];
     if (core::find_alarm(s, rule.id)) continue;
@@ -93,7 +117,6 @@ void fire(core& e, chair_state& c) {
 void evaluate_limits(core& e, chair_state& c, source_state& src, vital_kind kind, double value) {
   auto& s = *c.s;
   const profile& p = *s.prof;
-  const millis h = horizon(p.technical, kind);
   for (std::size_t i = 0; i < p.limits.size(); ++i) {
     const auto& rule = p.limits[i];
     if (rule.kind != kind || !rule_active_in(rule, s.current)) continue;
@@ -101,13 +124,6 @@ void evaluate_limits(core& e, chair_state& c, source_state& src, vital_kind kind
     if (rule.relative) {
       if (!s.baseline[slot(kind)]) continue;
       v = value - *s.baseline[slot(kind)];
-    }
-    // Another source silent on this kind for its horizon (unplugged, say) no longer holds anything.
-    if (c.sources.size() > 1) {
-      for (auto& other : c.sources) {
-        const auto& last = other.latest[slot(kind)];
-        if (&other != &src && (!last || last->heard + h <= c.now)) other.limits[i] = {};
-      }
     }
     auto& st = src.limits[i];
     const bool beyond = rule.inclusive ? (rule.high && v >= *rule.high) || (rule.low && v <= *rule.low)
@@ -145,25 +161,29 @@ void evaluate_news2(core& e, chair_state& c) {
   const auto& rules = s.prof->news2;
   if (!rules.enabled) return;
   news2::observations obs;
-  // The worst-scoring value of each kind, so that no source's normal reading hides another's.
+  // The worst-scoring current value of each kind, so that no source's normal reading hides
+  // another's; a value that is no longer current is not scored (6). NEWS2 is scored again when
+  // the first of the values it saw stops being current.
+  std::optional<millis> until;
   auto worst = [&](vital_kind k, int (*points)(double)) -> std::optional<double> {
-    if (c.sources.size() == 1) {
-      const auto& v = c.sources.front().latest[slot(k)];
-      return v ? std::optional<double>(v->value) : std::nullopt;
-    }
     std::optional<double> out;
     int most = -1;  // scored only once a second value is there to compare: one source costs nothing
-    for_each_weighed(c, k, [&](double v) {
+    for (const auto& src : c.sources) {
+      const auto& v = src.latest[slot(k)];
+      if (!v) continue;
+      const millis expires = v->heard + evidence_limit(s.prof->technical, src, k);
+      if (expires <= c.now) continue;
+      until = until ? std::min(*until, expires) : expires;
       if (!out) {
-        out = v;
-        return;
+        out = v->value;
+        continue;
       }
       if (most < 0) most = points(*out);
-      if (const int score = points(v); score > most) {
+      if (const int score = points(v->value); score > most) {
         most = score;
-        out = v;
+        out = v->value;
       }
-    });
+    }
     return out;
   };
   obs.respiratory_rate = worst(vital_kind::respiratory_rate, news2::respiratory_rate_points);
@@ -171,6 +191,7 @@ void evaluate_news2(core& e, chair_state& c) {
   obs.systolic = worst(vital_kind::nibp_systolic, news2::systolic_points);
   obs.pulse = worst(vital_kind::heart_rate, news2::pulse_points);
   if (!obs.pulse) obs.pulse = worst(vital_kind::pulse_rate, news2::pulse_points);
+  s.news2_until = until;
   const auto r = news2::score(obs);
   const double total = r.total;
   const bool high = r.total >= rules.high_at;

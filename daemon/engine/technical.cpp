@@ -42,6 +42,15 @@ millis freshness(const technical_rules& t, const source_state& src, vital_kind k
   return std::max(t.stale_after_ms, t.stale_intervals * every);
 }
 
+millis evidence_limit(const technical_rules& t, const source_state& src, vital_kind kind) {
+  return is_cuff(kind) ? horizon(t, kind) : freshness(t, src, kind);
+}
+
+bool current(const chair_state& c, const source_state& src, vital_kind kind) {
+  const auto& v = src.latest[slot(kind)];
+  return v && v->heard + evidence_limit(c.s->prof->technical, src, kind) > c.now;
+}
+
 namespace technical {
 namespace {
 

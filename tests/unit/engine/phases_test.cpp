@@ -327,6 +327,8 @@ TEST(EngineLifecycle, CloseClearsEveryActiveAlarm) {
   auto p = escalating_profile();
   p.technical.stale_after_ms = 30 * s_;
   p.technical.max_interval_ms = 10 * s_;  // a stream of one sample is stale after max(30 s, 3 x 10 s)
+  // Latching, so that both stay active once the heart rate behind them is no longer current.
+  for (auto& rule : p.limits) rule.latching = true;
   rig r(p);
   const auto id = r.open();
   r.feed(vital_kind::heart_rate, 170, t0 + 1 * s_);  // hr_high and hr_critical

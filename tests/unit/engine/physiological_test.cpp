@@ -118,6 +118,97 @@ TEST(EngineLimits, RaisedOnceWhileTheConditionPersists) {
   EXPECT_EQ(r.view().alarms.size(), 1u);
 }
 
+// --- evidence: a condition lasts only while its reading is current (alarms.md 5.7, 6) ---------------------
+
+/// A 1 Hz monitor: stale and evidence limits of 30 s (3 x 1 s, floor 30 s).
+profile evidence_profile(std::vector<limit_rule> rules) {
+  auto p = with_rules(std::move(rules));
+  p.technical.stale_after_ms = 30 * s_;
+  p.technical.max_interval_ms = 60 * s_;
+  return p;
+}
+
+/// Feeds `kind` at 1 Hz with `value` from `from` to `to` inclusive; returns the next second.
+millis stream(rig& r, vital_kind kind, double value, millis from, millis to) {
+  for (millis t = from; t <= to; t += 1 * s_) r.feed(kind, value, t);
+  return to + 1 * s_;
+}
+
+TEST(EngineEvidence, AnAlarmOnAReadingThatIsNoLongerCurrentClears) {
+  rig r(evidence_profile({high_rule("hr_high", vital_kind::heart_rate, 120, 0)}));
+  r.open();
+  millis t = stream(r, vital_kind::heart_rate, 70, t0 + 1 * s_, t0 + 60 * s_);
+  r.feed(vital_kind::heart_rate, 170, t);  // one reading, then the ECG sends nothing more
+  ASSERT_TRUE(r.alarm("hr_high"));
+  r.take();
+  r.advance(t + 30 * s_ - 1);
+  EXPECT_EQ(count(r.take(), event_type::alarm_cleared, "hr_high"), 0u);
+  r.advance(t + 30 * s_);
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "hr_high");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, t + 30 * s_);
+  EXPECT_EQ(cleared[0].text, "no current heart_rate reading");
+}
+
+TEST(EngineEvidence, ALatchedAlarmOnAReadingThatIsNoLongerCurrentStaysButStopsEscalating) {
+  auto rule = low_rule("hr_critical_low", vital_kind::heart_rate, 40, 0, priority::high);
+  rule.latching = true;
+  auto p = evidence_profile({rule});
+  p.escalation_high = {{"nurse", 0}, {"charge_nurse", 2 * min_}, {"physician", 5 * min_}};
+  rig r(p);
+  r.open();
+  millis t = stream(r, vital_kind::heart_rate, 70, t0 + 1 * s_, t0 + 60 * s_);
+  r.feed(vital_kind::heart_rate, 11, t);  // one implausible reading, then nothing
+  r.advance(t + 1 * hour_ms);
+  const auto ev = r.take();
+  const auto escalated = of_type(ev, event_type::alarm_escalated, "hr_critical_low");
+  ASSERT_EQ(escalated.size(), 1u) << describe(ev);  // the nurse at once; nobody after
+  EXPECT_EQ(escalated[0].responder, "nurse");
+  const auto a = r.alarm("hr_critical_low");
+  ASSERT_TRUE(a);  // latched: a nurse acknowledges it
+  EXPECT_FALSE(a->condition);
+  EXPECT_EQ(count(ev, event_type::alarm_cleared, "hr_critical_low"), 0u);
+}
+
+TEST(EngineEvidence, AConditionMustHaveCurrentEvidenceThroughItsDelay) {
+  rig r(evidence_profile({low_rule("spo2_low", vital_kind::spo2, 90, 60 * s_)}));
+  r.open();
+  millis t = stream(r, vital_kind::spo2, 97, t0 + 1 * s_, t0 + 60 * s_);
+  r.feed(vital_kind::spo2, 85, t);  // one reading below, then the oximeter sends nothing
+  r.advance(t + 1 * hour_ms);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised, "spo2_low"), 0u);
+}
+
+TEST(EngineEvidence, News2DropsAHeartRateThatIsNoLongerCurrentAndFallsBackToThePulse) {
+  auto p = evidence_profile({});
+  p.news2.enabled = true;
+  p.news2.medium_at = 5;
+  p.news2.high_at = 7;
+  p.news2.single_three_is_medium = true;
+  p.news2.delay_ms = 60 * s_;
+  rig r(p);
+  r.open();
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 3 * min_; t += 1 * s_) {
+    r.feed(vital_kind::heart_rate, 135, t);  // 3 points
+    r.feed(vital_kind::pulse_rate, 80, t + 1);
+    r.feed(vital_kind::spo2, 97, t + 2);
+    r.feed(vital_kind::respiratory_rate, 16, t + 3);
+  }
+  ASSERT_TRUE(r.alarm("news2_urgent"));
+  const millis last_hr = t - 1 * s_;
+  // The ECG leads come off and send nothing; the oximeter goes on.
+  for (; t <= t0 + 6 * min_; t += 1 * s_) {
+    r.feed(vital_kind::pulse_rate, 80, t + 1);
+    r.feed(vital_kind::spo2, 97, t + 2);
+    r.feed(vital_kind::respiratory_rate, 16, t + 3);
+  }
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "news2_urgent");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, last_hr + 30 * s_);
+  EXPECT_EQ(cleared[0].text, "NEWS2 down to 0");
+}
+
 // --- hysteresis ------------------------------------------------------------------------------------
 
 TEST(EngineHysteresis, HighLimitClearsOnlyOnceTheValueIsHysteresisBackInside) {
