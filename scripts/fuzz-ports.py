@@ -2134,7 +2134,7 @@ def main() -> int:
     bystander = None
     workers: list = []
     rss: list = []  # (seconds since start, KiB)
-    parts: list = []  # (seconds since start, {VmRSS, RssAnon, RssFile, RssShmem: KiB})
+    mem_parts: list = []  # (seconds since start, {VmRSS, RssAnon, RssFile, RssShmem: KiB})
     fds: list = []  # vigild's open descriptors, sampled with RSS
     probes = {"ok": 0, "failed": 0, "max_latency": 0.0, "failures": []}
     verdict = {}
@@ -2174,7 +2174,7 @@ def main() -> int:
             if now >= next_rss:
                 mem = daemon.memory_kib()
                 rss.append((now - t0, mem.get("VmRSS")))
-                parts.append((now - t0, mem))
+                mem_parts.append((now - t0, mem))
                 fds.append(daemon.fd_count())
                 next_rss += args.rss_interval
                 daemon.cap_log()
@@ -2337,12 +2337,12 @@ def main() -> int:
             step = max(1, len(samples) // 12)
             print("  series: " + "  ".join(f"{t:.0f}s {k / 1024:.1f}" for t, k in samples[::step]) + " (MiB)")
         for key in ("RssAnon", "RssFile", "RssShmem"):
-            series = [(t, m[key]) for t, m in parts if key in m]
+            series = [(t, m[key]) for t, m in mem_parts if key in m]
             if series:
                 step = max(1, len(series) // 12)
                 print(f"  {key}: " + "  ".join(f"{t:.0f}s {k / 1024:.1f}" for t, k in series[::step]) + " (MiB)")
         for key in ("VmRSS", "RssAnon"):
-            series = [(t, m[key]) for t, m in parts if key in m and t > warm_end]
+            series = [(t, m[key]) for t, m in mem_parts if key in m and t > warm_end]
             for label, part in (("after the warm-up", series), ("last half of the run",
                                                                 [(t, k) for t, k in series if t > run_seconds / 2])):
                 slope = slope_mib_per_min(part)
