@@ -9,15 +9,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <regex>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace vigil::test {
@@ -194,6 +197,24 @@ scenario_run run_alone(const std::string& name, const std::string& scenario_file
   return out;
 }
 
+/// Writes a scenario and the recording it replays (case.csv) into the daemon's directory;
+/// returns the scenario's path.
+std::string write_replay(const daemon_process& d, const std::string& yaml, const std::string& csv) {
+  std::ofstream(d.dir() / "case.csv") << csv;
+  std::ofstream(d.dir() / "replay.yaml") << yaml;
+  return (d.dir() / "replay.yaml").string();
+}
+
+/// The first and the last sample time of a stored session.
+std::pair<engine::millis, engine::millis> sample_span(const stored_session& s) {
+  engine::millis first = std::numeric_limits<engine::millis>::max(), last = 0;
+  for (const auto& [kind, time] : s.distinct) {
+    first = std::min(first, time);
+    last = std::max(last, time);
+  }
+  return {first, last};
+}
+
 bool blood_pressure_rule(const std::string& rule) {
   return rule == "systolic_high" || rule == "diastolic_high" || rule == "systolic_severe" || rule == "diastolic_severe";
 }
@@ -247,6 +268,52 @@ TEST(SimEndToEnd, SensorOffRaisesTheTechnicalAlarmAndTheSensorBackClearsIt) {
   ASSERT_TRUE(off->cleared);
   EXPECT_NEAR(static_cast<double>(*off->cleared), static_cast<double>(32 * minute), 1000) << *off;
   EXPECT_EQ(off->cleared_why, "sensor back on");
+}
+
+// The close comes 900 ms after the last sample the monitor sent, whatever the recording's last
+// rows hold: here its last row has no sample, ten seconds after the one before.
+TEST(SimEndToEnd, ARecordingWhoseLastRowHasNoSampleIsClosedAfterItsLastSample) {
+  daemon_process d("replay-empty-end");
+  d.start();
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 0\n    replay:\n"
+                                 "      file: case.csv\n      interval_s: 10\n"
+                                 "      columns: {heart_rate: {header: HR, missing: '-'}}\n",
+                                 "HR\n70\n71\n72\n-\n");
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
+  const auto& s = sessions.at("chair-1");
+  EXPECT_EQ(s.summary.outcome, "closed") << out;
+  ASSERT_EQ(s.samples, 3u);
+  const auto [first, last] = sample_span(s);
+  EXPECT_EQ(last - first, 20'000);
+  ASSERT_TRUE(s.summary.closed_ms) << out;
+  EXPECT_NEAR(static_cast<double>(*s.summary.closed_ms - last), 900, 600) << out;
+}
+
+// Likewise the dose: at its moment the recording has sent nothing for ten seconds, and the
+// daemon's clock for the chair stands at the last sample, so the dose comes 900 ms after it.
+TEST(SimEndToEnd, ADoseWhereTheRecordingHasNoSampleIsMarkedAfterTheLastSampleSent) {
+  daemon_process d("replay-dose-gap");
+  d.start();
+  std::string csv = "HR\n";
+  for (int row = 0; row < 35; ++row) csv += row >= 5 && row < 25 ? "-\n" : "70\n";
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 15\n    replay:\n"
+                                 "      file: case.csv\n      columns: {heart_rate: {header: HR, missing: '-'}}\n",
+                                 csv);
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
+  const auto& s = sessions.at("chair-1");
+  EXPECT_EQ(s.summary.outcome, "closed") << out;
+  ASSERT_TRUE(s.summary.dose_ms) << out;
+  const auto [first, last] = sample_span(s);
+  EXPECT_NEAR(static_cast<double>(*s.summary.dose_ms - first), 4900, 600) << out;
+  EXPECT_EQ(last - first, 34'000);
 }
 
 /// Every sample the simulator generated is stored exactly once in its chair's session.
