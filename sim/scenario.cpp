@@ -156,6 +156,12 @@ class reader {
   std::set<std::string> seen_;
 };
 
+std::string trim_copy(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
+}
+
 std::string default_dose_text(route r, int sprays) {
   switch (r) {
     case route::iv: return "0.5 mg/kg over 40 min";
@@ -263,6 +269,21 @@ void read_entry(reader& r, entry& e, bool is_defaults) {
         if (one.has("missing")) {
           one.text("missing", column.missing);
           column.missing_given = true;
+        }
+        one.text("sensor_off", column.sensor_off);
+        one.text("artifact", column.artifact);
+        auto check_marker = [&](const char* key, const std::string& marker) {
+          if (!one.has(key)) return;
+          if (marker.empty() || marker != trim_copy(marker)) {
+            one.report(key, "must be the text of a cell, not empty and without leading or trailing blanks");
+          } else if (column.missing_given && marker == column.missing) {
+            one.report(key, fmt::format("'{}' is also the column's missing marker", marker));
+          }
+        };
+        check_marker("sensor_off", column.sensor_off);
+        check_marker("artifact", column.artifact);
+        if (!column.sensor_off.empty() && column.sensor_off == column.artifact) {
+          one.report("artifact", fmt::format("'{}' is also the column's sensor_off marker", column.artifact));
         }
         if (!unit_factor(*kind, column.unit)) one.report("unit", fmt::format("'{}' does not fit {}", column.unit, kind_name));
         spec.columns[*kind] = column;

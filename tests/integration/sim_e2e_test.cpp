@@ -316,6 +316,59 @@ TEST(SimEndToEnd, ADoseWhereTheRecordingHasNoSampleIsMarkedAfterTheLastSampleSen
   EXPECT_EQ(last - first, 34'000);
 }
 
+// A recording says itself when a sensor was off and which values are artifacts: its sensor-off
+// cells raise the technical alarm as a monitor's would, and its artifacts drive no alarm.
+TEST(SimEndToEnd, ARecordingsSensorOffCellsRaiseTheTechnicalAlarmAndItsArtifactsNone) {
+  daemon_process d("replay-markers");
+  d.start();
+  std::string csv = "HR,SpO2\n";
+  for (int row = 0; row < 120; ++row) {
+    if (row >= 30 && row < 50) {
+      csv += "OFF,97\n";  // the ECG lead off for 20 s
+    } else if (row >= 80 && row < 95) {
+      csv += "190!art,97\n";  // motion: a heart rate far above the limits, flagged
+    } else if (row >= 95 && row < 100) {
+      csv += "ART,97\n";
+    } else {
+      csv += "72,97\n";
+    }
+  }
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 10\n    replay:\n"
+                                 "      file: case.csv\n      columns:\n"
+                                 "        heart_rate: {header: HR, sensor_off: 'OFF', artifact: ART}\n"
+                                 "        spo2: {header: SpO2}\n",
+                                 csv);
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
+  const auto& s = sessions.at("chair-1");
+  EXPECT_EQ(s.summary.outcome, "closed") << out;
+  const alarm_seen* off = nullptr;
+  for (const auto& a : s.alarms) {
+    if (a.rule == "sensor_off_ecg") off = &a;
+    EXPECT_NE(a.kind, engine::alarm_kind::physiological) << "artifacts raise nothing: " << a;
+  }
+  ASSERT_NE(off, nullptr) << ::testing::PrintToString(s.alarms) << out;
+  // The dose came 900 ms after row 10; the lead came off at row 30, the alarm 10 s later, and
+  // the lead was back at row 50.
+  EXPECT_NEAR(static_cast<double>(off->raised), 29'100, 1000) << *off;
+  ASSERT_TRUE(off->cleared) << *off;
+  EXPECT_NEAR(static_cast<double>(*off->cleared), 39'100, 1000) << *off;
+  EXPECT_EQ(off->cleared_why, "sensor back on");
+
+  store::timeline_reader reader(d.db().string());
+  std::map<std::pair<std::uint32_t, double>, int> heart;  // (quality, value) -> samples
+  for (const auto& v : reader.session_vitals(s.summary.id)) {
+    if (v.sample.kind == model::vital_kind::heart_rate) ++heart[{v.sample.quality, v.sample.value}];
+  }
+  EXPECT_EQ((heart[{model::quality::sensor_off, 0.0}]), 20);
+  EXPECT_EQ((heart[{model::quality::artifact, 190.0}]), 15);
+  EXPECT_EQ((heart[{model::quality::artifact, 0.0}]), 5);
+  EXPECT_EQ((heart[{model::quality::ok, 72.0}]), 80);
+}
+
 /// Every sample the simulator generated is stored exactly once in its chair's session.
 void expect_nothing_lost(const std::string& out, const std::map<std::string, stored_session>& sessions) {
   const auto said = summaries(out);
