@@ -390,6 +390,26 @@ TEST(SimEndToEnd, ANetworkDropLosesNothing) {
   EXPECT_GE(summaries(run.output).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << run.output;
 }
 
+// A network drop is the link's fault, not the recording's: a replaying monitor buffers its
+// samples through it and resends them after it reconnects.
+TEST(SimEndToEnd, ANetworkDropOnAReplayingChairLosesNothing) {
+  daemon_process d("replay-drop");
+  d.start();
+  std::string csv = "HR,SpO2\n";
+  for (int row = 0; row < 120; ++row) csv += "72,97\n";
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 10\n    replay:\n"
+                                 "      file: case.csv\n      columns: {heart_rate: {header: HR}, spo2: {header: SpO2}}\n"
+                                 "    faults:\n      - {type: network_drop, at_s: 30, duration_s: 20}\n",
+                                 csv);
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  expect_nothing_lost(out, sessions);
+  EXPECT_EQ(sessions.at("chair-1").samples, 240u) << out;
+  EXPECT_GE(summaries(out).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << out;
+}
+
 // The clinic day has every kind of alarm the shipped scenarios raise: limits with delays and
 // without, confirmed cuff readings, NEWS2, technical alarms, the pre-dose advisory. Under the
 // sanitizers the daemon is too slow to take twenty chairs' doses at their exact moments as fast

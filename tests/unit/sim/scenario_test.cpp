@@ -270,6 +270,42 @@ TEST(Scenario, AReplayColumnTakesSensorOffAndArtifactMarkers) {
   }
 }
 
+TEST(Scenario, AReplayChairTakesNetworkDropsAndRefusesFaultsThatWouldChangeTheRecording) {
+  const auto s = parse_scenario("chairs:\n  - replay: {file: case.csv, columns: {heart_rate: {header: HR}}}\n"
+                                "    faults:\n      - {type: network_drop, at_s: 30, duration_s: 20}\n",
+                                "drop.yaml");
+  ASSERT_EQ(s.chairs[0].faults.size(), 1u);
+  EXPECT_EQ(s.chairs[0].faults[0].kind, fault_kind::network_drop);
+  try {
+    parse_scenario(R"(defaults:
+  faults:
+    - {type: motion, at_min: 20, duration_s: 15}
+chairs:
+  - chair: chair-4
+    replay: {file: case.csv, columns: {heart_rate: {header: HR}}}
+    faults:
+      - {type: network_drop, at_min: 5, duration_s: 30}
+      - {type: sensor_off, sensor: oximeter, at_min: 40, duration_min: 2}
+      - {type: low_perfusion, at_min: 25, duration_min: 3}
+  - chair: chair-5
+)",
+                   "bad.yaml");
+    FAIL() << "accepted";
+  } catch (const scenario_error& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, HasSubstr("bad.yaml:3: defaults.faults[0]: chair chair-4 replays a recording: a motion fault would "
+                                "change what was recorded (flag the recording's artifacts with the column's artifact "
+                                "marker or the !art suffix); of the faults only network_drop applies to a replay"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:9: chairs[0].faults[1]: chair chair-4 replays a recording: a sensor_off fault "
+                                "would change what was recorded (mark the recording's sensor-off cells with the "
+                                "column's sensor_off marker)"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:10: chairs[0].faults[2]: chair chair-4 replays a recording: a low_perfusion "
+                                "fault"));
+    EXPECT_THAT(what, ::testing::Not(HasSubstr("network_drop fault"))) << "a network drop applies to a replay";
+    EXPECT_THAT(what, ::testing::Not(HasSubstr("chair-5"))) << "a simulated patient's monitor takes every fault";
+  }
+}
+
 TEST(Replay, PlaysRowsSecondBySecondStampedFromTheOrigin) {
   auto spec = spec_hr_spo2();
   spec.interval_ms = 500;
