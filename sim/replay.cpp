@@ -158,10 +158,37 @@ std::vector<replay_row> parse_replay_csv(const std::string& text, const replay_s
     ++row_index;
     for (const auto& m : columns) {
       const auto& cell = cells[m.index];
-      if (cell.empty() || (m.column->missing_given && cell == m.column->missing)) continue;
-      const auto v = number(cell);
-      if (!v) throw error(fmt::format("column '{}': '{}' is not a number", m.column->header, cell));
-      row.values.emplace_back(m.kind, *v * m.factor);
+      const auto& c = *m.column;
+      // The markers first, so that a marker may look like a number ("0" for a lead off).
+      if (cell.empty() || (c.missing_given && cell == c.missing)) continue;
+      if (!c.sensor_off.empty() && cell == c.sensor_off) {
+        row.values.push_back({m.kind, 0, v1::QUALITY_SENSOR_OFF});  // nothing measured
+        continue;
+      }
+      if (!c.artifact.empty() && cell == c.artifact) {
+        row.values.push_back({m.kind, 0, v1::QUALITY_ARTIFACT});
+        continue;
+      }
+      std::uint32_t quality = v1::QUALITY_OK;
+      std::string value_text = cell;
+      if (const auto flag = cell.find('!'); flag != std::string::npos) {
+        if (std::string_view(cell).substr(flag) != artifact_suffix) {
+          throw error(fmt::format("column '{}': '{}': '{}' is not a flag (a value may end in {}: an artifact)", c.header,
+                                  cell, cell.substr(flag), artifact_suffix));
+        }
+        quality = v1::QUALITY_ARTIFACT;
+        value_text = trim(cell.substr(0, flag));
+      }
+      const auto v = number(value_text);
+      if (!v) {
+        std::vector<std::string> markers;
+        if (c.missing_given) markers.push_back(fmt::format("missing '{}'", c.missing));
+        if (!c.sensor_off.empty()) markers.push_back(fmt::format("sensor_off '{}'", c.sensor_off));
+        if (!c.artifact.empty()) markers.push_back(fmt::format("artifact '{}'", c.artifact));
+        throw error(fmt::format("column '{}': '{}' is not a number{}", c.header, cell,
+                                markers.empty() ? "" : fmt::format(" nor a marker of the column ({})", fmt::join(markers, ", "))));
+      }
+      row.values.push_back({m.kind, *v * m.factor, quality});
     }
     rows.push_back(std::move(row));
   }
@@ -181,10 +208,11 @@ void replay_source::second(std::int64_t t_ms, std::int64_t origin_ms, google::pr
   while (next_ < rows_.size() && rows_[next_].offset_ms < t_ms + 1000) {
     const auto& row = rows_[next_++];
     if (row.offset_ms < t_ms) continue;  // before the session's time: skipped
-    for (const auto& [kind, value] : row.values) {
+    for (const auto& v : row.values) {
       auto& s = *out.Add();
-      s.set_kind(kind);
-      s.set_value(value);
+      s.set_kind(v.kind);
+      s.set_value(v.value);
+      s.set_quality(v.quality);
       s.set_time_ms(origin_ms + row.offset_ms);
     }
   }

@@ -1,7 +1,8 @@
 #pragma once
 
 // Replay of recorded vital signs from CSV: columns mapped to vital kinds by their header, with
-// units and a missing-value marker per column, one row per sample interval or a time column.
+// units and markers per column (no sample, sensor off, artifact), one row per sample interval or
+// a time column.
 
 #include "vigil/v1/device.pb.h"
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vigil::sim {
@@ -20,7 +22,12 @@ struct replay_column {
   std::string unit;     // "" for the kind's own unit; see docs/simulator.md for the others
   std::string missing;  // a cell equal to this (after trimming) is no sample; an empty cell always is
   bool missing_given = false;
+  std::string sensor_off;  // a cell equal to this is a sample flagged sensor-off, value 0; "": none
+  std::string artifact;    // a cell equal to this is a sample flagged artifact, value 0; "": none
 };
+
+/// Ends a recorded value that is an artifact, kept with its value: "277!art".
+inline constexpr std::string_view artifact_suffix = "!art";
 
 struct replay_spec {
   std::string file;                              // the CSV file
@@ -30,10 +37,19 @@ struct replay_spec {
   std::string time_unit = "s";                   // s, ms or min, from the start of the recording
 };
 
-/// One row of a recording: its time from the start, and the values present in it.
+/// One sample of a row: its kind, its value in the kind's unit, and its v1::QualityFlag bits.
+struct replay_value {
+  v1::VitalKind kind = v1::VITAL_KIND_UNSPECIFIED;
+  double value = 0;
+  std::uint32_t quality = v1::QUALITY_OK;
+
+  bool operator==(const replay_value&) const = default;
+};
+
+/// One row of a recording: its time from the start, and the samples in it.
 struct replay_row {
   std::int64_t offset_ms = 0;
-  std::vector<std::pair<v1::VitalKind, double>> values;
+  std::vector<replay_value> values;
 };
 
 class replay_error : public std::runtime_error {

@@ -74,7 +74,9 @@ struct chair_run {
   asio::steady_timer pace;
   std::unique_ptr<device_client> client;
   std::uint64_t session = 0;
-  std::int64_t origin = 0;  // the monitor's clock at the open (session time 0)
+  std::int64_t opened_at = 0;  // the chair's session time at the open, as the daemon stamped it
+  std::int64_t origin = 0;     // the monitor's clock at the open (session time 0)
+  std::int64_t last_sent = 0;  // the latest stamp of a sample the monitor has sent; 0: none yet
   std::uint64_t generated = 0;
   std::string outcome = "waiting";
   std::array<std::uint64_t, 4> alarms{};  // raised, seen on the feed, by priority (1 low .. 3 high)
@@ -349,6 +351,7 @@ class clinic_run {
     }
     // The monitor's samples start on the next whole second after the open: a session sees only
     // samples after it opened, and the daemon's clock for the chair is the monitor's.
+    c.opened_at = opened_at;
     c.origin = (opened_at / 1000 + 1) * 1000 + c.plan.monitor.clock_skew_ms;
     c.outcome = "open";
     say(c, fmt::format("session {} opened for {} ({}, profile {})", c.session, c.plan.patient_ref, name(c.plan.dose.by),
@@ -356,7 +359,18 @@ class clinic_run {
     co_return true;
   }
 
-  asio::awaitable<bool> mark_dose(chair_run& c, std::int64_t at_ms) {
+  /// The time a nurse's command carries for its moment `planned_ms` (on the monitor's clock):
+  /// that moment, but never more than nurse_lag_ms after the last sample the monitor sent
+  /// (or the open, before any). The daemon's clock for the chair is the monitor's: while the
+  /// monitor sends nothing (a recording with no sample in its last rows, or around the dose)
+  /// it moves only with the daemon's own clock, so a command stamped at the moment the
+  /// recording names would be ahead of it, and refused.
+  static std::int64_t command_time(const chair_run& c, std::int64_t planned_ms) {
+    return std::min(planned_ms, std::max(c.opened_at, c.last_sent) + nurse_lag_ms);
+  }
+
+  asio::awaitable<bool> mark_dose(chair_run& c, std::int64_t planned_ms) {
+    const std::int64_t at_ms = command_time(c, planned_ms);
     const std::string target = fmt::format("/api/v1/sessions/{}/dose", c.session);
     v1::MarkDose dose;
     dose.set_route(std::string(name(c.plan.dose.by)));
@@ -383,25 +397,32 @@ class clinic_run {
       co_return false;
     }
     c.outcome = "dosed";
-    say(c, fmt::format("dose marked at {}: {} {}", elapsed_text(at_ms - c.origin), name(c.plan.dose.by),
-                       c.plan.dose_text));
+    say(c, fmt::format("dose marked at {}: {} {}{}", elapsed_text(at_ms - c.origin), name(c.plan.dose.by),
+                       c.plan.dose_text, at_ms < planned_ms ? moved_text(c, planned_ms) : ""));
     // A daemon too busy to take the dose before its clock passed the moment marks it later.
     if (const auto listed = co_await nurse(c, bh::verb::get, "/api/v1/sessions", "", opts_.rest_patience); ok(listed)) {
       v1::ControlResponse sessions;
       client::parse_json(listed->body, sessions);
       for (const auto& s : sessions.sessions()) {
-        if (s.session_id() == c.session && s.dose_at_ms() > at_ms) {
+        if (s.session_id() == c.session && s.dose_at_ms() > planned_ms) {
           late_doses_ += 1;
           std::printf("%s: the dose landed %lld ms late: the daemon's clock for the chair had passed its moment "
                       "(the daemon is behind; alarms timed from the dose may differ from a real-time run)\n",
-                      c.plan.chair.c_str(), static_cast<long long>(s.dose_at_ms() - at_ms));
+                      c.plan.chair.c_str(), static_cast<long long>(s.dose_at_ms() - planned_ms));
         }
       }
     }
     co_return true;
   }
 
-  asio::awaitable<void> close_session(chair_run& c, std::int64_t at_ms, bool abort) {
+  /// Says that a command came before its moment `planned_ms`, and why.
+  static std::string moved_text(const chair_run& c, std::int64_t planned_ms) {
+    return fmt::format(" ({} ms after {}, not at {}: the daemon's clock for the chair moves with the samples)", nurse_lag_ms,
+                       c.last_sent > c.opened_at ? "the last sample sent" : "the open", elapsed_text(planned_ms - c.origin));
+  }
+
+  asio::awaitable<void> close_session(chair_run& c, std::int64_t planned_ms, bool abort) {
+    const std::int64_t at_ms = abort ? 0 : command_time(c, planned_ms);
     v1::CloseSession close;
     close.set_at_ms(at_ms);
     if (abort) close.set_reason("simulation stopped");
@@ -413,12 +434,14 @@ class clinic_run {
     }
     c.outcome = abort ? "aborted" : "closed";
     say(c, abort ? fmt::format("session {} aborted", c.session)
-                 : fmt::format("session {} closed at {}", c.session, elapsed_text(at_ms - c.origin)));
+                 : fmt::format("session {} closed at {}{}", c.session, elapsed_text(at_ms - c.origin),
+                               at_ms < planned_ms ? moved_text(c, planned_ms) : ""));
   }
 
   asio::awaitable<void> push(chair_run& c, google::protobuf::RepeatedPtrField<v1::Sample>& batch, std::uint64_t& last_seq) {
     if (batch.empty()) co_return;
     c.generated += static_cast<std::uint64_t>(batch.size());
+    for (const auto& s : batch) c.last_sent = std::max(c.last_sent, s.time_ms());
     // During a network drop the monitor buffers whatever it measures: no ack can make room.
     if (!c.offline) co_await c.client->wait_for_room();
     last_seq = c.client->push(batch);

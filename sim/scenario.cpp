@@ -117,6 +117,7 @@ class reader {
   }
 
   const YAML::Node& node() const { return node_; }
+  const std::string& path() const { return path_; }
   /// Calls `read` with a reader of each item of the list at `key`.
   template <typename F>
   void each(const std::string& key, F read) {
@@ -156,6 +157,12 @@ class reader {
   std::set<std::string> seen_;
 };
 
+std::string trim_copy(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r") - first + 1);
+}
+
 std::string default_dose_text(route r, int sprays) {
   switch (r) {
     case route::iv: return "0.5 mg/kg over 40 min";
@@ -173,6 +180,8 @@ struct entry {
   int repeat = 1;
   std::int64_t stagger_ms = 0;
   bool profile_given = false, dose_given = false, seed_given = false;
+  /// Where each of plan.faults was written (its node and key), for messages about it.
+  std::vector<std::pair<YAML::Node, std::string>> fault_at;
 };
 
 void read_entry(reader& r, entry& e, bool is_defaults) {
@@ -264,6 +273,21 @@ void read_entry(reader& r, entry& e, bool is_defaults) {
           one.text("missing", column.missing);
           column.missing_given = true;
         }
+        one.text("sensor_off", column.sensor_off);
+        one.text("artifact", column.artifact);
+        auto check_marker = [&](const char* key, const std::string& marker) {
+          if (!one.has(key)) return;
+          if (marker.empty() || marker != trim_copy(marker)) {
+            one.report(key, "must be the text of a cell, not empty and without leading or trailing blanks");
+          } else if (column.missing_given && marker == column.missing) {
+            one.report(key, fmt::format("'{}' is also the column's missing marker", marker));
+          }
+        };
+        check_marker("sensor_off", column.sensor_off);
+        check_marker("artifact", column.artifact);
+        if (!column.sensor_off.empty() && column.sensor_off == column.artifact) {
+          one.report("artifact", fmt::format("'{}' is also the column's sensor_off marker", column.artifact));
+        }
         if (!unit_factor(*kind, column.unit)) one.report("unit", fmt::format("'{}' does not fit {}", column.unit, kind_name));
         spec.columns[*kind] = column;
       }
@@ -298,7 +322,28 @@ void read_entry(reader& r, entry& e, bool is_defaults) {
       }
     }
     p.faults.push_back(f);
+    e.fault_at.emplace_back(fr.node(), fr.path());
   });
+}
+
+/// A replay sends what was recorded. A network drop is the link's, not the measurements', and
+/// applies; a fault that would change what the monitor measured or flagged is refused, since a
+/// recording says that itself (its markers, docs/simulator.md section 5).
+void check_replay_faults(const chair_plan& p, const entry& e, reader& r) {
+  for (std::size_t i = 0; i < p.faults.size() && i < e.fault_at.size(); ++i) {
+    std::string instead;
+    switch (p.faults[i].kind) {
+      case fault_kind::network_drop: continue;
+      case fault_kind::sensor_off: instead = "mark the recording's sensor-off cells with the column's sensor_off marker"; break;
+      case fault_kind::motion: instead = "flag the recording's artifacts with the column's artifact marker or the !art suffix"; break;
+      case fault_kind::low_perfusion: instead = "its SpO2 and pulse rate are sent as recorded"; break;
+    }
+    const auto& [node, key] = e.fault_at[i];
+    r.report(node, key,
+             fmt::format("chair {} replays a recording: a {} fault would change what was recorded ({}); of the faults "
+                         "only network_drop applies to a replay",
+                         p.chair, name(p.faults[i].kind), instead));
+  }
 }
 
 void check_times(const chair_plan& p, const entry& e, reader& r, const std::string& what) {
@@ -371,6 +416,7 @@ scenario parse_scenario(const std::string& yaml, const std::string& source) {
         if (!e.dose_given) p.dose_text = default_dose_text(p.dose.by, p.dose.sprays);
         p.start_ms += k * e.stagger_ms;
         check_times(p, e, r, p.chair);
+        if (p.replay) check_replay_faults(p, e, r);
         if (!chairs.insert(p.chair).second) r.report("chair", fmt::format("{} appears more than once", p.chair));
         if (!devices.insert(p.device).second) r.report("device", fmt::format("{} appears more than once", p.device));
         out.chairs.push_back(std::move(p));

@@ -9,15 +9,18 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <regex>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace vigil::test {
@@ -194,6 +197,24 @@ scenario_run run_alone(const std::string& name, const std::string& scenario_file
   return out;
 }
 
+/// Writes a scenario and the recording it replays (case.csv) into the daemon's directory;
+/// returns the scenario's path.
+std::string write_replay(const daemon_process& d, const std::string& yaml, const std::string& csv) {
+  std::ofstream(d.dir() / "case.csv") << csv;
+  std::ofstream(d.dir() / "replay.yaml") << yaml;
+  return (d.dir() / "replay.yaml").string();
+}
+
+/// The first and the last sample time of a stored session.
+std::pair<engine::millis, engine::millis> sample_span(const stored_session& s) {
+  engine::millis first = std::numeric_limits<engine::millis>::max(), last = 0;
+  for (const auto& [kind, time] : s.distinct) {
+    first = std::min(first, time);
+    last = std::max(last, time);
+  }
+  return {first, last};
+}
+
 bool blood_pressure_rule(const std::string& rule) {
   return rule == "systolic_high" || rule == "diastolic_high" || rule == "systolic_severe" || rule == "diastolic_severe";
 }
@@ -249,6 +270,105 @@ TEST(SimEndToEnd, SensorOffRaisesTheTechnicalAlarmAndTheSensorBackClearsIt) {
   EXPECT_EQ(off->cleared_why, "sensor back on");
 }
 
+// The close comes 900 ms after the last sample the monitor sent, whatever the recording's last
+// rows hold: here its last row has no sample, ten seconds after the one before.
+TEST(SimEndToEnd, ARecordingWhoseLastRowHasNoSampleIsClosedAfterItsLastSample) {
+  daemon_process d("replay-empty-end");
+  d.start();
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 0\n    replay:\n"
+                                 "      file: case.csv\n      interval_s: 10\n"
+                                 "      columns: {heart_rate: {header: HR, missing: '-'}}\n",
+                                 "HR\n70\n71\n72\n-\n");
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
+  const auto& s = sessions.at("chair-1");
+  EXPECT_EQ(s.summary.outcome, "closed") << out;
+  ASSERT_EQ(s.samples, 3u);
+  const auto [first, last] = sample_span(s);
+  EXPECT_EQ(last - first, 20'000);
+  ASSERT_TRUE(s.summary.closed_ms) << out;
+  EXPECT_NEAR(static_cast<double>(*s.summary.closed_ms - last), 900, 600) << out;
+}
+
+// Likewise the dose: at its moment the recording has sent nothing for ten seconds, and the
+// daemon's clock for the chair stands at the last sample, so the dose comes 900 ms after it.
+TEST(SimEndToEnd, ADoseWhereTheRecordingHasNoSampleIsMarkedAfterTheLastSampleSent) {
+  daemon_process d("replay-dose-gap");
+  d.start();
+  std::string csv = "HR\n";
+  for (int row = 0; row < 35; ++row) csv += row >= 5 && row < 25 ? "-\n" : "70\n";
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 15\n    replay:\n"
+                                 "      file: case.csv\n      columns: {heart_rate: {header: HR, missing: '-'}}\n",
+                                 csv);
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
+  const auto& s = sessions.at("chair-1");
+  EXPECT_EQ(s.summary.outcome, "closed") << out;
+  ASSERT_TRUE(s.summary.dose_ms) << out;
+  const auto [first, last] = sample_span(s);
+  EXPECT_NEAR(static_cast<double>(*s.summary.dose_ms - first), 4900, 600) << out;
+  EXPECT_EQ(last - first, 34'000);
+}
+
+// A recording says itself when a sensor was off and which values are artifacts: its sensor-off
+// cells raise the technical alarm as a monitor's would, and its artifacts drive no alarm.
+TEST(SimEndToEnd, ARecordingsSensorOffCellsRaiseTheTechnicalAlarmAndItsArtifactsNone) {
+  daemon_process d("replay-markers");
+  d.start();
+  std::string csv = "HR,SpO2\n";
+  for (int row = 0; row < 120; ++row) {
+    if (row >= 30 && row < 50) {
+      csv += "OFF,97\n";  // the ECG lead off for 20 s
+    } else if (row >= 80 && row < 95) {
+      csv += "190!art,97\n";  // motion: a heart rate far above the limits, flagged
+    } else if (row >= 95 && row < 100) {
+      csv += "ART,97\n";
+    } else {
+      csv += "72,97\n";
+    }
+  }
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 10\n    replay:\n"
+                                 "      file: case.csv\n      columns:\n"
+                                 "        heart_rate: {header: HR, sensor_off: 'OFF', artifact: ART}\n"
+                                 "        spo2: {header: SpO2}\n",
+                                 csv);
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-1"), 1u) << out;
+  const auto& s = sessions.at("chair-1");
+  EXPECT_EQ(s.summary.outcome, "closed") << out;
+  const alarm_seen* off = nullptr;
+  for (const auto& a : s.alarms) {
+    if (a.rule == "sensor_off_ecg") off = &a;
+    EXPECT_NE(a.kind, engine::alarm_kind::physiological) << "artifacts raise nothing: " << a;
+  }
+  ASSERT_NE(off, nullptr) << ::testing::PrintToString(s.alarms) << out;
+  // The dose came 900 ms after row 10; the lead came off at row 30, the alarm 10 s later, and
+  // the lead was back at row 50.
+  EXPECT_NEAR(static_cast<double>(off->raised), 29'100, 1000) << *off;
+  ASSERT_TRUE(off->cleared) << *off;
+  EXPECT_NEAR(static_cast<double>(*off->cleared), 39'100, 1000) << *off;
+  EXPECT_EQ(off->cleared_why, "sensor back on");
+
+  store::timeline_reader reader(d.db().string());
+  std::map<std::pair<std::uint32_t, double>, int> heart;  // (quality, value) -> samples
+  for (const auto& v : reader.session_vitals(s.summary.id)) {
+    if (v.sample.kind == model::vital_kind::heart_rate) ++heart[{v.sample.quality, v.sample.value}];
+  }
+  EXPECT_EQ((heart[{model::quality::sensor_off, 0.0}]), 20);
+  EXPECT_EQ((heart[{model::quality::artifact, 190.0}]), 15);
+  EXPECT_EQ((heart[{model::quality::artifact, 0.0}]), 5);
+  EXPECT_EQ((heart[{model::quality::ok, 72.0}]), 80);
+}
+
 /// Every sample the simulator generated is stored exactly once in its chair's session.
 void expect_nothing_lost(const std::string& out, const std::map<std::string, stored_session>& sessions) {
   const auto said = summaries(out);
@@ -268,6 +388,26 @@ TEST(SimEndToEnd, ANetworkDropLosesNothing) {
   const auto run = run_alone("network-drop", scenario("network-drop.yaml"), "0");
   expect_nothing_lost(run.output, run.sessions);
   EXPECT_GE(summaries(run.output).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << run.output;
+}
+
+// A network drop is the link's fault, not the recording's: a replaying monitor buffers its
+// samples through it and resends them after it reconnects.
+TEST(SimEndToEnd, ANetworkDropOnAReplayingChairLosesNothing) {
+  daemon_process d("replay-drop");
+  d.start();
+  std::string csv = "HR,SpO2\n";
+  for (int row = 0; row < 120; ++row) csv += "72,97\n";
+  const auto file = write_replay(d,
+                                 "chairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_s: 10\n    replay:\n"
+                                 "      file: case.csv\n      columns: {heart_rate: {header: HR}, spo2: {header: SpO2}}\n"
+                                 "    faults:\n      - {type: network_drop, at_s: 30, duration_s: 20}\n",
+                                 csv);
+  const auto out = run_sim(d, file, "0");
+  d.stop();
+  const auto sessions = stored(d);
+  expect_nothing_lost(out, sessions);
+  EXPECT_EQ(sessions.at("chair-1").samples, 240u) << out;
+  EXPECT_GE(summaries(out).at("chair-1").connects, 2u) << "the monitor reconnected after the drop\n" << out;
 }
 
 // The clinic day has every kind of alarm the shipped scenarios raise: limits with delays and

@@ -115,10 +115,23 @@ TEST(Scenario, TheShippedScenariosLoad) {
   EXPECT_EQ(day.chairs.size(), 20u);
 }
 
+/// A column mapping: its header, unit, and markers ("" for none).
+replay_column column(std::string header, std::string unit = "", std::string missing = "", std::string sensor_off = "",
+                     std::string artifact = "") {
+  replay_column c;
+  c.header = std::move(header);
+  c.unit = std::move(unit);
+  c.missing_given = !missing.empty();
+  c.missing = std::move(missing);
+  c.sensor_off = std::move(sensor_off);
+  c.artifact = std::move(artifact);
+  return c;
+}
+
 replay_spec spec_hr_spo2() {
   replay_spec spec;
-  spec.columns[v1::HEART_RATE] = {"HR", "", "0", true};
-  spec.columns[v1::SPO2] = {"SpO2 (frac)", "fraction", "", false};
+  spec.columns[v1::HEART_RATE] = column("HR", "", "0");
+  spec.columns[v1::SPO2] = column("SpO2 (frac)", "fraction");
   return spec;
 }
 
@@ -128,10 +141,10 @@ TEST(Replay, MapsColumnsByHeaderConvertsUnitsAndSkipsMissingValues) {
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[1].offset_ms, 1000);
   ASSERT_EQ(rows[0].values.size(), 2u);
-  EXPECT_EQ(rows[0].values[0], (std::pair{v1::HEART_RATE, 72.0}));
-  EXPECT_NEAR(rows[0].values[1].second, 97, 1e-9);
+  EXPECT_EQ(rows[0].values[0], (replay_value{v1::HEART_RATE, 72.0, v1::QUALITY_OK}));
+  EXPECT_NEAR(rows[0].values[1].value, 97, 1e-9);
   ASSERT_EQ(rows[1].values.size(), 1u) << "HR 0 is the missing marker";
-  EXPECT_EQ(rows[1].values[0].first, v1::SPO2);
+  EXPECT_EQ(rows[1].values[0].kind, v1::SPO2);
   ASSERT_EQ(rows[2].values.size(), 1u) << "an empty cell is never a sample";
 }
 
@@ -145,9 +158,9 @@ TEST(Replay, TakesATimeColumnOrTheSampleInterval) {
   rows = parse_replay_csv("t,HR,SpO2 (frac)\n0,70,0.97\n0.5,71,0.97\n", spec, "r.csv");
   EXPECT_EQ(rows[1].offset_ms, 30'000);
   spec.columns.clear();
-  spec.columns[v1::NIBP_SYSTOLIC] = {"SYS", "kPa", "", false};
+  spec.columns[v1::NIBP_SYSTOLIC] = column("SYS", "kPa");
   rows = parse_replay_csv("t,SYS\n0,16\n", spec, "r.csv");
-  EXPECT_NEAR(rows[0].values[0].second, 120.01, 0.01);
+  EXPECT_NEAR(rows[0].values[0].value, 120.01, 0.01);
 }
 
 TEST(Replay, BadInputIsAnErrorNamingTheLine) {
@@ -171,6 +184,126 @@ TEST(Replay, BadInputIsAnErrorNamingTheLine) {
   auto wrong_unit = spec;
   wrong_unit.columns[v1::HEART_RATE].unit = "kPa";
   EXPECT_THAT(error_of("HR,SpO2 (frac)\n70,0.97\n", wrong_unit), HasSubstr("unit 'kPa' does not fit HEART_RATE"));
+}
+
+replay_spec spec_with_markers() {
+  replay_spec spec;
+  spec.columns[v1::HEART_RATE] = column("HR", "", "-", "OFF", "ART");
+  spec.columns[v1::SPO2] = column("SpO2", "fraction", "", "0");
+  return spec;
+}
+
+TEST(Replay, MarkedCellsAreSensorOffOrArtifactSamplesAndASuffixFlagsAValueAsAnArtifact) {
+  const auto rows = parse_replay_csv("HR,SpO2\n72,0.97\nOFF,0\nART,0.96\n277!art,0.98!art\n-,\n", spec_with_markers(),
+                                     "rec.csv");
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows[0].values[0], (replay_value{v1::HEART_RATE, 72, v1::QUALITY_OK}));
+  ASSERT_EQ(rows[1].values.size(), 2u);
+  EXPECT_EQ(rows[1].values[0], (replay_value{v1::HEART_RATE, 0, v1::QUALITY_SENSOR_OFF})) << "nothing measured: value 0";
+  EXPECT_EQ(rows[1].values[1], (replay_value{v1::SPO2, 0, v1::QUALITY_SENSOR_OFF})) << "a marker may look like a number";
+  ASSERT_EQ(rows[2].values.size(), 2u);
+  EXPECT_EQ(rows[2].values[0], (replay_value{v1::HEART_RATE, 0, v1::QUALITY_ARTIFACT}));
+  EXPECT_EQ(rows[2].values[1].quality, v1::QUALITY_OK);
+  ASSERT_EQ(rows[3].values.size(), 2u);
+  EXPECT_EQ(rows[3].values[0], (replay_value{v1::HEART_RATE, 277, v1::QUALITY_ARTIFACT})) << "the value is kept";
+  EXPECT_EQ(rows[3].values[1].kind, v1::SPO2);
+  EXPECT_NEAR(rows[3].values[1].value, 98, 1e-9) << "in the column's unit, converted";
+  EXPECT_EQ(rows[3].values[1].quality, v1::QUALITY_ARTIFACT);
+  EXPECT_TRUE(rows[4].values.empty());
+
+  replay_source source(rows);
+  google::protobuf::RepeatedPtrField<v1::Sample> out;
+  source.second(1000, 50'000, out);
+  ASSERT_EQ(out.size(), 2);
+  EXPECT_EQ(out[0].quality(), static_cast<std::uint32_t>(v1::QUALITY_SENSOR_OFF));
+  EXPECT_EQ(out[0].value(), 0);
+  EXPECT_EQ(out[0].time_ms(), 51'000);
+  out.Clear();
+  source.second(3000, 50'000, out);
+  ASSERT_EQ(out.size(), 2);
+  EXPECT_EQ(out[0].quality(), static_cast<std::uint32_t>(v1::QUALITY_ARTIFACT));
+  EXPECT_EQ(out[0].value(), 277);
+}
+
+TEST(Replay, AnUnknownFlagOrMarkerIsAnErrorNamingTheLineAndColumn) {
+  auto error_of = [&](const std::string& text) {
+    try {
+      parse_replay_csv(text, spec_with_markers(), "rec.csv");
+    } catch (const replay_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_THAT(error_of("HR,SpO2\n72,0.97\n277!artefact,0.97\n"),
+              HasSubstr("rec.csv:3: column 'HR': '277!artefact': '!artefact' is not a flag (a value may end in !art"));
+  EXPECT_THAT(error_of("HR,SpO2\n72,0.97!\n"), HasSubstr("rec.csv:2: column 'SpO2': '0.97!': '!' is not a flag"));
+  EXPECT_THAT(error_of("HR,SpO2\n72,0.97\noff,0.97\n"),
+              HasSubstr("rec.csv:3: column 'HR': 'off' is not a number nor a marker of the column (missing '-', "
+                        "sensor_off 'OFF', artifact 'ART')"));
+  EXPECT_THAT(error_of("HR,SpO2\nOFF!art,0.97\n"), HasSubstr("rec.csv:2: column 'HR': 'OFF!art' is not a number"));
+  EXPECT_THAT(error_of("HR,SpO2\n!art,0.97\n"), HasSubstr("rec.csv:2: column 'HR': '!art' is not a number"));
+}
+
+TEST(Scenario, AReplayColumnTakesSensorOffAndArtifactMarkers) {
+  const auto s = parse_scenario("chairs:\n  - replay:\n      file: case.csv\n      columns:\n"
+                                "        heart_rate: {header: HR, missing: '-', sensor_off: 'OFF', artifact: ART}\n"
+                                "        spo2: {header: SpO2, sensor_off: '0'}\n",
+                                "m.yaml");
+  ASSERT_TRUE(s.chairs[0].replay);
+  const auto& hr = s.chairs[0].replay->columns.at(v1::HEART_RATE);
+  EXPECT_EQ(hr.sensor_off, "OFF");
+  EXPECT_EQ(hr.artifact, "ART");
+  EXPECT_EQ(s.chairs[0].replay->columns.at(v1::SPO2).sensor_off, "0");
+  try {
+    parse_scenario("chairs:\n  - replay:\n      file: case.csv\n      columns:\n"
+                   "        heart_rate: {header: HR, missing: '-', sensor_off: '-', artifact: ''}\n"
+                   "        spo2: {header: SpO2, sensor_off: X, artifact: X}\n",
+                   "bad.yaml");
+    FAIL() << "accepted";
+  } catch (const scenario_error& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, HasSubstr("bad.yaml:5: chairs[0].replay.columns.heart_rate.sensor_off: '-' is also the column's "
+                                "missing marker"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:5: chairs[0].replay.columns.heart_rate.artifact: must be the text of a cell"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:6: chairs[0].replay.columns.spo2.artifact: 'X' is also the column's sensor_off "
+                                "marker"));
+  }
+}
+
+TEST(Scenario, AReplayChairTakesNetworkDropsAndRefusesFaultsThatWouldChangeTheRecording) {
+  const auto s = parse_scenario("chairs:\n  - replay: {file: case.csv, columns: {heart_rate: {header: HR}}}\n"
+                                "    faults:\n      - {type: network_drop, at_s: 30, duration_s: 20}\n",
+                                "drop.yaml");
+  ASSERT_EQ(s.chairs[0].faults.size(), 1u);
+  EXPECT_EQ(s.chairs[0].faults[0].kind, fault_kind::network_drop);
+  try {
+    parse_scenario(R"(defaults:
+  faults:
+    - {type: motion, at_min: 20, duration_s: 15}
+chairs:
+  - chair: chair-4
+    replay: {file: case.csv, columns: {heart_rate: {header: HR}}}
+    faults:
+      - {type: network_drop, at_min: 5, duration_s: 30}
+      - {type: sensor_off, sensor: oximeter, at_min: 40, duration_min: 2}
+      - {type: low_perfusion, at_min: 25, duration_min: 3}
+  - chair: chair-5
+)",
+                   "bad.yaml");
+    FAIL() << "accepted";
+  } catch (const scenario_error& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, HasSubstr("bad.yaml:3: defaults.faults[0]: chair chair-4 replays a recording: a motion fault would "
+                                "change what was recorded (flag the recording's artifacts with the column's artifact "
+                                "marker or the !art suffix); of the faults only network_drop applies to a replay"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:9: chairs[0].faults[1]: chair chair-4 replays a recording: a sensor_off fault "
+                                "would change what was recorded (mark the recording's sensor-off cells with the "
+                                "column's sensor_off marker)"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:10: chairs[0].faults[2]: chair chair-4 replays a recording: a low_perfusion "
+                                "fault"));
+    EXPECT_THAT(what, ::testing::Not(HasSubstr("network_drop fault"))) << "a network drop applies to a replay";
+    EXPECT_THAT(what, ::testing::Not(HasSubstr("chair-5"))) << "a simulated patient's monitor takes every fault";
+  }
 }
 
 TEST(Replay, PlaysRowsSecondBySecondStampedFromTheOrigin) {
