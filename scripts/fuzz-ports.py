@@ -863,10 +863,11 @@ class Worker(threading.Thread):
         self.kind = ""
         self.ephemeral: list = []
         self.lingering: list = []
-        self.attacks = ATTACKS
-        self.kinds = [k for k, _, _ in ATTACKS]
-        self.weights = [w for _, w, _ in ATTACKS]
-        self.fns = {k: f for k, _, f in ATTACKS}
+        chosen = [a for a in ATTACKS if not ONLY or any(a[0].startswith(p) for p in ONLY)]
+        self.attacks = chosen
+        self.kinds = [k for k, _, _ in chosen]
+        self.weights = [w for _, w, _ in chosen]
+        self.fns = {k: f for k, _, f in chosen}
 
     # --- bookkeeping ---
 
@@ -2000,6 +2001,9 @@ def a_feed_bitflip(w: Worker):
 
 
 # (kind, weight, function)
+# Attack kinds to run (name prefixes, from --only); empty: all of them.
+ONLY: list = []
+
 ATTACKS = [
     ("ingest.random_bytes", 3, a_ingest_random_bytes),
     ("ingest.random_payload", 3, a_ingest_random_payload),
@@ -2099,6 +2103,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None, help="seed of the attackers' choices (default: random)")
     ap.add_argument("--workers", type=int, default=8, help="concurrent attacker threads (default 8)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", action="append", default=[], metavar="PREFIX",
+                    help="run only the attack kinds whose name starts with PREFIX (repeatable), to narrow down a finding")
     ap.add_argument("--max-conns", type=int, default=16, help="connections open at once per worker (default 16)")
     ap.add_argument("--io-timeout", type=float, default=2.0, help="attackers' socket timeout, s (default 2)")
     ap.add_argument("--ack-timeout", type=float, default=2.0, help="bystander's bound on an ack, s (default 2)")
@@ -2112,6 +2118,10 @@ def main() -> int:
     ap.add_argument("--log-max-mib", type=float, default=256.0,
                     help="vigild's log is rotated once (to vigild.log.1) when it passes this size (default 256)")
     args = ap.parse_args()
+    ONLY.extend(args.only)
+    if ONLY and not any(k.startswith(p) for k, _, _ in ATTACKS for p in ONLY):
+        print(f"fuzz-ports: no attack kind starts with {ONLY}", file=sys.stderr)
+        return 2
 
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 31)
     binary = Path(args.vigild)
@@ -2302,7 +2312,8 @@ def main() -> int:
                   f"{m('vigil_samples_rejected_total')}, batches {m('vigil_batches_accepted_total')}, protocol "
                   f"errors {m('vigil_protocol_errors_total')}, handshakes refused "
                   f"{m('vigil_handshakes_refused_total')}, sessions open {m('vigil_sessions_open')}, feed "
-                  f"subscribers dropped {m('vigil_feed_subscribers_dropped_total')}")
+                  f"subscribers dropped {m('vigil_feed_subscribers_dropped_total')}, feed subscribers now "
+                  f"{m('vigil_feed_subscribers')} ({m('vigil_feed_queued_bytes')} bytes queued)")
             lingering = {l: quiet.get(f'vigil_connections{{listener="{l}"}}') or 0 for l in
                          ("ingest", "control", "feed")}
             lingering["http"] = max(0, (quiet.get('vigil_connections{listener="http"}') or 0) - 1)
@@ -2343,11 +2354,11 @@ def main() -> int:
                 print(f"  {key}: " + "  ".join(f"{t:.0f}s {k / 1024:.1f}" for t, k in series[::step]) + " (MiB)")
         for key in ("VmRSS", "RssAnon"):
             series = [(t, m[key]) for t, m in mem_parts if key in m and t > warm_end]
-            for label, part in (("after the warm-up", series), ("last half of the run",
+            for label, part in (("the time after the warm-up", series), ("the last half of the run",
                                                                 [(t, k) for t, k in series if t > run_seconds / 2])):
                 slope = slope_mib_per_min(part)
                 if slope is not None:
-                    print(f"  {key} trend over the {label}: {slope:+.2f} MiB/min (least squares, {len(part)} samples)")
+                    print(f"  {key} trend over {label}: {slope:+.2f} MiB/min (least squares, {len(part)} samples)")
         how = "died during the run" if died else ("was dead at the end" if not alive else "stopped with SIGTERM")
         print(f"vigild: {how}, exit code {describe_exit(exit_code)}; log {daemon.log_path}"
               + (f" (rotated {daemon.rotations} time(s), older part in vigild.log.1)" if daemon.rotations else ""))

@@ -251,15 +251,30 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
                             after, limits_.history_events);
       return false;
     }
-    // Ids have gaps (those lost in a restart), so the events are counted, not the ids.
-    auto older = history_(after, limits_.max_replay_events + 1);
-    std::erase_if(older, [&](const engine::event& e) { return e.id >= memory_from; });
-    if (older.size() > limits_.max_replay_events) {
+    // The timeline is read a chunk at a time, twice: first to count (ids have gaps, those lost
+    // in a restart, so events are counted, not ids), then to send. A resume from far back then
+    // holds one chunk of events in memory, not every event it replays or is refused for.
+    auto walk = [&](auto&& each) {
+      for (std::uint64_t cursor = after;;) {
+        const auto chunk = history_(cursor, replay_chunk_events);
+        for (const auto& e : chunk) {
+          if (e.id >= memory_from || !each(e)) return;
+          cursor = e.id;
+        }
+        if (chunk.size() < replay_chunk_events) return;
+      }
+    };
+    std::size_t older = 0;
+    walk([&](const engine::event&) { return ++older <= limits_.max_replay_events; });
+    if (older > limits_.max_replay_events) {
       message = fmt::format("resuming after event {} would replay more than {} events; subscribe again for a snapshot",
                             after, limits_.max_replay_events);
       return false;
     }
-    for (const auto& e : older) send(e);
+    walk([&](const engine::event& e) {
+      send(e);
+      return true;
+    });
   }
   for (const auto& e : recent_) {
     if (e.id > after) send(e);

@@ -179,6 +179,8 @@ class hub {
   limits limits_;
   const engine::engine& engine_;
   history_reader history_;
+  // Events read from the timeline at a time when a resume reaches back past memory.
+  static constexpr std::size_t replay_chunk_events = 1024;
   clock now_;
   std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;
   std::deque<engine::event> recent_;  // the newest events, for resumes

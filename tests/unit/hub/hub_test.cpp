@@ -182,6 +182,44 @@ TEST_F(HubTest, AResumeOlderThanMemoryReadsTheTimeline) {
   EXPECT_EQ(ids, (std::vector<std::uint64_t>{3, 4, 5, 6, 7, 8, 9, 10})) << "each once, in order";
 }
 
+TEST_F(HubTest, AResumeFromFarBackReadsTheTimelineAChunkAtATime) {
+  // A resume reaching back past memory must not hold every event it replays (or is refused
+  // for) in memory at once: the timeline is read in chunks.
+  lim.history_events = 3;
+  lim.max_replay_events = 2'500;
+  std::size_t largest_ask = 0;
+  std::size_t largest_chunk = 0;
+  make([&](std::uint64_t after, std::size_t limit) {
+    largest_ask = std::max(largest_ask, limit);
+    std::vector<engine::event> out;
+    for (const auto& e : timeline) {
+      if (e.id > after && out.size() < limit) out.push_back(e);
+    }
+    largest_chunk = std::max(largest_chunk, out.size());
+    return out;
+  });
+  for (std::uint64_t id = 1; id <= 2'000; ++id) publish(numbered(id, "chair-1"));
+  auto sub = subscribe({}, 0);
+  std::vector<std::uint64_t> ids;
+  for (const auto& m : decode(sub->take())) {
+    if (m.has_event()) ids.push_back(m.event().event().event_id());
+  }
+  ASSERT_EQ(ids.size(), 2'000u);
+  for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], i + 1) << "each once, in order";
+  EXPECT_LE(largest_ask, 1'024u);
+  EXPECT_LE(largest_chunk, 1'024u);
+
+  // Too far back for max_replay_events: refused, still a chunk at a time.
+  for (std::uint64_t id = 2'001; id <= 3'000; ++id) publish(numbered(id, "chair-1"));
+  largest_ask = largest_chunk = 0;
+  auto refused = h->subscribe({}, format::protobuf, 0, nullptr);
+  EXPECT_FALSE(refused.sub);
+  EXPECT_EQ(refused.error, v1::FEED_ERROR_RESUME_TOO_OLD);
+  EXPECT_NE(refused.message.find("more than 2500 events"), std::string::npos) << refused.message;
+  EXPECT_LE(largest_ask, 1'024u);
+  EXPECT_LE(largest_chunk, 1'024u);
+}
+
 TEST_F(HubTest, AResumeThatCannotBeServedIsRefusedWithAReason) {
   lim.history_events = 2;
   make();
