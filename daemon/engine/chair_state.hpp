@@ -71,10 +71,19 @@ struct cadence_record {
   std::array<millis, kept> intervals{};  // a ring; `next` is where the next interval goes
   std::uint8_t count = 0;
   std::uint8_t next = 0;
+  millis median = 0;  // the upper median of the kept intervals; 0 while none is kept
   void add(millis interval) {
     intervals[next] = interval;
     next = static_cast<std::uint8_t>((next + 1) % kept);
     if (count < kept) ++count;
+    // At most five: an insertion sort, once per sample rather than at every look.
+    std::array<millis, kept> sorted{};
+    for (std::size_t i = 0; i < count; ++i) {
+      std::size_t j = i;
+      for (; j > 0 && sorted[j - 1] > intervals[i]; --j) sorted[j] = sorted[j - 1];
+      sorted[j] = intervals[i];
+    }
+    median = sorted[count / 2];
   }
   /// The kept intervals, oldest first.
   std::vector<millis> in_order() const {

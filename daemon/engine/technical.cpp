@@ -25,16 +25,7 @@ sensor sensor_of(vital_kind k) {
 
 std::optional<millis> cadence_of(const source_state& src, vital_kind kind) {
   const auto& rec = src.cadence[slot(kind)];
-  if (rec.count == 0) return std::nullopt;
-  // At most five: an insertion sort.
-  std::array<millis, cadence_record::kept> sorted{};
-  const std::size_t n = std::min<std::size_t>(rec.count, cadence_record::kept);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t j = i;
-    for (; j > 0 && sorted[j - 1] > rec.intervals[i]; --j) sorted[j] = sorted[j - 1];
-    sorted[j] = rec.intervals[i];
-  }
-  return sorted[n / 2];
+  return rec.count == 0 ? std::nullopt : std::optional<millis>(rec.median);
 }
 
 millis freshness(const technical_rules& t, const source_state& src, vital_kind kind) {
@@ -210,7 +201,14 @@ void note_sample(core& e, chair_state& c, source_state& src, const model::vital_
   src.session_kinds |= 1u << slot(sample.kind);
   // Artefacts alone do not keep a stream alive; a sensor that says it is off does (it has its own alarm).
   if (usable || (sample.quality & quality::sensor_off) != 0) note_stream(e, c, src, sample.kind, sample.time_ms);
-  if (!is_cuff(sample.kind)) review_cadence(e, c);
+  // Only this stream's cadence moved: with no stream_too_slow active and this one not slow,
+  // none is (the review would change nothing).
+  if (!is_cuff(sample.kind)) {
+    const auto every = cadence_of(src, sample.kind);
+    if ((every && *every > c.s->prof->technical.max_interval_ms) || core::find_alarm(*c.s, slow_rule)) {
+      review_cadence(e, c);
+    }
+  }
   note_sensor(e, c, src, sample);
 }
 
