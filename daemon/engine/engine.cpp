@@ -159,7 +159,9 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   const auto k = slot(sample.kind);
   if (src.last_time[k] && sample.time_ms < *src.last_time[k]) return sample_outcome::out_of_order;
   if (src.last_time[k] && sample.time_ms == *src.last_time[k]) return sample_outcome::duplicate;
-  if (sample.time_ms > c.now) run_timers(c, sample.time_ms);
+  // Timers due by the sample's time fire first; next_due is exact after every call, so when it
+  // is later than the sample there is nothing to look for.
+  advance_chair(c, sample.time_ms);
   if (src.last_time[k] && !is_cuff(sample.kind)) src.cadence[k].add(sample.time_ms - *src.last_time[k]);
   src.last_time[k] = sample.time_ms;
   src.heard = c.now;
