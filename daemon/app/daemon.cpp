@@ -80,7 +80,12 @@ hub::limits hub_limits(const feed::settings& s) {
 /// Feeds resuming from before the events held in memory read the timeline, when there is one.
 hub::hub::history_reader history_from(store::timeline_store* timeline) {
   if (timeline == nullptr) return nullptr;
-  return [timeline](std::uint64_t after, std::size_t limit) { return timeline->reader().events_after(after, limit); };
+  // One read connection for every resume, opened at the first (the hub runs on the I/O thread).
+  return [timeline, reader = std::shared_ptr<store::timeline_reader>()](std::uint64_t after,
+                                                                        std::size_t limit) mutable {
+    if (!reader) reader = std::make_shared<store::timeline_reader>(timeline->path());
+    return reader->events_after(after, limit);
+  };
 }
 
 std::string profile_names(const config::daemon_config& c) {

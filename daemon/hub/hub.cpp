@@ -85,6 +85,7 @@ std::optional<filter> filter::from(const v1::Subscribe& s, std::string& error) {
 }
 
 std::vector<std::shared_ptr<const std::string>> subscription::take() {
+  if (replay_ && owner_ != nullptr) owner_->continue_replay(*this);
   std::vector<std::shared_ptr<const std::string>> out(std::make_move_iterator(frames_.begin()),
                                                       std::make_move_iterator(frames_.end()));
   frames_.clear();
@@ -107,6 +108,10 @@ hub::hub(limits l, const engine::engine& engine, history_reader history, clock n
       engine_(engine),
       history_(std::move(history)),
       now_(now ? std::move(now) : clock([] { return std::chrono::steady_clock::now(); })) {}
+
+hub::~hub() {
+  for (auto& [id, s] : subs_) s->owner_ = nullptr;
+}
 
 std::shared_ptr<const std::string> hub::encode(const v1::FeedMessage& m, format f) {
   auto out = std::make_shared<std::string>();
@@ -175,7 +180,7 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
   now_at_entry_ = now_();
   if (resume_after) {
     std::string message;
-    if (!queue_missed(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
+    if (!start_replay(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
     ++stats_.resumes;
   } else if (std::string message; !queue_snapshot(*s, message)) {
     return {nullptr, v1::FEED_ERROR_BAD_REQUEST, std::move(message)};
@@ -224,7 +229,7 @@ void hub::carry_on(std::uint64_t last_saved, std::uint64_t first_new) {
   lost_through_ = first_new > 0 ? first_new - 1 : 0;
 }
 
-bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& message) {
+bool hub::start_replay(subscription& s, std::uint64_t after, std::string& message) {
   if (after > lost_after_ && after <= lost_through_) {
     message = fmt::format("event {} was sent before the daemon's last restart and was lost with it (not saved; the "
                           "newest saved is {}); subscribe again for a snapshot",
@@ -235,14 +240,8 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
     message = fmt::format("event {} has not happened yet (the newest is {})", after, last_id_);
     return false;
   }
-  std::uint64_t replayed = 0;
-  auto send = [&](const engine::event& e) {
-    if (!admits(s, e)) return;
-    encoded cache;
-    push(s, event_frame(e, cache, s.format_), /*replay=*/true);
-    ++replayed;
-  };
-  // Older than memory holds: from the timeline, up to where memory starts.
+  // Older than memory holds: counted in the timeline, a chunk at a time (ids have gaps, those
+  // lost in a restart, so events are counted, not ids), up to where memory starts.
   const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
   if (after + 1 < memory_from) {
     if (!history_) {
@@ -251,39 +250,76 @@ bool hub::queue_missed(subscription& s, std::uint64_t after, std::string& messag
                             after, limits_.history_events);
       return false;
     }
-    // The timeline is read a chunk at a time, twice: first to count (ids have gaps, those lost
-    // in a restart, so events are counted, not ids), then to send. A resume from far back then
-    // holds one chunk of events in memory, not every event it replays or is refused for.
-    auto walk = [&](auto&& each) {
-      for (std::uint64_t cursor = after;;) {
-        const auto chunk = history_(cursor, replay_chunk_events);
-        for (const auto& e : chunk) {
-          if (e.id >= memory_from || !each(e)) return;
-          cursor = e.id;
-        }
-        if (chunk.size() < replay_chunk_events) return;
-      }
-    };
     std::size_t older = 0;
-    walk([&](const engine::event&) { return ++older <= limits_.max_replay_events; });
+    for (std::uint64_t cursor = after; older <= limits_.max_replay_events;) {
+      const auto chunk = history_(cursor, replay_chunk_events);
+      for (const auto& e : chunk) {
+        if (e.id >= memory_from) break;
+        ++older;
+        cursor = e.id;
+      }
+      if (chunk.size() < replay_chunk_events || chunk.back().id >= memory_from) break;
+    }
     if (older > limits_.max_replay_events) {
       message = fmt::format("resuming after event {} would replay more than {} events; subscribe again for a snapshot",
                             after, limits_.max_replay_events);
       return false;
     }
-    walk([&](const engine::event& e) {
-      send(e);
-      return true;
-    });
   }
-  for (const auto& e : recent_) {
-    if (e.id > after) send(e);
-  }
-  v1::FeedMessage done;
-  done.mutable_resumed()->set_last_event_id(last_id_);
-  done.mutable_resumed()->set_replayed(replayed);
-  push(s, encode(done, s.format_), /*replay=*/true);
+  s.owner_ = this;
+  s.replay_ = subscription::replay_state{after, 0};
+  continue_replay(s);
   return true;
+}
+
+void hub::continue_replay(subscription& s) {
+  if (!s.replay_ || s.closed_) return;
+  auto& r = *s.replay_;
+  // A batch is about half the soft limit: the subscriber is never cut off for its own resume,
+  // and the daemon holds one batch per resuming subscriber, however far back it reaches.
+  const std::size_t batch_bytes = std::max<std::size_t>(limits_.soft_bytes / 2, 1);
+  auto send = [&](const engine::event& e) {
+    r.cursor = e.id;
+    if (!admits(s, e)) return;
+    encoded cache;
+    push(s, event_frame(e, cache, s.format_), /*replay=*/true);
+    ++r.replayed;
+  };
+  while (s.bytes_ < batch_bytes) {
+    const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
+    if (r.cursor + 1 < memory_from) {
+      // Behind memory (from the start, or memory moved on while the subscriber read): the
+      // timeline. Ids it does not hold up to memory were lost in a restart.
+      if (!history_) {
+        close(s, v1::FEED_ERROR_RESUME_TOO_OLD,
+              fmt::format("the events after {} left memory while being replayed, and there is no timeline to read "
+                          "them from; subscribe again for a snapshot",
+                          r.cursor));
+        return;
+      }
+      const auto chunk = history_(r.cursor, replay_read_events);
+      bool moved = false;
+      for (const auto& e : chunk) {
+        if (e.id >= memory_from || s.bytes_ >= batch_bytes) break;
+        send(e);
+        moved = true;
+      }
+      if (!moved) r.cursor = memory_from - 1;
+      continue;
+    }
+    // From memory: the events after the cursor, in id order.
+    auto it = std::upper_bound(recent_.begin(), recent_.end(), r.cursor,
+                               [](std::uint64_t id, const engine::event& e) { return id < e.id; });
+    if (it == recent_.end()) {
+      v1::FeedMessage done;
+      done.mutable_resumed()->set_last_event_id(last_id_);
+      done.mutable_resumed()->set_replayed(r.replayed);
+      s.replay_.reset();
+      push(s, encode(done, s.format_), /*replay=*/true);
+      return;
+    }
+    for (; it != recent_.end() && s.bytes_ < batch_bytes; ++it) send(*it);
+  }
 }
 
 void hub::publish(std::span<const engine::event> events, std::chrono::steady_clock::time_point origin) {
@@ -298,7 +334,8 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
     if (recent_.size() > limits_.history_events) recent_.pop_front();
     encoded cache;
     for (auto& [id, s] : subs_) {
-      if (s->closed_ || !admits(*s, e)) continue;
+      // A resume under way reaches this event from memory, in order.
+      if (s->closed_ || s->replay_ || !admits(*s, e)) continue;
       push(*s, event_frame(e, cache, s->format_));
       if (origin != std::chrono::steady_clock::time_point{} && e.type == event_type::alarm_raised && !s->closed_) {
         s->alarm_origins_.push_back(origin);
@@ -320,7 +357,9 @@ void hub::publish_vitals(std::string_view chair, std::uint64_t session, std::spa
   if (samples.empty() || subs_.empty()) return;
   now_at_entry_ = now_();
   for (auto& [id, s] : subs_) {
-    if (s->closed_ || !s->filter_.wants(v1::EVENT_CATEGORY_VITALS) || !s->filter_.admits(chair, session)) continue;
+    if (s->closed_ || s->replay_ || !s->filter_.wants(v1::EVENT_CATEGORY_VITALS) || !s->filter_.admits(chair, session)) {
+      continue;  // vitals follow a resume's ResumeDone
+    }
     auto it = s->vitals_.find(chair);
     if (it == s->vitals_.end()) it = s->vitals_.emplace(std::string(chair), subscription::pending_vitals{}).first;
     auto& pending = it->second;
@@ -361,7 +400,7 @@ void hub::tick() {
   now_at_entry_ = now;
   std::array<std::shared_ptr<const std::string>, 2> heartbeat;  // encoded once per format
   for (auto& [id, s] : subs_) {
-    if (s->closed_) continue;
+    if (s->closed_ || s->replay_) continue;  // a resume under way: its own frames, nothing else
     if (s->over_soft_since_ && now - *s->over_soft_since_ >= limits_.soft_grace) {
       close(*s, v1::FEED_ERROR_TOO_SLOW,
             fmt::format("more than {} bytes waiting to be read for {} ms; resume with the last event id",

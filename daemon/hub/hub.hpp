@@ -63,7 +63,9 @@ class hub;
 class subscription {
  public:
   /// Frames to write, oldest first; each is encoded once per format and shared. Vitals whose
-  /// interval has passed come after the events.
+  /// interval has passed come after the events. While a resume is being replayed, each take
+  /// first queues the next batch of missed events (about half the soft limit's bytes), so a
+  /// resume from far back is encoded as the subscriber reads it, not all at once.
   std::vector<std::shared_ptr<const std::string>> take();
   /// The connection has written everything `take()` returned: records, for each alarm raised by
   /// a sample among those frames, the time from the sample's arrival to now.
@@ -85,7 +87,15 @@ class subscription {
     engine::millis newest = 0;
   };
 
+  // A resume under way: the id of the last event looked at, and how many were sent.
+  struct replay_state {
+    std::uint64_t cursor = 0;
+    std::uint64_t replayed = 0;
+  };
+
   std::uint64_t id_ = 0;
+  hub* owner_ = nullptr;  // the hub that queues its replay; null once the hub is gone
+  std::optional<replay_state> replay_;
   format format_ = format::protobuf;
   filter filter_;
   std::function<void()> wake_;
@@ -112,14 +122,18 @@ class hub {
   using clock = std::function<std::chrono::steady_clock::time_point()>;
 
   hub(limits l, const engine::engine& engine, history_reader history = nullptr, clock now = nullptr);
+  ~hub();
+  hub(const hub&) = delete;
+  hub& operator=(const hub&) = delete;
 
   struct subscribe_result {
     std::shared_ptr<subscription> sub;  // null when refused
     v1::FeedError error = v1::FEED_ERROR_UNSPECIFIED;
     std::string message;
   };
-  /// Registers a subscriber and queues its snapshot, or, with `resume_after`, every matching
-  /// event after that id and a ResumeDone. `wake` is called whenever frames are queued (and
+  /// Registers a subscriber and queues its snapshot, or, with `resume_after`, checks that every
+  /// matching event after that id can be replayed and queues the first batch of them; the rest,
+  /// then a ResumeDone, are queued as the subscriber takes its frames. `wake` is called whenever frames are queued (and
   /// when the subscriber is closed); it must not call back into the hub.
   subscribe_result subscribe(const filter& f, format fmt, std::optional<std::uint64_t> resume_after,
                              std::function<void()> wake);
@@ -158,6 +172,7 @@ class hub {
   std::uint64_t last_event_id() const noexcept { return last_id_; }
 
  private:
+  friend class subscription;  // take() continues a resume
   struct encoded {
     std::shared_ptr<const std::string> protobuf;
     std::shared_ptr<const std::string> json;
@@ -166,21 +181,26 @@ class hub {
 
   static std::shared_ptr<const std::string> encode(const v1::FeedMessage& m, format f);
   std::shared_ptr<const std::string> event_frame(const engine::event& e, encoded& cache, format f);
-  /// Queues a frame; over the hard limit the subscriber is cut off, except while a resume is
-  /// being queued (bounded by max_replay_events instead, and given the soft grace to drain).
+  /// Queues a frame; over the hard limit the subscriber is cut off, except for a resume's own
+  /// frames (queued a batch at a time).
   void push(subscription& s, std::shared_ptr<const std::string> frame, bool replay = false);
   void close(subscription& s, v1::FeedError error, std::string message);
   /// Queues the snapshot; false (and why) when it would not fit in one frame.
   bool queue_snapshot(subscription& s, std::string& message);
-  bool queue_missed(subscription& s, std::uint64_t after, std::string& message);
+  /// Checks that a resume after `after` can be served (false, and why, if not) and starts it.
+  bool start_replay(subscription& s, std::uint64_t after, std::string& message);
+  /// Queues the next batch of a resume's missed events; at the end, the ResumeDone.
+  void continue_replay(subscription& s);
   void flush_vitals(subscription& s, std::string_view chair);
   bool admits(const subscription& s, const engine::event& e) const;
 
   limits limits_;
   const engine::engine& engine_;
   history_reader history_;
-  // Events read from the timeline at a time when a resume reaches back past memory.
+  // Events read from the timeline at a time when a resume reaches back past memory: to count
+  // them, and to send them (fewer: a batch holds about half the soft limit's bytes).
   static constexpr std::size_t replay_chunk_events = 1024;
+  static constexpr std::size_t replay_read_events = 256;
   clock now_;
   std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;
   std::deque<engine::event> recent_;  // the newest events, for resumes

@@ -97,6 +97,7 @@ class timeline_store {
 
   /// A reader of this database.
   timeline_reader reader() const { return timeline_reader(opts_.path); }
+  const std::string& path() const noexcept { return opts_.path; }
   std::map<std::string, std::uint64_t> device_seqs() { return reader().device_seqs(); }
   std::vector<stored_sample> session_vitals(std::uint64_t session) { return reader().session_vitals(session); }
   std::vector<engine::event> session_events(std::uint64_t session) { return reader().session_events(session); }

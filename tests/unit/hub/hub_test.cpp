@@ -59,6 +59,19 @@ struct HubTest : ::testing::Test {
     EXPECT_TRUE(r.sub) << r.message;
     return r.sub;
   }
+  /// A resume's frames, taken as a subscriber reads them, up to and including the ResumeDone.
+  std::vector<v1::FeedMessage> replay(subscription& sub) {
+    std::vector<v1::FeedMessage> out;
+    while (out.empty() || !out.back().has_resumed()) {
+      const auto frames = sub.take();
+      if (frames.empty()) {
+        ADD_FAILURE() << "the replay stalled after " << out.size() << " frames";
+        break;
+      }
+      for (auto& m : decode(frames)) out.push_back(std::move(m));
+    }
+    return out;
+  }
   void publish(const engine::event& e) {
     timeline.push_back(e);
     h->publish(std::span<const engine::event>(&e, 1));
@@ -201,7 +214,7 @@ TEST_F(HubTest, AResumeFromFarBackReadsTheTimelineAChunkAtATime) {
   for (std::uint64_t id = 1; id <= 2'000; ++id) publish(numbered(id, "chair-1"));
   auto sub = subscribe({}, 0);
   std::vector<std::uint64_t> ids;
-  for (const auto& m : decode(sub->take())) {
+  for (const auto& m : replay(*sub)) {
     if (m.has_event()) ids.push_back(m.event().event().event_id());
   }
   ASSERT_EQ(ids.size(), 2'000u);
@@ -218,6 +231,60 @@ TEST_F(HubTest, AResumeFromFarBackReadsTheTimelineAChunkAtATime) {
   EXPECT_NE(refused.message.find("more than 2500 events"), std::string::npos) << refused.message;
   EXPECT_LE(largest_ask, 1'024u);
   EXPECT_LE(largest_chunk, 1'024u);
+}
+
+// Found by the 30-minute fuzz run under heaptrack: a resume from far back encoded and queued
+// every missed event at once (up to max_replay_events frames per subscriber), so a few resumes
+// at a time raised the daemon's heap by megabytes. A resume's events are queued as the
+// subscriber reads them; live events, vitals and heartbeats wait for its ResumeDone.
+TEST_F(HubTest, AResumeIsQueuedAsTheSubscriberReadsItNotAllAtOnce) {
+  lim.history_events = 100;
+  lim.soft_bytes = 4'000;
+  make([this](std::uint64_t after, std::size_t limit) {
+    std::vector<engine::event> out;
+    for (const auto& e : timeline) {
+      if (e.id > after && out.size() < limit) out.push_back(e);
+    }
+    return out;
+  });
+  for (std::uint64_t id = 1; id <= 2'000; ++id) publish(numbered(id, "chair-1"));
+  filter beating;
+  beating.heartbeat = std::chrono::seconds(1);
+  auto sub = subscribe(beating, 0);
+  const std::size_t batch_bound = lim.soft_bytes / 2 + 200;  // half the soft limit, and one frame over it
+  std::vector<std::uint64_t> ids;
+  std::size_t takes = 0;
+  std::optional<v1::ResumeDone> done;
+  while (!done) {
+    ASSERT_LE(sub->queued_bytes(), batch_bound) << "after " << ids.size() << " events";
+    const auto frames = sub->take();
+    ASSERT_FALSE(frames.empty()) << "the replay stalled after " << ids.size() << " events";
+    ++takes;
+    for (const auto& m : decode(frames)) {
+      ASSERT_FALSE(m.has_vitals() || m.has_heartbeat()) << "before the ResumeDone, only missed events";
+      if (m.has_event()) ids.push_back(m.event().event().event_id());
+      if (m.has_resumed()) done = m.resumed();
+    }
+    if (takes == 3) {
+      // Live events, vitals and a heartbeat's time, while the replay is under way.
+      for (std::uint64_t id = 2'001; id <= 2'010; ++id) publish(numbered(id, "chair-1"));
+      const model::vital_sample v[] = {{t0, 97, vital_kind::spo2, 0}};
+      h->publish_vitals("chair-1", 1, v);
+      now += std::chrono::seconds(5);
+      h->tick();
+      EXPECT_LE(sub->queued_bytes(), batch_bound) << "live events wait in memory, not in the subscriber's queue";
+    }
+  }
+  EXPECT_GT(takes, 10u);
+  ASSERT_EQ(ids.size(), 2'010u);
+  for (std::size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(ids[i], i + 1) << "each once, in order";
+  EXPECT_EQ(done->last_event_id(), 2'010u);
+  EXPECT_EQ(done->replayed(), 2'010u);
+  // Then live.
+  publish(numbered(2'011, "chair-1"));
+  const auto live = decode(sub->take());
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].event().event().event_id(), 2'011u);
 }
 
 TEST_F(HubTest, AResumeThatCannotBeServedIsRefusedWithAReason) {
@@ -240,7 +307,8 @@ TEST_F(HubTest, AResumeLargerThanTheQueueLimitIsStillServedWhole) {
   for (std::uint64_t id = 1; id <= 100; ++id) publish(numbered(id, "chair-1"));
   auto sub = subscribe({}, 0);
   EXPECT_FALSE(sub->closed()) << "a resume is not cut off for its own size; it would only resume again";
-  const auto got = decode(sub->take());
+  const auto got = replay(*sub);
+  EXPECT_FALSE(sub->closed());
   ASSERT_EQ(got.size(), 101u);
   EXPECT_EQ(got.back().resumed().replayed(), 100u);
 }
