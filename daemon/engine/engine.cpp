@@ -159,9 +159,12 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   const auto k = slot(sample.kind);
   if (src.last_time[k] && sample.time_ms < *src.last_time[k]) return sample_outcome::out_of_order;
   if (src.last_time[k] && sample.time_ms == *src.last_time[k]) return sample_outcome::duplicate;
-  // Timers due by the sample's time fire first; next_due is exact after every call, so when it
-  // is later than the sample there is nothing to look for.
-  advance_chair(c, sample.time_ms);
+  // Timers due before the sample's time fire first, those due at its time after it (a reading
+  // that comes exactly when a condition's delay ends, or a stream's limit, is taken into account
+  // before the timer: no alarm raised and cleared at one instant). next_due is exact after
+  // every call, so when it is later than the sample there is nothing to look for.
+  advance_chair(c, sample.time_ms - 1);
+  c.now = std::max(c.now, sample.time_ms);
   if (src.last_time[k] && !is_cuff(sample.kind)) src.cadence[k].add(sample.time_ms - *src.last_time[k]);
   src.last_time[k] = sample.time_ms;
   src.heard = c.now;

@@ -410,5 +410,28 @@ TEST(EngineFiringPass, PhysiologicalRulesFireBeforeTechnicalOnesDueAtTheSameMome
   EXPECT_EQ(raised[0].at, raised[1].at);
   EXPECT_LT(raised[0].alarm, raised[1].alarm);
 }
+
+// Found on recorded data: a reading that came exactly when a timer was due (a once-a-minute
+// stream back inside exactly at the end of a 60 s delay, a stream's next sample exactly at its
+// stale limit) was applied after the timer, so an alarm was raised and cleared at one instant,
+// and still escalated. The reading goes first now.
+TEST(EngineSamplePath, AReadingAtATimersDueTimeIsAppliedBeforeTheTimer) {
+  auto p = stale_profile();
+  p.limits = {low_rule("spo2_low", vital_kind::spo2, 92, 60 * s_)};
+  p.escalation_medium = {{"nurse", 0}};
+  rig r(p);
+  r.open();
+  // SpO2 at 1 Hz, then a gap of exactly the stale limit (30 s): the sample at the limit is in time.
+  for (int i = 1; i <= 5; ++i) r.feed(vital_kind::spo2, 97, t0 + i * s_);
+  r.feed(vital_kind::spo2, 97, t0 + 35 * s_);
+  // Below the limit once, and back inside exactly when the 60 s delay ends: no alarm.
+  r.feed(vital_kind::spo2, 90, t0 + 40 * s_);
+  for (int i = 1; i <= 6; ++i) r.feed(vital_kind::spo2, i < 6 ? 90 : 97, t0 + 40 * s_ + i * 10 * s_);
+  r.advance(t0 + 129 * s_);
+  const auto ev = r.take();
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "stale_spo2"), 0u) << describe(ev);
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "spo2_low"), 0u) << describe(ev);
+  EXPECT_EQ(count(ev, event_type::alarm_cleared, "spo2_low"), 0u) << describe(ev);
+}
 }  // namespace
 }  // namespace vigil::engine::testing
