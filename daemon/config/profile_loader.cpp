@@ -35,6 +35,7 @@ constexpr std::int64_t min = engine::minutes_ms;
 constexpr double relative_limit_bound = 150;  // bpm or mmHg either side of the baseline
 constexpr double max_hysteresis = 50;
 constexpr int max_confirm_readings = 5;
+constexpr int max_min_readings = 10;
 constexpr std::size_t max_name_length = 64;
 
 bool valid_name(std::string_view s, std::size_t max_length) {
@@ -248,6 +249,8 @@ std::optional<engine::limit_rule> read_rule(const YAML::Node& node, const std::s
     s.report(s.key_of("confirm_within_min"), "has no effect unless confirm_readings is more than 1");
   }
 
+  s.integer("min_readings", rule.min_readings, 1, max_min_readings);
+
   const bool has_phases = s.has("phases");
   read_phases(s, rule.phases);
   // (Phases given but unusable leave the list empty; that is reported already.)
@@ -357,6 +360,7 @@ void read(const YAML::Node& root, engine::profile& p, std::vector<problem>& prob
     s.integer("high_at", n.high_at, 1, 20);
     s.boolean("single_three_is_medium", n.single_three_is_medium);
     s.duration("delay_s", n.delay_ms, sec, 0, 3'600);
+    s.integer("min_readings", n.min_readings, 1, max_min_readings);
   }
   {
     section s = top.child("audio");

@@ -44,13 +44,21 @@ struct condition {
   bool on = false;
   millis since = 0;
   double value = 0;
+  // NEWS2 (alarms.md 6): scorings at distinct times that found the condition since it started,
+  // and, since it was last found, scorings at distinct times that did not; with the time of the
+  // last of each.
+  int seen = 0;
+  millis seen_at = 0;
+  int absent = 0;
+  millis absent_at = 0;
 };
 
 /// One source's state of one limit rule.
 struct limit_state {
   condition cond;
-  int readings = 0;        // consecutive cuff readings beyond the limit, for confirmation
+  int readings = 0;        // consecutive readings beyond the limit (cuff: each within confirm_within)
   millis last_beyond = 0;
+  int inside = 0;          // consecutive readings back inside the hysteresis
   bool held = false;       // beyond at some evaluation and not back inside the hysteresis since
 };
 

@@ -17,9 +17,15 @@ void put(v1::ConditionCheckpoint& out, const condition& c) {
   out.set_on(c.on);
   out.set_since_ms(c.since);
   out.set_value(c.value);
+  out.set_seen(c.seen);
+  out.set_seen_at_ms(c.seen_at);
+  out.set_absent(c.absent);
+  out.set_absent_at_ms(c.absent_at);
 }
 
-condition get(const v1::ConditionCheckpoint& in) { return {in.on(), in.since_ms(), in.value()}; }
+condition get(const v1::ConditionCheckpoint& in) {
+  return {in.on(), in.since_ms(), in.value(), in.seen(), in.seen_at_ms(), in.absent(), in.absent_at_ms()};
+}
 
 void put(v1::AlarmCheckpoint& out, const alarm_rec& a) {
   out.set_id(a.id);
@@ -73,6 +79,7 @@ void put(v1::LimitCheckpoint& out, const std::string& rule, const limit_state& l
   out.set_readings(l.readings);
   out.set_last_beyond_ms(l.last_beyond);
   out.set_held(l.held);
+  out.set_inside(l.inside);
 }
 
 /// Limit states follow their rule by id, so a profile edited between runs keeps what still applies.
@@ -85,6 +92,7 @@ std::vector<limit_state> get(const google::protobuf::RepeatedPtrField<v1::LimitC
       out[i].readings = l.readings();
       out[i].last_beyond = l.last_beyond_ms();
       out[i].held = l.held();
+      out[i].inside = l.inside();
     }
   }
   return out;

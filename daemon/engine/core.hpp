@@ -171,7 +171,8 @@ millis due(core& e, chair_state& c);
 void fire(core& e, chair_state& c);
 /// Evaluates the limit rules on `kind` with a usable sample from `src`.
 void evaluate_limits(core& e, chair_state& c, source_state& src, vital_kind kind, double value);
-void evaluate_news2(core& e, chair_state& c);
+/// Scores NEWS2 at `now`; `trigger`: the sample that asked for it (null: the re-score timer).
+void evaluate_news2(core& e, chair_state& c, const model::vital_sample* trigger);
 /// Drops the conditions and alarms of the limit rules not active in the session's phase.
 void enter_phase(core& e, chair_state& c);
 }  // namespace physiological

@@ -199,7 +199,7 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   }
   physiological::evaluate_limits(*this, c, src, sample.kind, sample.value);
   if (sample.kind != vital_kind::nibp_diastolic && sample.kind != vital_kind::nibp_mean) {
-    physiological::evaluate_news2(*this, c);
+    physiological::evaluate_news2(*this, c, &sample);
   }
   phases::review_readiness(*this, c);
   run_timers(c, c.now);

@@ -25,6 +25,45 @@ bool held_by_any(const chair_state& c, std::size_t rule) {
                      [&](const source_state& src) { return src.limits[rule].held; });
 }
 
+std::size_t sources_on(const chair_state& c, std::size_t rule) {
+  return static_cast<std::size_t>(std::count_if(c.sources.begin(), c.sources.end(),
+                                                [&](const source_state& src) { return src.limits[rule].cond.on; }));
+}
+
+/// A source's condition may raise (or revive) the rule's alarm: it has been beyond the limit at
+/// min_readings consecutive readings, or a second source's condition is on too (5.2).
+bool confirmed(const limit_state& st, const limit_rule& rule, std::size_t on) {
+  return st.cond.on && (st.readings >= rule.min_readings || on >= 2);
+}
+
+/// A NEWS2 condition after a scoring at `now`. Readings are counted at distinct times: found
+/// (`seen`, since the condition started; only when `reading`: a sample whose own value scored)
+/// and not found (`absent`, since it was last found).
+void update_scored(chair_state& c, condition& cond, bool on, double value, millis delay, int min_readings,
+                   bool reading) {
+  constexpr int count_cap = 1'000'000;  // a long run of scorings stops counting here
+  if (on) {
+    if (!cond.on) {
+      cond = condition{};
+      cond.on = true;
+      cond.since = c.now;
+    }
+    if (reading && (cond.seen == 0 || c.now > cond.seen_at)) {
+      cond.seen = std::min(cond.seen + 1, count_cap);
+      cond.seen_at = c.now;
+    }
+    cond.value = value;
+    cond.absent = 0;
+    if (cond.seen >= min_readings) core::schedule(c, cond.since + delay);
+  } else {
+    cond.on = false;
+    if (cond.absent == 0 || c.now > cond.absent_at) {
+      cond.absent = std::min(cond.absent + 1, count_cap);
+      cond.absent_at = c.now;
+    }
+  }
+}
+
 std::string limit_text(const limit_rule& r, double value, const session_state& s) {
   const auto kind = model::name(r.kind);
   if (r.relative) {
@@ -44,24 +83,39 @@ millis due(core&, chair_state& c) {
   const profile& p = *s.prof;
   millis due = never;
   auto consider = [&](millis t) { due = std::min(due, t); };
-  // Each source's conditions; a rule's alarm is looked for only when a source has one (the
-  // look is the costly part, and this runs on every sample).
-  for (const auto& src : c.sources) {
-    for (std::size_t i = 0; i < p.limits.size(); ++i) {
+  // Each source's conditions; a rule's alarm is looked for only when a source has a confirmed
+  // one (the look is the costly part, and this runs on every sample).
+  for (std::size_t i = 0; i < p.limits.size(); ++i) {
+    const auto& rule = p.limits[i];
+    std::size_t on = 0;
+    for (const auto& src : c.sources) on += src.limits[i].cond.on ? 1 : 0;
+    bool looked = false;
+    bool active = false;
+    for (const auto& src : c.sources) {
       const auto& st = src.limits[i];
-      if (st.cond.on && !core::find_alarm(s, p.limits[i].id)) consider(st.cond.since + p.limits[i].delay_ms);
+      if (confirmed(st, rule, on)) {
+        if (!looked) {
+          active = core::find_alarm(s, rule.id) != nullptr;
+          looked = true;
+        }
+        if (!active) consider(st.cond.since + rule.delay_ms);
+      }
       // A source's state of a rule lasts as long as its evidence (5.7).
       if (st.cond.on || st.held) {
-        const auto& v = src.latest[slot(p.limits[i].kind)];
-        consider(v ? v->heard + evidence_limit(p.technical, src, p.limits[i].kind) : c.now);
+        const auto& v = src.latest[slot(rule.kind)];
+        consider(v ? v->heard + evidence_limit(p.technical, src, rule.kind) : c.now);
       }
     }
   }
   if (s.news2_until) consider(*s.news2_until);
-  if (s.news2_medium.on && !core::find_alarm(s, urgent_rule) && !core::find_alarm(s, emergency_rule)) {
+  const int scorings = p.news2.min_readings;
+  if (s.news2_medium.on && s.news2_medium.seen >= scorings && !core::find_alarm(s, urgent_rule) &&
+      !core::find_alarm(s, emergency_rule)) {
     consider(s.news2_medium.since + p.news2.delay_ms);
   }
-  if (s.news2_high.on && !core::find_alarm(s, emergency_rule)) consider(s.news2_high.since + p.news2.delay_ms);
+  if (s.news2_high.on && s.news2_high.seen >= scorings && !core::find_alarm(s, emergency_rule)) {
+    consider(s.news2_high.since + p.news2.delay_ms);
+  }
   return due;
 }
 
@@ -86,15 +140,18 @@ void fire(core& e, chair_state& c) {
       e.condition_gone(c, *a, fmt::format("no current {} reading", model::name(rule.kind)));
     }
   }
-  if (s.news2_until && *s.news2_until <= now) evaluate_news2(e, c);
+  if (s.news2_until && *s.news2_until <= now) evaluate_news2(e, c, nullptr);
   for (std::size_t i = 0; i < p.limits.size(); ++i) {
     const auto& rule = p.limits[i];
     if (core::find_alarm(s, rule.id)) continue;
-    // Any source's condition raises the alarm; the one that started first gives its value.
+    // Any source's confirmed condition raises the alarm; the one that started first gives its value.
     std::optional<condition> due;
+    const std::size_t on = sources_on(c, i);
     for (const auto& src : c.sources) {
       const auto& cond = src.limits[i].cond;
-      if (cond.on && cond.since + rule.delay_ms <= now && (!due || cond.since < due->since)) due = cond;
+      if (confirmed(src.limits[i], rule, on) && cond.since + rule.delay_ms <= now && (!due || cond.since < due->since)) {
+        due = cond;
+      }
     }
     if (due) {
       e.raise(c, rule.id, alarm_kind::physiological, rule.level, due->value, limit_text(rule, due->value, s),
@@ -102,13 +159,15 @@ void fire(core& e, chair_state& c) {
     }
   }
   // Emergency first: when both come due together, only the emergency alarm is raised.
-  if (s.news2_high.on && !core::find_alarm(s, emergency_rule) && s.news2_high.since + p.news2.delay_ms <= now) {
+  const int scorings = p.news2.min_readings;
+  if (s.news2_high.on && s.news2_high.seen >= scorings && !core::find_alarm(s, emergency_rule) &&
+      s.news2_high.since + p.news2.delay_ms <= now) {
     e.raise(c, std::string(emergency_rule), alarm_kind::physiological, priority::high, s.news2_high.value,
             fmt::format("NEWS2 {} : emergency response", s.news2_high.value));
     if (auto* urgent = core::find_alarm(s, urgent_rule)) e.clear(c, urgent->id, "superseded by news2_emergency");
   }
-  if (s.news2_medium.on && !core::find_alarm(s, urgent_rule) && !core::find_alarm(s, emergency_rule) &&
-      s.news2_medium.since + p.news2.delay_ms <= now) {
+  if (s.news2_medium.on && s.news2_medium.seen >= scorings && !core::find_alarm(s, urgent_rule) &&
+      !core::find_alarm(s, emergency_rule) && s.news2_medium.since + p.news2.delay_ms <= now) {
     e.raise(c, std::string(urgent_rule), alarm_kind::physiological, priority::medium, s.news2_medium.value,
             fmt::format("NEWS2 {} : urgent review", s.news2_medium.value));
   }
@@ -128,24 +187,28 @@ void evaluate_limits(core& e, chair_state& c, source_state& src, vital_kind kind
     auto& st = src.limits[i];
     const bool beyond = rule.inclusive ? (rule.high && v >= *rule.high) || (rule.low && v <= *rule.low)
                                        : (rule.high && v > *rule.high) || (rule.low && v < *rule.low);
-    bool condition_now = beyond;
-    if (rule.confirm_readings > 1) {
-      if (beyond) {
-        st.readings = st.readings > 0 && c.now - st.last_beyond <= rule.confirm_within_ms ? st.readings + 1 : 1;
-        st.last_beyond = c.now;
-      } else {
-        st.readings = 0;
-      }
-      condition_now = st.readings >= rule.confirm_readings;
+    // Consecutive readings beyond; for a cuff rule with confirmation, each within its window.
+    if (beyond) {
+      const bool in_run = st.readings > 0 && (rule.confirm_readings <= 1 || c.now - st.last_beyond <= rule.confirm_within_ms);
+      st.readings = in_run ? st.readings + 1 : 1;
+      st.last_beyond = c.now;
+    } else {
+      st.readings = 0;
     }
+    const bool condition_now = rule.confirm_readings > 1 ? st.readings >= rule.confirm_readings : beyond;
     update_condition(c, st.cond, condition_now, v, rule.delay_ms);
+    const std::size_t on = sources_on(c, i);
+    const bool is_confirmed = confirmed(st, rule, on);
+    // Confirmed after its delay has begun: the raise may be due already.
+    if (is_confirmed) core::schedule(c, st.cond.since + rule.delay_ms);
     // An inclusive limit counts the limit itself as beyond, so back inside must be strictly inside.
     const bool back_inside =
         rule.inclusive
             ? (!rule.high || v < *rule.high - rule.hysteresis) && (!rule.low || v > *rule.low + rule.hysteresis)
             : (!rule.high || v <= *rule.high - rule.hysteresis) && (!rule.low || v >= *rule.low + rule.hysteresis);
-    st.held = condition_now || (st.held && !back_inside);
-    if (auto* a = core::find_alarm(s, rule.id); a && !a->condition && condition_now) {
+    st.inside = back_inside ? std::min(st.inside + 1, rule.min_readings) : 0;
+    st.held = condition_now || (st.held && st.inside < rule.min_readings);
+    if (auto* a = core::find_alarm(s, rule.id); a && !a->condition && is_confirmed) {
       // A latched alarm whose condition returns is live again: it escalates and can re-sound.
       a->condition = true;
       a->value = v;
@@ -156,7 +219,7 @@ void evaluate_limits(core& e, chair_state& c, source_state& src, vital_kind kind
   }
 }
 
-void evaluate_news2(core& e, chair_state& c) {
+void evaluate_news2(core& e, chair_state& c, const model::vital_sample* trigger) {
   auto& s = *c.s;
   const auto& rules = s.prof->news2;
   if (!rules.enabled) return;
@@ -190,20 +253,37 @@ void evaluate_news2(core& e, chair_state& c) {
   obs.spo2 = worst(vital_kind::spo2, news2::spo2_scale1_points);
   obs.systolic = worst(vital_kind::nibp_systolic, news2::systolic_points);
   obs.pulse = worst(vital_kind::heart_rate, news2::pulse_points);
+  const bool heart_current = obs.pulse.has_value();
   if (!obs.pulse) obs.pulse = worst(vital_kind::pulse_rate, news2::pulse_points);
   s.news2_until = until;
   const auto r = news2::score(obs);
+  // The scoring is a reading of the condition when the sample behind it scored points itself
+  // (a pulse rate only when it stands in for the heart rate).
+  bool reading = false;
+  if (trigger != nullptr) {
+    switch (trigger->kind) {
+      case vital_kind::respiratory_rate: reading = news2::respiratory_rate_points(trigger->value) > 0; break;
+      case vital_kind::spo2: reading = news2::spo2_scale1_points(trigger->value) > 0; break;
+      case vital_kind::nibp_systolic: reading = news2::systolic_points(trigger->value) > 0; break;
+      case vital_kind::heart_rate: reading = news2::pulse_points(trigger->value) > 0; break;
+      case vital_kind::pulse_rate: reading = !heart_current && news2::pulse_points(trigger->value) > 0; break;
+      default: break;
+    }
+  }
   const double total = r.total;
   const bool high = r.total >= rules.high_at;
   // Both conditions run side by side, so a worsening score never leaves a gap; an active
   // emergency alarm stands in for the urgent one (see fire()).
   const bool medium = r.total >= rules.medium_at || (rules.single_three_is_medium && r.any_three);
-  update_condition(c, s.news2_medium, medium, total, rules.delay_ms);
-  update_condition(c, s.news2_high, high, total, rules.delay_ms);
-  if (!medium) {
+  update_scored(c, s.news2_medium, medium, total, rules.delay_ms, rules.min_readings, reading);
+  update_scored(c, s.news2_high, high, total, rules.delay_ms, rules.min_readings, reading);
+  // An alarm clears once its condition was absent at min_readings scorings at distinct times,
+  // or at once when a re-score finds it gone: the readings behind it are no longer current.
+  const bool evidence_gone = trigger == nullptr;
+  if (!medium && (evidence_gone || s.news2_medium.absent >= rules.min_readings)) {
     if (auto* a = core::find_alarm(s, urgent_rule)) e.condition_gone(c, *a, fmt::format("NEWS2 down to {}", r.total));
   }
-  if (!high) {
+  if (!high && (evidence_gone || s.news2_high.absent >= rules.min_readings)) {
     if (auto* a = core::find_alarm(s, emergency_rule)) {
       e.condition_gone(c, *a, fmt::format("NEWS2 down to {}", r.total));
     }

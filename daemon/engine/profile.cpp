@@ -56,6 +56,12 @@ limit_rule after_dose(limit_rule r) {
 }
 
 constexpr std::nullopt_t none = std::nullopt;
+
+/// A rule whose single reading raises (and clears): the profile says it must fire at once.
+limit_rule at_once(limit_rule r) {
+  r.min_readings = 1;
+  return r;
+}
 constexpr millis bp_confirm_within_ms = 10 * minutes_ms;
 
 std::vector<limit_rule> generic_limits() {
@@ -74,14 +80,15 @@ std::vector<limit_rule> generic_limits() {
                 bp_confirm_within_ms),
       confirmed(make({"diastolic_high", vital_kind::nibp_diastolic, none, 110, priority::high, 0, 5, true}), 2,
                 bp_confirm_within_ms),
-      make({"systolic_severe", vital_kind::nibp_systolic, none, 200, priority::high, 0, 5, true}),
-      make({"diastolic_severe", vital_kind::nibp_diastolic, none, 120, priority::high, 0, 5, true}),
+      at_once(make({"systolic_severe", vital_kind::nibp_systolic, none, 200, priority::high, 0, 5, true})),
+      at_once(make({"diastolic_severe", vital_kind::nibp_diastolic, none, 120, priority::high, 0, 5, true})),
       // Spravato label: a rise of >= 40 mmHg systolic and/or >= 25 mmHg diastolic.
       // The label counts rises of 40 / 25 mmHg or more: the limits themselves alarm.
-      inclusive(after_dose(make({"systolic_rise", vital_kind::nibp_systolic, none, 40, priority::medium, 0, 5, false}))),
-      inclusive(after_dose(make({"diastolic_rise", vital_kind::nibp_diastolic, none, 25, priority::medium, 0, 5, false}))),
+      // A cuff reading is discrete and a repeat takes minutes: one reading counts (medium priority).
+      at_once(inclusive(after_dose(make({"systolic_rise", vital_kind::nibp_systolic, none, 40, priority::medium, 0, 5, false})))),
+      at_once(inclusive(after_dose(make({"diastolic_rise", vital_kind::nibp_diastolic, none, 25, priority::medium, 0, 5, false})))),
       // NEWS2 scores SBP <= 90 as 3.
-      make({"systolic_low", vital_kind::nibp_systolic, 90, none, priority::medium, 0, 5, false}),
+      at_once(make({"systolic_low", vital_kind::nibp_systolic, 90, none, priority::medium, 0, 5, false})),
       // NEWS2 scores RR <= 8 as 3 and RR >= 25 as 3.
       make({"rr_low", vital_kind::respiratory_rate, 8, none, priority::high, 30 * seconds_ms, 1, true}),
       make({"rr_high", vital_kind::respiratory_rate, none, 24, priority::medium, 60 * seconds_ms, 2, false}),

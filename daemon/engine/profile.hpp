@@ -45,6 +45,11 @@ struct limit_rule {
   // `confirm_within_ms` of the previous one (1: no confirmation).
   int confirm_readings = 1;
   millis confirm_within_ms = 0;
+  // A source's condition raises the alarm (and revives a latched one) only once it has been
+  // beyond the limit at this many consecutive readings, or another source's condition is on
+  // too; and it stops holding the condition only after this many consecutive readings back
+  // inside (alarms.md 5.2, 5.4). 1: a single reading raises, and a single reading clears.
+  int min_readings = 2;
   // Phases in which the rule is evaluated; empty means baseline, observation and ready.
   std::vector<phase> phases;
 };
@@ -84,6 +89,9 @@ struct news2_rules {
   int high_at = 7;              // total >= 7: emergency
   bool single_three_is_medium = true;
   millis delay_ms = 60 * seconds_ms;
+  // A condition raises only once it was found at scorings at this many distinct times, and an
+  // alarm clears only once the condition was absent at as many (alarms.md 6).
+  int min_readings = 2;
 };
 
 struct predose_rules {

@@ -23,12 +23,16 @@ inline std::int64_t wall_ms() {
       .count();
 }
 
-/// test_config() with the generic profile made immediate: no alarm delays, NEWS2 off.
+/// test_config() with the generic profile made immediate: no alarm delays, a single reading
+/// raises (and clears), NEWS2 off.
 inline config::daemon_config fast_config() {
   auto config = test_config();
   auto fast = engine::generic_profile();
   fast.id = "fast";
-  for (auto& rule : fast.limits) rule.delay_ms = 0;
+  for (auto& rule : fast.limits) {
+    rule.delay_ms = 0;
+    rule.min_readings = 1;
+  }
   fast.news2.enabled = false;
   config.profiles = {fast};
   config.default_profile = "fast";

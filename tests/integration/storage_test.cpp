@@ -71,7 +71,10 @@ TEST(Storage, WhenTheDiskFailsAlarmsGoOnNothingIsAckedAndAllResumesWithTheDisk) 
   config.data_dir = dir.string();
   auto fast = engine::generic_profile();
   fast.id = "fast";
-  for (auto& rule : fast.limits) rule.delay_ms = 0;
+  for (auto& rule : fast.limits) {
+    rule.delay_ms = 0;
+    rule.min_readings = 1;  // a single reading raises
+  }
   config.profiles = {fast};
   config.default_profile = "fast";
   const fs::path db_path = dir / "timeline.db";

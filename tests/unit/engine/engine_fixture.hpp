@@ -49,6 +49,7 @@ inline profile quiet_profile(std::string id = "test") {
   p.technical.disconnected_after_ms = 10 * seconds_ms;
   p.news2.enabled = false;
   p.news2.delay_ms = 60 * seconds_ms;
+  p.news2.min_readings = 1;
   p.discharge.observation_ms = 120 * minutes_ms;
   p.discharge.hold_ms = 10 * minutes_ms;
   p.discharge.bp_band_percent = 20;
@@ -65,6 +66,7 @@ inline limit_rule high_rule(std::string id, vital_kind kind, double high, millis
   r.high = high;
   r.delay_ms = delay_ms;
   r.level = level;
+  r.min_readings = 1;  // one reading raises and clears unless a test asks for confirmation
   return r;
 }
 
@@ -75,6 +77,7 @@ inline limit_rule low_rule(std::string id, vital_kind kind, double low, millis d
   r.low = low;
   r.delay_ms = delay_ms;
   r.level = level;
+  r.min_readings = 1;  // one reading raises and clears unless a test asks for confirmation
   return r;
 }
 

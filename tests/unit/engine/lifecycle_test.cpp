@@ -325,6 +325,7 @@ TEST(EngineAudioPauseLimit, AHighAlarmSilentThroughOnePauseIsNotSilencedByTheNex
   r.open();
   const millis s = t0 + 1 * s_;
   r.feed(vital_kind::heart_rate, 150, s);  // hr_critical: high priority, after its delay
+  r.feed(vital_kind::heart_rate, 150, s + 1 * s_);  // confirmed by a second reading
   r.advance(s + 5 * min_);
   ASSERT_TRUE(r.alarm("hr_critical"));
   ASSERT_TRUE(r.pause(2 * min_, s + 5 * min_).ok());
@@ -341,6 +342,7 @@ TEST(EngineAudioPauseLimit, ChainedPausesDoNotKeepAHighAlarmSilent) {
   r.open();
   const millis s = t0 + 1 * s_;
   r.feed(vital_kind::heart_rate, 150, s);
+  r.feed(vital_kind::heart_rate, 150, s + 1 * s_);
   r.advance(s + 5 * min_);
   ASSERT_TRUE(r.alarm("hr_critical"));
   ASSERT_TRUE(r.pause(2 * min_, s + 5 * min_).ok());

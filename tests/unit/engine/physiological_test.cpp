@@ -656,9 +656,12 @@ TEST(EngineNews2Order, AJumpStraightToTheEmergencyBandRaisesOnlyTheEmergencyAlar
   rig r(generic_profile());
   r.open();
   const millis s = t0 + 1 * s_;
-  r.feed(vital_kind::respiratory_rate, 25, s);  // 3
-  r.feed(vital_kind::heart_rate, 131, s);       // 3
-  r.feed(vital_kind::spo2, 91, s);              // 3: 9 at once
+  // 9 at once, then every second (scored at distinct times: confirmed), for 70 s.
+  for (int i = 0; i <= 70; ++i) {
+    r.feed(vital_kind::respiratory_rate, 25, s + i * s_);  // 3
+    r.feed(vital_kind::heart_rate, 131, s + i * s_);       // 3
+    r.feed(vital_kind::spo2, 91, s + i * s_);              // 3
+  }
   r.advance(s + 5 * min_);
   const auto ev = r.take();
   EXPECT_EQ(count(ev, event_type::alarm_raised, "news2_emergency"), 1u);
@@ -675,6 +678,7 @@ TEST(EngineInclusive, AValueHeldAtAnInclusiveLimitKeepsOneAlarm) {
   rule.high = 120;
   rule.inclusive = true;
   rule.level = priority::medium;
+  rule.min_readings = 1;  // one reading back inside clears
   p.limits.push_back(rule);
   rig r(p);
   r.open();
@@ -686,6 +690,147 @@ TEST(EngineInclusive, AValueHeldAtAnInclusiveLimitKeepsOneAlarm) {
   EXPECT_NE(r.alarm("hr_at_120")->text.find("above 120"), std::string::npos) << r.alarm("hr_at_120")->text;
   r.feed(vital_kind::heart_rate, 119, t0 + 31 * s_);
   EXPECT_FALSE(r.alarm("hr_at_120"));
+}
+
+}  // namespace
+}  // namespace vigil::engine::testing
+
+namespace vigil::engine::testing {
+namespace {
+
+// --- confirmation by readings (alarms.md 5.2, 5.4, 6) ---------------------------------------------
+// Found on recorded data: one implausible reading (heart rate 11 in a minute when nothing else
+// reads) raised a latched high-priority alarm; a once-a-minute stream raised NEWS2 alarms that
+// lasted zero seconds. A condition needs min_readings readings (or a second source) to raise,
+// and min_readings readings back inside to clear.
+
+limit_rule confirming(limit_rule r) {
+  r.min_readings = 2;
+  return r;
+}
+
+TEST(EngineConfirmation, ASingleReadingBeyondRaisesNothingAndTheSecondRaises) {
+  rig r(with_rules({confirming(high_rule("hr_high", vital_kind::heart_rate, 120, 0, priority::high))}));
+  r.open();
+  r.feed(vital_kind::heart_rate, 150, t0 + 1 * s_);
+  r.advance(t0 + 2 * s_ - 1);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u) << "one reading is not confirmed";
+  r.feed(vital_kind::heart_rate, 151, t0 + 2 * s_);
+  const auto raised = of_type(r.take(), event_type::alarm_raised, "hr_high");
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].at, t0 + 2 * s_);
+  EXPECT_EQ(raised[0].value, 151);
+}
+
+TEST(EngineConfirmation, TheDelayCountsFromTheFirstReadingAndTheRaiseWaitsForTheSecond) {
+  // A once-a-minute stream and a 10 s delay: the delay is over before the second reading comes.
+  rig r(with_rules({confirming(low_rule("spo2_critical", vital_kind::spo2, 88, 10 * s_, priority::high))}));
+  r.open();
+  r.feed(vital_kind::spo2, 85, t0 + 1 * min_);
+  r.advance(t0 + 2 * min_ - 1);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+  r.feed(vital_kind::spo2, 84, t0 + 2 * min_);
+  const auto raised = of_type(r.take(), event_type::alarm_raised, "spo2_critical");
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].at, t0 + 2 * min_) << "at the second reading, the delay being long over";
+}
+
+TEST(EngineConfirmation, AnIsolatedReadingFollowedBySilenceNeverRaises) {
+  // The recorded case: heart rate 11 once, then nothing from the ECG.
+  rig r(generic_profile());
+  r.open();
+  r.feed(vital_kind::spo2, 97, t0 + 1 * s_);
+  r.feed(vital_kind::heart_rate, 11, t0 + 1 * s_);
+  for (int i = 2; i <= 600; ++i) r.feed(vital_kind::spo2, 97, t0 + i * s_);
+  const auto ev = r.take();
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "hr_critical_low"), 0u) << describe(ev);
+  EXPECT_EQ(count(ev, event_type::alarm_raised, "hr_low"), 0u) << describe(ev);
+}
+
+TEST(EngineConfirmation, ASecondSourceConfirmsAtOnce) {
+  rig r(with_rules({confirming(high_rule("hr_high", vital_kind::heart_rate, 120, 0, priority::high))}));
+  r.open();
+  r.eng.on_sample(r.chair, sample(vital_kind::heart_rate, 150, t0 + 1 * s_), "monitor");
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+  r.eng.on_sample(r.chair, sample(vital_kind::heart_rate, 148, t0 + 1 * s_ + 200), "holter");
+  const auto raised = of_type(r.take(), event_type::alarm_raised, "hr_high");
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].at, t0 + 1 * s_ + 200);
+  EXPECT_EQ(raised[0].value, 150) << "the condition that started first gives the value";
+}
+
+TEST(EngineConfirmation, ClearingNeedsAsManyReadingsBackInside) {
+  rig r(with_rules({confirming(high_rule("hr_high", vital_kind::heart_rate, 120, 0))}));
+  r.open();
+  r.feed(vital_kind::heart_rate, 150, t0 + 1 * s_);
+  r.feed(vital_kind::heart_rate, 150, t0 + 2 * s_);
+  ASSERT_TRUE(r.alarm("hr_high"));
+  r.feed(vital_kind::heart_rate, 80, t0 + 3 * s_);
+  EXPECT_TRUE(r.alarm("hr_high")) << "one reading back inside is not enough";
+  r.feed(vital_kind::heart_rate, 130, t0 + 4 * s_);
+  r.feed(vital_kind::heart_rate, 80, t0 + 5 * s_);
+  EXPECT_TRUE(r.alarm("hr_high")) << "the run back inside starts again after a reading beyond";
+  r.feed(vital_kind::heart_rate, 81, t0 + 6 * s_);
+  EXPECT_FALSE(r.alarm("hr_high"));
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "hr_high");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].at, t0 + 6 * s_);
+  EXPECT_EQ(cleared[0].text, "heart_rate back to 81");
+}
+
+TEST(EngineConfirmation, ALatchedAlarmIsNotRevivedByASingleReading) {
+  auto rule = confirming(high_rule("hr_critical", vital_kind::heart_rate, 140, 0, priority::high));
+  rule.latching = true;
+  auto p = with_rules({rule});
+  p.escalation_high = {{"nurse", 0}, {"physician", 2 * min_}};
+  rig r(p);
+  r.open();
+  r.feed(vital_kind::heart_rate, 150, t0 + 1 * s_);
+  r.feed(vital_kind::heart_rate, 150, t0 + 2 * s_);
+  r.feed(vital_kind::heart_rate, 80, t0 + 3 * s_);
+  r.feed(vital_kind::heart_rate, 80, t0 + 4 * s_);
+  ASSERT_TRUE(r.alarm("hr_critical"));
+  EXPECT_FALSE(r.alarm("hr_critical")->condition) << "latched";
+  r.feed(vital_kind::heart_rate, 160, t0 + 5 * s_);  // one reading beyond, as an artefact would be
+  EXPECT_FALSE(r.alarm("hr_critical")->condition) << "not revived by one reading";
+  for (int i = 6; i <= 200; ++i) r.feed(vital_kind::heart_rate, 80, t0 + i * s_);
+  EXPECT_EQ(count(r.take(), event_type::alarm_escalated, "hr_critical"), 1u) << "only the tier at 0 s";
+  r.feed(vital_kind::heart_rate, 160, t0 + 201 * s_);
+  r.feed(vital_kind::heart_rate, 161, t0 + 202 * s_);
+  EXPECT_TRUE(r.alarm("hr_critical")->condition) << "two readings revive it";
+}
+
+TEST(EngineConfirmation, News2CountsScoringsAtDistinctTimesToRaiseAndToClear) {
+  auto p = news2_profile();
+  p.news2.min_readings = 2;
+  rig r(p);
+  r.open();
+  // Once-a-minute streams, all three at the same instant: one scoring time a minute.
+  auto minute = [&](int m, double spo2) {
+    r.feed(vital_kind::respiratory_rate, 16, t0 + m * min_);
+    r.feed(vital_kind::heart_rate, 70, t0 + m * min_);
+    r.feed(vital_kind::spo2, spo2, t0 + m * min_);
+  };
+  minute(1, 97);
+  minute(2, 97);
+  minute(3, 91);  // SpO2 scores 3: urgent after 60 s, once scored again
+  minute(4, 97);  // back: no alarm, and none raised and cleared at this instant
+  auto ev = r.take();
+  EXPECT_EQ(count(ev, event_type::alarm_raised), 0u) << describe(ev);
+  minute(5, 91);
+  minute(6, 91);  // found again a minute later: raised, after this sample
+  ev = r.take();
+  auto raised = of_type(ev, event_type::alarm_raised, "news2_urgent");
+  ASSERT_EQ(raised.size(), 1u) << describe(ev);
+  EXPECT_EQ(raised[0].at, t0 + 6 * min_);
+  minute(7, 97);
+  EXPECT_TRUE(r.alarm("news2_urgent")) << "one scoring without the condition is not enough to clear";
+  minute(8, 97);
+  ev = r.take();
+  const auto cleared = of_type(ev, event_type::alarm_cleared, "news2_urgent");
+  ASSERT_EQ(cleared.size(), 1u) << describe(ev);
+  EXPECT_EQ(cleared[0].at, t0 + 8 * min_);
+  EXPECT_NE(cleared[0].at, raised[0].at);
 }
 
 }  // namespace
