@@ -402,7 +402,10 @@ void write_burden(html_writer& w, const session_record& r, const export_context&
   for (const auto kind : {engine::alarm_kind::physiological, engine::alarm_kind::technical, engine::alarm_kind::advisory}) {
     const auto& c = b.by_kind[static_cast<std::size_t>(kind) - 1];
     if (c.alarms == 0) continue;
-    burden_row(w, fmt::format("{} alarms", engine::name(kind)), c, b.patient_ms);
+    const std::string_view title = kind == engine::alarm_kind::physiological ? "Physiological"
+                                   : kind == engine::alarm_kind::technical    ? "Technical"
+                                                                              : "Advisory";
+    burden_row(w, fmt::format("{} alarms", title), c, b.patient_ms);
   }
   for (const auto& [key, c] : b.by_rule) {
     burden_row(w,

@@ -309,7 +309,7 @@ TEST(Html, ShowsTheSessionsAlarmBurden) {
                       R"(<td class="num">1</td><td class="num">0.43</td><td class="num">0%</td><td class="num">0%</td>)"
                       R"(<td class="num">&mdash;</td><td class="num">&mdash;</td></tr>)"),
             std::string::npos);
-  EXPECT_NE(html.find(R"(<tr><td>technical alarms</td><td class="num">1</td>)"), std::string::npos);
+  EXPECT_NE(html.find(R"(<tr><td>Technical alarms</td><td class="num">1</td>)"), std::string::npos);
 
   // An open session counts up to when the report was made (t0 + 200 min).
   session_record open;
