@@ -8,6 +8,7 @@
 #include "daemon/report/session_record.hpp"
 #include "daemon/store/salvage.hpp"
 #include "daemon/store/timeline_reader.hpp"
+#include "vigil/v1/burden.pb.h"
 #include "vigil/v1/control.pb.h"
 
 #include <CLI/CLI.hpp>
@@ -86,7 +87,6 @@ void print_sessions(const ControlResponse& response) {
     }
   }
 }
-
 
 // --- stored sessions: list, show, export, report --------------------------------------------
 
@@ -194,6 +194,117 @@ void print_show(const vigil::report::session_record& r) {
   }
   print_table(rows);
 }
+
+// --- the alarm burden (GET /api/v1/alarm-burden) ----------------------------------------------
+
+/// `--since`: "7d", "12h", "90m" before now, or a UTC date "2024-05-02" or time "2024-05-02T08:30[:00][Z]";
+/// ms since 1970, or nullopt if it is none of these.
+std::optional<std::int64_t> parse_since(const std::string& text, std::int64_t now_ms) {
+  if (text.size() >= 2 && (text.back() == 'm' || text.back() == 'h' || text.back() == 'd')) {
+    const std::string digits = text.substr(0, text.size() - 1);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 6) return std::nullopt;
+    const std::int64_t unit = text.back() == 'm' ? 60'000 : text.back() == 'h' ? 3'600'000 : 86'400'000;
+    return std::max<std::int64_t>(0, now_ms - std::stoll(digits) * unit);
+  }
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &consumed) != 3 || consumed != 10) {
+    return std::nullopt;
+  }
+  std::string rest = text.substr(10);
+  if (!rest.empty() && rest.back() == 'Z') rest.pop_back();
+  if (!rest.empty()) {
+    int used = 0;
+    const int fields = std::sscanf(rest.c_str(), "T%2d:%2d%n:%2d%n", &tm.tm_hour, &tm.tm_min, &used, &tm.tm_sec, &used);
+    if (fields < 2 || used != static_cast<int>(rest.size())) return std::nullopt;
+  }
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 59) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t t = timegm(&tm);
+  if (t < 0) return std::nullopt;
+  return static_cast<std::int64_t>(t) * 1000;
+}
+
+std::string rate_text(const vigil::v1::BurdenFigures& f) {
+  return f.has_per_patient_hour() ? fmt::format("{:.2f}", f.per_patient_hour()) : "-";
+}
+
+std::string share_text(bool has, double value) { return has ? fmt::format("{:.0f}%", value * 100) : "-"; }
+
+/// "45 s", "2 min 05 s".
+std::string seconds_text(bool has, std::int64_t ms) {
+  if (!has) return "-";
+  const std::int64_t s = (ms + 500) / 1000;
+  return s < 60 ? fmt::format("{} s", s) : fmt::format("{} min {:02} s", s / 60, s % 60);
+}
+
+std::vector<std::string> figures_row(std::string label, const vigil::v1::BurdenFigures& f) {
+  return {std::move(label),
+          std::to_string(f.alarms()),
+          rate_text(f),
+          share_text(f.has_short_share(), f.short_share()),
+          share_text(f.has_acknowledged_share(), f.acknowledged_share()),
+          seconds_text(f.has_ack_median_ms(), f.ack_median_ms()),
+          seconds_text(f.has_ack_p90_ms(), f.ack_p90_ms())};
+}
+
+std::string priority_word(vigil::v1::Priority p) {
+  switch (p) {
+    case vigil::v1::PRIORITY_HIGH: return "high";
+    case vigil::v1::PRIORITY_MEDIUM: return "medium";
+    case vigil::v1::PRIORITY_LOW: return "low";
+    default: return "?";
+  }
+}
+
+std::string kind_word(vigil::v1::AlarmKind k) {
+  switch (k) {
+    case vigil::v1::ALARM_KIND_PHYSIOLOGICAL: return "physiological";
+    case vigil::v1::ALARM_KIND_TECHNICAL: return "technical";
+    case vigil::v1::ALARM_KIND_ADVISORY: return "advisory";
+    default: return "?";
+  }
+}
+
+void print_burden(const vigil::v1::AlarmBurden& b) {
+  std::printf("Alarm burden: %llu session%s, %.2f patient-hours%s (times UTC)\n",
+              static_cast<unsigned long long>(b.sessions()), b.sessions() == 1 ? "" : "s", b.patient_hours(),
+              b.since_ms() > 0 ? fmt::format(", sessions opened since {}", vigil::report::date_time_utc(b.since_ms())).c_str()
+                               : "");
+  if (b.limited()) std::printf("  (only the newest %llu matching sessions: see --limit)\n",
+                               static_cast<unsigned long long>(b.sessions()));
+  std::printf("\n");
+  std::vector<std::vector<std::string>> rows = {
+      {"", "ALARMS", "PER PATIENT-HOUR", "UNDER 30 S", "ACKNOWLEDGED", "ACK MEDIAN", "ACK P90"}};
+  rows.push_back(figures_row("all", b.all()));
+  for (const auto& p : b.priorities()) rows.push_back(figures_row("priority " + priority_word(p.priority()), p.figures()));
+  for (const auto& k : b.kinds()) rows.push_back(figures_row("kind " + kind_word(k.kind()), k.figures()));
+  for (const auto& r : b.rules()) {
+    rows.push_back(figures_row(fmt::format("rule {} ({}, {})", printable(r.rule()), priority_word(r.priority()),
+                                           kind_word(r.kind())),
+                               r.figures()));
+  }
+  print_table(rows);
+  if (b.per_session().empty()) return;
+  std::printf("\nSessions\n");
+  rows = {{"SESSION", "CHAIR", "PROFILE", "OPENED (UTC)", "PATIENT-HOURS", "ALARMS", "PER PATIENT-HOUR", "UNDER 30 S",
+           "ACKNOWLEDGED", "ACK MEDIAN"}};
+  for (const auto& s : b.per_session()) {
+    const auto& f = s.figures();
+    rows.push_back({std::to_string(s.session_id()), printable(s.chair_id()), printable(s.profile()),
+                    vigil::report::date_time_utc(s.opened_ms()).substr(0, 19) + (s.has_closed_ms() ? "" : " (open)"),
+                    fmt::format("{:.2f}", static_cast<double>(s.patient_ms()) / 3'600'000.0), std::to_string(f.alarms()),
+                    rate_text(f), share_text(f.has_short_share(), f.short_share()),
+                    share_text(f.has_acknowledged_share(), f.acknowledged_share()),
+                    seconds_text(f.has_ack_median_ms(), f.ack_median_ms())});
+  }
+  print_table(rows);
+}
+
 
 /// Writes `text` to `path`, or to standard output for "" and "-"; false (and a message) on failure.
 bool write_output(const std::string& path, const std::string& text) {
@@ -354,6 +465,19 @@ int main(int argc, char** argv) {
   report->add_option("session", stored.session, "Session id (from 'list')")->required();
   report->add_option("-o,--output", stored.output, "The HTML file to write")->required();
 
+  std::string since;
+  std::uint64_t burden_session = 0;
+  std::size_t burden_limit = 0;
+  auto* burden = cli.add_subcommand(
+      "burden", "Alarms per patient-hour by rule, priority and kind, the share over within 30 s, the share "
+                "acknowledged and the time to acknowledge, over stored sessions (docs/exports.md section 4.1)");
+  auto* since_opt = burden->add_option("--since", since,
+                                       "Sessions opened since: 7d, 12h, 90m before now, or a UTC date or time "
+                                       "(2024-05-02, 2024-05-02T08:30Z); default: every stored session");
+  auto* session_opt = burden->add_option("--session", burden_session, "Only this session");
+  auto* limit_opt = burden->add_option("--limit", burden_limit, "At most the newest N sessions (default 1000, at most 10000)");
+  session_opt->excludes(since_opt)->excludes(limit_opt);
+
   std::string damaged, salvaged;
   auto* salvage = cli.add_subcommand(
       "salvage", "Copy what can still be read of a damaged timeline into a new file (vigild refuses a damaged one)");
@@ -417,6 +541,31 @@ int main(int argc, char** argv) {
       if (r.status / 100 != 2) return refused(r);
       std::printf("ok (device %s was acked up to seq %llu; it numbers its batches from 1 again)\n", device.c_str(),
                   static_cast<unsigned long long>(parse_response(r).previous_acked_seq()));
+      return 0;
+    }
+    if (*burden) {
+      std::string target = "/api/v1/alarm-burden";
+      std::vector<std::string> params;
+      if (!since.empty()) {
+        const auto now =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        const auto from = parse_since(since, now);
+        if (!from) {
+          std::fprintf(stderr, "vigilctl: --since takes 7d, 12h, 90m, 2024-05-02 or 2024-05-02T08:30Z, not '%s'\n",
+                       since.c_str());
+          return 2;
+        }
+        params.push_back(fmt::format("since_ms={}", *from));
+      }
+      if (*session_opt) params.push_back(fmt::format("session={}", burden_session));
+      if (*limit_opt) params.push_back(fmt::format("limit={}", burden_limit));
+      for (std::size_t i = 0; i < params.size(); ++i) target += (i == 0 ? "?" : "&") + params[i];
+      const auto r = rest.call(bh::verb::get, target);
+      if (r.status != 200) return refused(r);
+      vigil::v1::AlarmBurden b;
+      if (!vigil::client::parse_json(r.body, b)) throw std::runtime_error("the daemon's answer is not the JSON expected");
+      print_burden(b);
       return 0;
     }
     const auto listed = rest.call(bh::verb::get, "/api/v1/sessions");

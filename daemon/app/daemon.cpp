@@ -11,6 +11,7 @@
 #include "daemon/ingest/server.hpp"
 #include "daemon/ingest/sink.hpp"
 #include "daemon/log/log.hpp"
+#include "daemon/report/alarm_burden.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <google/protobuf/stubs/logging.h>
@@ -22,6 +23,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -133,7 +135,10 @@ struct daemon::impl {
     if (config.control.enabled) control.emplace(io, config.control, commands, &failures);
     if (config.feed.enabled) feeds.emplace(io, config.feed, hub, config.users, &failures);
     clinic.observe([this](const std::vector<engine::event>& events,
-                          std::chrono::steady_clock::time_point origin) { hub.publish(events, origin); },
+                          std::chrono::steady_clock::time_point origin) {
+                     hub.publish(events, origin);
+                     for (const auto& e : events) burden.add(e);
+                   },
                    [this](std::string_view chair, std::uint64_t session, std::span<const model::vital_sample> samples) {
                      hub.publish_vitals(chair, session, samples);
                    });
@@ -204,6 +209,8 @@ struct daemon::impl {
     const auto ids = reader.ids();
     clinic.reserve_event_ids(ids.next_event);
     const auto result = clinic.restore(saved, ids.next_session, ids.next_alarm);
+    // /metrics counts patient time from now for the sessions this run takes over.
+    for (const auto& s : clinic.alarms().sessions()) burden.watch_session(s.id, clinic.now_for(s.chair));
     for (const auto& problem : result.problems) log->error("restart recovery: {}", problem);
     reserve_ids_at_start();
     // Feeds resume from the timeline; the ids between its newest event and this run's first were
@@ -304,6 +311,7 @@ struct daemon::impl {
       for (const auto& a : s.alarms) ++m.alarms_active[slot(a.level)];
     }
     for (const auto& [chair, a] : clinic.alarms().chair_advisories()) ++m.alarms_active[slot(a.level)];
+    m.burden = burden_metrics();
     if (timeline) {
       const auto s = timeline->stats();
       http::store_counters out;
@@ -321,6 +329,30 @@ struct daemon::impl {
       m.store = std::move(out);
     }
     return m;
+  }
+
+  /// The alarm burden since start, with open sessions and active alarms counted to each chair's time now.
+  http::burden_counters burden_metrics() {
+    std::map<std::uint64_t, std::string> chairs;
+    for (const auto& s : clinic.alarms().sessions()) chairs[s.id] = s.chair;
+    const auto b = burden.figures([&](std::uint64_t session) {
+      const auto it = chairs.find(session);
+      return it != chairs.end() ? clinic.now_for(it->second) : (opts.clock ? opts.clock() : wall_now());
+    });
+    http::burden_counters out;
+    out.patient_seconds = static_cast<double>(b.patient_ms) / 1000.0;
+    for (const auto& [key, c] : b.by_rule) {
+      out.rules.push_back({key.rule, std::string(engine::name(key.kind)), std::string(engine::name(key.level)), c.alarms,
+                           c.short_alarms, c.acknowledged, static_cast<double>(c.alarm_ms) / 1000.0});
+    }
+    for (std::size_t i = 0; i < out.ack_seconds.size(); ++i) {
+      const auto& c = b.by_priority[i];
+      auto& h = out.ack_seconds[i];
+      for (std::size_t k = 0; k < report::ack_bounds_s.size(); ++k) h.buckets.emplace_back(report::ack_bounds_s[k], c.ack_buckets[k]);
+      h.count = c.acknowledged;
+      h.sum_seconds = static_cast<double>(c.ack_sum_ms) / 1000.0;
+    }
+    return out;
   }
 
   /// What /healthz reports, read on the I/O thread.
@@ -442,6 +474,8 @@ struct daemon::impl {
   clinic::clinic clinic;
   control::service commands;
   hub::hub hub;
+  // The alarm burden since start, for /metrics: no list of acknowledgement times, only the histogram.
+  report::burden_tally burden{false};
   // Failed authentications per peer address, shared by the four listeners.
   net::auth_tracker failures;
   asio::io_context io{1};

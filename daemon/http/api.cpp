@@ -2,6 +2,7 @@
 
 #include "daemon/control/answer.hpp"
 #include "daemon/http/static_files.hpp"
+#include "daemon/report/burden_export.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 // GCC 12 reports Asio's coroutine frame allocation as a mismatched new/delete in some
@@ -37,6 +39,7 @@ namespace {
 constexpr const char* json_type = "application/json";
 constexpr std::size_t default_list_limit = 100;
 constexpr std::size_t max_list_limit = 10'000;
+constexpr std::size_t default_burden_limit = 1'000;
 
 /// Runs `f` on `ex` (the reader thread); the caller resumes on its own executor with the result.
 /// `f` is taken by reference and copied: GCC 12 may destroy a temporary with captures twice when
@@ -469,6 +472,49 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
       auto r = body_response(status::ok, std::move(*text), "text/csv; charset=utf-8");
       r.set(bh::field::content_disposition, fmt::format("attachment; filename=\"session-{}-{}.csv\"", route.session, what));
       co_return r;
+    }
+    case endpoint::alarm_burden: {
+      if (auto bad = only({"since_ms", "session", "limit"})) co_return *bad;
+      report::burden_query q;
+      q.limit = default_burden_limit;
+      // A parameter's number within [low, high]: nullopt when absent; `bad` when it is not one.
+      bool bad = false;
+      const auto number = [&](std::string_view name, std::uint64_t low, std::uint64_t high) -> std::optional<std::uint64_t> {
+        const auto it = query.find(name);
+        if (it == query.end()) return std::nullopt;
+        std::uint64_t v = 0;
+        const auto& text = it->second;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty() || v < low || v > high) bad = true;
+        return v;
+      };
+      constexpr std::uint64_t max_ms = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+      const auto since = number("since_ms", 0, max_ms);
+      if (bad) co_return error_response(status::bad_request, "invalid_argument", "since_ms is a time in ms since 1970");
+      const auto session = number("session", 1, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+      if (bad) co_return error_response(status::bad_request, "invalid_argument", "session is a session id above 0");
+      const auto limit = number("limit", 1, max_list_limit);
+      if (bad) {
+        co_return error_response(status::bad_request, "invalid_argument",
+                                 fmt::format("limit is a number from 1 to {}", max_list_limit));
+      }
+      if (session && (since || limit)) {
+        co_return error_response(status::bad_request, "invalid_argument",
+                                 "session counts one session: it takes no since_ms or limit");
+      }
+      if (since) q.since_ms = static_cast<report::millis>(*since);
+      if (session) q.session = *session;
+      if (limit) q.limit = static_cast<std::size_t>(*limit);
+      if (path.empty()) co_return no_timeline();
+      const auto compute = [path, q]() -> std::optional<std::string> {
+        store::timeline_reader reader(path);
+        const auto burden = report::stored_burden(reader, q, wall_ms());
+        if (!burden) return std::nullopt;
+        return to_json(*burden);
+      };
+      auto text = co_await run_on(readers_, compute);
+      if (!text) co_return error_response(status::not_found, "not_found", fmt::format("no session {} in the timeline", *q.session));
+      co_return json_response(status::ok, std::move(*text));
     }
     default: co_return error_response(status::internal_server_error, "internal", "not a read");
   }

@@ -47,15 +47,60 @@ MetricFamily by_priority(std::string name, std::string help, MetricType type, co
   return f;
 }
 
+ClientMetric histogram_metric(const histogram_counters& h, std::vector<ClientMetric::Label> labels);
+
 MetricFamily histogram(std::string name, std::string help, const histogram_counters& h) {
   auto f = family(std::move(name), std::move(help), MetricType::Histogram);
+  f.metric.push_back(histogram_metric(h, {}));
+  return f;
+}
+
+ClientMetric histogram_metric(const histogram_counters& h, std::vector<ClientMetric::Label> labels) {
   ClientMetric m;
+  m.label = std::move(labels);
   for (const auto& [bound, count] : h.buckets) m.histogram.bucket.push_back({count, bound});
   m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
   m.histogram.sample_count = h.count;
   m.histogram.sample_sum = h.sum_seconds;
-  f.metric.push_back(std::move(m));
-  return f;
+  return m;
+}
+
+/// The alarm burden's series: per rule at a priority, patient time, time to acknowledge.
+void add_burden(std::vector<MetricFamily>& out, const burden_counters& b) {
+  constexpr auto counter = MetricType::Counter;
+  out.push_back(single("vigil_patient_seconds_total",
+                       "Time sessions have been open (session time), all sessions added; alarms per patient-hour is "
+                       "3600 * rate(vigil_session_alarms_raised_total) / rate(vigil_patient_seconds_total).",
+                       counter, b.patient_seconds));
+  auto raised = family("vigil_session_alarms_raised_total",
+                       "Alarms raised in sessions, by rule, kind and priority (chair advisories outside a session are "
+                       "not counted).",
+                       counter);
+  auto short_cleared = family("vigil_session_alarms_short_total",
+                              "Alarms of sessions cleared less than 30 s after they were raised.", counter);
+  auto acknowledged = family("vigil_session_alarms_acknowledged_total",
+                             "Alarms of sessions acknowledged at least once (counted at the first acknowledgement).",
+                             counter);
+  auto seconds = family("vigil_session_alarm_seconds_total",
+                        "Alarm time in sessions: each alarm from raised to cleared, or to now while active.", counter);
+  for (const auto& r : b.rules) {
+    const std::vector<ClientMetric::Label> labels = {{"rule", r.rule}, {"kind", r.kind}, {"priority", r.priority}};
+    raised.metric.push_back(value(static_cast<double>(r.raised), counter, labels));
+    short_cleared.metric.push_back(value(static_cast<double>(r.short_cleared), counter, labels));
+    acknowledged.metric.push_back(value(static_cast<double>(r.acknowledged), counter, labels));
+    seconds.metric.push_back(value(r.alarm_seconds, counter, labels));
+  }
+  out.push_back(std::move(raised));
+  out.push_back(std::move(short_cleared));
+  out.push_back(std::move(acknowledged));
+  out.push_back(std::move(seconds));
+  auto ack = family("vigil_session_alarm_ack_seconds",
+                    "Time from an alarm's raising to its first acknowledgement, by priority (alarms of sessions).",
+                    MetricType::Histogram);
+  for (std::size_t i = 0; i < b.ack_seconds.size(); ++i) {
+    ack.metric.push_back(histogram_metric(b.ack_seconds[i], {{"priority", priorities[i]}}));
+  }
+  out.push_back(std::move(ack));
 }
 
 }  // namespace
@@ -142,6 +187,7 @@ std::string render_metrics(const metrics_snapshot& m) {
                             m.alarms_raised));
   out.push_back(by_priority("vigil_alarms_active", "Alarms active now (open sessions and chair advisories), by priority.",
                             gauge, m.alarms_active));
+  add_burden(out, m.burden);
 
   const auto& f = m.feeds;
   out.push_back(single("vigil_feed_subscribers", "Feed subscribers connected now (TCP and WebSocket).", gauge,

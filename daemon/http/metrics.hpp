@@ -57,6 +57,25 @@ struct feed_counters {
   histogram_counters alarm_delivery;
 };
 
+/// The alarms of one rule at one priority, in sessions (chair advisories outside a session are
+/// no patient's and not counted), since vigild started.
+struct burden_rule_counters {
+  std::string rule;
+  std::string kind;      // physiological, technical, advisory
+  std::string priority;  // low, medium, high
+  std::uint64_t raised = 0;
+  std::uint64_t short_cleared = 0;  // cleared less than 30 s after raised
+  std::uint64_t acknowledged = 0;   // acknowledged at least once
+  double alarm_seconds = 0;         // raised to cleared, or to now while active
+};
+
+/// The alarm burden since vigild started (docs/api.md section 6.2).
+struct burden_counters {
+  double patient_seconds = 0;  // time sessions have been open, all added
+  std::vector<burden_rule_counters> rules;
+  std::array<histogram_counters, 3> ack_seconds;  // raised to first acknowledgement, by priority low, medium, high
+};
+
 /// Everything /metrics reports, read at one moment.
 struct metrics_snapshot {
   std::string version;
@@ -75,6 +94,7 @@ struct metrics_snapshot {
   std::array<std::uint64_t, 3> alarms_active{};  // low, medium, high
   std::optional<store_counters> store;
   feed_counters feeds;
+  burden_counters burden;
 };
 
 /// The Content-Type of what render_metrics returns.

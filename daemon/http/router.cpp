@@ -31,6 +31,7 @@ constexpr std::array routes = {
     route{"GET", "/api/v1/sessions/{session}/timeline.csv", endpoint::timeline_csv},
     route{"GET", "/api/v1/sessions/{session}/report.html", endpoint::report_html},
     route{"POST", "/api/v1/devices/reset", endpoint::device_reset},
+    route{"GET", "/api/v1/alarm-burden", endpoint::alarm_burden},
     route{"GET", "/api/v1/feed", endpoint::feed},
 };
 

@@ -29,6 +29,7 @@ enum class endpoint : std::uint8_t {
   timeline_csv,
   report_html,
   device_reset,  // an operator's reset of a device's sequence numbers
+  alarm_burden,  // alarms per patient-hour and the rest, over stored sessions
   feed,  // the WebSocket feed: served by ws_feed_session after an upgrade, else 426
 };
 

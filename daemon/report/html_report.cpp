@@ -1,5 +1,6 @@
 #include "daemon/report/html_report.hpp"
 
+#include "daemon/report/alarm_burden.hpp"
 #include "daemon/report/chart.hpp"
 
 #include <fmt/format.h>
@@ -359,6 +360,64 @@ void write_alarm_table(html_writer& w, std::span<const alarm_record> alarms, std
   w.out += "</tbody></table></section>";
 }
 
+/// "45 s", "2 min 05 s"; "&mdash;" when there is none.
+std::string ack_text(std::optional<millis> ms) {
+  if (!ms) return "&mdash;";
+  const millis s = (*ms + 500) / 1000;
+  return s < 60 ? fmt::format("{} s", s) : fmt::format("{} min {:02} s", s / 60, s % 60);
+}
+
+void burden_row(html_writer& w, const std::string& label_html, const burden_counts& c, millis patient_ms) {
+  const auto rate = per_patient_hour(c.alarms, patient_ms);
+  const auto percent = [](std::optional<double> v) { return v ? fmt::format("{:.0f}%", *v * 100) : std::string("&mdash;"); };
+  fmt::format_to(w.it(),
+                 R"(<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>)"
+                 R"(<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>)",
+                 label_html, c.alarms, rate ? fmt::format("{:.2f}", *rate) : std::string("&mdash;"),
+                 percent(share(c.short_alarms, c.alarms)), percent(share(c.acknowledged, c.alarms)),
+                 ack_text(percentile(c.ack_ms, 50)), ack_text(percentile(c.ack_ms, 90)));
+}
+
+void write_burden(html_writer& w, const session_record& r, const export_context& ctx) {
+  const std::vector<burden_session> one = {{r.summary.id, r.summary.opened_ms, r.events}};
+  const auto b = burden_of(one, std::max(ctx.generated_ms, record_end(r)));
+  w.out += "<section class=\"burden\"><h2>Alarm burden</h2>";
+  fmt::format_to(w.it(), R"(<p>Patient time {} ({:.2f} patient-hours), {}.</p>)", duration_text(b.patient_ms),
+                 static_cast<double>(b.patient_ms) / 3'600'000.0,
+                 r.summary.closed_ms ? "from opening to closing" : "from opening to when this report was made");
+  if (b.all.alarms == 0) {
+    w.out += R"(<p class="empty">No alarm was raised in this session.</p></section>)";
+    return;
+  }
+  w.out += R"(<table class="grid burden"><thead><tr><th>Alarms of</th><th class="num">Alarms</th>)"
+           R"(<th class="num">Per patient-hour</th><th class="num">Under 30 s</th><th class="num">Acknowledged</th>)"
+           R"(<th class="num">To acknowledge<span class="sub">median</span></th>)"
+           R"(<th class="num">To acknowledge<span class="sub">90th percentile</span></th></tr></thead><tbody>)";
+  burden_row(w, "<strong>All</strong>", b.all, b.patient_ms);
+  for (const auto level : {priority::high, priority::medium, priority::low}) {
+    const auto& c = b.by_priority[static_cast<std::size_t>(level) - 1];
+    if (c.alarms == 0) continue;
+    burden_row(w, fmt::format("{} {} priority", shape_icon(level), priority_title(level)), c, b.patient_ms);
+  }
+  for (const auto kind : {engine::alarm_kind::physiological, engine::alarm_kind::technical, engine::alarm_kind::advisory}) {
+    const auto& c = b.by_kind[static_cast<std::size_t>(kind) - 1];
+    if (c.alarms == 0) continue;
+    const std::string_view title = kind == engine::alarm_kind::physiological ? "Physiological"
+                                   : kind == engine::alarm_kind::technical    ? "Technical"
+                                                                              : "Advisory";
+    burden_row(w, fmt::format("{} alarms", title), c, b.patient_ms);
+  }
+  for (const auto& [key, c] : b.by_rule) {
+    burden_row(w,
+               fmt::format(R"(<strong>{}</strong><span class="sub">{} &middot; {}</span>)", html_escape(key.rule),
+                           priority_title(key.level), engine::name(key.kind)),
+               c, b.patient_ms);
+  }
+  w.out += R"(</tbody></table><p class="caption">An alarm is one alarm id, from raised to cleared; one still active )"
+           R"(is not counted as under 30 s. Acknowledged: at least once. To acknowledge: from raised to the first )"
+           R"(acknowledgement, nearest-rank median and 90th percentile of the acknowledged alarms.</p></section>)";
+}
+
 void write_cuff_readings(html_writer& w, const session_record& r) {
   const auto cuff = cuff_readings(r);
   w.out += "<section><h2>Cuff blood pressure readings</h2>";
@@ -445,6 +504,7 @@ std::string render_html(const session_record& r, const export_context& ctx) {
   write_summary(w, r, alarms);
   write_chart(w, r, alarms, dose_list);
   write_alarm_table(w, alarms, r.summary.dose_ms);
+  write_burden(w, r, ctx);
   write_cuff_readings(w, r);
   write_notes(w, r);
   write_timeline(w, r, alarms);

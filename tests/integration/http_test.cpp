@@ -172,6 +172,7 @@ std::vector<endpoint_case> every_endpoint() {
       {"GET", s(0, "/timeline.csv?what=vitals"), ""},
       {"GET", s(0, "/timeline.csv?what=events"), ""},
       {"GET", s(0, "/report.html"), ""},
+      {"GET", fixed("/api/v1/alarm-burden"), ""},
       {"POST", s(0, "/notes"), R"({"text":"Patient calm."})", false, role::nurse},
       {"POST", s(0, "/pause"), R"({"duration_s":60})", false, role::nurse},
       {"POST", [](const clinic_fixture& f) { return fmt::format("/api/v1/sessions/{}/alarms/{}/ack", f.sessions[0], f.alarm); },

@@ -296,6 +296,32 @@ TEST(Html, ASessionWithoutDoseOrVitalsStillRenders) {
   EXPECT_EQ(count(html, "class=\"obs-window\""), 0u);
 }
 
+TEST(Html, ShowsTheSessionsAlarmBurden) {
+  const std::string html = render_html(make_record(), ctx);
+  EXPECT_NE(html.find("<h2>Alarm burden</h2><p>Patient time 2 h 20 min (2.33 patient-hours), from opening to closing.</p>"),
+            std::string::npos);
+  // Three alarms in 140 min; none under 30 s; one acknowledged, 70 s after it was raised.
+  EXPECT_NE(html.find(R"(<tr><td><strong>All</strong></td><td class="num">3</td><td class="num">1.29</td>)"
+                      R"(<td class="num">0%</td><td class="num">33%</td><td class="num">1 min 10 s</td>)"
+                      R"(<td class="num">1 min 10 s</td></tr>)"),
+            std::string::npos);
+  EXPECT_NE(html.find(R"(<tr><td><strong>cuff_overdue</strong><span class="sub">Low &middot; technical</span></td>)"
+                      R"(<td class="num">1</td><td class="num">0.43</td><td class="num">0%</td><td class="num">0%</td>)"
+                      R"(<td class="num">&mdash;</td><td class="num">&mdash;</td></tr>)"),
+            std::string::npos);
+  EXPECT_NE(html.find(R"(<tr><td>Technical alarms</td><td class="num">1</td>)"), std::string::npos);
+
+  // An open session counts up to when the report was made (t0 + 200 min).
+  session_record open;
+  open.summary.id = 1;
+  open.summary.opened_ms = t0;
+  open.summary.outcome = "open";
+  open.events.push_back(make_event(event_type::session_opened, t0));
+  const std::string open_html = render_html(open, ctx);
+  EXPECT_NE(open_html.find("Patient time 3 h 20 min (3.33 patient-hours), from opening to when this report was made."),
+            std::string::npos);
+}
+
 // --- loading from a timeline -----------------------------------------------------------------
 
 TEST(LoadSession, ReadsSummaryEventsAndVitalsBack) {
