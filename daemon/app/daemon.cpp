@@ -306,6 +306,10 @@ struct daemon::impl {
     // Priorities are numbered 1 (low) to 3 (high).
     const auto slot = [](engine::priority p) { return std::min<std::size_t>(2, std::max(1, static_cast<int>(p)) - 1); };
     for (std::size_t p = 1; p <= 3; ++p) m.alarms_raised[p - 1] = clinic.stats().alarms_raised[p];
+    for (std::size_t r = 1; r < clinic.stats().samples_judged.size(); ++r) {
+      m.samples_judged.emplace_back(std::string(engine::name(static_cast<engine::artefact_reason>(r))),
+                                    clinic.stats().samples_judged[r]);
+    }
     for (const auto& s : clinic.alarms().sessions()) {
       ++m.sessions_open;
       for (const auto& a : s.alarms) ++m.alarms_active[slot(a.level)];

@@ -47,7 +47,17 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
     evaluate = plausible_;
   }
   // Each device is a source of its own: a second device on the chair never masks the first's alarms.
-  const auto outcomes = engine_.on_samples(batch.chair_id, evaluate, batch.device_id);
+  const auto outcomes = engine_.on_samples(batch.chair_id, evaluate, batch.device_id, &judged_);
+  if (!judged_.empty()) {
+    // Stored and shown as judged, with the reason (alarms.md 3.6): bit 16, reason in bits 8-15.
+    marked_.assign(evaluate.begin(), evaluate.end());
+    for (const auto& j : judged_) {
+      const auto reason = static_cast<std::uint32_t>(j.reason);
+      marked_[j.index].quality |= model::quality::judged_artefact | (reason << model::quality::reason_shift);
+      ++stats_.samples_judged[std::min<std::size_t>(reason, stats_.samples_judged.size() - 1)];
+    }
+    evaluate = marked_;
+  }
   stats_.samples_out_of_order += outcomes[static_cast<std::size_t>(engine::sample_outcome::out_of_order)];
   stats_.samples_duplicate += outcomes[static_cast<std::size_t>(engine::sample_outcome::duplicate)];
   stats_.samples_without_session += outcomes[static_cast<std::size_t>(engine::sample_outcome::no_session)];

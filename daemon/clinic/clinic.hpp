@@ -122,6 +122,8 @@ class clinic final : public ingest::sample_sink {
     std::uint64_t samples_duplicate = 0;
     std::uint64_t samples_without_session = 0;
     std::uint64_t samples_far_ahead = 0;
+    // Samples judged artefacts in context, by engine::artefact_reason (index 0 unused).
+    std::array<std::uint64_t, 6> samples_judged{};
     std::uint64_t events = 0;
     std::array<std::uint64_t, 4> alarms_raised{};  // by priority (index 1 low .. 3 high)
   };
@@ -151,6 +153,8 @@ class clinic final : public ingest::sample_sink {
   std::map<std::string, anchor, std::less<>> anchors_;
   std::string tick_after_;  // the last chair the previous tick reached
   std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples
+  std::vector<engine::engine::judged_sample> judged_;  // reused: the batch's samples judged artefacts
+  std::vector<model::vital_sample> marked_;            // reused: the batch with its judged samples marked
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
   counters stats_;
   std::uint64_t next_event_id_ = 1;

@@ -363,6 +363,25 @@ void read(const YAML::Node& root, engine::profile& p, std::vector<problem>& prob
     s.integer("min_readings", n.min_readings, 1, max_min_readings);
   }
   {
+    auto& a = p.artefacts;
+    section s = top.child("artefacts");
+    s.boolean("enabled", a.enabled);
+    s.boolean("zero_is_no_signal", a.zero_is_no_signal);
+    s.number("rate_disagreement_bpm", a.rate_disagreement_bpm, 10, 100);
+    s.number("spo2_step", a.spo2_step, 5, 100);
+    s.number("heart_step", a.heart_step, 10, 200);
+    s.number("respiratory_step", a.respiratory_step, 3, 60);
+    s.number("systolic_min", a.systolic_min, 0, 120);
+    s.number("diastolic_min", a.diastolic_min, 0, 80);
+    s.number("mean_min", a.mean_min, 0, 100);
+    s.number("pulse_pressure_min", a.pulse_pressure_min, 0, 60);
+    s.number("pulse_pressure_max", a.pulse_pressure_max, 60, 250);
+    if (a.pulse_pressure_min >= a.pulse_pressure_max) {
+      s.report(s.key_of("pulse_pressure_min"), "must be below pulse_pressure_max");
+    }
+    s.duration("cuff_reading_s", a.cuff_reading_ms, sec, 1, 120);
+  }
+  {
     section s = top.child("audio");
     s.duration("max_pause_s", p.audio.max_pause_ms, sec, 10, 600);
     s.duration("ack_silence_s", p.audio.ack_silence_ms, sec, 30, 3'600);

@@ -1,12 +1,118 @@
-// Artefact judgement (docs/alarms.md section 3.2): which samples the physiological rules may see.
+// Artefact judgement (docs/alarms.md sections 3.2 and 3.6): which samples the physiological
+// rules may see. A device flags some samples itself; others it sends as good, and the context
+// (the other rate, the source's previous readings, the other parts of a cuff reading) shows
+// they cannot be measurements.
 
 #include "daemon/engine/core.hpp"
 
-namespace vigil::engine::detail::artefact {
+#include <cmath>
+
+namespace vigil::engine {
+
+std::string_view name(artefact_reason r) noexcept {
+  switch (r) {
+    case artefact_reason::none: return "none";
+    case artefact_reason::zero_no_signal: return "zero_no_signal";
+    case artefact_reason::rates_disagree: return "rates_disagree";
+    case artefact_reason::impossible_step: return "impossible_step";
+    case artefact_reason::cuff_implausible: return "cuff_implausible";
+    case artefact_reason::cuff_inconsistent: return "cuff_inconsistent";
+  }
+  return "unknown";
+}
+
+namespace detail::artefact {
+namespace {
+
+/// How far a rate is outside 50-110 per minute (0 inside).
+double off_normal(double rate) { return std::max({0.0, 50.0 - rate, rate - 110.0}); }
+
+/// The latest current usable value of `kind` from any source (the one applied last).
+std::optional<double> current_value(const chair_state& c, vital_kind kind) {
+  std::optional<double> out;
+  millis applied = 0;
+  for (const auto& src : c.sources) {
+    const auto& v = src.latest[slot(kind)];
+    if (v && current(c, src, kind) && (!out || v->heard > applied)) {
+      out = v->value;
+      applied = v->heard;
+    }
+  }
+  return out;
+}
+
+double step_of(const artefact_rules& a, vital_kind kind) {
+  switch (kind) {
+    case vital_kind::spo2: return a.spo2_step;
+    case vital_kind::heart_rate:
+    case vital_kind::pulse_rate: return a.heart_step;
+    case vital_kind::respiratory_rate: return a.respiratory_step;
+    default: return 0;
+  }
+}
+
+/// The same source's part of the same cuff reading: its latest usable value of `kind`, if its
+/// sample time is within the reading's span of `at`.
+std::optional<double> cuff_part(const source_state& src, vital_kind kind, millis at, millis span) {
+  const auto& v = src.latest[slot(kind)];
+  if (!v || std::abs(v->at - at) > span) return std::nullopt;
+  return v->value;
+}
+
+artefact_reason judge_cuff(const artefact_rules& a, const source_state& src, const model::vital_sample& s) {
+  const double v = s.value;
+  switch (s.kind) {
+    case vital_kind::nibp_systolic:
+      if (v < a.systolic_min) return artefact_reason::cuff_implausible;
+      break;
+    case vital_kind::nibp_diastolic:
+      if (v < a.diastolic_min) return artefact_reason::cuff_implausible;
+      break;
+    case vital_kind::nibp_mean:
+      if (v < a.mean_min) return artefact_reason::cuff_implausible;
+      break;
+    default: return artefact_reason::none;
+  }
+  auto part = [&](vital_kind k) { return k == s.kind ? std::optional<double>(v) : cuff_part(src, k, s.time_ms, a.cuff_reading_ms); };
+  const auto sys = part(vital_kind::nibp_systolic);
+  const auto dia = part(vital_kind::nibp_diastolic);
+  const auto mean = part(vital_kind::nibp_mean);
+  if (sys && dia) {
+    const double pp = *sys - *dia;
+    if (pp < a.pulse_pressure_min || pp > a.pulse_pressure_max) return artefact_reason::cuff_inconsistent;
+  }
+  if (mean && ((sys && !(*sys > *mean)) || (dia && !(*mean > *dia)))) return artefact_reason::cuff_inconsistent;
+  return artefact_reason::none;
+}
+
+}  // namespace
 
 bool usable(const model::vital_sample& s) {
   namespace quality = model::quality;
   return (s.quality & (quality::artifact | quality::implausible | quality::sensor_off)) == 0;
 }
 
-}  // namespace vigil::engine::detail::artefact
+artefact_reason judge(const chair_state& c, const source_state& src, const model::vital_sample& s) {
+  const auto& a = c.s->prof->artefacts;
+  if (!a.enabled) return artefact_reason::none;
+  if (a.zero_is_no_signal && s.value == 0) return artefact_reason::zero_no_signal;
+  if (is_cuff(s.kind)) return judge_cuff(a, src, s);
+  if (s.kind == vital_kind::heart_rate || s.kind == vital_kind::pulse_rate) {
+    const auto other = current_value(c, s.kind == vital_kind::heart_rate ? vital_kind::pulse_rate : vital_kind::heart_rate);
+    if (other && std::abs(s.value - *other) > a.rate_disagreement_bpm && off_normal(s.value) > off_normal(*other)) {
+      return artefact_reason::rates_disagree;
+    }
+  }
+  // A step from the source's current value that its previous reading did not lead up to.
+  const double step = step_of(a, s.kind);
+  const auto& latest = src.latest[slot(s.kind)];
+  const auto& sent = src.last_sent[slot(s.kind)];
+  if (step > 0 && latest && current(c, src, s.kind) && std::abs(s.value - latest->value) > step &&
+      (!sent || std::abs(s.value - *sent) > step)) {
+    return artefact_reason::impossible_step;
+  }
+  return artefact_reason::none;
+}
+
+}  // namespace detail::artefact
+}  // namespace vigil::engine

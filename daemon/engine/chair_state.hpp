@@ -141,6 +141,9 @@ struct source_state {
   millis heard = 0;   // the chair's clock at its latest accepted sample, to choose a slot to reuse
   std::array<std::optional<millis>, kind_slots> last_time{};      // any sample, for ordering
   std::array<std::optional<latest_value>, kind_slots> latest{};   // usable samples only
+  // The value of its latest sample of each kind its device sent as usable, judged or not
+  // (alarms.md 3.6: a step confirmed by the next reading is real).
+  std::array<std::optional<double>, kind_slots> last_sent{};
   // With a session open: one state per profile limit rule, and its sensors' off-conditions with
   // the chair's clock at its latest sample of each sensor. Reset when a session opens.
   std::vector<limit_state> limits;

@@ -104,6 +104,7 @@ void put(v1::SourceCheckpoint& out, const source_state& src, const session_state
   for (std::size_t k = 1; k < kind_slots; ++k) {
     if (src.last_time[k]) put(*out.mutable_last_time(), k, *src.last_time[k], 0);
     if (const auto& v = src.latest[k]) put(*out.mutable_latest(), k, v->at, v->value).set_heard_ms(v->heard);
+    if (const auto& v = src.last_sent[k]) put(*out.mutable_last_sent(), k, 0, *v);
   }
   for (std::size_t k = 1; k < kind_slots; ++k) {
     if (src.cadence[k].count == 0) continue;
@@ -219,6 +220,10 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
       src.id = from.id();
       src.heard = from.heard_ms();
       if (auto error = get(from.last_time(), from.latest(), true, src); !error.empty()) return error;
+      for (const auto& kv : from.last_sent()) {
+        if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
+        src.last_sent[kv.kind()] = kv.value();
+      }
       for (const auto& ki : from.cadence()) {
         if (!valid_kind(ki.kind())) return fmt::format("unknown vital kind {}", ki.kind());
         // The newest five, oldest first, so that the ring holds them as before.

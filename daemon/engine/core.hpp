@@ -102,7 +102,8 @@ struct core {
   void condition_gone(chair_state& c, alarm_rec& a, std::string_view why);
 
   // --- the sample path and the timer loop (engine.cpp) ---
-  sample_outcome on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id);
+  sample_outcome on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id,
+                           artefact_reason* why = nullptr);
   source_state& source(chair_state& c, std::string_view id);
   /// The earliest moment any timer of the chair's session is due; `never` if none.
   millis earliest_due(chair_state& c);
@@ -161,9 +162,12 @@ bool all_weighed(const chair_state& c, vital_kind kind, F&& ok) {
 // on every one of its timers due at c.now.
 
 namespace artefact {
-/// Whether a sample may drive physiological rules: flagged samples (artefact, implausible,
-/// sensor off) are kept for the record and drive none.
+/// Whether a sample may drive physiological rules, as its device flagged it: flagged samples
+/// (artefact, implausible, sensor off) are kept for the record and drive none.
 bool usable(const model::vital_sample& s);
+/// Judges, in an open session, a sample its device sent as usable against its context
+/// (alarms.md 3.6): why it is an artefact, or `none`. Looks, changes nothing.
+artefact_reason judge(const chair_state& c, const source_state& src, const model::vital_sample& s);
 }  // namespace artefact
 
 namespace physiological {

@@ -153,7 +153,8 @@ source_state& core::source(chair_state& c, std::string_view id) {
   return *src;
 }
 
-sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id) {
+sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id,
+                               artefact_reason* why) {
   touch(c);
   auto& src = source(c, source_id);
   const auto k = slot(sample.kind);
@@ -168,7 +169,12 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   if (src.last_time[k] && !is_cuff(sample.kind)) src.cadence[k].add(sample.time_ms - *src.last_time[k]);
   src.last_time[k] = sample.time_ms;
   src.heard = c.now;
-  const bool good = artefact::usable(sample);
+  // Usable as its device sent it, and, in a session, not judged an artefact in context (3.6).
+  const bool sent_good = artefact::usable(sample);
+  const artefact_reason judged = sent_good && c.s ? artefact::judge(c, src, sample) : artefact_reason::none;
+  if (why != nullptr) *why = judged;
+  if (sent_good) src.last_sent[k] = sample.value;
+  const bool good = sent_good && judged == artefact_reason::none;
   if (good) src.latest[k] = latest_value{sample.time_ms, sample.value, c.now};
 
   if (!c.s) {
@@ -190,7 +196,7 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   technical::note_sample(*this, c, src, sample, good);
   if (!good) {
     run_timers(c, c.now);
-    return sample_outcome::not_evaluated;
+    return judged != artefact_reason::none ? sample_outcome::artefact : sample_outcome::not_evaluated;
   }
   if (s.current == phase::baseline) phases::note_baseline_sample(s, sample.kind, sample.time_ms, sample.value);
   if (is_cuff(sample.kind)) {
@@ -223,10 +229,16 @@ sample_outcome engine::on_sample(std::string_view chair, const model::vital_samp
 }
 
 engine::outcome_counts engine::on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
-                                          std::string_view source) {
-  outcome_counts counts{};
+                                          std::string_view source, std::vector<judged_sample>* judged) {
+    outcome_counts counts{};
   auto& c = state_->chair(chair);  // one lookup for the whole batch
-  for (const auto& sample : samples) ++counts[static_cast<std::size_t>(state_->on_sample(c, sample, source))];
+  if (judged != nullptr) judged->clear();
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    artefact_reason why = artefact_reason::none;
+    const auto outcome = state_->on_sample(c, samples[i], source, &why);
+    ++counts[static_cast<std::size_t>(outcome)];
+    if (judged != nullptr && why != artefact_reason::none) judged->push_back({i, why});
+  }
   return counts;
 }
 

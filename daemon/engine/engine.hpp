@@ -139,7 +139,20 @@ enum class sample_outcome : std::uint8_t {
   no_session,     // the chair has no open session: kept, advisory raised
   out_of_order,   // older than the latest sample of that kind from the same source: not evaluated
   duplicate,      // same source, kind and time as the latest: not evaluated
+  artefact,       // sent as good, judged an artefact in context (alarms.md 3.6): kept, drives no rule
 };
+
+/// Why a sample was judged an artefact (alarms.md 3.6). Stored with the sample (quality bits
+/// 8-15, with the judged bit 16).
+enum class artefact_reason : std::uint8_t {
+  none = 0,
+  zero_no_signal = 1,       // a 0: the device's "no signal"
+  rates_disagree = 2,       // heart rate and pulse rate disagree; this one is further from normal
+  impossible_step = 3,      // too far from its source's current value and its previous reading
+  cuff_implausible = 4,     // a cuff part below what a pressure can be
+  cuff_inconsistent = 5,    // the parts of one cuff reading contradict each other
+};
+std::string_view name(artefact_reason r) noexcept;
 
 /// An alarm as it stands now.
 struct alarm_view {
@@ -182,11 +195,18 @@ class engine {
   /// Feeds one sample for `chair` from `source`, the device that sent it; sources never mask each other.
   sample_outcome on_sample(std::string_view chair, const model::vital_sample& sample, std::string_view source = {});
 
+  /// A sample judged an artefact, by its index in a batch.
+  struct judged_sample {
+    std::size_t index = 0;
+    artefact_reason reason = artefact_reason::none;
+  };
+
   /// How many samples of a batch met each outcome, indexed by sample_outcome.
-  using outcome_counts = std::array<std::uint32_t, 5>;
+  using outcome_counts = std::array<std::uint32_t, 6>;
   /// Feeds a batch of samples from one source for one chair, in order; the same as on_sample for each.
+  /// With `judged`, the samples judged artefacts are listed there (cleared first).
   outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
-                            std::string_view source = {});
+                            std::string_view source = {}, std::vector<judged_sample>* judged = nullptr);
   /// The chair's monitor connected or disconnected at `at`.
   void on_device(std::string_view chair, bool connected, millis at);
   /// Whether the session timeline is being saved. While it is not, every open session (and

@@ -94,6 +94,28 @@ struct news2_rules {
   int min_readings = 2;
 };
 
+/// Artefact judgement in context (alarms.md 3.6): samples a device sent as good that the
+/// context shows cannot be a measurement. Judged samples drive no physiological rule.
+struct artefact_rules {
+  bool enabled = true;
+  bool zero_is_no_signal = true;     // a 0 from a device means "no signal", not a reading
+  double rate_disagreement_bpm = 30;  // heart rate vs pulse rate beyond this: the one further from normal
+  // A reading this far from its source's current value and from its previous reading of the
+  // kind: a step no physiology makes between two readings.
+  double spo2_step = 25;
+  double heart_step = 40;             // heart_rate and pulse_rate
+  double respiratory_step = 10;
+  // Cuff readings: below these a part cannot be a pressure; the parts of one reading (within
+  // cuff_reading_ms of each other, same source) must have systolic > mean > diastolic and a
+  // pulse pressure (systolic - diastolic) within the bounds.
+  double systolic_min = 50;
+  double diastolic_min = 20;
+  double mean_min = 40;
+  double pulse_pressure_min = 10;
+  double pulse_pressure_max = 120;
+  millis cuff_reading_ms = 10 * seconds_ms;
+};
+
 struct predose_rules {
   double systolic_max = 140;    // Spravato label: weigh delaying the dose above 140/90
   double diastolic_max = 90;
@@ -120,6 +142,7 @@ struct profile {
   discharge_rules discharge;
   technical_rules technical;
   news2_rules news2;
+  artefact_rules artefacts;
   audio_rules audio;
   std::vector<limit_rule> limits;
   std::vector<escalation_tier> escalation_high;    // empty: no escalation

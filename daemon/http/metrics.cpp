@@ -174,6 +174,10 @@ std::string render_metrics(const metrics_snapshot& m) {
   out.push_back(single("vigil_samples_rejected_total", "Samples rejected as malformed.", counter, d(m.samples_rejected)));
   out.push_back(single("vigil_samples_flagged_total", "Samples kept but flagged implausible.", counter,
                        d(m.samples_flagged)));
+  auto judged = family("vigil_samples_judged_artefact_total",
+                        "Samples sent as good and judged artefacts in context, by reason (alarms.md 3.6).", counter);
+  for (const auto& [reason, n] : m.samples_judged) judged.metric.push_back(value(d(n), counter, {{"reason", reason}}));
+  out.push_back(std::move(judged));
   out.push_back(single("vigil_batches_accepted_total", "Sample batches accepted.", counter, d(m.batches_accepted)));
   out.push_back(single("vigil_batches_duplicate_total", "Resent batches dropped as already accepted.", counter,
                        d(m.batches_duplicate)));

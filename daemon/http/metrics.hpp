@@ -92,6 +92,8 @@ struct metrics_snapshot {
   std::uint64_t peer_blocks = 0;    // blocks begun
   std::array<std::uint64_t, 3> alarms_raised{};  // low, medium, high
   std::array<std::uint64_t, 3> alarms_active{};  // low, medium, high
+  // Samples judged artefacts in context, by reason name (alarms.md 3.6).
+  std::vector<std::pair<std::string, std::uint64_t>> samples_judged;
   std::optional<store_counters> store;
   feed_counters feeds;
   burden_counters burden;

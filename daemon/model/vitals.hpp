@@ -26,6 +26,10 @@ inline constexpr std::uint32_t artifact = 2;
 inline constexpr std::uint32_t low_perfusion = 4;
 inline constexpr std::uint32_t implausible = 8;
 inline constexpr std::uint32_t known = sensor_off | artifact | low_perfusion | implausible;
+// Set by vigild, never by a device: the sample was judged an artefact in context (alarms.md
+// 3.6), with the reason's number (engine::artefact_reason) in bits 8-15.
+inline constexpr std::uint32_t judged_artefact = 1u << 16;
+inline constexpr unsigned reason_shift = 8;
 }  // namespace quality
 
 /// One measurement as Vigil keeps it.

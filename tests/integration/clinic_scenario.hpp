@@ -24,7 +24,7 @@ inline std::int64_t wall_ms() {
 }
 
 /// test_config() with the generic profile made immediate: no alarm delays, a single reading
-/// raises (and clears), NEWS2 off.
+/// raises (and clears), no artefact judgement (a value may jump), NEWS2 off.
 inline config::daemon_config fast_config() {
   auto config = test_config();
   auto fast = engine::generic_profile();
@@ -34,6 +34,7 @@ inline config::daemon_config fast_config() {
     rule.min_readings = 1;
   }
   fast.news2.enabled = false;
+  fast.artefacts.enabled = false;
   config.profiles = {fast};
   config.default_profile = "fast";
   return config;

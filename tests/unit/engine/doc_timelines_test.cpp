@@ -126,8 +126,8 @@ TEST(EngineDocTimelines, ALatchedAlarmComesBackAtItsConfirmingReading) {  // 14,
     if (std::get<2>(r) == "hr_critical") got.push_back(r);
   }
   const std::vector<row> want = {
-      {30, event_type::alarm_raised, "hr_critical", "heart_rate 150 bpm above 140"},
-      {30, event_type::alarm_escalated, "hr_critical", "nurse"},
+      {31, event_type::alarm_raised, "hr_critical", "heart_rate 150 bpm above 140"},
+      {31, event_type::alarm_escalated, "hr_critical", "nurse"},
       {401, event_type::alarm_escalated, "hr_critical", "charge_nurse"},
       {401, event_type::alarm_escalated, "hr_critical", "physician"},
   };

@@ -50,6 +50,7 @@ inline profile quiet_profile(std::string id = "test") {
   p.news2.enabled = false;
   p.news2.delay_ms = 60 * seconds_ms;
   p.news2.min_readings = 1;
+  p.artefacts.enabled = false;  // no sample is judged an artefact in context unless a test says so
   p.discharge.observation_ms = 120 * minutes_ms;
   p.discharge.hold_ms = 10 * minutes_ms;
   p.discharge.bp_band_percent = 20;

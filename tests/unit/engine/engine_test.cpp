@@ -298,7 +298,9 @@ TEST(EngineGeneric, SustainedTachycardiaAlarmsAfterFiveMinutes) {
   generic_session g;
   g.tick_until(g.dose + 20 * min_);
   g.r.take();
-  const millis from = g.t + 5 * s_;
+  // The first reading of 125, a step of 50 from 75, is judged an artefact (alarms.md 3.6); the
+  // condition starts at the second, which confirms the new level.
+  const millis from = g.t + 10 * s_;  // readings every 5 s: the second reading of 125
   g.tick_until(from + 5 * min_ - 5 * s_, 125);
   EXPECT_EQ(count(g.r.take(), event_type::alarm_raised, "hr_high"), 0u);
   g.tick_until(from + 5 * min_, 125);
