@@ -76,6 +76,7 @@ void print_sessions(const ControlResponse& response) {
                 std::string(phase_name(s.phase())).c_str(), clock_time(s.opened_at_ms()).c_str(),
                 clock_time(s.dose_at_ms()).c_str(),
                 s.paused_until_ms() ? fmt::format("  audio paused until {}", clock_time(s.paused_until_ms())).c_str() : "");
+    if (!s.baseline().empty()) std::printf("           baseline: %s\n", s.baseline().c_str());
     for (const auto& a : s.alarms()) {
       const char* level = a.priority() == vigil::v1::PRIORITY_HIGH     ? "HIGH"
                           : a.priority() == vigil::v1::PRIORITY_MEDIUM ? "MEDIUM"
@@ -438,6 +439,10 @@ int main(int argc, char** argv) {
   auto* note = cli.add_subcommand("note", "Add a note to a chair's open session (recorded with your name)");
   note->add_option("chair", chair, "Chair id")->required();
   note->add_option("text", text_a, "The note, 1 to 2000 characters (quote it)")->required();
+  auto* retake = cli.add_subcommand(
+      "retake-baseline", "Take a chair's baseline again, e.g. after artefact readings (recorded with your name)");
+  retake->add_option("chair", chair, "Chair id")->required();
+  retake->add_option("--reason", text_a, "Why (recorded with the new baseline)")->required();
   std::string device;
   auto* device_reset = cli.add_subcommand(
       "device-reset", "Forget a device's batch numbers after it restarted its count (admin; recorded with your name)");
@@ -616,6 +621,11 @@ int main(int argc, char** argv) {
       vigil::v1::AddNote c;
       c.set_text(text_a);
       target = base + "/notes";
+      body = vigil::client::json_of(c);
+    } else if (*retake) {
+      vigil::v1::RetakeBaseline c;
+      c.set_reason(text_a);
+      target = base + "/baseline";
       body = vigil::client::json_of(c);
     }
     const auto r = rest.call(bh::verb::post, target, body);

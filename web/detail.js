@@ -183,6 +183,7 @@ export class SessionDetail {
       ['Dose', t.dose ? `${clock(t.dose)} (+${duration(t.now - t.dose)})` : 'not yet'],
       ['Window', t.windowEnd ? (left > 0 ? `${duration(left)} left (ends ${clock(t.windowEnd)})` : `complete at ${clock(t.windowEnd)}`) : '–'],
       ['Profile', t.profile],
+      ['Baseline', t.session?.baseline || '–'],
     ];
     const key = JSON.stringify(facts);
     if (this.head.dataset.key !== key) {

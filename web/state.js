@@ -108,6 +108,10 @@ export class Clinic {
           if (e.until_ms) s.window_end_ms = num(e.until_ms);
         }
         break;
+      case 'EVENT_TYPE_BASELINE_SET':
+        // The baseline in force, with its quality; a re-take before the dose sets none yet.
+        if (s && !(e.who && s.phase === 'PHASE_BASELINE')) s.baseline = e.text ?? '';
+        break;
       case 'EVENT_TYPE_SESSION_CLOSED':
         if (s) c.session = null;
         alarms = true;
@@ -220,6 +224,7 @@ function normalSession(s) {
     dose_at_ms: num(s.dose_at_ms),
     window_end_ms: num(s.window_end_ms),
     paused_until_ms: num(s.paused_until_ms),
+    baseline: s.baseline ?? '',
     alarms: (s.alarms ?? []).map(normalAlarm),
   };
 }

@@ -323,6 +323,19 @@ void read(const YAML::Node& root, engine::profile& p, std::vector<problem>& prob
   top.text("name", p.name);
   top.duration("baseline_window_min", p.baseline_window_ms, min, 1, 60);
   {
+    section s = top.child("baseline");
+    section counts = s.child("min_readings");
+    section spreads = s.child("max_spread");
+    for (int n = 1; n <= model::vital_kind_count; ++n) {
+      const auto kind = model::vital_kind_from_wire(n);
+      if (!kind) continue;
+      const std::string key(model::name(*kind));
+      const auto k = static_cast<std::size_t>(n);
+      counts.integer(key, p.baseline.min_readings[k], 1, 100);
+      spreads.number(key, p.baseline.max_spread[k], 0, 100);
+    }
+  }
+  {
     section s = top.child("predose");
     s.number("systolic_max", p.predose.systolic_max, 100, 220);
     s.number("diastolic_max", p.predose.diastolic_max, 60, 140);

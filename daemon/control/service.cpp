@@ -48,7 +48,8 @@ role service::needed_for(v1::ControlRequest::CommandCase command) noexcept {
     case v1::ControlRequest::COMMAND_NOT_SET: return role::viewer;
     case v1::ControlRequest::kAcknowledge:
     case v1::ControlRequest::kPauseAudio:
-    case v1::ControlRequest::kAddNote: return role::nurse;
+    case v1::ControlRequest::kAddNote:
+    case v1::ControlRequest::kRetakeBaseline: return role::nurse;
     case v1::ControlRequest::kOpenSession:
     case v1::ControlRequest::kOverridePredose:
     case v1::ControlRequest::kMarkDose:
@@ -194,6 +195,11 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
     case v1::ControlRequest::kAddNote: {
       const auto& c = request.add_note();
       result = engine.apply(engine::add_note{c.chair_id(), c.text(), who->name}, at(c.chair_id()));
+      break;
+    }
+    case v1::ControlRequest::kRetakeBaseline: {
+      const auto& c = request.retake_baseline();
+      result = engine.apply(engine::retake_baseline{c.chair_id(), who->name, c.reason()}, at(c.chair_id()));
       break;
     }
     case v1::ControlRequest::kListSessions:

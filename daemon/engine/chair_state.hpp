@@ -110,6 +110,9 @@ struct session_state {
   std::optional<millis> first_dose_at;
   std::optional<millis> dose_at;  // latest dose: the observation window counts from it
   std::array<std::optional<double>, kind_slots> baseline{};
+  std::string baseline_text;  // the baseline with its quality per kind (alarms.md 4.3); empty before the first dose
+  // The readings that count for a baseline, per kind, kept in every open phase: a re-take after
+  // the dose recomputes the baseline from the window before it.
   std::array<std::deque<std::pair<millis, double>>, kind_slots> baseline_samples{};
   bool predose_reading = false;
   bool predose_overridden = false;

@@ -171,6 +171,7 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
       if (s.baseline[k]) put(*o.mutable_baseline(), k, 0, *s.baseline[k]);
       for (const auto& [at, value] : s.baseline_samples[k]) put(*o.mutable_baseline_samples(), k, at, value);
     }
+    o.set_baseline_text(s.baseline_text);
     o.set_predose_reading(s.predose_reading);
     o.set_predose_overridden(s.predose_overridden);
     put(*o.mutable_news2_medium(), s.news2_medium);
@@ -282,6 +283,7 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
     if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
     s.baseline_samples[kv.kind()].emplace_back(kv.at_ms(), kv.value());
   }
+  s.baseline_text = o.baseline_text();
   s.predose_reading = o.predose_reading();
   s.predose_overridden = o.predose_overridden();
   s.news2_medium = get(o.news2_medium());

@@ -223,4 +223,17 @@ command_result engine::apply(const add_note& cmd, millis at) {
   return {command_error::none, {}, c->s->id};
 }
 
+command_result engine::apply(const retake_baseline& cmd, millis at) {
+  auto& st = *state_;
+  auto* c = st.find_chair(cmd.chair);
+  if (c == nullptr || !c->s) return {command_error::no_open_session, fmt::format("no open session on chair '{}'", cmd.chair), 0};
+  st.advance_chair(*c, at);
+  if (cmd.by.empty() || cmd.reason.empty()) {
+    return {command_error::invalid_argument, "a baseline re-take needs who (by) and why (reason)", c->s->id};
+  }
+  phases::retake_baseline(st, *c, cmd.by, cmd.reason);
+  st.settle(*c);
+  return {command_error::none, {}, c->s->id};
+}
+
 }  // namespace vigil::engine

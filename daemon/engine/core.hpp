@@ -206,9 +206,16 @@ namespace phases {
 millis due(core& e, chair_state& c);
 void fire(core& e, chair_state& c);
 void set_phase(core& e, chair_state& c, phase to, std::string_view why);
-void note_baseline_sample(session_state& s, vital_kind kind, millis at, double value);
-/// Sets the baseline from the pre-dose readings; a summary for the baseline_set event.
+/// Whether a usable sample counts as a reading for the baseline (the one place to add further
+/// judgement of the reading, e.g. that it is not an artefact).
+bool counts_for_baseline(const model::vital_sample& sample);
+/// A usable sample in an open phase: kept in its kind's baseline window if it counts.
+void note_baseline_sample(session_state& s, const model::vital_sample& sample);
+/// Sets the baseline from the readings in the window before `now`; a summary for baseline_set.
 std::string take_baseline(session_state& s, millis now);
+/// The operator's re-take (alarms.md 4.3): restarts the window before the dose, recomputes the
+/// baseline after it and clears the relative rules' alarms.
+void retake_baseline(core& e, chair_state& c, const std::string& by, const std::string& reason);
 /// The pre-dose blood-pressure check on a usable cuff reading (the predose_bp advisory).
 void check_predose(core& e, chair_state& c, vital_kind kind, double value);
 /// Starts or ends the time the discharge criteria have held; leaves ready when they stop holding.

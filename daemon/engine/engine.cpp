@@ -198,7 +198,7 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
     run_timers(c, c.now);
     return judged != artefact_reason::none ? sample_outcome::artefact : sample_outcome::not_evaluated;
   }
-  if (s.current == phase::baseline) phases::note_baseline_sample(s, sample.kind, sample.time_ms, sample.value);
+  phases::note_baseline_sample(s, sample);
   if (is_cuff(sample.kind)) {
     technical::note_cuff(*this, c, sample.kind);
     phases::check_predose(*this, c, sample.kind, sample.value);

@@ -107,6 +107,14 @@ struct close_session {
   std::string reason;
 };
 
+/// Starts the baseline again, e.g. after artefact readings: before the dose its window restarts;
+/// after it, the baseline is computed anew from the window before the command.
+struct retake_baseline {
+  std::string chair;
+  std::string by;
+  std::string reason;
+};
+
 /// A note for the session's record, by a clinician.
 struct add_note {
   std::string chair;
@@ -181,6 +189,9 @@ struct session_view {
   std::optional<millis> dose_at;
   std::optional<millis> window_end;  // dose_at + the profile's observation time
   millis paused_until = 0;
+  // The baseline in force with its quality per kind, as in baseline_set (alarms.md 4.3); empty
+  // before the first dose.
+  std::string baseline;
   std::vector<alarm_view> alarms;
 };
 
@@ -225,6 +236,7 @@ class engine {
   command_result apply(const pause_audio& c, millis at);
   command_result apply(const close_session& c, millis at);
   command_result apply(const add_note& c, millis at);
+  command_result apply(const retake_baseline& c, millis at);
 
   /// Events produced since the last call, in order.
   std::vector<event> take_events();

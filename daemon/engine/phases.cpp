@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -73,40 +77,94 @@ void review_readiness(core& e, chair_state& c) {
   if (s.current == phase::ready) set_phase(e, c, phase::observation, "discharge criteria no longer met");
 }
 
-void note_baseline_sample(session_state& s, vital_kind kind, millis at, double value) {
-  auto& window = s.baseline_samples[slot(kind)];
-  window.emplace_back(at, value);
+bool counts_for_baseline(const model::vital_sample& sample) { return artefact::usable(sample); }
+
+void note_baseline_sample(session_state& s, const model::vital_sample& sample) {
+  if (!counts_for_baseline(sample)) return;
+  auto& window = s.baseline_samples[slot(sample.kind)];
+  window.emplace_back(sample.time_ms, sample.value);
   // Bounded whatever a monitor sends: ample for 1 Hz over a 60-minute window.
   constexpr std::size_t max_baseline_samples = 4096;
   if (window.size() > max_baseline_samples) window.pop_front();
-  const millis oldest = at - s.prof->baseline_window_ms;
+  const millis oldest = sample.time_ms - s.prof->baseline_window_ms;
   // Cuff readings are sparse: keep the latest even when it is older than the window.
   while (window.size() > 1 && window.front().first <= oldest) window.pop_front();
 }
 
+namespace {
+
+/// One kind's baseline: the median of its readings in the window, with their count and spread.
+struct kind_baseline {
+  double median = 0;
+  std::size_t count = 0;
+  double spread = 0;  // largest minus smallest reading
+};
+
+kind_baseline baseline_of(const std::deque<std::pair<millis, double>>& window, millis now, millis window_ms) {
+  std::vector<double> values;
+  for (const auto& [t, v] : window) {
+    if (t > now - window_ms) values.push_back(v);
+  }
+  // Sparse readings (the cuff): with none in the window, the latest one stands for the baseline.
+  if (values.empty()) values.push_back(window.back().second);
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  const double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  return {median, n, values.back() - values.front()};
+}
+
+std::string describe(vital_kind kind, const kind_baseline& b, const baseline_rules& rules) {
+  const auto k = slot(kind);
+  const int min_readings = rules.min_readings[k];
+  const double max_spread = rules.max_spread[k];
+  std::string weak;
+  if (b.count < static_cast<std::size_t>(std::max(min_readings, 1))) weak = fmt::format("fewer than {} readings", min_readings);
+  if (b.spread > max_spread) {
+    weak += fmt::format("{}spread above {:g}", weak.empty() ? "" : " and ", max_spread);
+  }
+  const auto head = fmt::format("{} {:.1f} ({}, {} reading{}, spread {:.1f}", model::name(kind), b.median,
+                                weak.empty() ? "good" : "weak", b.count, b.count == 1 ? "" : "s", b.spread);
+  return weak.empty() ? head + ")" : fmt::format("{}: {})", head, weak);
+}
+
+}  // namespace
+
 std::string take_baseline(session_state& s, millis now) {
   std::string summary;
+  s.baseline = {};
   for (std::size_t k = 1; k < kind_slots; ++k) {
     const auto& window = s.baseline_samples[k];
     if (window.empty()) continue;
-    double sum = 0;
-    int n = 0;
-    for (const auto& [t, v] : window) {
-      if (t > now - s.prof->baseline_window_ms) {
-        sum += v;
-        ++n;
-      }
-    }
-    if (n == 0) {
-      // Sparse readings (the cuff): the latest one stands for the baseline.
-      sum = window.back().second;
-      n = 1;
-    }
-    s.baseline[k] = sum / n;
-    summary += fmt::format("{}{} {:.1f}", summary.empty() ? "" : ", ", model::name(static_cast<vital_kind>(k)), sum / n);
+    const auto b = baseline_of(window, now, s.prof->baseline_window_ms);
+    s.baseline[k] = b.median;
+    summary += fmt::format("{}{}", summary.empty() ? "" : ", ", describe(static_cast<vital_kind>(k), b, s.prof->baseline));
   }
-  s.baseline_samples = {};
+  s.baseline_text = summary;
   return summary;
+}
+
+void retake_baseline(core& e, chair_state& c, const std::string& by, const std::string& reason) {
+  auto& s = *c.s;
+  std::string text;
+  if (s.current == phase::baseline) {
+    // Readings applied before the command no longer count.
+    s.baseline_samples = {};
+    text = fmt::format("re-taken: {}; the window restarts, the baseline is set at the first dose", reason);
+  } else {
+    // Every relative rule starts afresh against the new baseline: its alarm, if any, is cleared
+    // and raised again only if the next readings are beyond the new limits.
+    const profile& p = *s.prof;
+    for (std::size_t i = 0; i < p.limits.size(); ++i) {
+      if (!p.limits[i].relative) continue;
+      for (auto& src : c.sources) src.limits[i] = {};
+      if (auto* a = core::find_alarm(s, p.limits[i].id)) e.clear(c, a->id, "baseline re-taken");
+    }
+    const std::string summary = take_baseline(s, c.now);
+    text = fmt::format("re-taken: {}; {}", reason, summary.empty() ? "no baseline vitals" : summary);
+  }
+  event& ev = e.emit(c, event_type::baseline_set);
+  ev.who = by;
+  ev.text = std::move(text);
 }
 
 void check_predose(core& e, chair_state& c, vital_kind kind, double value) {

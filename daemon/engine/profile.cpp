@@ -102,7 +102,7 @@ escalation_tier tier(const char* responder, millis after_ms) {
 }  // namespace
 
 profile generic_profile() {
-  profile p;  // the struct's defaults are the generic profile's technical, NEWS2, discharge and audio rules
+  profile p;  // the struct's defaults are the generic profile's baseline quality, technical, NEWS2, discharge and audio rules
   p.id = "generic";
   p.name = "Generic ketamine/esketamine session";
   p.limits = generic_limits();

@@ -6,6 +6,8 @@
 
 #include "daemon/model/vitals.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -129,6 +131,18 @@ struct discharge_rules {
   millis hold_ms = 10 * minutes_ms;          // the conditions must hold this long
 };
 
+/// What makes a kind's baseline good rather than weak (alarms.md 4.3). Indexed by wire number
+/// (index 0 unused). A weak baseline is still used; its quality is shown with it.
+struct baseline_rules {
+  using per_kind_int = std::array<int, static_cast<std::size_t>(model::vital_kind_count) + 1>;
+  using per_kind_double = std::array<double, static_cast<std::size_t>(model::vital_kind_count) + 1>;
+  // Fewest readings in the window: the streamed kinds send several a minute; a single pre-dose
+  // cuff reading is clinical routine (heart_rate, pulse_rate, spo2, systolic, diastolic, mean, rr).
+  per_kind_int min_readings{0, 3, 3, 3, 1, 1, 1, 3};
+  // Widest spread (largest minus smallest reading in the window), in the kind's unit.
+  per_kind_double max_spread{0, 25, 25, 5, 25, 20, 20, 8};
+};
+
 struct audio_rules {
   millis max_pause_ms = 2 * minutes_ms;          // longest audio pause an operator can ask for
   millis ack_silence_ms = 5 * minutes_ms;        // an acknowledged alarm whose condition persists re-sounds after this
@@ -137,7 +151,8 @@ struct audio_rules {
 struct profile {
   std::string id;    // file name without .yaml, e.g. "iv-ketamine"
   std::string name;  // for people: "IV ketamine 0.5 mg/kg over 40 min"
-  millis baseline_window_ms = 10 * minutes_ms;  // baseline: mean of valid samples in this window before the dose
+  millis baseline_window_ms = 10 * minutes_ms;  // baseline: median of usable readings in this window before the dose
+  baseline_rules baseline;
   predose_rules predose;
   discharge_rules discharge;
   technical_rules technical;

@@ -88,6 +88,7 @@ session_view view_of(const chair_state& c) {
   v.current = s.current;
   v.opened_at = s.opened_at;
   v.dose_at = s.dose_at;
+  v.baseline = s.baseline_text;
   if (s.dose_at) v.window_end = *s.dose_at + s.prof->discharge.observation_ms;
   v.paused_until = s.paused_until > c.now ? s.paused_until : 0;
   const bool paused = s.paused_until > c.now;

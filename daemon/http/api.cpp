@@ -106,6 +106,7 @@ v1::ControlRequest::CommandCase command_of(endpoint e) {
     case endpoint::session_close:
     case endpoint::session_abort: return v1::ControlRequest::kCloseSession;
     case endpoint::session_note: return v1::ControlRequest::kAddNote;
+    case endpoint::session_baseline: return v1::ControlRequest::kRetakeBaseline;
     case endpoint::session_pause: return v1::ControlRequest::kPauseAudio;
     case endpoint::alarm_ack: return v1::ControlRequest::kAcknowledge;
     case endpoint::device_reset: return v1::ControlRequest::kResetDevice;
@@ -278,6 +279,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
     case endpoint::session_close:
     case endpoint::session_abort: body = c.mutable_close_session(); break;
     case endpoint::session_note: body = c.mutable_add_note(); break;
+    case endpoint::session_baseline: body = c.mutable_retake_baseline(); break;
     case endpoint::session_pause: body = c.mutable_pause_audio(); break;
     case endpoint::alarm_ack: body = c.mutable_acknowledge(); break;
     case endpoint::device_reset: body = c.mutable_reset_device(); break;

@@ -25,6 +25,7 @@ constexpr std::array routes = {
     route{"POST", "/api/v1/sessions/{session}/close", endpoint::session_close},
     route{"POST", "/api/v1/sessions/{session}/abort", endpoint::session_abort},
     route{"POST", "/api/v1/sessions/{session}/notes", endpoint::session_note},
+    route{"POST", "/api/v1/sessions/{session}/baseline", endpoint::session_baseline},
     route{"POST", "/api/v1/sessions/{session}/pause", endpoint::session_pause},
     route{"POST", "/api/v1/sessions/{session}/alarms/{alarm}/ack", endpoint::alarm_ack},
     route{"GET", "/api/v1/sessions/{session}/timeline.json", endpoint::timeline_json},

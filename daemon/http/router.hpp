@@ -23,6 +23,7 @@ enum class endpoint : std::uint8_t {
   session_close,
   session_abort,
   session_note,
+  session_baseline,  // an operator's re-take of the baseline
   session_pause,
   alarm_ack,
   timeline_json,

@@ -28,6 +28,7 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
   out.set_dose_at_ms(s.dose_at.value_or(0));
   out.set_window_end_ms(s.window_end.value_or(0));
   out.set_paused_until_ms(s.paused_until);
+  out.set_baseline(s.baseline);
   for (const auto& a : s.alarms) fill(*out.add_alarms(), a);
 }
 

@@ -181,7 +181,8 @@ void write_facts(html_writer& w, const session_record& r, const std::vector<dose
   }
   std::string baseline;
   for (const auto& e : r.events) {
-    if (e.type == event_type::baseline_set) baseline = e.text;
+    // The latest one in force: the first dose's, or an operator's re-take (with who).
+    if (e.type == event_type::baseline_set) baseline = e.who.empty() ? e.text : fmt::format("{} (by {})", e.text, e.who);
   }
 
   std::vector<std::pair<std::string, std::string>> facts;  // label, HTML; in pairs, then full rows
@@ -198,7 +199,7 @@ void write_facts(html_writer& w, const session_record& r, const std::vector<dose
        s.ready_ms ? fmt::format(R"(<span class="time">{}</span> ({} after the first dose))", clock_utc(*s.ready_ms),
                                 duration_text(*s.ready_ms - s.dose_ms.value_or(*s.ready_ms)))
                   : std::string(R"(<span class="empty">not reached</span>)")},
-      {"Baseline (pre-dose mean)", baseline.empty() ? R"(<span class="empty">not set</span>)" : html_escape(baseline)},
+      {"Baseline (median, with its quality)", baseline.empty() ? R"(<span class="empty">not set</span>)" : html_escape(baseline)},
   };
 
   w.out += R"(<table class="facts">)";

@@ -147,6 +147,8 @@ describe('nurse station', { timeout: 200000 }, () => {
     assert.ok(await page.locator('.chart .dose').count() > 0, 'the dose is marked');
     assert.ok(await page.locator('.chart .window').count() > 0, 'the observation window is shaded');
     assert.ok(await page.locator('.chart .alarm-mark').count() > 0, 'the alarm is marked');
+    await until(async () => /Baseline.*\((good|weak), \d+ readings?, spread/s.test(await page.textContent('.facts')),
+      'the baseline with its quality', 5000);
     await until(async () => /Alarm acknowledged.*by nurse-ana/s.test(await page.textContent('.timeline')),
       'the acknowledgement in the page\'s timeline', 5000);
     await page.fill('#note-text', 'Patient calm, BP rechecked manually.');

@@ -274,7 +274,7 @@ TEST(Clinic, EachRoleMayDoWhatItAllowsAndNoMore) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->error(), v1::CONTROL_ERROR_FORBIDDEN);
   EXPECT_NE(refused->message().find("needs admin"), std::string::npos) << refused->message();
-  // Nurses add notes, acknowledge and pause, but do not run sessions.
+  // Nurses add notes, acknowledge, pause and re-take baselines, but do not run sessions.
   EXPECT_EQ(ops.call(as("nurse-token-00002", open_on("chair-1")))->error(), v1::CONTROL_ERROR_FORBIDDEN);
   EXPECT_EQ(ops.call(as("admin-token-000003", open_on("chair-1")))->error(), v1::CONTROL_ERROR_NONE);
   v1::ControlRequest note;
@@ -288,6 +288,11 @@ TEST(Clinic, EachRoleMayDoWhatItAllowsAndNoMore) {
   EXPECT_EQ(ops.call(as("viewer-token-0001", pause))->error(), v1::CONTROL_ERROR_FORBIDDEN);
   EXPECT_EQ(ops.call(as("nurse-token-00002", pause))->error(), v1::CONTROL_ERROR_NONE);
   EXPECT_EQ(ops.call(as("nurse-token-00002", dose_on("chair-1")))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  v1::ControlRequest retake;
+  retake.mutable_retake_baseline()->set_chair_id("chair-1");
+  retake.mutable_retake_baseline()->set_reason("cuff slipped");
+  EXPECT_EQ(ops.call(as("viewer-token-0001", retake))->error(), v1::CONTROL_ERROR_FORBIDDEN);
+  EXPECT_EQ(ops.call(as("nurse-token-00002", retake))->error(), v1::CONTROL_ERROR_NONE);
   v1::ControlRequest close;
   close.mutable_close_session()->set_chair_id("chair-1");
   EXPECT_EQ(ops.call(as("nurse-token-00002", close))->error(), v1::CONTROL_ERROR_FORBIDDEN);

@@ -200,6 +200,44 @@ TEST(Storage, NotesAndOperatorsLandInTheTimelineWithTheirAuthors) {
 namespace vigil::test {
 namespace {
 
+TEST(Storage, ABaselineRetakeLandsInTheTimelineWithItsAuthorAndReason) {
+  const fs::path dir = fs::temp_directory_path() / ("vigil-retake-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  auto config = test_config();
+  config.data_dir = dir.string();
+  std::uint64_t session = 0;
+  {
+    daemon_under_test d(config);
+    control_client ops(d.control_port());
+    v1::ControlRequest open;
+    open.mutable_open_session()->set_chair_id("chair-3");
+    open.mutable_open_session()->set_patient_ref("P-retake");
+    session = ops.call(open)->session_id();
+    v1::ControlRequest retake;
+    retake.mutable_retake_baseline()->set_chair_id("chair-3");
+    EXPECT_EQ(ops.call(retake)->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "a reason is required";
+    retake.mutable_retake_baseline()->set_reason("cuff slipped during the first readings");
+    auto response = ops.call(retake);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->error(), v1::CONTROL_ERROR_NONE) << response->message();
+    EXPECT_EQ(response->session_id(), session);
+    retake.mutable_retake_baseline()->set_chair_id("chair-4");
+    EXPECT_EQ(ops.call(retake)->error(), v1::CONTROL_ERROR_NO_OPEN_SESSION);
+  }
+  // Answered only once saved: the daemon is gone, the timeline has it.
+  store::timeline_reader reader((dir / "timeline.db").string());
+  int retakes = 0;
+  for (const auto& e : reader.session_events(session)) {
+    if (e.type != engine::event_type::baseline_set) continue;
+    ++retakes;
+    EXPECT_EQ(e.who, "nurse-ana");
+    EXPECT_EQ(e.text, "re-taken: cuff slipped during the first readings; the window restarts, the baseline is set at "
+                      "the first dose");
+  }
+  EXPECT_EQ(retakes, 1);
+  fs::remove_all(dir);
+}
+
 TEST(Storage, AnOperatorResetsADeviceThatRestartedItsCountAndTheResetOutlivesARestart) {
   const fs::path dir = fs::temp_directory_path() / ("vigil-reset-" + std::to_string(getpid()));
   fs::remove_all(dir);

@@ -101,6 +101,54 @@ TEST_F(VigilctlRest, DrivesASessionThroughTheRestApi) {
   EXPECT_EQ(r.out, "no open sessions\n");
 }
 
+TEST_F(VigilctlRest, ANurseRetakesTheBaselineWithAReason) {
+  ASSERT_EQ(run({"--url", url_, "open", "chair-1", "--patient", "P-0002"}).status, 0);
+  // One artefact cuff reading before the dose builds a baseline of 85/40.
+  test_client monitor(daemon_->port());
+  ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+  const auto t0 = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto cuff = [&](std::uint64_t seq, double systolic, double diastolic, std::int64_t at) {
+    v1::DeviceMessage m;
+    m.mutable_batch()->set_seq(seq);
+    auto& s = *m.mutable_batch()->add_samples();
+    s.set_kind(v1::NIBP_SYSTOLIC);
+    s.set_value(systolic);
+    s.set_time_ms(at);
+    auto& d = *m.mutable_batch()->add_samples();
+    d.set_kind(v1::NIBP_DIASTOLIC);
+    d.set_value(diastolic);
+    d.set_time_ms(at);
+    monitor.send(m);
+    ASSERT_TRUE(monitor.wait_ack(seq));
+  };
+  cuff(1, 85, 40, t0 + 1000);
+  ASSERT_EQ(run({"--url", url_, "dose", "chair-1", "--route", "iv", "--dose", "0.5 mg/kg"}).status, 0);
+  auto r = run({"--url", url_, "sessions"}, "nurse-token-bea");
+  EXPECT_NE(r.out.find("baseline: nibp_systolic 85.0 (good, 1 reading, spread 0.0), nibp_diastolic 40.0 (good, 1 "
+                       "reading, spread 0.0)"),
+            std::string::npos)
+      << r.out;
+
+  // Readings after the dose; the nurse re-takes the baseline from the window before now.
+  cuff(2, 124, 78, t0 + 2000);
+  cuff(3, 126, 80, t0 + 3000);
+  r = run({"--url", url_, "retake-baseline", "chair-1", "--reason", ""}, "nurse-token-bea");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("vigilctl: invalid_argument: "), std::string::npos) << r.err;
+  r = run({"--url", url_, "retake-baseline", "chair-1", "--reason", "the pre-dose cuff reading was an artefact"},
+          "nurse-token-bea");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ok (session 1)\n");
+  r = run({"--url", url_, "sessions"}, "nurse-token-bea");
+  EXPECT_NE(r.out.find("baseline: nibp_systolic 124.0 (weak, 3 readings, spread 41.0: spread above 25), "
+                       "nibp_diastolic 78.0 (weak, 3 readings, spread 40.0: spread above 20)"),
+            std::string::npos)
+      << r.out;
+  r = run({"--url", url_, "retake-baseline", "chair-9", "--reason", "x"}, "nurse-token-bea");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "vigilctl: no_open_session: no open session on chair 'chair-9'\n");
+}
+
 TEST_F(VigilctlRest, RefusalsExitOneAndTransportProblemsTwo) {
   auto r = run({"--url", url_, "note", "chair-7", "hello"});
   EXPECT_EQ(r.status, 1);
@@ -165,7 +213,7 @@ TEST_F(VigilctlRest, ResetsADeviceThatRestartedItsCount) {
 
 TEST_F(VigilctlRest, EveryCommandHasItsHelp) {
   for (const char* command : {"sessions", "open", "override", "dose", "ack", "pause", "close", "abort", "note",
-                              "device-reset", "list", "show", "export", "report", "salvage"}) {
+                              "retake-baseline", "device-reset", "list", "show", "export", "report", "salvage"}) {
     const auto r = run({command, "--help"});
     EXPECT_EQ(r.status, 0) << command;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << command << ": " << r.out;

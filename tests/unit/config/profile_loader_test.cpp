@@ -54,6 +54,8 @@ void expect_same(const engine::profile& a, const engine::profile& b) {
   EXPECT_EQ(a.id, b.id);
   EXPECT_EQ(a.name, b.name);
   EXPECT_EQ(a.baseline_window_ms, b.baseline_window_ms);
+  EXPECT_EQ(a.baseline.min_readings, b.baseline.min_readings);
+  EXPECT_EQ(a.baseline.max_spread, b.baseline.max_spread);
   EXPECT_EQ(a.predose.systolic_max, b.predose.systolic_max);
   EXPECT_EQ(a.predose.diastolic_max, b.predose.diastolic_max);
   EXPECT_EQ(a.predose.require_reading, b.predose.require_reading);
@@ -330,6 +332,9 @@ TEST(LoadProfileText, FullProfileIsParsedIntoItsFields) {
   const auto result = load_profile_text(R"(
 name: Test profile
 baseline_window_min: 15
+baseline:
+  min_readings: {heart_rate: 5, nibp_systolic: 2}
+  max_spread: {spo2: 3.5, nibp_diastolic: 15}
 predose:
   systolic_max: 150.5
   diastolic_max: 95
@@ -392,6 +397,11 @@ escalation:
   EXPECT_EQ(p.id, "test");
   EXPECT_EQ(p.name, "Test profile");
   EXPECT_EQ(p.baseline_window_ms, 15 * minutes_ms);
+  EXPECT_EQ(p.baseline.min_readings[static_cast<std::size_t>(vital_kind::heart_rate)], 5);
+  EXPECT_EQ(p.baseline.min_readings[static_cast<std::size_t>(vital_kind::nibp_systolic)], 2);
+  EXPECT_EQ(p.baseline.min_readings[static_cast<std::size_t>(vital_kind::spo2)], 3);  // the default
+  EXPECT_EQ(p.baseline.max_spread[static_cast<std::size_t>(vital_kind::spo2)], 3.5);
+  EXPECT_EQ(p.baseline.max_spread[static_cast<std::size_t>(vital_kind::nibp_diastolic)], 15);
   EXPECT_EQ(p.predose.systolic_max, 150.5);
   EXPECT_EQ(p.predose.diastolic_max, 95);
   EXPECT_FALSE(p.predose.require_reading);
@@ -544,6 +554,9 @@ INSTANTIATE_TEST_SUITE_P(
         problem_case{"bad_priority", "technical:\n  cuff_priority: urgent\n", "technical.cuff_priority", "urgent"},
         // bounds
         problem_case{"baseline_window_zero", "baseline_window_min: 0\n", "baseline_window_min", "range"},
+        problem_case{"baseline_min_zero", "baseline:\n  min_readings: {spo2: 0}\n", "baseline.min_readings.spo2", "range"},
+        problem_case{"baseline_spread_negative", "baseline:\n  max_spread: {spo2: -1}\n", "baseline.max_spread.spo2", "range"},
+        problem_case{"baseline_unknown_kind", "baseline:\n  max_spread: {temperature: 1}\n", "baseline.max_spread.temperature", "unknown"},
         problem_case{"observation_short", "discharge:\n  observation_min: 10\n", "discharge.observation_min", "range"},
         problem_case{"spo2_min_above_100", "discharge:\n  spo2_min: 101\n", "discharge.spo2_min", "range"},
         problem_case{"bp_band_negative", "discharge:\n  bp_band_percent: -5\n", "discharge.bp_band_percent", "range"},

@@ -427,7 +427,7 @@ TEST(EngineBpConfirmation, ConfirmedConditionStillWaitsForTheRuleDelay) {
 // --- relative rules --------------------------------------------------------------------------------
 
 
-TEST(EngineRelative, RiseOverTheMeanOfTheBaselineWindowAfterTheDose) {
+TEST(EngineRelative, RiseOverTheMedianOfTheBaselineWindowAfterTheDose) {
   rig r(with_rules({rise_rule("systolic_rise", vital_kind::nibp_systolic, 40)}));
   r.open();
   r.feed(vital_kind::nibp_systolic, 100, t0 + 1 * min_);   // outside the 10-min window before the dose
@@ -462,7 +462,7 @@ TEST(EngineRelative, NotEvaluatedBeforeTheDose) {
   EXPECT_EQ(r.current(), phase::baseline);
 }
 
-TEST(EngineRelative, BaselineIsTheMeanOfValidSamplesOnly) {
+TEST(EngineRelative, BaselineIsTheMedianOfUsableSamplesOnly) {
   rig r(with_rules({rise_rule("hr_rise", vital_kind::heart_rate, 30, 20 * s_)}));
   r.open();
   const millis dose = t0 + 20 * min_;
