@@ -467,8 +467,10 @@ void artefact(builder& b, label_kind k, millis t) {
       const auto n = static_cast<std::size_t>(per_second ? rng.integer(3, 40) : rng.integer(1, 3));
       const auto which = b.next(kind, 0, t, n);
       for (auto i : which) b.taint(i).value = 0;
-      artefact_label(b, label_kind::zero_no_signal, fmt::format("{} x {} reading(s), quality ok", model::name(kind), n),
-                     kind, 0, which);
+      const std::string run = per_second ? (n < 10 ? "3-9 s" : n < 30 ? "10-29 s" : "30-40 s")
+                                         : (n == 1 ? "1 reading" : "2-3 readings");
+      artefact_label(b, label_kind::zero_no_signal, fmt::format("{} 0 for {}, quality ok", model::name(kind), run), kind, 0,
+                     which);
       break;
     }
   }
