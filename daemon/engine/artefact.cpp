@@ -27,18 +27,20 @@ namespace {
 /// How far a rate is outside 50-110 per minute (0 inside).
 double off_normal(double rate) { return std::max({0.0, 50.0 - rate, rate - 110.0}); }
 
-/// The latest current usable value of `kind` from any source (the one applied last).
-std::optional<double> current_value(const chair_state& c, vital_kind kind) {
-  std::optional<double> out;
-  millis applied = 0;
+/// The latest current usable value of `kind` from any source (the one applied last), unless
+/// that source's latest sample of the kind was judged an artefact: a stream in dispute is no
+/// reference (a real change seen by both rates would otherwise judge each against the other).
+std::optional<double> reference_value(const chair_state& c, vital_kind kind) {
+  const source_state* from = nullptr;
   for (const auto& src : c.sources) {
     const auto& v = src.latest[slot(kind)];
-    if (v && current(c, src, kind) && (!out || v->heard > applied)) {
-      out = v->value;
-      applied = v->heard;
-    }
+    if (v && current(c, src, kind) && (from == nullptr || v->heard > from->latest[slot(kind)]->heard)) from = &src;
   }
-  return out;
+  if (from == nullptr) return std::nullopt;
+  const double value = from->latest[slot(kind)]->value;
+  const auto& sent = from->last_sent[slot(kind)];
+  if (sent && *sent != value) return std::nullopt;
+  return value;
 }
 
 double step_of(const artefact_rules& a, vital_kind kind) {
@@ -98,7 +100,7 @@ artefact_reason judge(const chair_state& c, const source_state& src, const model
   if (a.zero_is_no_signal && s.value == 0) return artefact_reason::zero_no_signal;
   if (is_cuff(s.kind)) return judge_cuff(a, src, s);
   if (s.kind == vital_kind::heart_rate || s.kind == vital_kind::pulse_rate) {
-    const auto other = current_value(c, s.kind == vital_kind::heart_rate ? vital_kind::pulse_rate : vital_kind::heart_rate);
+    const auto other = reference_value(c, s.kind == vital_kind::heart_rate ? vital_kind::pulse_rate : vital_kind::heart_rate);
     if (other && std::abs(s.value - *other) > a.rate_disagreement_bpm && off_normal(s.value) > off_normal(*other)) {
       return artefact_reason::rates_disagree;
     }

@@ -601,8 +601,7 @@ engine::profile before_profile() {
   auto p = engine::generic_profile();
   for (auto& r : p.limits) r.min_readings = 1;
   p.news2.min_readings = 1;
-  // Artefact judgement in context: once the engine has a switch for it, turn it off here so that
-  // "before" stays the engine before issue 13.
+  p.artefacts.enabled = false;  // no artefact judgement in context (alarms.md 3.6)
   return p;
 }
 
@@ -759,7 +758,18 @@ std::vector<verdict> unexplained_stale(const session& s, const std::vector<event
   std::vector<verdict> out;
   for (const auto& e : events) {
     if (e.type != event_type::alarm_raised || e.rule.rfind("stale_", 0) != 0) continue;
+    // A run of zeros ("no signal", judged artefacts that keep no stream alive: alarms.md 3.6) as
+    // long as the stream's freshness limit is a stream without readings, and stale.
+    const auto stale_rule_of = [](model::vital_kind k) {
+      return k == model::vital_kind::spo2               ? "stale_spo2"
+             : k == model::vital_kind::respiratory_rate ? "stale_respiratory_rate"
+                                                        : "stale_heart_rate";
+    };
+    const millis every = interval(s.rate);
     const bool explained = std::any_of(s.labels.begin(), s.labels.end(), [&](const label& l) {
+      if (l.kind == label_kind::zero_no_signal) {
+        return e.rule == stale_rule_of(l.vital) && e.at >= l.start && e.at <= l.end + every;
+      }
       return l.expected == e.rule && e.at >= l.start && e.at <= l.deadline;
     });
     if (!explained) {
