@@ -36,7 +36,7 @@ std::optional<double> reference_value(const chair_state& c, vital_kind kind) {
     const auto& v = src.latest[slot(kind)];
     if (v && current(c, src, kind) && (from == nullptr || v->heard > from->latest[slot(kind)]->heard)) from = &src;
   }
-  if (from == nullptr) return std::nullopt;
+  if (from == nullptr || !undisputed(c, *from, kind)) return std::nullopt;
   const double value = from->latest[slot(kind)]->value;
   const auto& sent = from->last_sent[slot(kind)];
   if (sent && *sent != value) return std::nullopt;

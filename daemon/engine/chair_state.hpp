@@ -59,6 +59,7 @@ struct limit_state {
   int readings = 0;        // consecutive readings beyond the limit (cuff: each within confirm_within)
   millis last_beyond = 0;
   int inside = 0;          // consecutive readings back inside the hysteresis
+  bool via_pulse = false;  // a heart-rate rule read from the oximeter's pulse rate (alarms.md 5.8)
   bool held = false;       // beyond at some evaluation and not back inside the hysteresis since
 };
 

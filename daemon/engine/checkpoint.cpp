@@ -80,6 +80,7 @@ void put(v1::LimitCheckpoint& out, const std::string& rule, const limit_state& l
   out.set_last_beyond_ms(l.last_beyond);
   out.set_held(l.held);
   out.set_inside(l.inside);
+  out.set_via_pulse(l.via_pulse);
 }
 
 /// Limit states follow their rule by id, so a profile edited between runs keeps what still applies.
@@ -93,6 +94,7 @@ std::vector<limit_state> get(const google::protobuf::RepeatedPtrField<v1::LimitC
       out[i].last_beyond = l.last_beyond_ms();
       out[i].held = l.held();
       out[i].inside = l.inside();
+      out[i].via_pulse = l.via_pulse();
     }
   }
   return out;

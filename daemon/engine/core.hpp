@@ -58,6 +58,12 @@ std::optional<millis> cadence_of(const source_state& src, vital_kind kind);
 millis evidence_limit(const technical_rules& t, const source_state& src, vital_kind kind);
 /// Whether the source's latest usable value of `kind` is current at the chair's clock.
 bool current(const chair_state& c, const source_state& src, vital_kind kind);
+/// Current, and the source's latest sample of the kind was that usable value (not a flagged
+/// or judged sample since): a stream that can stand as a reference (alarms.md 3.6, 5.8).
+bool undisputed(const chair_state& c, const source_state& src, vital_kind kind);
+/// Whether some source has an undisputed ECG heart rate: the heart-rate rules read it, else the
+/// pulse rate (alarms.md 5.8).
+bool ecg_rate_current(const chair_state& c);
 /// How long a sample of `kind` from `src` stays fresh: `stale_intervals` times its cadence, or
 /// of the slowest cadence the profile supervises while its own is unknown, and never less than
 /// `stale_after_ms` (alarms.md 3.5).

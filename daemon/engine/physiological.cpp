@@ -25,6 +25,12 @@ bool held_by_any(const chair_state& c, std::size_t rule) {
                      [&](const source_state& src) { return src.limits[rule].held; });
 }
 
+/// The kind a source's state of a rule rests on: the pulse rate for a heart-rate rule read from
+/// the oximeter (5.8), else the rule's own.
+vital_kind evidence_kind(const limit_rule& rule, const limit_state& st) {
+  return st.via_pulse ? vital_kind::pulse_rate : rule.kind;
+}
+
 std::size_t sources_on(const chair_state& c, std::size_t rule) {
   return static_cast<std::size_t>(std::count_if(c.sources.begin(), c.sources.end(),
                                                 [&](const source_state& src) { return src.limits[rule].cond.on; }));
@@ -64,8 +70,9 @@ void update_scored(chair_state& c, condition& cond, bool on, double value, milli
   }
 }
 
-std::string limit_text(const limit_rule& r, double value, const session_state& s) {
-  const auto kind = model::name(r.kind);
+std::string limit_text(const limit_rule& r, double value, const session_state& s, vital_kind read = vital_kind::heart_rate,
+                       bool via_pulse = false) {
+  const auto kind = model::name(via_pulse ? read : r.kind);
   if (r.relative) {
     return fmt::format("{} {:+.0f} {} from baseline {:.0f}", kind, value, model::unit(r.kind),
                        s.baseline[slot(r.kind)].value_or(0));
@@ -102,8 +109,9 @@ millis due(core&, chair_state& c) {
       }
       // A source's state of a rule lasts as long as its evidence (5.7).
       if (st.cond.on || st.held) {
-        const auto& v = src.latest[slot(rule.kind)];
-        consider(v ? v->heard + evidence_limit(p.technical, src, rule.kind) : c.now);
+        const auto k = evidence_kind(rule, st);
+        const auto& v = src.latest[slot(k)];
+        consider(v ? v->heard + evidence_limit(p.technical, src, k) : c.now);
       }
     }
   }
@@ -130,7 +138,7 @@ void fire(core& e, chair_state& c) {
     bool expired = false;
     for (auto& src : c.sources) {
       auto& st = src.limits[i];
-      if ((st.cond.on || st.held) && !current(c, src, rule.kind)) {
+      if ((st.cond.on || st.held) && !current(c, src, evidence_kind(rule, st))) {
         st = {};
         expired = true;
       }
@@ -146,16 +154,18 @@ void fire(core& e, chair_state& c) {
     if (core::find_alarm(s, rule.id)) continue;
     // Any source's confirmed condition raises the alarm; the one that started first gives its value.
     std::optional<condition> due;
+    bool due_via_pulse = false;
     const std::size_t on = sources_on(c, i);
     for (const auto& src : c.sources) {
       const auto& cond = src.limits[i].cond;
       if (confirmed(src.limits[i], rule, on) && cond.since + rule.delay_ms <= now && (!due || cond.since < due->since)) {
         due = cond;
+        due_via_pulse = src.limits[i].via_pulse;
       }
     }
     if (due) {
-      e.raise(c, rule.id, alarm_kind::physiological, rule.level, due->value, limit_text(rule, due->value, s),
-              rule.latching);
+      e.raise(c, rule.id, alarm_kind::physiological, rule.level, due->value,
+              limit_text(rule, due->value, s, vital_kind::pulse_rate, due_via_pulse), rule.latching);
     }
   }
   // Emergency first: when both come due together, only the emergency alarm is raised.
@@ -176,15 +186,26 @@ void fire(core& e, chair_state& c) {
 void evaluate_limits(core& e, chair_state& c, source_state& src, vital_kind kind, double value) {
   auto& s = *c.s;
   const profile& p = *s.prof;
+  // Heart-rate rules read the best rate there is (5.8): the ECG's, else the oximeter's pulse.
+  const bool pulse_for_heart = kind == vital_kind::pulse_rate && !ecg_rate_current(c);
   for (std::size_t i = 0; i < p.limits.size(); ++i) {
     const auto& rule = p.limits[i];
-    if (rule.kind != kind || !rule_active_in(rule, s.current)) continue;
+    const bool via_pulse = pulse_for_heart && rule.kind == vital_kind::heart_rate;
+    if ((rule.kind != kind && !via_pulse) || !rule_active_in(rule, s.current)) continue;
+    if (kind == vital_kind::heart_rate) {
+      // The ECG rate is back: states read from the pulse rate end.
+      for (auto& other : c.sources) {
+        if (other.limits[i].via_pulse) other.limits[i] = {};
+      }
+    }
     double v = value;
     if (rule.relative) {
       if (!s.baseline[slot(kind)]) continue;
       v = value - *s.baseline[slot(kind)];
     }
     auto& st = src.limits[i];
+    if (st.via_pulse != via_pulse) st = {};  // a state rests on one kind of reading
+    st.via_pulse = via_pulse;
     const bool beyond = rule.inclusive ? (rule.high && v >= *rule.high) || (rule.low && v <= *rule.low)
                                        : (rule.high && v > *rule.high) || (rule.low && v < *rule.low);
     // Consecutive readings beyond; for a cuff rule with confirmation, each within its window.

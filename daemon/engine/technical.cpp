@@ -42,6 +42,17 @@ bool current(const chair_state& c, const source_state& src, vital_kind kind) {
   return v && v->heard + evidence_limit(c.s->prof->technical, src, kind) > c.now;
 }
 
+bool undisputed(const chair_state& c, const source_state& src, vital_kind kind) {
+  const auto& v = src.latest[slot(kind)];
+  const auto& last = src.last_time[slot(kind)];
+  return current(c, src, kind) && last && *last == v->at;
+}
+
+bool ecg_rate_current(const chair_state& c) {
+  return std::any_of(c.sources.begin(), c.sources.end(),
+                     [&](const source_state& src) { return undisputed(c, src, vital_kind::heart_rate); });
+}
+
 namespace technical {
 namespace {
 

@@ -835,3 +835,52 @@ TEST(EngineConfirmation, News2CountsScoringsAtDistinctTimesToRaiseAndToClear) {
 
 }  // namespace
 }  // namespace vigil::engine::testing
+
+namespace vigil::engine::testing {
+namespace {
+
+// --- one heart rate from several sources (alarms.md 5.8) ------------------------------------------
+// Found on recorded data: with the ECG leads off and the oximeter reporting a pulse of 143-149,
+// no tachycardia alarm: the heart-rate rules watched the ECG rate only.
+
+TEST(EngineHeartRateSource, WithoutACurrentEcgRateTheHeartRateRulesReadThePulseRate) {
+  rig r(with_rules({high_rule("hr_critical", vital_kind::heart_rate, 140, 30 * s_, priority::high)}));
+  r.open();
+  for (int i = 1; i <= 60; ++i) r.eng.on_sample(r.chair, sample(vital_kind::pulse_rate, 148, t0 + i * s_), "oximeter");
+  const auto raised = of_type(r.take(), event_type::alarm_raised, "hr_critical");
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].at, t0 + 31 * s_);
+  EXPECT_EQ(raised[0].text, "pulse_rate 148 bpm above 140") << "the alarm names the rate it read";
+}
+
+TEST(EngineHeartRateSource, ACurrentEcgRateIsReadAndThePulseRateIsNot) {
+  rig r(with_rules({high_rule("hr_critical", vital_kind::heart_rate, 140, 30 * s_, priority::high)}));
+  r.open();
+  for (int i = 1; i <= 60; ++i) {
+    r.eng.on_sample(r.chair, sample(vital_kind::heart_rate, 80, t0 + i * s_), "monitor");
+    r.eng.on_sample(r.chair, sample(vital_kind::pulse_rate, 148, t0 + i * s_ + 100), "oximeter");
+  }
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised, "hr_critical"), 0u) << "the ECG rate stands";
+}
+
+TEST(EngineHeartRateSource, EcgLeadsOffHandTheRulesToThePulseAndTheEcgTakesThemBack) {
+  rig r(with_rules({high_rule("hr_high", vital_kind::heart_rate, 120, 10 * s_)}));
+  r.open();
+  r.eng.on_sample(r.chair, sample(vital_kind::heart_rate, 80, t0 + 1 * s_), "monitor");
+  // Leads off: the ECG's samples are flagged, so its rate is no longer a reference at once.
+  for (int i = 2; i <= 30; ++i) {
+    r.eng.on_sample(r.chair, sample(vital_kind::heart_rate, 0, t0 + i * s_, quality::sensor_off), "monitor");
+    r.eng.on_sample(r.chair, sample(vital_kind::pulse_rate, 135, t0 + i * s_ + 100), "oximeter");
+  }
+  const auto raised = of_type(r.take(), event_type::alarm_raised, "hr_high");
+  ASSERT_EQ(raised.size(), 1u);
+  EXPECT_EQ(raised[0].at, t0 + 12 * s_ + 100);
+  // The ECG comes back, normal: the pulse's state ends and the alarm clears.
+  r.eng.on_sample(r.chair, sample(vital_kind::heart_rate, 82, t0 + 31 * s_), "monitor");
+  const auto cleared = of_type(r.take(), event_type::alarm_cleared, "hr_high");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].text, "heart_rate back to 82");
+}
+
+}  // namespace
+}  // namespace vigil::engine::testing
