@@ -56,6 +56,19 @@ void expect_same(const engine::profile& a, const engine::profile& b) {
   EXPECT_EQ(a.baseline_window_ms, b.baseline_window_ms);
   EXPECT_EQ(a.baseline.min_readings, b.baseline.min_readings);
   EXPECT_EQ(a.baseline.max_spread, b.baseline.max_spread);
+  EXPECT_EQ(a.artefacts.enabled, b.artefacts.enabled);
+  EXPECT_EQ(a.artefacts.zero_is_no_signal, b.artefacts.zero_is_no_signal);
+  EXPECT_EQ(a.artefacts.rate_disagreement_bpm, b.artefacts.rate_disagreement_bpm);
+  EXPECT_EQ(a.artefacts.spo2_step, b.artefacts.spo2_step);
+  EXPECT_EQ(a.artefacts.heart_step, b.artefacts.heart_step);
+  EXPECT_EQ(a.artefacts.respiratory_step, b.artefacts.respiratory_step);
+  EXPECT_EQ(a.artefacts.systolic_min, b.artefacts.systolic_min);
+  EXPECT_EQ(a.artefacts.diastolic_min, b.artefacts.diastolic_min);
+  EXPECT_EQ(a.artefacts.mean_min, b.artefacts.mean_min);
+  EXPECT_EQ(a.artefacts.pulse_pressure_min, b.artefacts.pulse_pressure_min);
+  EXPECT_EQ(a.artefacts.pulse_pressure_max, b.artefacts.pulse_pressure_max);
+  EXPECT_EQ(a.artefacts.cuff_reading_ms, b.artefacts.cuff_reading_ms);
+  EXPECT_EQ(a.news2.min_readings, b.news2.min_readings);
   EXPECT_EQ(a.predose.systolic_max, b.predose.systolic_max);
   EXPECT_EQ(a.predose.diastolic_max, b.predose.diastolic_max);
   EXPECT_EQ(a.predose.require_reading, b.predose.require_reading);
@@ -96,6 +109,7 @@ void expect_same(const engine::profile& a, const engine::profile& b) {
     EXPECT_EQ(r.latching, s.latching);
     EXPECT_EQ(r.inclusive, s.inclusive);
     EXPECT_EQ(r.confirm_readings, s.confirm_readings);
+    EXPECT_EQ(r.min_readings, s.min_readings);
     EXPECT_EQ(r.confirm_within_ms, s.confirm_within_ms);
     EXPECT_EQ(r.phases, s.phases);
   }
@@ -554,6 +568,14 @@ INSTANTIATE_TEST_SUITE_P(
         problem_case{"bad_priority", "technical:\n  cuff_priority: urgent\n", "technical.cuff_priority", "urgent"},
         // bounds
         problem_case{"baseline_window_zero", "baseline_window_min: 0\n", "baseline_window_min", "range"},
+        problem_case{"artefact_step_zero", "artefacts:\n  spo2_step: 0\n", "artefacts.spo2_step", "range"},
+        problem_case{"artefact_pulse_pressure_crossed",
+                     "artefacts:\n  pulse_pressure_min: 60\n  pulse_pressure_max: 60\n",
+                     "artefacts.pulse_pressure_min", "below"},
+        problem_case{"rule_min_readings_zero",
+                     "limits:\n  - {id: x, vital: spo2, low: 90, priority: low, min_readings: 0}\n",
+                     "limits[0].min_readings", "range"},
+        problem_case{"news2_min_readings_big", "news2:\n  min_readings: 11\n", "news2.min_readings", "range"},
         problem_case{"baseline_min_zero", "baseline:\n  min_readings: {spo2: 0}\n", "baseline.min_readings.spo2", "range"},
         problem_case{"baseline_spread_negative", "baseline:\n  max_spread: {spo2: -1}\n", "baseline.max_spread.spo2", "range"},
         problem_case{"baseline_unknown_kind", "baseline:\n  max_spread: {temperature: 1}\n", "baseline.max_spread.temperature", "unknown"},
