@@ -30,6 +30,7 @@ inline constexpr std::uint32_t known = sensor_off | artifact | low_perfusion | i
 // 3.6), with the reason's number (engine::artefact_reason) in bits 8-15.
 inline constexpr std::uint32_t judged_artefact = 1u << 16;
 inline constexpr unsigned reason_shift = 8;
+inline constexpr std::uint32_t reason_bits = 0xffu << reason_shift;
 }  // namespace quality
 
 /// One measurement as Vigil keeps it.

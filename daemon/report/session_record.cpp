@@ -98,7 +98,8 @@ std::vector<dose_record> doses(std::span<const engine::event> events) {
 }
 
 bool usable(const model::vital_sample& s) noexcept {
-  return (s.quality & (model::quality::sensor_off | model::quality::artifact | model::quality::implausible)) == 0;
+  return (s.quality & (model::quality::sensor_off | model::quality::artifact | model::quality::implausible |
+                       model::quality::judged_artefact)) == 0;
 }
 
 std::span<const model::vital_sample> series(const session_record& r, model::vital_kind kind) {
@@ -203,7 +204,13 @@ std::string quality_names(std::uint32_t quality) {
   add(model::quality::artifact, "artifact");
   add(model::quality::low_perfusion, "low_perfusion");
   add(model::quality::implausible, "implausible");
-  const std::uint32_t unknown = quality & ~model::quality::known;
+  // Set by vigild: judged an artefact in context, with the reason (alarms.md 3.6).
+  if ((quality & model::quality::judged_artefact) != 0) {
+    const auto reason = static_cast<engine::artefact_reason>((quality >> model::quality::reason_shift) & 0xffu);
+    if (!out.empty()) out += '|';
+    out += fmt::format("judged_artefact:{}", engine::name(reason));
+  }
+  const std::uint32_t unknown = quality & ~(model::quality::known | model::quality::judged_artefact | model::quality::reason_bits);
   if (unknown != 0) {
     if (!out.empty()) out += '|';
     out += fmt::format("0x{:x}", unknown);

@@ -162,6 +162,16 @@ TEST(Csv, VitalsHaveOneRowPerSample) {
   EXPECT_NE(rows[4].find(",bpm,artifact|implausible,0"), std::string::npos) << rows[4];
 }
 
+// A sample the engine judged an artefact (alarms.md 3.6) was drawn and exported as a usable
+// value: the report knew only the device's flags.
+TEST(Csv, ASampleJudgedAnArtefactIsShownAsSuchWithItsReason) {
+  auto r = make_record();
+  r.vitals[3].quality = model::quality::judged_artefact | (3u << model::quality::reason_shift);
+  const auto rows = lines(export_vitals_csv(r));
+  EXPECT_NE(rows[4].find(",bpm,judged_artefact:impossible_step,0"), std::string::npos) << rows[4];
+  EXPECT_FALSE(usable(r.vitals[3]));
+}
+
 TEST(Csv, EventsAreQuotedAndNeutralised) {
   auto r = make_record("=cmd|'/c calc'!A1", "BP high, \"recheck\"\nin 5 min");
   r.events.front().who = "@nurse";
