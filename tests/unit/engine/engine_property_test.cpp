@@ -451,7 +451,7 @@ const char* policy_name(policy p) {
 struct run_result {
   std::vector<event> events;
   checker check;
-  std::size_t outcomes[5] = {};
+  std::size_t outcomes[std::tuple_size_v<engine::outcome_counts>] = {};
 };
 
 void apply(engine& eng, input& in, std::vector<event>& events, bool resolve, std::map<std::string, std::uint64_t>& advisories,
@@ -578,7 +578,7 @@ struct totals {
   std::size_t events = 0;
   std::size_t raised = 0;
   std::size_t ready = 0;  // sessions that reached "ready for discharge assessment"
-  std::size_t outcomes[5] = {};
+  std::size_t outcomes[std::tuple_size_v<engine::outcome_counts>] = {};
   std::map<event_type, std::size_t> by_type;
   std::set<std::string> rules;
 };
@@ -593,7 +593,7 @@ void check_stream(std::uint32_t seed, int chairs, int length, bool calm, totals&
   ++t.streams;
   t.events += ref.events.size();
   t.raised += ref.check.raised();
-  for (std::size_t i = 0; i < 5; ++i) t.outcomes[i] += ref.outcomes[i];
+  for (std::size_t i = 0; i < std::size(t.outcomes); ++i) t.outcomes[i] += ref.outcomes[i];
   for (const auto& e : ref.events) {
     ++t.by_type[e.type];
     if (e.type == event_type::phase_changed && e.to == phase::ready) ++t.ready;
@@ -631,7 +631,7 @@ TEST(EngineProperty, RandomStreamsKeepTheInvariantsAndDoNotDependOnAdvanceGranul
   EXPECT_GT(t.raised, 2000u);
   EXPECT_GT(t.outcomes[static_cast<std::size_t>(sample_outcome::applied)], 10000u);
   for (const auto o : {sample_outcome::not_evaluated, sample_outcome::no_session, sample_outcome::out_of_order,
-                       sample_outcome::duplicate}) {
+                       sample_outcome::duplicate, sample_outcome::artefact}) {
     EXPECT_GT(t.outcomes[static_cast<std::size_t>(o)], 100u) << static_cast<int>(o);
   }
   for (int type = 1; type <= 13; ++type) {
