@@ -37,10 +37,7 @@ std::optional<double> reference_value(const chair_state& c, vital_kind kind) {
     if (v && current(c, src, kind) && (from == nullptr || v->heard > from->latest[slot(kind)]->heard)) from = &src;
   }
   if (from == nullptr || !undisputed(c, *from, kind)) return std::nullopt;
-  const double value = from->latest[slot(kind)]->value;
-  const auto& sent = from->last_sent[slot(kind)];
-  if (sent && *sent != value) return std::nullopt;
-  return value;
+  return from->latest[slot(kind)]->value;
 }
 
 double step_of(const artefact_rules& a, vital_kind kind) {

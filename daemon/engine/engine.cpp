@@ -230,7 +230,7 @@ sample_outcome engine::on_sample(std::string_view chair, const model::vital_samp
 
 engine::outcome_counts engine::on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
                                           std::string_view source, std::vector<judged_sample>* judged) {
-    outcome_counts counts{};
+  outcome_counts counts{};
   auto& c = state_->chair(chair);  // one lookup for the whole batch
   if (judged != nullptr) judged->clear();
   for (std::size_t i = 0; i < samples.size(); ++i) {

@@ -94,8 +94,7 @@ millis due(core&, chair_state& c) {
   // one (the look is the costly part, and this runs on every sample).
   for (std::size_t i = 0; i < p.limits.size(); ++i) {
     const auto& rule = p.limits[i];
-    std::size_t on = 0;
-    for (const auto& src : c.sources) on += src.limits[i].cond.on ? 1 : 0;
+    const std::size_t on = sources_on(c, i);
     bool looked = false;
     bool active = false;
     for (const auto& src : c.sources) {
