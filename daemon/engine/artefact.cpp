@@ -50,29 +50,38 @@ double step_of(const artefact_rules& a, vital_kind kind) {
   }
 }
 
-/// The same source's part of the same cuff reading: its latest usable value of `kind`, if its
-/// sample time is within the reading's span of `at`.
-std::optional<double> cuff_part(const source_state& src, vital_kind kind, millis at, millis span) {
+/// A cuff part below any pressure a cuff can measure on a living patient.
+bool below_floor(const artefact_rules& a, vital_kind kind, double v) {
+  switch (kind) {
+    case vital_kind::nibp_systolic: return v < a.systolic_min;
+    case vital_kind::nibp_diastolic: return v < a.diastolic_min;
+    case vital_kind::nibp_mean: return v < a.mean_min;
+    default: return false;
+  }
+}
+
+/// The part of kind `kind` of the cuff reading `s` belongs to: a sample of that kind sent with `s`
+/// in its batch, as usable, neither 0 (no signal) nor below its floor, within the reading's span
+/// of `s` (the nearest in time, the first on a tie); else the source's latest usable value of
+/// the kind if its sample time is within the span.
+std::optional<double> cuff_part(const artefact_rules& a, const source_state& src, const model::vital_sample& s,
+                                std::span<const model::vital_sample> batch, vital_kind kind) {
+  const model::vital_sample* best = nullptr;
+  for (const auto& p : batch) {
+    if (p.kind != kind || !usable(p) || (a.zero_is_no_signal && p.value == 0) || below_floor(a, kind, p.value)) continue;
+    const millis d = std::abs(p.time_ms - s.time_ms);
+    if (d <= a.cuff_reading_ms && (best == nullptr || d < std::abs(best->time_ms - s.time_ms))) best = &p;
+  }
+  if (best != nullptr) return best->value;
   const auto& v = src.latest[slot(kind)];
-  if (!v || std::abs(v->at - at) > span) return std::nullopt;
+  if (!v || std::abs(v->at - s.time_ms) > a.cuff_reading_ms) return std::nullopt;
   return v->value;
 }
 
-artefact_reason judge_cuff(const artefact_rules& a, const source_state& src, const model::vital_sample& s) {
-  const double v = s.value;
-  switch (s.kind) {
-    case vital_kind::nibp_systolic:
-      if (v < a.systolic_min) return artefact_reason::cuff_implausible;
-      break;
-    case vital_kind::nibp_diastolic:
-      if (v < a.diastolic_min) return artefact_reason::cuff_implausible;
-      break;
-    case vital_kind::nibp_mean:
-      if (v < a.mean_min) return artefact_reason::cuff_implausible;
-      break;
-    default: return artefact_reason::none;
-  }
-  auto part = [&](vital_kind k) { return k == s.kind ? std::optional<double>(v) : cuff_part(src, k, s.time_ms, a.cuff_reading_ms); };
+artefact_reason judge_cuff(const artefact_rules& a, const source_state& src, const model::vital_sample& s,
+                           std::span<const model::vital_sample> batch) {
+  if (below_floor(a, s.kind, s.value)) return artefact_reason::cuff_implausible;
+  auto part = [&](vital_kind k) { return k == s.kind ? std::optional<double>(s.value) : cuff_part(a, src, s, batch, k); };
   const auto sys = part(vital_kind::nibp_systolic);
   const auto dia = part(vital_kind::nibp_diastolic);
   const auto mean = part(vital_kind::nibp_mean);
@@ -91,11 +100,12 @@ bool usable(const model::vital_sample& s) {
   return (s.quality & (quality::artifact | quality::implausible | quality::sensor_off)) == 0;
 }
 
-artefact_reason judge(const chair_state& c, const source_state& src, const model::vital_sample& s) {
+artefact_reason judge(const chair_state& c, const source_state& src, const model::vital_sample& s,
+                      std::span<const model::vital_sample> batch) {
   const auto& a = c.s->prof->artefacts;
   if (!a.enabled) return artefact_reason::none;
   if (a.zero_is_no_signal && s.value == 0) return artefact_reason::zero_no_signal;
-  if (is_cuff(s.kind)) return judge_cuff(a, src, s);
+  if (is_cuff(s.kind)) return judge_cuff(a, src, s, batch);
   if (s.kind == vital_kind::heart_rate || s.kind == vital_kind::pulse_rate) {
     const auto other = reference_value(c, s.kind == vital_kind::heart_rate ? vital_kind::pulse_rate : vital_kind::heart_rate);
     if (other && std::abs(s.value - *other) > a.rate_disagreement_bpm && off_normal(s.value) > off_normal(*other)) {

@@ -21,6 +21,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,8 +109,10 @@ struct core {
   void condition_gone(chair_state& c, alarm_rec& a, std::string_view why);
 
   // --- the sample path and the timer loop (engine.cpp) ---
+  /// `batch` is the device batch the sample came in (empty: a batch of one), for the parts of a
+  /// cuff reading sent together (alarms.md 3.6).
   sample_outcome on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id,
-                           artefact_reason* why = nullptr);
+                           artefact_reason* why = nullptr, std::span<const model::vital_sample> batch = {});
   source_state& source(chair_state& c, std::string_view id);
   /// The earliest moment any timer of the chair's session is due; `never` if none.
   millis earliest_due(chair_state& c);
@@ -172,8 +175,10 @@ namespace artefact {
 /// (artefact, implausible, sensor off) are kept for the record and drive none.
 bool usable(const model::vital_sample& s);
 /// Judges, in an open session, a sample its device sent as usable against its context
-/// (alarms.md 3.6): why it is an artefact, or `none`. Looks, changes nothing.
-artefact_reason judge(const chair_state& c, const source_state& src, const model::vital_sample& s);
+/// (alarms.md 3.6): why it is an artefact, or `none`. `batch` is the device batch `s` came in
+/// (`s` among it, or empty): the other parts of a cuff reading sent with it. Looks, changes nothing.
+artefact_reason judge(const chair_state& c, const source_state& src, const model::vital_sample& s,
+                      std::span<const model::vital_sample> batch);
 }  // namespace artefact
 
 namespace physiological {

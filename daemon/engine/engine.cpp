@@ -154,7 +154,7 @@ source_state& core::source(chair_state& c, std::string_view id) {
 }
 
 sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample, std::string_view source_id,
-                               artefact_reason* why) {
+                               artefact_reason* why, std::span<const model::vital_sample> batch) {
   touch(c);
   auto& src = source(c, source_id);
   const auto k = slot(sample.kind);
@@ -171,7 +171,7 @@ sample_outcome core::on_sample(chair_state& c, const model::vital_sample& sample
   src.heard = c.now;
   // Usable as its device sent it, and, in a session, not judged an artefact in context (3.6).
   const bool sent_good = artefact::usable(sample);
-  const artefact_reason judged = sent_good && c.s ? artefact::judge(c, src, sample) : artefact_reason::none;
+  const artefact_reason judged = sent_good && c.s ? artefact::judge(c, src, sample, batch) : artefact_reason::none;
   if (why != nullptr) *why = judged;
   if (sent_good) src.last_sent[k] = sample.value;
   const bool good = sent_good && judged == artefact_reason::none;
@@ -235,7 +235,7 @@ engine::outcome_counts engine::on_samples(std::string_view chair, std::span<cons
   if (judged != nullptr) judged->clear();
   for (std::size_t i = 0; i < samples.size(); ++i) {
     artefact_reason why = artefact_reason::none;
-    const auto outcome = state_->on_sample(c, samples[i], source, &why);
+    const auto outcome = state_->on_sample(c, samples[i], source, &why, samples);
     ++counts[static_cast<std::size_t>(outcome)];
     if (judged != nullptr && why != artefact_reason::none) judged->push_back({i, why});
   }

@@ -214,7 +214,8 @@ class engine {
 
   /// How many samples of a batch met each outcome, indexed by sample_outcome.
   using outcome_counts = std::array<std::uint32_t, 6>;
-  /// Feeds a batch of samples from one source for one chair, in order; the same as on_sample for each.
+  /// Feeds a batch of samples from one source for one chair, in order; the same as on_sample for
+  /// each, except that the parts of a cuff reading in the batch are judged together (alarms.md 3.6).
   /// With `judged`, the samples judged artefacts are listed there (cleared first).
   outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
                             std::string_view source = {}, std::vector<judged_sample>* judged = nullptr);

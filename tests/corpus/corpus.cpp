@@ -25,6 +25,8 @@ constexpr millis pre_roll = 6 * minute;          // the monitor streams before t
 constexpr millis cuff_every = 5 * minute;
 constexpr millis cuff_horizon = 20 * minute;     // generic cuff_interval + cuff_grace (alarms.md 3.4)
 constexpr millis ack_after = 60 * sec;
+/// A device message: a source's samples within this of each other are fed as one batch.
+constexpr millis batch_span = 50;
 constexpr millis never = std::numeric_limits<millis>::max();
 
 // Session counts per group and cadence: enough for 200 artefacts of each kind and 40 true events.
@@ -289,7 +291,12 @@ void true_event(builder& b, int variant, millis t) {
       const auto n = static_cast<std::size_t>(b.rng().integer(2, 3));
       const auto sys = b.next(vital_kind::nibp_systolic, 0, t, n);
       set_values(b, sys, 185, 198);
-      set_values(b, b.next(vital_kind::nibp_diastolic, 0, t, n), 92, 104);
+      const auto dia = b.next(vital_kind::nibp_diastolic, 0, t, n);
+      set_values(b, dia, 92, 104);
+      const auto mean = b.next(vital_kind::nibp_mean, 0, t, n);  // the cuff's mean follows its parts
+      for (std::size_t j = 0; j < n; ++j) {
+        b.at(mean[j]).value = std::round(b.at(dia[j]).value + (b.at(sys[j]).value - b.at(dia[j]).value) / 3);
+      }
       auto l = event_label(b, label_kind::hypertensive_response, "systolic 185-198 on repeat readings",
                            vital_kind::nibp_systolic, 0, sys, "systolic_high");
       l.due = b.limit_due(l.expected, vital_kind::nibp_systolic, 0, l.start);
@@ -621,6 +628,7 @@ std::vector<event> run(const session& s, const engine::profile& p, bool with_art
   const std::string sources[2] = {std::string(monitor), std::string(oximeter)};
   const millis first = s.samples.empty() ? s.open_at : s.samples.front().sample.time_ms;
   eng.on_device(s.chair, true, first);
+  std::vector<model::vital_sample> batch;
   int step = 0;  // 0 open, 1 dose, 2 close, 3 done
   millis tick = first;
   std::size_t i = 0;
@@ -630,8 +638,16 @@ std::vector<event> run(const session& s, const engine::profile& p, bool with_art
     const millis tc = step == 0 ? s.open_at : step == 1 ? s.dose_at : s.close_at;
     const millis ta = next_ack < acks.size() ? acks[next_ack].first : never;
     if (ts <= tc && ts <= tick && ts <= ta && ts != never) {  // at one instant: samples, commands, tick, acks
-      const auto& it = s.samples[i++];
-      eng.on_sample(s.chair, with_artefacts || it.artefact < 0 ? it.sample : it.clean, sources[it.source]);
+      // One device message: the source's samples within batch_span of the first, as a monitor
+      // sends the numerics of one moment (and the parts of a cuff reading) together.
+      const std::size_t from = s.samples[i].source;
+      batch.clear();
+      for (; i < s.samples.size() && s.samples[i].source == from && s.samples[i].sample.time_ms - ts <= batch_span; ++i) {
+        const auto& it = s.samples[i];
+        if (!with_artefacts && it.artefact >= 0 && !it.replaces) continue;
+        batch.push_back(with_artefacts || it.artefact < 0 ? it.sample : it.clean);
+      }
+      eng.on_samples(s.chair, batch, sources[from]);
     } else if (tc <= tick && tc <= ta) {
       if (step == 0) eng.apply(engine::open_session{s.chair, "patient-" + s.id, p.id, "nurse-a"}, tc);
       if (step == 1) eng.apply(engine::mark_dose{s.chair, "iv", "0.5 mg/kg over 40 min", "dr-b"}, tc);

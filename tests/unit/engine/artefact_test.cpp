@@ -152,6 +152,44 @@ TEST(EngineArtefactJudgement, ACuffPartThatCannotBeAPressureOrContradictsItsRead
   EXPECT_EQ(r.feed(vital_kind::nibp_diastolic, 45, next + 1 * min_), sample_outcome::applied);
 }
 
+// A cuff reading sent as one batch is judged as a whole: when its first part (the systolic) is
+// the wrong one, the parts after it cannot save it, so it is judged with them. Found on the
+// labelled corpus: systolic 86 under a mean of 98 raised systolic alarms.
+TEST(EngineArtefactJudgement, ACuffReadingSentTogetherIsJudgedAsAWhole) {
+  auto p = judging_profile();
+  p.limits.push_back(low_rule("sys_low", vital_kind::nibp_systolic, 90, 0));
+  rig r(p);
+  r.open();
+  const millis at = t0 + 5 * min_;
+  const std::vector<model::vital_sample> reading{sample(vital_kind::nibp_systolic, 86, at),
+                                                 sample(vital_kind::nibp_diastolic, 81, at + 1),
+                                                 sample(vital_kind::nibp_mean, 98, at + 2)};
+  std::vector<engine::judged_sample> judged;
+  const auto counts = r.eng.on_samples(r.chair, reading, "", &judged);
+  EXPECT_EQ(counts[static_cast<std::size_t>(sample_outcome::artefact)], 3u);
+  ASSERT_EQ(judged.size(), 3u);
+  for (const auto& j : judged) EXPECT_EQ(j.reason, artefact_reason::cuff_inconsistent);
+  EXPECT_EQ(count(r.take(), event_type::alarm_raised), 0u);
+  // A consistent reading in one batch is applied whole; an implausible part does not stand
+  // against the others (a diastolic of 10 says nothing about the systolic).
+  const millis next = at + 5 * min_;
+  const std::vector<model::vital_sample> good{sample(vital_kind::nibp_systolic, 86, next),
+                                              sample(vital_kind::nibp_diastolic, 10, next + 1),
+                                              sample(vital_kind::nibp_mean, 70, next + 2)};
+  r.eng.on_samples(r.chair, good, "", &judged);
+  ASSERT_EQ(judged.size(), 1u);
+  EXPECT_EQ(judged[0].index, 1u);
+  EXPECT_EQ(judged[0].reason, artefact_reason::cuff_implausible);
+  EXPECT_TRUE(r.alarm("sys_low"));
+  // Parts sent one per batch are judged against the parts already received: the systolic of
+  // such a reading goes through (alarms.md 3.6, protocol.md: send a reading's parts together).
+  rig apart(p);
+  apart.open();
+  EXPECT_EQ(apart.feed(vital_kind::nibp_systolic, 86, at), sample_outcome::applied);
+  EXPECT_EQ(apart.feed(vital_kind::nibp_diastolic, 81, at + 1), sample_outcome::artefact);
+  EXPECT_TRUE(apart.alarm("sys_low"));
+}
+
 TEST(EngineArtefactJudgement, JudgedSamplesDoNotReviveALatchedAlarmOrEnterTheBaseline) {
   auto p = judging_profile();
   p.limits[3].latching = true;  // spo2_low
