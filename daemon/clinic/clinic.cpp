@@ -113,6 +113,20 @@ void clinic::link_changed(std::string_view device_id, std::string_view chair_id,
   }
 }
 
+void clinic::cadences_declared(std::string_view device_id, std::string_view chair_id,
+                               std::span<const ingest::declared_cadence> cadences) {
+  // Every streamed kind: the declared interval, or 0 to withdraw an earlier Hello's.
+  for (const auto kind : {model::vital_kind::heart_rate, model::vital_kind::pulse_rate, model::vital_kind::spo2,
+                          model::vital_kind::respiratory_rate}) {
+    engine::millis every = 0;
+    for (const auto& c : cadences) {
+      if (c.kind == kind) every = c.interval_ms;
+    }
+    engine_.declare_cadence(chair_id, device_id, kind, every);
+  }
+  publish();  // a declaration changes the chair's state: its checkpoint goes with the next write
+}
+
 engine::millis clinic::now_for(std::string_view chair) const {
   auto it = anchors_.find(chair);
   if (it == anchors_.end()) {

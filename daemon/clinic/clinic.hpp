@@ -62,6 +62,8 @@ class clinic final : public ingest::sample_sink {
 
   void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override;
   void link_changed(std::string_view device_id, std::string_view chair_id, bool up) override;
+  void cadences_declared(std::string_view device_id, std::string_view chair_id,
+                         std::span<const ingest::declared_cadence> cadences) override;
 
   /// Moves chairs' session time forward by the wall clock: the next 1/`slices` of the chairs
   /// with a session (all of them by default), so that a large clinic's timers need not hold the

@@ -153,8 +153,10 @@ struct source_state {
   std::vector<limit_state> limits;
   std::array<condition, sensor_count> sensor_off{};
   std::array<millis, sensor_count> sensor_heard{};
-  // How often it sends each kind, learned from every sample, with or without a session.
+  // How often it sends each kind, learned from every sample, with or without a session, and as
+  // its device declared it (0: not declared).
   std::array<cadence_record, kind_slots> cadence{};
+  std::array<millis, kind_slots> declared{};
   // Kinds (bit = wire number) it has sent while the open session was open; reset when one opens.
   std::uint32_t session_kinds = 0;
 };

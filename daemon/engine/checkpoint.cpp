@@ -114,6 +114,12 @@ void put(v1::SourceCheckpoint& out, const source_state& src, const session_state
     ki.set_kind(static_cast<std::uint32_t>(k));
     for (const auto interval : src.cadence[k].in_order()) ki.add_intervals_ms(interval);
   }
+  for (std::size_t k = 1; k < kind_slots; ++k) {
+    if (src.declared[k] == 0) continue;
+    auto& ki = *out.add_declared();
+    ki.set_kind(static_cast<std::uint32_t>(k));
+    ki.add_intervals_ms(src.declared[k]);
+  }
   out.set_session_kinds(src.session_kinds);
   if (s == nullptr) return;
   for (std::size_t i = 0; i < src.limits.size(); ++i) put(*out.add_limits(), s->prof->limits[i].id, src.limits[i]);
@@ -235,6 +241,13 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
           if (ki.intervals_ms(i) <= 0) return fmt::format("a cadence interval of kind {} is not positive", ki.kind());
           src.cadence[ki.kind()].add(ki.intervals_ms(i));
         }
+      }
+      for (const auto& ki : from.declared()) {
+        if (!valid_kind(ki.kind())) return fmt::format("unknown vital kind {}", ki.kind());
+        if (ki.intervals_ms_size() != 1 || ki.intervals_ms(0) <= 0) {
+          return fmt::format("the declared cadence of kind {} is not one positive interval", ki.kind());
+        }
+        src.declared[ki.kind()] = ki.intervals_ms(0);
       }
       src.session_kinds = from.session_kinds();
     }

@@ -51,7 +51,8 @@ inline millis horizon(const technical_rules& t, sensor which) {
 
 const std::vector<escalation_tier>& tiers_for(const profile& p, priority level);
 
-/// The source's cadence for `kind`: the upper median of its kept intervals; none before its
+/// The source's cadence for `kind`: the upper median of its kept intervals; its device's declared
+/// cadence while it has none; none before its
 /// second sample (alarms.md 3.5).
 std::optional<millis> cadence_of(const source_state& src, vital_kind kind);
 /// How long a source's usable value of `kind` stands as evidence: its freshness limit, or for the

@@ -242,6 +242,25 @@ engine::outcome_counts engine::on_samples(std::string_view chair, std::span<cons
   return counts;
 }
 
+void engine::declare_cadence(std::string_view chair, std::string_view source, model::vital_kind kind, millis interval) {
+  auto& st = *state_;
+  auto& c = st.chair(chair);
+  const auto k = static_cast<std::size_t>(kind);
+  if (k < 1 || k >= detail::kind_slots || detail::is_cuff(kind)) return;  // the cuff keeps its own schedule (7.4)
+  const millis every = std::max<millis>(interval, 0);
+  if (every == 0) {  // a withdrawal: a source the chair does not know has nothing to withdraw
+    const auto known = std::find_if(c.sources.begin(), c.sources.end(), [&](const auto& s) { return s.id == source; });
+    if (known == c.sources.end() || known->declared[k] == 0) return;
+    known->declared[k] = 0;
+    st.touch(c);
+    return;
+  }
+  auto& src = st.source(c, source);
+  if (src.declared[k] == every) return;
+  src.declared[k] = every;
+  st.touch(c);
+}
+
 void engine::on_device(std::string_view chair, bool connected, millis at) {
   auto& st = *state_;
   auto& c = st.chair(chair);

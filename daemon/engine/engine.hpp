@@ -219,6 +219,10 @@ class engine {
   /// With `judged`, the samples judged artefacts are listed there (cleared first).
   outcome_counts on_samples(std::string_view chair, std::span<const model::vital_sample> samples,
                             std::string_view source = {}, std::vector<judged_sample>* judged = nullptr);
+  /// `source`, serving `chair`, declares that it sends `kind` every `interval` ms (its Hello,
+  /// alarms.md 3.5); 0 withdraws a declaration. Stands in for the learned cadence until the
+  /// source's second sample of the kind. Raises nothing; moves no clock.
+  void declare_cadence(std::string_view chair, std::string_view source, model::vital_kind kind, millis interval);
   /// The chair's monitor connected or disconnected at `at`.
   void on_device(std::string_view chair, bool connected, millis at);
   /// Whether the session timeline is being saved. While it is not, every open session (and

@@ -24,8 +24,11 @@ sensor sensor_of(vital_kind k) {
 }
 
 std::optional<millis> cadence_of(const source_state& src, vital_kind kind) {
+  // What arrives decides; a declaration stands in until the second sample shows it.
   const auto& rec = src.cadence[slot(kind)];
-  return rec.count == 0 ? std::nullopt : std::optional<millis>(rec.median);
+  if (rec.count > 0) return rec.median;
+  if (const millis d = src.declared[slot(kind)]; d > 0) return d;
+  return std::nullopt;
 }
 
 millis freshness(const technical_rules& t, const source_state& src, vital_kind kind) {

@@ -92,6 +92,11 @@ void device_protocol::on_hello(const v1::Hello& hello) {
   // A device that moved to another chair no longer serves its old one.
   if (!admitted.left_chair.empty()) ctx_.sink.link_changed(device_->device_id, admitted.left_chair, false);
   ctx_.sink.link_changed(device_->device_id, device_->chair_id, true);
+  std::vector<declared_cadence> cadences;
+  for (const auto& c : hello.cadences()) {
+    cadences.push_back({static_cast<model::vital_kind>(c.kind()), static_cast<std::int64_t>(c.interval_ms())});
+  }
+  ctx_.sink.cadences_declared(device_->device_id, device_->chair_id, cadences);
   ctx_.log.info("[C{}] device '{}' for chair '{}' connected ({}); resumes after seq {}", id_,
                 device_->device_id, device_->chair_id,
                 hello.software().empty() ? std::string("no software info") : log::clip(hello.software(), max_logged_software),

@@ -23,6 +23,26 @@ admission refused(int code, std::string reason) {
   return out;
 }
 
+constexpr std::uint32_t min_declared_interval_ms = 100;
+constexpr std::uint32_t max_declared_interval_ms = 3'600'000;
+
+/// Why a Hello's declared cadences cannot be taken (protocol.md 4.1), or empty.
+std::string cadence_error(const v1::Hello& hello) {
+  std::uint32_t seen = 0;
+  for (const auto& c : hello.cadences()) {
+    const int kind = c.kind();
+    if (kind != v1::HEART_RATE && kind != v1::PULSE_RATE && kind != v1::SPO2 && kind != v1::RESPIRATORY_RATE) {
+      return fmt::format("cadences: kind {} is not heart rate, pulse rate, SpO2 or respiratory rate", kind);
+    }
+    if ((seen & (1u << kind)) != 0) return fmt::format("cadences: kind {} is declared twice", kind);
+    seen |= 1u << kind;
+    if (c.interval_ms() < min_declared_interval_ms || c.interval_ms() > max_declared_interval_ms) {
+      return fmt::format("cadences: interval {} ms of kind {} is outside 100 ms to 1 h", c.interval_ms(), kind);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 bool device_registry::connected(const std::string& device_id) const {
@@ -87,6 +107,7 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
   if (!net::same_secret(hello.token(), credential->token)) {
     return refused(ErrorCode::BAD_TOKEN, fmt::format("wrong token for device '{}'", hello.device_id()));
   }
+  if (auto why = cadence_error(hello); !why.empty()) return refused(ErrorCode::BAD_CADENCE, std::move(why));
   if (!model::valid_chair_id(hello.chair_id())) {
     return refused(ErrorCode::BAD_CHAIR, "chair_id must be 1 to 64 printable ASCII characters");
   }

@@ -12,6 +12,12 @@ namespace vigil::ingest {
 
 struct device_state;
 
+/// How often a device says it sends one kind (Hello.cadences, protocol.md 4.1).
+struct declared_cadence {
+  model::vital_kind kind = model::vital_kind::heart_rate;
+  std::int64_t interval_ms = 0;
+};
+
 /// One accepted batch, valid only during sample_sink::submit.
 struct batch_view {
   std::string_view device_id;
@@ -33,6 +39,15 @@ class sample_sink {
   /// `storage_failed(epoch)`), with the device's epoch at submit, on the ingest thread, for
   /// batches of one device in the order they were submitted.
   virtual void submit(const batch_view& batch, const std::shared_ptr<device_state>& device) = 0;
+
+  /// A device serving `chair_id` was admitted with these declared cadences (its Hello's, checked:
+  /// streamed kinds only, each at most once); called on every admitted Hello, after link_changed.
+  virtual void cadences_declared(std::string_view device_id, std::string_view chair_id,
+                                 std::span<const declared_cadence> cadences) {
+    (void)device_id;
+    (void)chair_id;
+    (void)cadences;
+  }
 
   /// A device serving `chair_id` connected (up) or lost its last connection (down).
   virtual void link_changed(std::string_view device_id, std::string_view chair_id, bool up) {

@@ -86,6 +86,22 @@ TEST(Clinic, TicksCarrySessionTimeBetweenSamples) {
   EXPECT_TRUE(r.has_alarm("stale_spo2"));
 }
 
+TEST(Clinic, CadencesDeclaredInAHelloJudgeAStreamFromItsFirstReading) {
+  // One reading each, then silence: declared 1 s, stale after the 30 s floor; undeclared, the
+  // cadence is unknown and three of the slowest intervals the profile supervises stand in.
+  for (const bool declared : {true, false}) {
+    rig r;
+    std::vector<ingest::declared_cadence> cadences;
+    if (declared) cadences = {{vital_kind::heart_rate, 1000}, {vital_kind::spo2, 1000}};
+    r.c.cadences_declared("dev-1", "chair-1", cadences);
+    r.send({{t0 + 1000, 97, vital_kind::spo2, 0}, {t0 + 1000, 70, vital_kind::heart_rate, 0}});
+    r.steady += 45 * 1000;
+    r.c.tick();
+    EXPECT_EQ(r.has_alarm("stale_heart_rate"), declared) << declared;
+    EXPECT_EQ(r.has_alarm("stale_spo2"), declared) << declared;
+  }
+}
+
 TEST(Clinic, SlicedTicksReachEveryChairOnceARound) {
   rig r;
   // Chairs 1 to 5 with sessions (chair-1 from the rig), each with a sample at the same moment.

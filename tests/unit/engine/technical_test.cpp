@@ -250,6 +250,70 @@ TEST(EngineCadence, TheCadenceSurvivesARestart) {
   EXPECT_EQ(raised(restored.take_events(), "stale_heart_rate"), 1u);
 }
 
+// A device that declares its cadence in its Hello (protocol.md 4.1) is judged by it until its
+// stream shows its real cadence (alarms.md 3.5).
+TEST(EngineCadence, ADeclaredCadenceStandsInUntilTheStreamShowsItsOwn) {
+  // Declared 1 s: a stream that stops after its first reading is stale after 30 s, not 180 s.
+  rig declared(stale_profile());
+  declared.eng.declare_cadence(declared.chair, "", vital_kind::heart_rate, 1 * s_);
+  declared.eng.declare_cadence(declared.chair, "", vital_kind::spo2, 1 * s_);
+  declared.open(t0);
+  declared.feed(vital_kind::heart_rate, 72, t0 + 1 * s_);
+  declared.feed(vital_kind::spo2, 97, t0 + 1 * s_);
+  ASSERT_TRUE(raised_exactly_at(declared, "stale_heart_rate", t0 + 31 * s_));
+  // Undeclared, the same stream is given three of the slowest intervals the profile supervises.
+  rig learned(stale_profile());
+  learned.open(t0);
+  learned.feed(vital_kind::heart_rate, 72, t0 + 1 * s_);
+  learned.feed(vital_kind::spo2, 97, t0 + 1 * s_);
+  ASSERT_TRUE(raised_exactly_at(learned, "stale_heart_rate", t0 + 181 * s_));
+
+  // Checked against what arrives: declared 1 s, sent once a minute, it floods nothing.
+  rig wrong(stale_profile());
+  wrong.eng.declare_cadence(wrong.chair, "", vital_kind::heart_rate, 1 * s_);
+  wrong.eng.declare_cadence(wrong.chair, "", vital_kind::spo2, 1 * s_);
+  wrong.open(t0);
+  for (millis t = t0 + 1 * s_; t <= t0 + 20 * min_; t += 1 * min_) {
+    wrong.advance(t - 1);
+    wrong.feed(vital_kind::heart_rate, 72, t);
+    wrong.feed(vital_kind::spo2, 97, t + 1);
+  }
+  const auto ev = wrong.take();
+  // Only the first reading is judged by the declaration: stale once, 30 s after it, back at
+  // the second reading; from then on the learned 60 s cadence holds.
+  EXPECT_EQ(raised(ev, "stale_heart_rate"), 1u) << describe(ev);
+  EXPECT_EQ(raised(ev, "stale_spo2"), 1u);
+  EXPECT_EQ(raised(ev, "stream_too_slow"), 0u);
+
+  // A declaration slower than the profile supervises says so at the stream's first reading.
+  rig slow(stale_profile());
+  slow.eng.declare_cadence(slow.chair, "", vital_kind::spo2, 5 * min_);
+  slow.open(t0);
+  slow.feed(vital_kind::spo2, 97, t0 + 1 * s_);
+  const auto too_slow = first(slow.take(), event_type::alarm_raised, "stream_too_slow");
+  ASSERT_TRUE(too_slow);
+  EXPECT_EQ(too_slow->at, t0 + 1 * s_);
+  EXPECT_EQ(too_slow->text, "spo2 arrives every 300 s, slower than the 60 s this profile supervises");
+  // The cuff keeps its own schedule: a declaration for it changes nothing.
+  const auto before = slow.eng.checkpoint(slow.chair);
+  slow.eng.declare_cadence(slow.chair, "", vital_kind::nibp_systolic, 5 * min_);
+  EXPECT_EQ(slow.eng.checkpoint(slow.chair), before);
+}
+
+TEST(EngineCadence, ADeclaredCadenceSurvivesARestart) {
+  rig r(stale_profile());
+  r.eng.declare_cadence(r.chair, "monitor", vital_kind::heart_rate, 1 * s_);
+  r.open(t0);
+  const auto saved = r.eng.checkpoint(r.chair);
+  engine restored({stale_profile()});
+  ASSERT_TRUE(restored.restore(saved, "test").restored);
+  restored.on_sample(r.chair, sample(vital_kind::heart_rate, 72, t0 + 1 * s_), "monitor");
+  restored.advance(t0 + 31 * s_ - 1);
+  EXPECT_EQ(raised(restored.take_events(), "stale_heart_rate"), 0u);
+  restored.advance(t0 + 31 * s_);
+  EXPECT_EQ(raised(restored.take_events(), "stale_heart_rate"), 1u);
+}
+
 // --- sensor off --------------------------------------------------------------------------------------
 
 

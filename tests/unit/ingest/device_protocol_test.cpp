@@ -68,6 +68,14 @@ class recording_sink final : public sample_sink {
     links.push_back(fmt::format("{} {} {}", device_id, chair_id, up ? "up" : "down"));
   }
 
+  void cadences_declared(std::string_view device_id, std::string_view chair_id,
+                         std::span<const declared_cadence> cadences) override {
+    std::string line = fmt::format("{} {}", device_id, chair_id);
+    for (const auto& c : cadences) line += fmt::format(" {}:{}", static_cast<int>(c.kind), c.interval_ms);
+    declared.push_back(line);
+  }
+  std::vector<std::string> declared;
+
   /// Reports stored every deferred batch up to and including `seq`.
   void store_through(std::uint64_t seq) {
     std::erase_if(pending, [seq](const deferred& p) {
@@ -148,6 +156,18 @@ std::vector<std::uint64_t> acks(const std::vector<v1::DaemonMessage>& out) {
 
 const std::string bay1_token = "bay1-secret-token";
 const std::string bay2_token = "bay2-secret-token";
+
+/// A Hello declaring cadences (kind, interval ms).
+v1::DeviceMessage hello_declaring(std::initializer_list<std::pair<v1::VitalKind, std::uint32_t>> cadences) {
+  auto m = hello("bay2-monitor", bay2_token, "chair-2");
+  for (const auto& [kind, interval] : cadences) {
+    auto& c = *m.mutable_hello()->add_cadences();
+    c.set_kind(kind);
+    c.set_interval_ms(interval);
+  }
+  return m;
+}
+
 const std::string sim_token = "sim-shared-token";
 
 /// One connection: its link and the protocol speaking over it.
@@ -306,7 +326,23 @@ INSTANTIATE_TEST_SUITE_P(
         refusal_case{"chair_mismatch", hello("bay1-monitor", bay1_token, "chair-2"), v1::BAD_CHAIR},
         refusal_case{"chair_missing", hello("bay2-monitor", bay2_token, ""), v1::BAD_CHAIR},
         refusal_case{"prefix_wrong_token", hello("sim-7", bay2_token, "chair-7"), v1::BAD_TOKEN},
-        refusal_case{"prefix_not_matching", hello("simulator", sim_token, "chair-7"), v1::UNKNOWN_DEVICE}));
+        refusal_case{"prefix_not_matching", hello("simulator", sim_token, "chair-7"), v1::UNKNOWN_DEVICE},
+        refusal_case{"cadence_of_a_cuff_kind", hello_declaring({{v1::NIBP_SYSTOLIC, 300'000}}), v1::BAD_CADENCE},
+        refusal_case{"cadence_of_no_kind", hello_declaring({{v1::VITAL_KIND_UNSPECIFIED, 1'000}}), v1::BAD_CADENCE},
+        refusal_case{"cadence_declared_twice", hello_declaring({{v1::SPO2, 1'000}, {v1::SPO2, 2'000}}), v1::BAD_CADENCE},
+        refusal_case{"cadence_too_fast", hello_declaring({{v1::HEART_RATE, 99}}), v1::BAD_CADENCE},
+        refusal_case{"cadence_too_slow", hello_declaring({{v1::HEART_RATE, 3'600'001}}), v1::BAD_CADENCE}));
+
+TEST_F(DeviceProtocol, DeclaredCadencesReachTheSinkWithEveryAdmittedHello) {
+  auto c = connect();
+  c->protocol.on_message(hello_declaring({{v1::HEART_RATE, 1'000}, {v1::RESPIRATORY_RATE, 3'600'000}}));
+  ASSERT_TRUE(c->protocol.streaming());
+  auto plain = connect();
+  plain->protocol.on_message(hello("bay1-monitor", bay1_token, "chair-1"));
+  ASSERT_TRUE(plain->protocol.streaming());
+  // Every admitted Hello, declaring or not: a device that stops declaring withdraws.
+  EXPECT_EQ(sink_.declared, (std::vector<std::string>{"bay2-monitor chair-2 1:1000 7:3600000", "bay1-monitor chair-1"}));
+}
 
 TEST_F(DeviceProtocol, PrefixCredentialAdmitsMatchingIds) {
   for (const std::string id : {"sim-7", "sim-bay-12"}) {
