@@ -6,7 +6,7 @@ import { api, ApiError, session } from './api.js';
 import { AlarmSound } from './audio.js';
 import { SessionDetail } from './detail.js';
 import { Feed, feedState } from './feed.js';
-import { duration, h, phaseNames, priorityOf, round, ruleName } from './format.js';
+import { duration, h, ignoredNote, phaseNames, priorityOf, round, ruleName } from './format.js';
 import { Clinic, priorityRank } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -175,7 +175,7 @@ function drawChairs() {
     if (!tile) {
       tile = h('article', { class: 'tile', 'data-chair': c.id },
         h('header', { class: 'tile-head' }), h('div', { class: 'tile-sub' }), h('div', { class: 'tile-times' }),
-        h('div', { class: 'tile-vitals' }), h('div', { class: 'tile-alarm' }));
+        h('div', { class: 'tile-vitals' }), h('div', { class: 'tile-notes' }), h('div', { class: 'tile-alarm' }));
     }
     if (tile.previousElementSibling !== previous || !tile.parentNode) {
       if (previous) previous.after(tile);
@@ -230,14 +230,22 @@ function drawTile(tile, c) {
   ]);
   patch(tile.querySelector('.tile-times'), times, () => h('span', {}, times));
 
+  // Values are the last usable ones (state.js); a sample flagged or judged an artefact since is
+  // named beside its vital and in the tile's notes, never shown as the value.
   const v = c.vitals;
   const bp = v.sys && v.dia ? `${round(v.sys.value)}/${round(v.dia.value)}` : '–';
-  const key = ['hr', 'spo2', 'sys', 'dia'].map((k) => (v[k] ? `${round(v[k].value)}@${v[k].time}` : '')).join('|');
+  const ignored = station.clinic.ignoredNow(c);
+  const notes = { hr: notesOf(ignored, ['hr']), spo2: notesOf(ignored, ['spo2']), bp: notesOf(ignored, ['sys', 'dia', 'map']) };
+  const key = ['hr', 'spo2', 'sys', 'dia'].map((k) => (v[k] ? `${round(v[k].value)}@${v[k].time}` : '')).join('|') +
+    JSON.stringify(notes);
   patch(tile.querySelector('.tile-vitals'), key, () => [
-    vital('HR', v.hr ? round(v.hr.value) : '–', 'bpm', c.trends.hr, 'hr'),
-    vital('SpO₂', v.spo2 ? round(v.spo2.value) : '–', '%', c.trends.spo2, 'spo2'),
-    vital('BP', bp, 'mmHg', c.trends.sys, 'bp'),
+    vital('HR', v.hr ? round(v.hr.value) : '–', 'bpm', c.trends.hr, 'hr', notes.hr),
+    vital('SpO₂', v.spo2 ? round(v.spo2.value) : '–', '%', c.trends.spo2, 'spo2', notes.spo2),
+    vital('BP', bp, 'mmHg', c.trends.sys, 'bp', notes.bp),
   ]);
+  const noteList = [...notes.hr, ...notes.spo2, ...notes.bp];
+  patch(tile.querySelector('.tile-notes'), JSON.stringify(noteList),
+    () => noteList.map((n) => h('div', { class: 'ignored-note', title: n }, n)));
 
   const alarmKey = !top ? `none|${ready}` : `${top.alarm_id}|${top.acknowledged}|${top.acknowledged_by}|${top.tier}|${top.responder}|` +
     `${count}|${top.condition}|${Boolean(paused)}|${station.busy.size}`;
@@ -256,23 +264,34 @@ function drawTile(tile, c) {
   });
 }
 
-function vital(label, value, unit, trend, cls) {
-  return h('div', { class: `vital vital-${cls}` },
+/// The notes of the chair's ignored samples of these vitals (state.js ignoredNow).
+function notesOf(ignored, keys) {
+  return keys.filter((k) => ignored[k]).map((k) => ignoredNote(k, ignored[k]));
+}
+
+function vital(label, value, unit, trend, cls, notes = []) {
+  const note = notes.join('; ');
+  return h('div', { class: `vital vital-${cls}`, 'data-ignored': note || null },
     h('span', { class: 'vital-label' }, label, h('small', {}, ` ${unit}`)),
-    h('span', { class: 'vital-value' }, value),
+    h('span', { class: 'vital-value-line' },
+      h('span', { class: 'vital-value' }, value),
+      note ? h('span', { class: 'ignored-mark', title: note, 'aria-label': note }, '◌') : null),
     sparkline(trend));
 }
 
+/// The trend of usable values only (state.js keeps no other): an ignored sample is never a
+/// point of the line.
 function sparkline(trend) {
   const w = 80;
   const hgt = 22;
   const svg = h('svg', { class: 'spark', viewBox: `0 0 ${w} ${hgt}`, 'aria-hidden': 'true', preserveAspectRatio: 'none' });
-  if (!trend || trend.length < 2) return svg;
-  const values = trend.map((p) => p.value);
+  const shown = (trend ?? []).filter((p) => Number.isFinite(p.value));
+  if (shown.length < 2) return svg;
+  const values = shown.map((p) => p.value);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   const span = hi - lo || 1;
-  const points = trend.map((p, i) => `${(i / (trend.length - 1)) * w},${hgt - 2 - ((p.value - lo) / span) * (hgt - 4)}`);
+  const points = shown.map((p, i) => `${(i / (shown.length - 1)) * w},${hgt - 2 - ((p.value - lo) / span) * (hgt - 4)}`);
   svg.append(h('polyline', { points: points.join(' ') }));
   return svg;
 }

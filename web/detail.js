@@ -3,8 +3,8 @@
 // session report. Reads the stored record (timeline.json) and keeps it current from the feed.
 
 import { api, ApiError, session as auth } from './api.js';
-import { clock, duration, eventNames, h, phaseNames, priorityOf, round, ruleName } from './format.js';
-import { vitalKinds } from './state.js';
+import { clock, duration, eventNames, h, ignoredNote, phaseNames, priorityOf, round, ruleName } from './format.js';
+import { usable, vitalKinds } from './state.js';
 
 const charts = [
   { title: 'Heart rate', unit: 'bpm', lines: [['hr', 'Heart rate'], ['pr', 'Pulse rate']], range: [40, 140] },
@@ -18,7 +18,7 @@ export class SessionDetail {
     this.el = el;
     this.id = id;
     this.ctx = ctx;
-    this.series = {};        // key -> [{t, v}]
+    this.series = {};        // key -> [{t, v, q}]: time, value, quality bits
     this.events = [];
     this.alarms = [];        // AlarmRecord from timeline.json
     this.stored = null;      // SessionSummary
@@ -68,7 +68,10 @@ export class SessionDetail {
     if (!t) return;
     for (const s of t.vitals ?? []) {
       const key = vitalKinds[s.kind];
-      if (key) this.series[key] = (s.points ?? []).map((p) => ({ t: Number(p.time_ms), v: Number(p.value ?? 0) }));
+      if (key) {
+        this.series[key] = (s.points ?? []).map((p) => ({ t: Number(p.time_ms), v: Number(p.value ?? 0), q: Number(p.quality ?? 0) }))
+          .filter((p) => Number.isFinite(p.v));
+      }
     }
     this.events = t.events ?? [];
     this.alarms = t.alarms ?? [];
@@ -103,7 +106,8 @@ export class SessionDetail {
       if (!key) continue;
       const list = (this.series[key] ??= []);
       const t = Number(v.time_ms);
-      if (!list.length || list[list.length - 1].t < t) list.push({ t, v: Number(v.value) });
+      const value = Number(v.value ?? 0);  // the feed's JSON leaves a value of 0 out
+      if (Number.isFinite(value) && (!list.length || list[list.length - 1].t < t)) list.push({ t, v: value, q: Number(v.quality ?? 0) });
     }
   }
 
@@ -239,10 +243,13 @@ export class SessionDetail {
     const width = Math.max(300, this.chartBox.clientWidth || 800);
     const end = Math.max(t.now, t.windowEnd || 0, t.opened + 60000);
     const count = Object.values(this.series).reduce((n, s) => n + s.length, 0);
-    const key = `${width}|${count}|${Math.floor(end / 30000)}|${this.alarms.length}|${t.dose}|${t.windowEnd}`;
+    // The live chair's ignored samples (state.js), named beside the last usable value.
+    const ignored = t.chairState ? this.ctx.clinic.ignoredNow(t.chairState) : {};
+    const notes = Object.fromEntries(Object.entries(ignored).map(([k, sample]) => [k, ignoredNote(k, sample)]));
+    const key = `${width}|${count}|${Math.floor(end / 30000)}|${this.alarms.length}|${t.dose}|${t.windowEnd}|${JSON.stringify(notes)}`;
     if (key === this.chartKey) return;
     this.chartKey = key;
-    const frame = { start: t.opened || this.firstPoint(), end, width, dose: t.dose, windowEnd: t.windowEnd, now: t.now };
+    const frame = { start: t.opened || this.firstPoint(), end, width, dose: t.dose, windowEnd: t.windowEnd, now: t.now, notes };
     this.chartBox.replaceChildren(...charts.filter((c) => c.lines.some(([k]) => this.series[k]?.length))
       .map((c) => chart(c, this.series, this.alarms, frame)));
     if (!this.chartBox.children.length) this.chartBox.append(h('p', { class: 'hint' }, 'No vitals recorded yet.'));
@@ -272,15 +279,24 @@ export class SessionDetail {
   }
 }
 
-/// One SVG chart: its lines (min/max per pixel column, so a spike is never lost), the dose,
+/// One SVG chart: its lines of usable samples (min/max per pixel column, so a spike is never
+/// lost), the samples flagged or judged artefacts as hollow marks apart from the lines, the dose,
 /// the observation window, the alarms and a time axis.
 function chart(spec, series, alarms, f) {
   const height = 150;
   const pad = { l: 44, r: 10, t: 10, b: 22 };
   const w = f.width;
   const x = (t) => pad.l + ((t - f.start) / Math.max(1, f.end - f.start)) * (w - pad.l - pad.r);
+  const good = {};
+  const flagged = {};
+  for (const [k] of spec.lines) {
+    good[k] = (series[k] ?? []).filter((p) => usable(p.q));
+    flagged[k] = (series[k] ?? []).filter((p) => !usable(p.q));
+  }
+  // The scale is the usable values' (an artefact of 0 would flatten the line): a mark off it
+  // sits on the chart's edge, its value in its title.
   let [lo, hi] = spec.range;
-  for (const [k] of spec.lines) for (const p of series[k] ?? []) { lo = Math.min(lo, p.v); hi = Math.max(hi, p.v); }
+  for (const [k] of spec.lines) for (const p of good[k]) { lo = Math.min(lo, p.v); hi = Math.max(hi, p.v); }
   const y = (v) => pad.t + (1 - (v - lo) / (hi - lo || 1)) * (height - pad.t - pad.b);
   const svg = h('svg', { class: 'chart', width: w, height, viewBox: `0 0 ${w} ${height}`, role: 'img',
     'aria-label': `${spec.title} over the session` });
@@ -297,8 +313,19 @@ function chart(spec, series, alarms, f) {
     svg.append(h('text', { class: 'axis', x: x(t), y: height - 6, 'text-anchor': 'middle' }, clock(t).slice(0, 5)));
   }
   spec.lines.forEach(([k, label], i) => {
-    const points = envelope(series[k] ?? [], x, y);
+    const points = envelope(good[k], x, y);
     if (points.length > 1) svg.append(h('polyline', { class: `line line-${i}`, points: points.join(' ') }, h('title', {}, label)));
+    // One hollow mark per pixel column and vital: never a point of the line.
+    const columns = new Set();
+    for (const p of flagged[k]) {
+      const cx = Math.round(x(p.t));
+      if (columns.has(cx)) continue;
+      columns.add(cx);
+      const off = p.v < lo || p.v > hi;
+      svg.append(h('circle', {
+        class: `artefact-mark mark-line-${i}${off ? ' off-scale' : ''}`, cx, cy: y(Math.min(hi, Math.max(lo, p.v))), r: 3.5,
+      }, h('title', {}, `${ignoredNote(k, { value: p.v, quality: p.q })} at ${clock(p.t)}`)));
+    }
   });
   if (f.dose) svg.append(h('line', { class: 'dose', x1: x(f.dose), x2: x(f.dose), y1: pad.t - 4, y2: height - pad.b }));
   for (const a of alarms) {
@@ -309,10 +336,11 @@ function chart(spec, series, alarms, f) {
       h('polygon', { points: `${ax - 5},${pad.t + 9} ${ax + 5},${pad.t + 9} ${ax},${pad.t}` }),
       h('title', {}, `${p.word}: ${a.text || ruleName(a.rule)} at ${clock(a.raised_ms)}`)));
   }
-  const legend = spec.lines.filter(([k]) => series[k]?.length).map(([k, label], i) => {
-    const last = series[k][series[k].length - 1];
-    return h('span', { class: `key key-${i}` }, `${label} ${round(last.v)}`);
-  });
+  // The last usable value of each line, and a note of a sample ignored since (live sessions).
+  const legend = spec.lines.flatMap(([k, label], i) => (series[k]?.length ? [
+    h('span', { class: `key key-${i}` }, `${label} ${good[k].length ? round(good[k][good[k].length - 1].v) : '–'}`),
+    f.notes[k] ? h('span', { class: 'ignored-note' }, `◌ ${f.notes[k]}`) : null,
+  ] : []));
   return h('figure', { class: 'chart-box' }, h('figcaption', {}, h('strong', {}, spec.title), ` (${spec.unit}) `, legend), svg);
 }
 

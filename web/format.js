@@ -73,3 +73,31 @@ export function ruleName(rule) {
 export function round(v, digits = 0) {
   return Number.isFinite(v) ? v.toFixed(digits) : '–';
 }
+
+/// The vitals by the station's keys (state.js vitalKinds), as a nurse names them.
+export const vitalNames = {
+  hr: 'HR', pr: 'Pulse', spo2: 'SpO₂', sys: 'BP systolic', dia: 'BP diastolic', map: 'BP mean', rr: 'Resp. rate',
+};
+
+/// Why the daemon judged a sample an artefact (docs/alarms.md 3.6), by the reason's number, in
+/// a nurse's words.
+export const judgedReasons = {
+  1: 'reads 0: no signal',
+  2: 'disagrees with the other heart rate',
+  3: 'impossible jump',
+  4: 'implausible cuff value',
+  5: 'cuff parts contradict each other',
+};
+
+/// The note for a sample not shown as its vital's value (a sample {value, quality}: quality
+/// bits as in state.js): "artefact ignored: SpO₂ 36 (impossible jump)", "SpO₂ sensor off".
+export function ignoredNote(key, sample) {
+  const name = vitalNames[key] ?? key;
+  const q = Number(sample.quality ?? 0);
+  if (q & 1) return `${name} sensor off`;
+  let why;
+  if (q & (1 << 16)) why = judgedReasons[(q >>> 8) & 0xff] ?? 'judged an artefact';
+  else if (q & 8) why = 'outside the plausible range';
+  else why = 'flagged by the monitor';
+  return `artefact ignored: ${name} ${round(Number(sample.value))} (${why})`;
+}

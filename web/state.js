@@ -2,16 +2,35 @@
 // short trend, built from the feed's snapshot and kept current by its events and vitals.
 // Plain data; app.js draws it.
 
+// The feed's JSON leaves out fields at their default: a value of 0, a quality of 0.
+const num = (v) => (v === undefined || v === null ? 0 : Number(v));
+
 export const vitalKinds = Object.freeze({
   HEART_RATE: 'hr', PULSE_RATE: 'pr', SPO2: 'spo2', NIBP_SYSTOLIC: 'sys', NIBP_DIASTOLIC: 'dia',
   NIBP_MEAN: 'map', RESPIRATORY_RATE: 'rr',
 });
 
-const trendLength = 90;  // values per vital kept for a tile's trend line
+/// Sample.quality bits: the device's QualityFlag (proto/vigil/v1/device.proto) and the daemon's
+/// judged-artefact bit with its reason in bits 8-15 (docs/alarms.md 3.6).
+export const quality = Object.freeze({
+  SENSOR_OFF: 1, ARTIFACT: 2, LOW_PERFUSION: 4, IMPLAUSIBLE: 8, JUDGED: 1 << 16, REASON_SHIFT: 8,
+});
+const unusableBits = quality.SENSOR_OFF | quality.ARTIFACT | quality.IMPLAUSIBLE | quality.JUDGED;
+
+/// Whether a sample may stand as its vital's value: as the engine takes it (alarms.md 3.2), low
+/// perfusion alone leaves it usable.
+export const usable = (q) => (num(q) & unusableBits) === 0;
+
+/// The reason number of a sample the daemon judged an artefact (1 to 5), 0 when it did not.
+export const judgedReason = (q) => ((num(q) & quality.JUDGED) ? (num(q) >>> quality.REASON_SHIFT) & 0xff : 0);
+
+/// How long a note about an ignored sample stays up when nothing follows it, on the chair's
+/// clock. A usable sample of the vital takes it away at once; another ignored one renews it.
+export const ignoredNoteMs = 60000;
+
+const trendLength = 90;  // usable values per vital kept for a tile's trend line
 const rank = { PRIORITY_HIGH: 3, PRIORITY_MEDIUM: 2, PRIORITY_LOW: 1 };
 export const priorityRank = (p) => rank[p] ?? 0;
-
-const num = (v) => (v === undefined || v === null ? 0 : Number(v));
 
 export class Clinic {
   constructor() {
@@ -23,7 +42,9 @@ export class Clinic {
   chair(id) {
     let c = this.chairs.get(id);
     if (!c) {
-      c = { id, session: null, advisory: null, vitals: {}, trends: {}, clock: 0, clockSeenAt: 0, responders: new Map() };
+      c = {
+        id, session: null, advisory: null, vitals: {}, ignored: {}, trends: {}, clock: 0, clockSeenAt: 0, responders: new Map(),
+      };
       this.chairs.set(id, c);
     }
     return c;
@@ -72,7 +93,16 @@ export class Clinic {
     for (const v of update.values ?? []) {
       const key = vitalKinds[v.kind];
       if (!key) continue;
-      const value = { value: Number(v.value), time: num(v.time_ms), quality: v.quality ?? 0 };
+      const value = { value: num(v.value), time: num(v.time_ms), quality: num(v.quality) };
+      this.seeTime(c, v.time_ms);
+      if (!Number.isFinite(value.value)) continue;
+      if (!usable(value.quality)) {
+        // Flagged by the device or judged an artefact by the daemon: the engine does not use it,
+        // so neither value nor trend takes it; the chair keeps it only to say it was ignored.
+        if (!c.ignored[key] || c.ignored[key].time <= value.time) c.ignored[key] = value;
+        continue;
+      }
+      if (c.ignored[key] && c.ignored[key].time <= value.time) delete c.ignored[key];
       const previous = c.vitals[key];
       c.vitals[key] = value;
       const trend = (c.trends[key] ??= []);
@@ -80,7 +110,6 @@ export class Clinic {
         trend.push(value);
         if (trend.length > trendLength) trend.shift();
       }
-      this.seeTime(c, v.time_ms);
     }
     this.changed(false);
   }
@@ -98,6 +127,7 @@ export class Clinic {
           phase: 'PHASE_BASELINE', opened_at_ms: e.at_ms,
         });
         c.trends = {};
+        c.ignored = {};
         break;
       case 'EVENT_TYPE_PHASE_CHANGED':
         if (s) s.phase = e.to_phase ?? 'PHASE_BASELINE';
@@ -204,6 +234,15 @@ export class Clinic {
     out.sort((x, y) => priorityRank(y.alarm.priority) - priorityRank(x.alarm.priority) ||
       Number(x.alarm.acknowledged) - Number(y.alarm.acknowledged) ||
       y.alarm.raised_at_ms - x.alarm.raised_at_ms || Number(y.alarm.alarm_id) - Number(x.alarm.alarm_id));
+    return out;
+  }
+
+  /// The chair's ignored samples still worth a note: {key: sample}, newest per vital, at most
+  /// ignoredNoteMs old on the chair's clock.
+  ignoredNow(c) {
+    const now = this.now(c);
+    const out = {};
+    for (const [key, sample] of Object.entries(c.ignored)) if (now - sample.time <= ignoredNoteMs) out[key] = sample;
     return out;
   }
 

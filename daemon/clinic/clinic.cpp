@@ -77,6 +77,20 @@ void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<inges
   publish(batch.arrived);
   ingest::batch_view forwarded = batch;
   forwarded.session = engine_.session_id(batch.chair_id);
+  if (!judged_.empty()) {
+    // The timeline keeps the judged samples marked too (the report and the station's charts
+    // read it), and the far-ahead ones, which were not evaluated, as they came.
+    if (!any_far) {
+      forwarded.samples = marked_;
+    } else {
+      stored_.assign(batch.samples.begin(), batch.samples.end());
+      std::size_t k = 0;
+      for (auto& s : stored_) {
+        if (s.time_ms <= horizon) s.quality = marked_[k++].quality;
+      }
+      forwarded.samples = stored_;
+    }
+  }
   if (vitals_observer_) vitals_observer_(batch.chair_id, forwarded.session, evaluate);
   next_.submit(forwarded, device);
 }

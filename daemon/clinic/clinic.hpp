@@ -157,6 +157,7 @@ class clinic final : public ingest::sample_sink {
   std::vector<model::vital_sample> plausible_;  // reused: a batch without its far-future samples
   std::vector<engine::engine::judged_sample> judged_;  // reused: the batch's samples judged artefacts
   std::vector<model::vital_sample> marked_;            // reused: the batch with its judged samples marked
+  std::vector<model::vital_sample> stored_;            // reused: the same with the far-ahead samples, to store
   std::map<std::string, std::set<std::string>, std::less<>> links_;  // chair -> connected device ids
   counters stats_;
   std::uint64_t next_event_id_ = 1;

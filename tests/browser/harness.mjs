@@ -1,10 +1,12 @@
 // Runs the real programs for the browser tests: vigild on 127.0.0.1 with every port 0 and a
 // temporary data_dir, vigil-sim feeding it, and Debian's Chromium driven by playwright-core.
 // Paths come from CTest (tests/browser/CMakeLists.txt): VIGILD, VIGIL_SIM, VIGIL_SOURCE_DIR,
-// VIGIL_ARTIFACTS (where screenshots are kept).
+// VIGIL_ARTIFACTS (where screenshots are kept). A Monitor sends chosen samples itself, for tests
+// that need exact values rather than a simulated patient.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -175,6 +177,143 @@ export class Sim {
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 3000);
     await this.exited;
     clearTimeout(timer);
+  }
+}
+
+// ---- a monitor on the device port: just enough of the protobuf wire format (docs/protocol.md) ----
+
+function varint(n) {
+  const out = [];
+  let v = Number(n);
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+const tag = (field, wire) => varint(field * 8 + wire);
+const lenField = (field, bytes) => [...tag(field, 2), ...varint(bytes.length), ...bytes];
+const strField = (field, s) => lenField(field, [...Buffer.from(s, 'utf8')]);
+const intField = (field, n) => (Number(n) === 0 ? [] : [...tag(field, 0), ...varint(n)]);
+function doubleField(field, d) {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(d);
+  return [...tag(field, 1), ...b];
+}
+
+/// The top-level fields of one protobuf message: [{field, value}], value a number or a Buffer.
+function fields(buf) {
+  const out = [];
+  let i = 0;
+  const readVarint = () => {
+    let v = 0;
+    let scale = 1;
+    for (;;) {
+      const b = buf[i++];
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 0x80;
+    }
+  };
+  while (i < buf.length) {
+    const key = readVarint();
+    const wire = key % 8;
+    const field = Math.floor(key / 8);
+    if (wire === 0) out.push({ field, value: readVarint() });
+    else if (wire === 2) {
+      const n = readVarint();
+      out.push({ field, value: buf.subarray(i, i + n) });
+      i += n;
+    } else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else throw new Error(`unexpected wire type ${wire}`);
+  }
+  return out;
+}
+
+/// VitalKind and QualityFlag of proto/vigil/v1/device.proto, and the daemon's judged bit.
+export const kinds = { HEART_RATE: 1, PULSE_RATE: 2, SPO2: 3, NIBP_SYSTOLIC: 4, NIBP_DIASTOLIC: 5, NIBP_MEAN: 6, RESPIRATORY_RATE: 7 };
+export const quality = { SENSOR_OFF: 1, ARTIFACT: 2, LOW_PERFUSION: 4, IMPLAUSIBLE: 8, JUDGED: 1 << 16 };
+
+/// A monitor on `chair` (device id `sim-…`, so the harness's device token admits it) that sends
+/// the samples a test chooses and waits for the daemon's ack of each batch.
+export class Monitor {
+  constructor(daemon, chair, deviceId = `sim-test-${chair}`) {
+    this.daemon = daemon;
+    this.chair = chair;
+    this.deviceId = deviceId;
+    this.seq = 0;
+    this.acked = 0;
+    this.errors = [];
+    this.pending = Buffer.alloc(0);
+  }
+
+  async connect() {
+    this.socket = net.connect(this.daemon.ports.ingest, '127.0.0.1');
+    this.socket.on('data', (chunk) => this.read(chunk));
+    this.socket.on('error', (e) => this.errors.push(e.message));
+    await new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    this.send(lenField(1, [...strField(1, this.deviceId), ...strField(2, tokens.device), ...intField(3, 1),
+      ...strField(4, this.chair), ...strField(5, 'vigil browser test monitor')]));
+    await until(() => this.welcomed || this.errors.length, `the daemon's welcome for ${this.deviceId}`, 5000);
+    if (!this.welcomed) throw new Error(`${this.deviceId}: ${this.errors.join('; ')}`);
+    this.seq = this.acked;
+    // A Ping now and then, so that a test's pauses never reach the daemon's idle timeout.
+    this.pinger = setInterval(() => this.send(lenField(3, intField(1, 1))), 5000);
+    return this;
+  }
+
+  read(chunk) {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    for (;;) {
+      let n = 0;
+      let scale = 1;
+      let i = 0;
+      for (; i < this.pending.length; ++i) {
+        n += (this.pending[i] & 0x7f) * scale;
+        scale *= 0x80;
+        if (this.pending[i] < 0x80) break;
+      }
+      if (i >= this.pending.length || this.pending.length < i + 1 + n) return;
+      const frame = this.pending.subarray(i + 1, i + 1 + n);
+      this.pending = this.pending.subarray(i + 1 + n);
+      for (const { field, value } of fields(frame)) {
+        const inner = Buffer.isBuffer(value) ? fields(value) : [];
+        if (field === 1) {
+          this.welcomed = true;
+          this.acked = inner.find((f) => f.field === 2)?.value ?? 0;
+        } else if (field === 2) {
+          this.acked = Math.max(this.acked, inner.find((f) => f.field === 1)?.value ?? 0);
+        } else if (field === 3) {
+          const message = inner.find((f) => f.field === 2)?.value;
+          this.errors.push(message ? message.toString('utf8') : `error code ${inner.find((f) => f.field === 1)?.value}`);
+        }
+      }
+    }
+  }
+
+  send(body) {
+    const bytes = Buffer.from(body);
+    this.socket.write(Buffer.from([...varint(bytes.length), ...bytes]));
+  }
+
+  /// One batch of samples [{kind: 'SPO2', value, time_ms, quality}]; resolves once acknowledged.
+  async samples(list) {
+    const seq = ++this.seq;
+    const samples = list.flatMap((s) => lenField(2, [...intField(1, kinds[s.kind]), ...doubleField(2, s.value),
+      ...intField(3, s.time_ms), ...intField(4, s.quality ?? 0)]));
+    this.send(lenField(2, [...intField(1, seq), ...samples]));
+    await until(() => this.acked >= seq || this.errors.length, `the ack of batch ${seq}`, 5000);
+    if (this.acked < seq) throw new Error(`${this.deviceId}: ${this.errors.join('; ')}`);
+  }
+
+  close() {
+    clearInterval(this.pinger);
+    this.socket?.end();
   }
 }
 

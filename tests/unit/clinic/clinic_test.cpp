@@ -17,9 +17,11 @@ class counting_sink final : public ingest::sample_sink {
  public:
   void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override {
     samples += batch.samples.size();
+    last.assign(batch.samples.begin(), batch.samples.end());
     device->mark_stored(batch.seq, device->epoch);
   }
   std::size_t samples = 0;
+  std::vector<model::vital_sample> last;  // the last batch stored
 };
 
 /// A clinic with hand-driven wall and monotonic clocks, and one chair with an open session.
@@ -58,6 +60,23 @@ TEST(Clinic, OneFarFutureTimestampDoesNotBlindTheChair) {
     r.send({{t0 + i * 1000, 80, vital_kind::spo2, 0}, {t0 + i * 1000, 70, vital_kind::heart_rate, 0}});
   }
   EXPECT_TRUE(r.has_alarm("spo2_critical"));
+}
+
+TEST(Clinic, ASampleJudgedAnArtefactIsStoredMarkedWithItsReason) {
+  rig r;
+  constexpr std::uint32_t impossible_step = model::quality::judged_artefact | (3u << model::quality::reason_shift);
+  r.send({{t0 + 1000, 98, vital_kind::spo2, 0}});
+  r.send({{t0 + 2000, 98, vital_kind::spo2, 0}});
+  r.send({{t0 + 3000, 36, vital_kind::spo2, 0}, {t0 + 3000, 70, vital_kind::heart_rate, 0}});
+  ASSERT_EQ(r.next.last.size(), 2u);
+  EXPECT_EQ(r.next.last[0].quality, impossible_step) << "alarms.md 3.6: bit 16, the reason in bits 8-15";
+  EXPECT_EQ(r.next.last[1].quality, 0u);
+  // With a far-ahead sample in the batch (kept, not evaluated), the marks still land on their samples.
+  r.send({{t0 + 4000, 98, vital_kind::spo2, 0}});
+  r.send({{t0 + 24 * 3600 * 1000LL, 97, vital_kind::spo2, 0}, {t0 + 5000, 36, vital_kind::spo2, 0}});
+  ASSERT_EQ(r.next.last.size(), 2u);
+  EXPECT_EQ(r.next.last[0].quality, 0u);
+  EXPECT_EQ(r.next.last[1].quality, impossible_step);
 }
 
 TEST(Clinic, AStepOfTheWallClockMovesNoSession) {
