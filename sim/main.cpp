@@ -174,9 +174,11 @@ int main(int argc, char** argv) {
   CLI::App cli{
       "vigil-sim: simulated bedside monitors, and a simulated nurse, feeding vigild.\n"
       "A scenario (config/scenarios/*.yaml, docs/simulator.md) gives each chair a patient whose vitals respond to "
-      "ketamine by route, adverse events and monitor faults; the simulator opens each session, marks the dose and "
-      "closes it through vigild's REST API as a nurse would, while a monitor per chair streams over the device "
-      "protocol, in real time or faster. --load streams monitors without sessions, for benchmarks."};
+      "ketamine by route, adverse events, monitor faults and unflagged artefacts; the simulator opens each session, "
+      "marks the dose and closes it through vigild's REST API as a nurse would, while a monitor per chair streams over "
+      "the device protocol, in real time or faster. Each adverse event and artefact is a label: at the end every label "
+      "is reported met or missed, and the exit status is 3 if one was missed. --load streams monitors without sessions, "
+      "for benchmarks."};
   // A later flag wins, so wrappers can set defaults that the user's own flags override.
   cli.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cli.add_option("--scenario", scenario_path, "Scenario file (YAML), e.g. config/scenarios/hypertensive.yaml");

@@ -53,7 +53,7 @@ struct chair_run {
   chair_run(const chair_plan& p, asio::any_io_executor executor)
       : plan(p),
         patient(p.patient, p.dose, p.events),
-        mon(patient, p.patient.seed, p.monitor, p.faults, p.dose.at_ms),
+        mon(patient, p.patient.seed, p.monitor, p.faults, p.dose.at_ms, p.artefacts),
         pace(executor) {
     if (p.recording) recording.emplace(*p.recording);
   }
@@ -80,6 +80,8 @@ struct chair_run {
   std::uint64_t generated = 0;
   std::string outcome = "waiting";
   std::array<std::uint64_t, 4> alarms{};  // raised, seen on the feed, by priority (1 low .. 3 high)
+  std::vector<raised_alarm> raised;       // every alarm raised on the session, seen on the feed
+  bool end_seen = false;                  // the feed has shown the session's close (or abort)
   bool failed = false;
   bool finished = false;
   bool offline = false;  // in a network drop
@@ -95,7 +97,9 @@ class clinic_run {
         progress_(io),
         signals_(io, SIGINT, SIGTERM),
         feed_socket_(io),
-        feed_retry_(io) {
+        feed_retry_(io),
+        feed_ready_timer_(io) {
+    feed_ready_timer_.expires_at(asio::steady_timer::time_point::max());
     for (const auto& c : plan_.chairs) chairs_.push_back(std::make_unique<chair_run>(c, io.get_executor()));
     if (opts_.batch_seconds > 0) {
       per_batch_ = opts_.batch_seconds;
@@ -142,6 +146,7 @@ class clinic_run {
  private:
   void stop() {
     stopping_ = true;
+    mark_feed_ready();
     for (auto& c : chairs_) {
       c->pace.cancel();
       // A monitor still trying to reach the daemon gives up; a connected one stays for the abort.
@@ -153,8 +158,7 @@ class clinic_run {
   void finish() {
     progress_.cancel();
     signals_.cancel();
-    const bool all_seen = closed_seen_ >= sessions_ended();
-    feed_retry_.expires_after(feed_socket_.is_open() && !all_seen ? 2s : 0s);
+    feed_retry_.expires_after(feed_socket_.is_open() && !ends_seen() ? 2s : 0s);
     feed_retry_.async_wait([this](boost::system::error_code) { stop_feed(); });
   }
 
@@ -165,11 +169,19 @@ class clinic_run {
     feed_retry_.cancel();
   }
 
-  /// Sessions this run closed or aborted: the feed has seen the run's end once it has seen theirs.
-  std::size_t sessions_ended() const {
-    std::size_t n = 0;
-    for (const auto& c : chairs_) n += c->outcome == "closed" || c->outcome == "aborted" ? 1 : 0;
-    return n;
+  /// Whether the feed has shown the end of every session this run closed or aborted: it has
+  /// then shown every alarm of the run.
+  bool ends_seen() const {
+    for (const auto& c : chairs_) {
+      if ((c->outcome == "closed" || c->outcome == "aborted") && !c->end_seen) return false;
+    }
+    return true;
+  }
+
+  /// The feed is subscribed (or cannot be): sessions may open, and none of their alarms is missed.
+  void mark_feed_ready() {
+    feed_ready_ = true;
+    feed_ready_timer_.cancel();
   }
 
   chair_run* chair_of(const std::string& id) {
@@ -216,24 +228,28 @@ class clinic_run {
             feed_seen_ = true;
             if (message.has_snapshot()) last_event = message.snapshot().last_event_id();
             if (message.has_resumed()) last_event = message.resumed().last_event_id();
+            if (message.has_snapshot() || message.has_resumed()) mark_feed_ready();
             if (message.has_closing()) break;
             if (!message.has_event()) continue;
             const auto& e = message.event().event();
             last_event = e.event_id();
+            // Only this run's sessions: not one an earlier run left open on the chair.
+            auto* c = chair_of(e.chair_id());
+            if (!c || c->session == 0 || c->session != e.session_id()) continue;
             if (e.type() == v1::EVENT_TYPE_SESSION_CLOSED) {
-              ++closed_seen_;
-              if (running_ == 0 && closed_seen_ >= sessions_ended()) stop_feed();
+              c->end_seen = true;
+              if (running_ == 0 && ends_seen()) stop_feed();
             }
             if (e.type() != v1::EVENT_TYPE_ALARM_RAISED) continue;
-            // Only this run's sessions: not one an earlier run left open on the chair.
-            if (auto* c = chair_of(e.chair_id()); c && c->session == e.session_id() && e.priority() >= 1 && e.priority() <= 3) {
-              ++c->alarms[static_cast<std::size_t>(e.priority())];
-            }
+            c->raised.push_back({c->plan.chair, e.rule(), e.kind() == v1::ALARM_KIND_PHYSIOLOGICAL, e.at_ms() - c->origin});
+            if (e.priority() >= 1 && e.priority() <= 3) ++c->alarms[static_cast<std::size_t>(e.priority())];
           }
         }
         boost::system::error_code ignored;
         feed_socket_.close(ignored);
       }
+      // No feed to wait for (none answered, or it dropped): the sessions go on without it.
+      mark_feed_ready();
       if (feed_done_) break;
       feed_retry_.expires_after(500ms);
       co_await feed_retry_.async_wait(nothrow);
@@ -466,6 +482,8 @@ class clinic_run {
       fail(c, fmt::format("monitor {} refused: {}", p.device, c.client->last_error()));
       co_return;
     }
+    // Every alarm of the session is on the feed only if the subscription came before the open.
+    if (!feed_ready_) co_await feed_ready_timer_.async_wait(nothrow);
     if (stopping_ || !co_await open_session(c)) co_return;
 
     google::protobuf::RepeatedPtrField<v1::Sample> batch;
@@ -596,8 +614,41 @@ class clinic_run {
         static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.rejected), t.closed, t.failed,
         alarm_text(t.alarms).c_str(), feed_seen_ ? "" : " (no feed: not counted)");
     if (late_doses_ > 0) std::printf("late doses: %d (see above)\n", late_doses_);
+    const bool ran = t.failed == 0 && all_acked && !stopping_;
+    const bool labels_met = judge(ran);
     std::fflush(stdout);
-    return t.failed == 0 && all_acked && !stopping_ ? 0 : 1;
+    if (!ran) return 1;
+    return labels_met ? 0 : labels_not_met;
+  }
+
+  /// Prints, per label of the scenario, met or missed, and the labels' summary line; whether
+  /// every label is met. Labels are judged only on a run that completed and whose feed showed
+  /// every session's end, so every alarm raised.
+  bool judge(bool ran) {
+    std::vector<label> labels;
+    std::vector<raised_alarm> alarms;
+    std::string unseen;
+    for (const auto& c : chairs_) {
+      if (c->plan.labels.empty()) continue;
+      labels.insert(labels.end(), c->plan.labels.begin(), c->plan.labels.end());
+      alarms.insert(alarms.end(), c->raised.begin(), c->raised.end());
+      if (!c->end_seen) unseen += (unseen.empty() ? "" : ", ") + c->plan.chair;
+    }
+    if (labels.empty()) return true;
+    if (!ran) {
+      std::printf("labels: not judged: the run did not complete\n");
+      return false;
+    }
+    if (!unseen.empty()) {
+      std::printf("labels: not judged: the daemon's feed did not show the end of the session of %s, so not every alarm "
+                  "raised (--feed-port, or the feed: line of the ports file)\n",
+                  unseen.c_str());
+      return false;
+    }
+    const auto report = judge_labels(labels, alarms);
+    for (const auto& o : report.outcomes) std::printf("%s\n", describe(o).c_str());
+    std::printf("%s\n", summary_line(report).c_str());
+    return report.all_met();
   }
 
   asio::io_context& io_;
@@ -608,10 +659,11 @@ class clinic_run {
   asio::signal_set signals_;
   asio::ip::tcp::socket feed_socket_;
   asio::steady_timer feed_retry_;
+  asio::steady_timer feed_ready_timer_;  // cancelled when the feed is subscribed, or cannot be
+  bool feed_ready_ = false;
   bool feed_done_ = false;
   bool feed_seen_ = false;
   int late_doses_ = 0;
-  std::size_t closed_seen_ = 0;
   std::vector<std::unique_ptr<chair_run>> chairs_;
   std::chrono::steady_clock::time_point started_;
   int per_batch_ = 1;

@@ -26,8 +26,13 @@ struct run_options {
   std::chrono::milliseconds rest_patience{60'000};  // how long a nurse's command is retried
 };
 
-/// Runs the scenario to its end (or until SIGINT/SIGTERM); prints the summary. The exit status:
-/// 0 when every session ran and every sample was acked, 1 otherwise.
+/// The exit status of a run that completed but did not meet every label of its scenario (or
+/// could not judge them: the feed did not show every session's end).
+inline constexpr int labels_not_met = 3;
+
+/// Runs the scenario to its end (or until SIGINT/SIGTERM); prints the summary, and the labels
+/// met and missed. The exit status: 0 when every session ran, every sample was acked and every
+/// label was met; labels_not_met (3) when only labels were not; 1 otherwise.
 int run_scenario(const scenario& plan, const run_options& options);
 
 }  // namespace vigil::sim

@@ -182,7 +182,79 @@ struct entry {
   bool profile_given = false, dose_given = false, seed_given = false;
   /// Where each of plan.faults was written (its node and key), for messages about it.
   std::vector<std::pair<YAML::Node, std::string>> fault_at;
+  /// What each of plan.events expects (its label), and where it was written.
+  struct expectation {
+    bool none = false;  // `expect: none`: not a label
+    std::vector<std::string> rules;
+    std::optional<std::int64_t> within_ms;
+  };
+  std::vector<expectation> expect_at;
+  /// Each of plan.artefacts: where it was written, its label's window if given, and whether it
+  /// was read without a problem (the checks of the whole chair are then worth making).
+  struct artefact_entry {
+    YAML::Node node;
+    std::string key;
+    std::optional<std::int64_t> window_ms;
+    bool valid = true;
+  };
+  std::vector<artefact_entry> artefact_at;
 };
+
+bool rule_id(const std::string& s) {
+  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+std::string vital_text(v1::VitalKind k) {
+  std::string out = v1::VitalKind_Name(k);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+/// Which of the monitor's sensors measures `k`.
+sensor sensor_of(v1::VitalKind k) {
+  switch (k) {
+    case v1::HEART_RATE: return sensor::ecg;
+    case v1::PULSE_RATE:
+    case v1::SPO2: return sensor::oximeter;
+    case v1::RESPIRATORY_RATE: return sensor::respiration;
+    default: return sensor::cuff;
+  }
+}
+
+/// Whether fault `f` flags the samples of `k` (monitor.cpp's fault_flags).
+bool flags_vital(const monitor_fault& f, v1::VitalKind k) {
+  const sensor s = sensor_of(k);
+  switch (f.kind) {
+    case fault_kind::sensor_off: return (f.sensors & static_cast<unsigned>(s)) != 0;
+    case fault_kind::motion: return s == sensor::ecg || s == sensor::oximeter;
+    case fault_kind::low_perfusion: return s == sensor::oximeter;
+    case fault_kind::network_drop: return false;
+  }
+  return false;
+}
+
+/// The vitals an artefact kind may replace, for the check and its message.
+bool fits(artefact_kind kind, v1::VitalKind v, std::string& why) {
+  const bool cuff = v == v1::NIBP_SYSTOLIC || v == v1::NIBP_DIASTOLIC || v == v1::NIBP_MEAN;
+  switch (kind) {
+    case artefact_kind::zero_no_signal: return true;
+    case artefact_kind::impossible_step:
+      why = "an impossible_step is a reading of spo2, heart_rate, pulse_rate or respiratory_rate";
+      return !cuff;
+    case artefact_kind::rates_disagree:
+      why = "a rates_disagree is a reading of heart_rate or pulse_rate";
+      return v == v1::HEART_RATE || v == v1::PULSE_RATE;
+    case artefact_kind::cuff_implausible:
+      why = "a cuff_implausible part is nibp_systolic, nibp_diastolic or nibp_mean";
+      return cuff;
+    case artefact_kind::cuff_inconsistent:
+      why = "a cuff_inconsistent part is nibp_diastolic or nibp_mean (a part is judged against the parts of its "
+            "reading already there, and the systolic comes first)";
+      return v == v1::NIBP_DIASTOLIC || v == v1::NIBP_MEAN;
+  }
+  return false;
+}
 
 void read_entry(reader& r, entry& e, bool is_defaults) {
   auto& p = e.plan;
@@ -304,7 +376,92 @@ void read_entry(reader& r, entry& e, bool is_defaults) {
     er.duration("duration", ev.duration_ms);
     er.duration("ramp", ev.ramp_ms);
     er.number("magnitude", ev.magnitude, 0, 200);
+    entry::expectation x;
+    if (const auto v = er.get("expect")) {
+      std::vector<std::string> names;
+      if (v.IsScalar()) {
+        names.push_back(v.Scalar());
+      } else if (v.IsSequence()) {
+        for (const auto& n : v) names.push_back(n.IsScalar() ? n.Scalar() : "");
+      }
+      if (names.size() == 1 && names[0] == "none") {
+        x.none = true;
+      } else if (names.empty()) {
+        er.report(v, er.key_of("expect"), "must be an alarm rule id, a list of them, or none");
+      } else {
+        for (const auto& n : names) {
+          if (!rule_id(n)) {
+            er.report(v, er.key_of("expect"),
+                      fmt::format("'{}' is not a rule id (lower-case letters, digits and _, such as spo2_low)", n));
+          }
+        }
+        x.rules = names;
+      }
+    }
+    std::int64_t within = 0;
+    if (er.duration("expect_within", within)) {
+      if (x.none) {
+        er.report("expect_within_min", "an event that expects none is no label and has no window");
+      } else if (within <= 0) {
+        er.report("expect_within_min", "must be more than 0");
+      } else {
+        x.within_ms = within;
+      }
+    }
     p.events.push_back(ev);
+    e.expect_at.push_back(std::move(x));
+  });
+  r.each("artefacts", [&](reader& ar) {
+    monitor_artefact a;
+    entry::artefact_entry at{ar.node(), ar.path(), std::nullopt, true};
+    at.valid &= ar.pick("type", a.kind, artefact_from,
+                        "zero_no_signal, impossible_step, rates_disagree, cuff_implausible, cuff_inconsistent");
+    if (!ar.duration("at", a.start_ms)) {
+      ar.report("at_min", "is required (when the artefact is sent, from the open)");
+      at.valid = false;
+    }
+    std::string vital;
+    ar.text("vital", vital);
+    if (vital.empty()) {
+      ar.report("vital", "is required (the vital whose value the artefact replaces)");
+      at.valid = false;
+    } else if (const auto k = vital_from(vital)) {
+      a.vital = *k;
+      std::string why;
+      if (at.valid && !fits(a.kind, a.vital, why)) {
+        ar.report("vital", why);
+        at.valid = false;
+      }
+    } else {
+      ar.report("vital", fmt::format("'{}' is not a vital: heart_rate, pulse_rate, spo2, respiratory_rate, "
+                                     "nibp_systolic, nibp_diastolic, nibp_mean", vital));
+      at.valid = false;
+    }
+    std::int64_t duration = 0;
+    if (ar.duration("duration", duration, 10)) {
+      const char* key = ar.has("duration_min") ? "duration_min" : "duration_s";
+      if (a.cuff()) {
+        ar.report(key, "a cuff artefact is one reading");
+      } else if (a.kind == artefact_kind::impossible_step) {
+        ar.report(key, "an impossible_step is one reading (a second reading of the same value is a real change, "
+                       "docs/alarms.md 3.6)");
+      } else if (duration < second_ms) {
+        ar.report(key, "must be at least one second");
+      } else {
+        a.duration_ms = duration;
+      }
+    }
+    ar.optional_number("value", a.value, 0, 300);
+    if (a.value && a.kind == artefact_kind::zero_no_signal) {
+      ar.report("value", "a zero_no_signal sends 0");
+      a.value.reset();
+    } else if (a.value && *a.value == 0) {
+      ar.report("value", fmt::format("0 is a zero_no_signal, not a {}", name(a.kind)));
+    }
+    std::int64_t window = 0;
+    if (ar.duration("window", window)) at.window_ms = window;
+    p.artefacts.push_back(a);
+    e.artefact_at.push_back(std::move(at));
   });
   r.each("faults", [&](reader& fr) {
     monitor_fault f;
@@ -359,6 +516,98 @@ void check_times(const chair_plan& p, const entry& e, reader& r, const std::stri
     }
   }
   (void)e;
+}
+
+std::string artefact_text(const monitor_artefact& a) {
+  std::string value;
+  if (a.kind == artefact_kind::cuff_inconsistent && !a.value) {
+    value = "(its systolic + 10)";
+  } else {
+    value = fmt::format("{}", artefact_value(a, 0));
+  }
+  const auto lasting = a.duration_ms > second_ms && !a.cuff() ? fmt::format(" for {} s", a.duration_ms / second_ms) : "";
+  return fmt::format("artefact {} {} {}{} at {}", name(a.kind), vital_text(a.vital), value, lasting,
+                     session_time_text(a.start_ms));
+}
+
+/// The chair's labels: one per adverse event that expects something, then one per artefact,
+/// after the checks that need the whole chair (its length, faults, events and replay).
+void make_labels(chair_plan& p, const entry& e, reader& r) {
+  p.labels.clear();
+  std::vector<std::pair<std::int64_t, std::int64_t>> event_span;  // when an event's alarms may come
+  for (std::size_t i = 0; i < p.events.size() && i < e.expect_at.size(); ++i) {
+    const auto& ev = p.events[i];
+    const auto& x = e.expect_at[i];
+    const std::int64_t within = x.within_ms.value_or(default_within_ms(ev, p.monitor.cuff_interval_ms));
+    event_span.emplace_back(ev.start_ms, std::max(ev.start_ms + ev.duration_ms, x.none ? 0 : ev.start_ms + within));
+    if (x.none) continue;
+    label l;
+    l.kind = label_kind::adverse_event;
+    l.chair = p.chair;
+    l.what = fmt::format("{} at {}", name(ev.kind), session_time_text(ev.start_ms));
+    l.from_ms = ev.start_ms;
+    l.until_ms = ev.start_ms + within;
+    l.rules = x.rules.empty() ? default_rules(ev.kind) : x.rules;
+    p.labels.push_back(std::move(l));
+  }
+  for (std::size_t i = 0; i < p.artefacts.size() && i < e.artefact_at.size(); ++i) {
+    const auto& a = p.artefacts[i];
+    const auto& at = e.artefact_at[i];
+    if (!at.valid) continue;
+    auto problem = [&](const std::string& what) { r.report(at.node, at.key, fmt::format("{}: {}", p.chair, what)); };
+    if (p.replay) {
+      problem("the chair replays a recording: an artefact would change what was recorded (write the value in the "
+              "recording)");
+      continue;
+    }
+    if (a.start_ms >= p.duration_ms) {
+      problem(fmt::format("the artefact at {} is after the close at {}", session_time_text(a.start_ms),
+                          session_time_text(p.duration_ms)));
+      continue;
+    }
+    if (a.last_ms() >= p.duration_ms) {
+      problem(fmt::format("the artefact at {} runs past the close at {}", session_time_text(a.start_ms),
+                          session_time_text(p.duration_ms)));
+    }
+    if (a.kind == artefact_kind::impossible_step && a.start_ms < second_ms) {
+      problem(fmt::format("an impossible_step needs a reading of {} before it: at_s 1 or later (the daemon judges a "
+                          "step against the reading before)",
+                          vital_text(a.vital)));
+    }
+    for (std::size_t k = 0; k < p.faults.size(); ++k) {
+      const auto& f = p.faults[k];
+      const std::int64_t first = std::max(a.start_ms, f.start_ms);
+      if (!flags_vital(f, a.vital) || first > std::min(a.last_ms(), f.start_ms + f.duration_ms - 1)) continue;
+      problem(fmt::format("at {} the monitor flags its {} samples (faults[{}], {}): an artefact is a value sent unflagged",
+                          session_time_text(first), vital_text(a.vital), k, name(f.kind)));
+    }
+    for (std::size_t k = 0; k < i; ++k) {
+      const auto& b = p.artefacts[k];
+      if (e.artefact_at[k].valid && b.vital == a.vital && a.start_ms <= b.last_ms() && b.start_ms <= a.last_ms()) {
+        problem(fmt::format("the artefact overlaps artefacts[{}] on {}", k, vital_text(a.vital)));
+      }
+    }
+    label l;
+    l.kind = label_kind::artefact;
+    l.chair = p.chair;
+    l.what = artefact_text(a);
+    l.from_ms = a.start_ms;
+    l.until_ms = a.last_ms() + at.window_ms.value_or(default_window_ms(a));
+    for (std::size_t k = 0; k < event_span.size(); ++k) {
+      const auto [from, until] = event_span[k];
+      if (l.from_ms > until || from > l.until_ms) continue;
+      problem(fmt::format("the artefact's window ({} to {}) overlaps the {} at {} (adverse_events[{}], to {}): an "
+                          "alarm there could be either's",
+                          session_time_text(l.from_ms), session_time_text(l.until_ms), name(p.events[k].kind),
+                          session_time_text(from), k, session_time_text(until)));
+    }
+    p.labels.push_back(std::move(l));
+  }
+  if (!p.close && !p.labels.empty()) {
+    r.report("close", fmt::format("{}: labels need the session closed (vigil-sim judges them once the daemon's feed shows "
+                                  "the close): close the session, or give its adverse events expect: none and no artefacts",
+                                  p.chair));
+  }
 }
 
 }  // namespace
@@ -417,6 +666,7 @@ scenario parse_scenario(const std::string& yaml, const std::string& source) {
         p.start_ms += k * e.stagger_ms;
         check_times(p, e, r, p.chair);
         if (p.replay) check_replay_faults(p, e, r);
+        make_labels(p, e, r);
         if (!chairs.insert(p.chair).second) r.report("chair", fmt::format("{} appears more than once", p.chair));
         if (!devices.insert(p.device).second) r.report("device", fmt::format("{} appears more than once", p.device));
         out.chairs.push_back(std::move(p));

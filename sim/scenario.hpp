@@ -4,6 +4,7 @@
 // docs/simulator.md). Each chair has a patient, a session opened, dosed and closed by the
 // simulator acting as the nurse, adverse events and monitor faults.
 
+#include "sim/labels.hpp"
 #include "sim/monitor.hpp"
 #include "sim/physiology.hpp"
 #include "sim/replay.hpp"
@@ -32,6 +33,9 @@ struct chair_plan {
   monitor_settings monitor;
   std::vector<adverse_event> events;  // times from the open
   std::vector<monitor_fault> faults;  // times from the open
+  std::vector<monitor_artefact> artefacts;  // times from the open
+  /// What each adverse event and artefact must bring (the events first, then the artefacts).
+  std::vector<label> labels;
   /// A recording played instead of the simulated patient (loaded by load_scenario).
   std::optional<replay_spec> replay;
   std::shared_ptr<const std::vector<replay_row>> recording;

@@ -5,6 +5,7 @@
 
 #include "daemon/report/session_record.hpp"
 #include "daemon/store/timeline_reader.hpp"
+#include "tests/integration/harness.hpp"
 #include "tests/common/child_process.hpp"
 
 #include <gtest/gtest.h>
@@ -415,6 +416,91 @@ TEST(SimEndToEnd, ANetworkDropOnAReplayingChairLosesNothing) {
 // sanitizers the daemon is too slow to take twenty chairs' doses at their exact moments as fast
 // as possible (docs/simulator.md, Time), so there the test runs the one-chair hypertensive
 // scenario instead.
+// The labelled scenario is a check: every true event raises its expected alarm in time and no
+// artefact raises a physiological one (docs/simulator.md, section 7). The artefacts are sent as
+// a monitor without artefact flags sends them, and vigild judges each of them in context.
+TEST(SimEndToEnd, EveryLabelOfTheLabelledScenarioIsMet) {
+  daemon_process d("labelled");
+  d.start();
+  auto sim = start_sim(d, scenario("labelled.yaml"), "0");
+  const int status = sim->wait_exit(120s);
+  const auto out = sim->output();
+  // vigild's own count of the samples it judged artefacts in context, by reason (alarms.md 3.6).
+  std::map<std::string, double> judged;
+  {
+    http_client client(d.http_port());
+    const auto r = client.request("GET", "/metrics");
+    ASSERT_TRUE(r && r->status == 200);
+    const std::regex series(R"re(vigil_samples_judged_artefact_total\{reason="(\w+)"\} (\d+))re");
+    for (auto it = std::sregex_iterator(r->body.begin(), r->body.end(), series); it != std::sregex_iterator(); ++it) {
+      judged[(*it)[1]] = std::stod((*it)[2]);
+    }
+  }
+  d.stop();
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("labels: 15 of 15 met; sensitivity 4/4 adverse events; artefacts that alarmed 0 of 11"),
+            std::string::npos)
+      << out;
+  const std::regex label_line(R"(label (chair-\d): (.+?): (met|missed))");
+  int met = 0;
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), label_line); it != std::sregex_iterator(); ++it) {
+    EXPECT_EQ((*it)[3], "met") << (*it)[0];
+    met += (*it)[3] == "met" ? 1 : 0;
+  }
+  EXPECT_EQ(met, 15) << out;
+
+  // The artefacts reached vigild unflagged, with their values, and it judged every one of them
+  // for the reason of its kind: the labels are met because the daemon judged the artefacts.
+  const std::map<std::string, double> expected{{"zero_no_signal", 5 + 3},
+                                               {"rates_disagree", 5 + 1 + 5},
+                                               {"impossible_step", 1 + 1 + 1},
+                                               {"cuff_implausible", 2},
+                                               {"cuff_inconsistent", 1}};
+  for (const auto& [reason, n] : expected) EXPECT_EQ(judged[reason], n) << reason;
+  const auto sessions = stored(d);
+  ASSERT_EQ(sessions.count("chair-5"), 1u) << out;
+  store::timeline_reader reader(d.db().string());
+  std::map<std::pair<model::vital_kind, double>, int> odd;  // (kind, value) -> samples, of the artefacts' values
+  for (const auto& v : reader.session_vitals(sessions.at("chair-5").summary.id)) {
+    EXPECT_EQ(v.sample.quality & model::quality::known, 0u) << "no device flag";
+    for (const double value : {0.0, 2.0, 10.0, 11.0, 31.0, 36.0, 277.0}) {
+      if (v.sample.value == value) ++odd[{v.sample.kind, value}];
+    }
+  }
+  using k = model::vital_kind;
+  EXPECT_EQ(odd, (std::map<std::pair<model::vital_kind, double>, int>{{{k::spo2, 0}, 5},
+                                                                       {{k::heart_rate, 0}, 3},
+                                                                       {{k::spo2, 36}, 1},
+                                                                       {{k::respiratory_rate, 2}, 1},
+                                                                       {{k::pulse_rate, 277}, 5},
+                                                                       {{k::heart_rate, 11}, 1},
+                                                                       {{k::nibp_diastolic, 10}, 1},
+                                                                       {{k::nibp_mean, 31}, 1}}));
+  for (const auto& [chair, s] : sessions) EXPECT_EQ(s.summary.outcome, "closed") << chair;
+}
+
+// A label that cannot be met makes the scenario fail, with its own exit status.
+TEST(SimEndToEnd, ALabelNotMetIsReportedAsMissedAndTheRunExitsWithStatus3) {
+  daemon_process d("label-missed");
+  d.start();
+  std::ofstream(d.dir() / "missed.yaml")
+      << "name: missed\nchairs:\n  - chair: chair-1\n    device: sim-1\n    dose_at_min: 1\n    duration_min: 12\n"
+      << "    adverse_events:\n"
+      // A mild fall of 3 points raises no SpO2 alarm.
+      << "      - {type: desaturation, at_min: 3, duration_min: 5, ramp_min: 1, magnitude: 3}\n";
+  auto sim = start_sim(d, (d.dir() / "missed.yaml").string(), "0");
+  const int status = sim->wait_exit(60s);
+  const auto out = sim->output();
+  d.stop();
+  EXPECT_EQ(status, 3) << out;
+  EXPECT_NE(out.find("label chair-1: desaturation at +0:03:00: missed: no spo2_low or spo2_critical raised from +0:03:00 "
+                     "to +0:06:00"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("labels: 0 of 1 met; sensitivity 0/1 adverse events; artefacts that alarmed 0 of 0"), std::string::npos)
+      << out;
+}
+
 TEST(SimEndToEnd, TheSameScenarioAtX1000AndAsFastAsPossibleGivesIdenticalAlarms) {
 #ifdef VIGIL_SANITIZED
   const std::string file = scenario("hypertensive.yaml");

@@ -124,9 +124,10 @@ TEST(Physiology, TheSameSeedGivesTheSamePatientAndAnotherSeedAnother) {
   }
 }
 
-std::vector<v1::Sample> run_monitor(std::uint64_t seed, std::vector<monitor_fault> faults, std::int64_t seconds) {
+std::vector<v1::Sample> run_monitor(std::uint64_t seed, std::vector<monitor_fault> faults, std::int64_t seconds,
+                                    std::vector<monitor_artefact> artefacts = {}) {
   const physiology p(fixed_patient(seed), dose_at(route::iv, 10 * minute_ms), {});
-  monitor m(p, seed, monitor_settings{}, std::move(faults), 10 * minute_ms);
+  monitor m(p, seed, monitor_settings{}, std::move(faults), 10 * minute_ms, std::move(artefacts));
   google::protobuf::RepeatedPtrField<v1::Sample> out;
   for (std::int64_t t = 0; t < seconds * second_ms; t += second_ms) m.second(t, 1'700'000'000'000 + t, out);
   return {out.begin(), out.end()};
@@ -193,6 +194,67 @@ TEST(Monitor, FaultsFlagTheSamplesOfTheirSensors) {
   }
   // After the faults the values are those of the same monitor without them.
   EXPECT_EQ(samples.back().value(), plain.back().value());
+}
+
+monitor_artefact artefact(artefact_kind kind, v1::VitalKind vital, std::int64_t at_s, std::int64_t duration_s = 1,
+                          std::optional<double> value = std::nullopt) {
+  monitor_artefact a;
+  a.kind = kind;
+  a.vital = vital;
+  a.start_ms = at_s * second_ms;
+  a.duration_ms = duration_s * second_ms;
+  a.value = value;
+  return a;
+}
+
+/// The samples of one kind sent in the second `t_s`.
+std::vector<v1::Sample> at(const std::vector<v1::Sample>& samples, std::int64_t t_s, v1::VitalKind kind) {
+  std::vector<v1::Sample> out;
+  for (const auto& s : samples) {
+    if (s.time_ms() == 1'700'000'000'000 + t_s * 1000 && s.kind() == kind) out.push_back(s);
+  }
+  return out;
+}
+
+// An artefact is a value the monitor sends as usable (no flag), in place of the value it would
+// have sent; the samples around it, and every later value, are those of the monitor without it.
+TEST(Monitor, ArtefactsReplaceTheirSamplesValuesUnflaggedAndChangeNothingElse) {
+  const std::vector<monitor_artefact> artefacts{
+      artefact(artefact_kind::zero_no_signal, v1::HEART_RATE, 20, 3),
+      artefact(artefact_kind::impossible_step, v1::SPO2, 40),
+      artefact(artefact_kind::rates_disagree, v1::PULSE_RATE, 60, 2),
+      artefact(artefact_kind::impossible_step, v1::RESPIRATORY_RATE, 70, 1, 3),
+      artefact(artefact_kind::cuff_implausible, v1::NIBP_DIASTOLIC, 300),  // the scheduled reading at 5:00
+      artefact(artefact_kind::cuff_inconsistent, v1::NIBP_MEAN, 400),      // one more reading at 6:40
+  };
+  const auto samples = run_monitor(3, {}, 600, artefacts);
+  const auto plain = run_monitor(3, {}, 600);
+  for (const auto& s : samples) EXPECT_EQ(s.quality(), 0u) << "unflagged, as a monitor without artefact flags sends it";
+
+  for (std::int64_t t = 20; t < 23; ++t) EXPECT_EQ(at(samples, t, v1::HEART_RATE).at(0).value(), 0) << t;
+  EXPECT_EQ(at(samples, 23, v1::HEART_RATE).at(0).value(), at(plain, 23, v1::HEART_RATE).at(0).value());
+  EXPECT_EQ(at(samples, 40, v1::SPO2).at(0).value(), 36) << "the default SpO2 step: one reading of 36";
+  EXPECT_EQ(at(samples, 41, v1::SPO2).at(0).value(), at(plain, 41, v1::SPO2).at(0).value());
+  EXPECT_EQ(at(samples, 60, v1::PULSE_RATE).at(0).value(), 277) << "the default pulse beside a normal ECG rate";
+  EXPECT_EQ(at(samples, 61, v1::PULSE_RATE).at(0).value(), 277);
+  EXPECT_EQ(at(samples, 60, v1::HEART_RATE).at(0).value(), at(plain, 60, v1::HEART_RATE).at(0).value());
+  EXPECT_EQ(at(samples, 70, v1::RESPIRATORY_RATE).at(0).value(), 3) << "a value given";
+
+  const auto dia = at(samples, 300, v1::NIBP_DIASTOLIC);
+  ASSERT_EQ(dia.size(), 1u) << "the scheduled reading, its diastolic replaced";
+  EXPECT_EQ(dia[0].value(), 10);
+  EXPECT_EQ(at(samples, 300, v1::NIBP_SYSTOLIC).at(0).value(), at(plain, 300, v1::NIBP_SYSTOLIC).at(0).value());
+
+  const auto sys = at(samples, 400, v1::NIBP_SYSTOLIC);
+  const auto mean = at(samples, 400, v1::NIBP_MEAN);
+  ASSERT_EQ(sys.size(), 1u) << "a cuff artefact off the cycle is one more reading";
+  ASSERT_EQ(mean.size(), 1u);
+  EXPECT_EQ(at(samples, 400, v1::NIBP_DIASTOLIC).size(), 1u);
+  EXPECT_EQ(mean[0].value(), sys[0].value() + 10) << "the default inconsistent part: 10 above the reading's systolic";
+  EXPECT_TRUE(at(plain, 400, v1::NIBP_SYSTOLIC).empty());
+
+  ASSERT_EQ(samples.size(), plain.size() + 3) << "only the extra cuff reading is added";
+  EXPECT_EQ(samples.back().value(), plain.back().value()) << "and no later value changes";
 }
 
 }  // namespace

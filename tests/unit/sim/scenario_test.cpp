@@ -12,6 +12,8 @@
 namespace vigil::sim {
 namespace {
 
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(Scenario, ReadsChairsWithTheirPatientsEventsAndFaults) {
@@ -101,6 +103,113 @@ TEST(Scenario, EveryProblemIsReportedWithItsLineAndKey) {
   EXPECT_THROW(parse_scenario("chairs: [", "broken.yaml"), scenario_error);
   EXPECT_THROW(parse_scenario("name: none\n", "empty.yaml"), scenario_error);
   EXPECT_THROW(parse_scenario("chairs:\n  - chair: a\n  - chair: a\n", "twice.yaml"), scenario_error);
+}
+
+TEST(Scenario, ReadsArtefactsAndTheLabelsOfEventsAndArtefacts) {
+  const auto s = parse_scenario(R"(chairs:
+  - chair: chair-1
+    dose_at_min: 10
+    duration_min: 150
+    adverse_events:
+      - {type: desaturation, at_min: 40, duration_min: 10, ramp_min: 2}
+      - {type: hypertensive, at_min: 60, duration_min: 30, ramp_min: 10}
+      - {type: tachycardia, at_min: 100, duration_min: 10, ramp_min: 1, expect: hr_critical, expect_within_min: 3}
+      - {type: bradycardia, at_min: 120, duration_min: 5, magnitude: 5, expect: none}
+    artefacts:
+      - {type: impossible_step, vital: spo2, at_min: 20}
+      - {type: rates_disagree, vital: pulse_rate, at_min: 25, duration_s: 5, value: 280}
+      - {type: cuff_implausible, vital: nibp_diastolic, at_s: 1500, window_min: 10}
+      - {type: zero_no_signal, vital: heart_rate, at_min: 140}
+)",
+                                "labels.yaml");
+  const auto& c = s.chairs.at(0);
+  ASSERT_EQ(c.artefacts.size(), 4u);
+  EXPECT_EQ(c.artefacts[0].kind, artefact_kind::impossible_step);
+  EXPECT_EQ(c.artefacts[0].vital, v1::SPO2);
+  EXPECT_EQ(c.artefacts[0].start_ms, 20 * minute_ms);
+  EXPECT_EQ(c.artefacts[0].duration_ms, second_ms) << "one reading";
+  EXPECT_FALSE(c.artefacts[0].value) << "the kind's default";
+  EXPECT_EQ(c.artefacts[1].kind, artefact_kind::rates_disagree);
+  EXPECT_EQ(c.artefacts[1].vital, v1::PULSE_RATE);
+  EXPECT_EQ(c.artefacts[1].duration_ms, 5 * second_ms);
+  EXPECT_EQ(c.artefacts[1].value, 280);
+  EXPECT_EQ(c.artefacts[2].vital, v1::NIBP_DIASTOLIC);
+
+  ASSERT_EQ(c.labels.size(), 7u) << "three events (the fourth expects nothing) and four artefacts";
+  const auto& desaturation = c.labels[0];
+  EXPECT_EQ(desaturation.kind, label_kind::adverse_event);
+  EXPECT_EQ(desaturation.chair, "chair-1");
+  EXPECT_THAT(desaturation.rules, ElementsAre("spo2_low", "spo2_critical"));
+  EXPECT_EQ(desaturation.from_ms, 40 * minute_ms);
+  EXPECT_EQ(desaturation.until_ms, 44 * minute_ms) << "its ramp and 2 minutes";
+  const auto& hypertensive = c.labels[1];
+  EXPECT_THAT(hypertensive.rules, Contains("systolic_high"));
+  EXPECT_THAT(hypertensive.rules, Contains("systolic_rise"));
+  EXPECT_EQ(hypertensive.until_ms, (60 + 10 + 2 * 5 + 1) * minute_ms) << "its ramp, two cuff cycles and a minute";
+  const auto& tachycardia = c.labels[2];
+  EXPECT_THAT(tachycardia.rules, ElementsAre("hr_critical"));
+  EXPECT_EQ(tachycardia.until_ms, 103 * minute_ms);
+
+  const auto& step = c.labels[3];
+  EXPECT_EQ(step.kind, label_kind::artefact);
+  EXPECT_EQ(step.from_ms, 20 * minute_ms);
+  EXPECT_EQ(step.until_ms, 21 * minute_ms) << "a minute after its one reading";
+  EXPECT_EQ(c.labels[4].until_ms, 25 * minute_ms + 4 * second_ms + minute_ms) << "a minute after its last reading";
+  EXPECT_EQ(c.labels[5].until_ms, 35 * minute_ms) << "the window given";
+  EXPECT_EQ(c.labels[6].until_ms, 141 * minute_ms);
+
+  const auto cuff = parse_scenario("chairs:\n  - artefacts:\n      - {type: cuff_inconsistent, vital: nibp_mean, at_min: 30}\n",
+                                   "cuff.yaml");
+  EXPECT_EQ(cuff.chairs.at(0).labels.at(0).until_ms, 50 * minute_ms) << "a cuff reading stands for 20 minutes";
+}
+
+TEST(Scenario, ABadArtefactOrExpectationIsReportedWithItsLineAndKey) {
+  try {
+    parse_scenario(R"(chairs:
+  - chair: chair-1
+    duration_min: 60
+    adverse_events:
+      - {type: desaturation, at_min: 20, duration_min: 10, expect: [spo2 low]}
+    faults:
+      - {type: sensor_off, sensor: oximeter, at_min: 40, duration_min: 2}
+    artefacts:
+      - {type: spike, vital: spo2, at_min: 5}
+      - {type: impossible_step, vital: spo2, at_min: 70}
+      - {type: impossible_step, vital: nibp_systolic, at_min: 5}
+      - {type: zero_no_signal, vital: spo2, at_min: 41}
+      - {type: impossible_step, vital: spo2, at_min: 6, duration_s: 3}
+      - {type: cuff_inconsistent, vital: nibp_systolic, at_min: 8}
+      - {type: zero_no_signal, vital: spo2, at_min: 9, value: 4}
+      - {type: rates_disagree, vital: heart_rate, at_min: 21}
+      - {type: zero_no_signal, at_min: 3}
+      - {type: impossible_step, vital: spo2, at_s: 0}
+)",
+                   "bad.yaml");
+    FAIL() << "accepted";
+  } catch (const scenario_error& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, HasSubstr("bad.yaml:5: chairs[0].adverse_events[0].expect: 'spo2 low' is not a rule id"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:9: chairs[0].artefacts[0].type: 'spike' is not one of: zero_no_signal, "
+                                "impossible_step, rates_disagree, cuff_implausible, cuff_inconsistent"));
+    EXPECT_THAT(what, HasSubstr("bad.yaml:10: chairs[0].artefacts[1]: chair-1: the artefact at +1:10:00 is after the close at +1:00:00"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[2].vital: an impossible_step is a reading of spo2, heart_rate, pulse_rate or respiratory_rate"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[3]: chair-1: at +0:41:00 the monitor flags its spo2 samples (faults[0], sensor_off)"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[4].duration_s: an impossible_step is one reading"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[5].vital: a cuff_inconsistent part is nibp_diastolic or nibp_mean"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[6].value: a zero_no_signal sends 0"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[7]: chair-1: the artefact's window (+0:21:00 to +0:22:00) overlaps the "
+                                "desaturation at +0:20:00 (adverse_events[0], to +0:30:00)"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[8].vital: is required"));
+    EXPECT_THAT(what, HasSubstr("chairs[0].artefacts[9]: chair-1: an impossible_step needs a reading of spo2 before it"));
+  }
+  try {
+    parse_scenario("chairs:\n  - close: false\n    adverse_events:\n      - {type: bradycardia, at_min: 30}\n", "open.yaml");
+    FAIL() << "accepted";
+  } catch (const scenario_error& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("labels need the session closed"));
+  }
+  EXPECT_NO_THROW(parse_scenario("chairs:\n  - close: false\n    adverse_events:\n      - {type: bradycardia, at_min: 30, expect: none}\n",
+                                 "open.yaml"));
 }
 
 TEST(Scenario, TheShippedScenariosLoad) {
