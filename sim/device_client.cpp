@@ -18,7 +18,7 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // Refusals that a reconnect cannot cure.
 bool permanent(v1::ErrorCode code) {
   return code == v1::UNKNOWN_DEVICE || code == v1::BAD_TOKEN || code == v1::BAD_CHAIR ||
-         code == v1::UNSUPPORTED_VERSION;
+         code == v1::BAD_CADENCE || code == v1::UNSUPPORTED_VERSION;
 }
 }  // namespace
 
@@ -144,6 +144,11 @@ asio::awaitable<bool> device_client::handshake() {
   hello.set_chair_id(opts_.chair_id);
   hello.set_protocol_version(v1::PROTOCOL_VERSION_1);
   hello.set_software(opts_.software);
+  for (const auto& [kind, every] : opts_.cadences) {
+    auto& c = *hello.add_cadences();
+    c.set_kind(kind);
+    c.set_interval_ms(every);
+  }
   std::string frame;
   codec::append_frame(frame, hello_message);
   auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(frame), nothrow);

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace vigil::sim {
@@ -27,6 +29,8 @@ class device_client {
     std::string token;
     std::string chair_id;
     std::string software = "vigil-sim";
+    // Declared in the Hello: how often the device sends each kind, in ms (protocol.md 4.1).
+    std::vector<std::pair<v1::VitalKind, std::uint32_t>> cadences;
     std::size_t max_in_flight = 64;   // batches sent but not yet acked
     std::size_t max_queued = 8192;    // batches held; wait_for_room() waits beyond this
     std::chrono::milliseconds reconnect_delay{200};

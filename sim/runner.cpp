@@ -474,6 +474,13 @@ class clinic_run {
     o.device_id = p.device;
     o.chair_id = p.chair;
     o.token = opts_.device_token;
+    // A simulated monitor sends its numerics every second and says so; a recording's cadence is
+    // whatever it holds, learned by the daemon from what arrives.
+    if (!p.recording) {
+      for (const auto kind : {v1::HEART_RATE, v1::PULSE_RATE, v1::SPO2, v1::RESPIRATORY_RATE}) {
+        o.cadences.emplace_back(kind, 1000);
+      }
+    }
     if (opts_.speed <= 0) o.max_queued = 512;  // as fast as acked: keep the queue short
     c.client = std::make_unique<device_client>(io_.get_executor(), o);
     asio::co_spawn(io_, c.client->run(), asio::detached);
