@@ -65,7 +65,8 @@ struct limit_state {
 
 // Stale-stream alarms watch three groups of kinds: heart (heart_rate, pulse_rate), SpO2 and
 // respiratory rate.
-enum stream_group : std::size_t { heart_group, spo2_group, breath_group, stream_group_count };
+// heart: heart_rate or pulse_rate from any source; ecg: heart_rate alone (alarms.md 7.1).
+enum stream_group : std::size_t { heart_group, spo2_group, breath_group, ecg_group, stream_group_count };
 
 /// One group's stale-stream timer: due at seen + limit while armed.
 struct stream_watch {

@@ -191,6 +191,8 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
     o.set_spo2_limit_ms(s.watch[spo2_group].limit);
     if (s.watch[breath_group].armed) o.set_breath_seen_ms(s.watch[breath_group].seen);
     o.set_breath_limit_ms(s.watch[breath_group].limit);
+    if (s.watch[ecg_group].armed) o.set_ecg_seen_ms(s.watch[ecg_group].seen);
+    o.set_ecg_limit_ms(s.watch[ecg_group].limit);
     if (s.last_cuff) o.set_last_cuff_ms(*s.last_cuff);
     o.set_post_dose_check_done(s.post_dose_check_done);
     if (s.disconnected_since) o.set_disconnected_since_ms(*s.disconnected_since);
@@ -309,6 +311,7 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
   s.watch[heart_group] = {o.heart_seen_ms(), limit(o.heart_limit_ms()), true};
   s.watch[spo2_group] = {o.spo2_seen_ms(), limit(o.spo2_limit_ms()), true};
   s.watch[breath_group] = {o.breath_seen_ms(), limit(o.breath_limit_ms()), o.has_breath_seen_ms()};
+  s.watch[ecg_group] = {o.ecg_seen_ms(), limit(o.ecg_limit_ms()), o.has_ecg_seen_ms()};
   s.last_cuff = get(o.has_last_cuff_ms(), o.last_cuff_ms());
   s.post_dose_check_done = o.post_dose_check_done();
   s.disconnected_since = get(o.has_disconnected_since_ms(), o.disconnected_since_ms());

@@ -64,8 +64,9 @@ namespace quality = model::quality;
 constexpr std::string_view sensor_rule[sensor_count] = {"sensor_off_ecg", "sensor_off_oximeter", "sensor_off_cuff",
                                                         "sensor_off_respiration"};
 constexpr std::string_view stale_rule[stream_group_count] = {"stale_heart_rate", "stale_spo2",
-                                                               "stale_respiratory_rate"};
-constexpr std::string_view stale_what[stream_group_count] = {"heart rate", "SpO2", "respiratory rate"};
+                                                               "stale_respiratory_rate", "stale_ecg"};
+constexpr std::string_view stale_what[stream_group_count] = {"heart rate", "SpO2", "respiratory rate",
+                                                               "ECG heart rate"};
 constexpr std::string_view slow_rule = "stream_too_slow";
 constexpr std::string_view cuff_rule = "cuff_overdue";
 constexpr std::string_view link_rule = "device_disconnected";
@@ -99,15 +100,23 @@ std::optional<stream_group> group_of(vital_kind kind) {
 /// A stream is alive while it delivers usable values or says its sensor is off.
 void note_stream(core& e, chair_state& c, const source_state& src, vital_kind kind, millis at) {
   auto& s = *c.s;
+  const auto keep_alive = [&](stream_group g) {
+    auto& w = s.watch[g];
+    if (w.armed && at < w.seen) return;
+    w.armed = true;
+    w.seen = at;
+    w.limit = freshness(s.prof->technical, src, kind);
+    if (auto* a = core::find_alarm(s, stale_rule[g])) e.clear(c, a->id, fmt::format("{} back", stale_what[g]));
+  };
   const auto group = group_of(kind);
   if (!group) return;
-  auto& w = s.watch[*group];
-  if (w.armed && at < w.seen) return;
-  w.armed = true;
-  w.seen = at;
-  w.limit = freshness(s.prof->technical, src, kind);
-  if (auto* a = core::find_alarm(s, stale_rule[*group])) e.clear(c, a->id, fmt::format("{} back", stale_what[*group]));
+  keep_alive(*group);
+  if (kind == vital_kind::heart_rate) keep_alive(ecg_group);
 }
+
+/// The ECG's own stale alarm says that the ECG stopped while the heart rate still comes from
+/// another stream; with no heart rate at all, stale_heart_rate says it.
+bool ecg_watched(const session_state& s) { return core::find_alarm(s, stale_rule[heart_group]) == nullptr; }
 
 /// The first stream of the session slower than the profile supervises, in source and kind order.
 std::optional<std::pair<const source_state*, vital_kind>> slow_stream(const chair_state& c) {
@@ -174,6 +183,7 @@ millis due(core&, chair_state& c) {
   }
   for (std::size_t g = 0; g < stream_group_count; ++g) {
     const auto& w = s.watch[g];
+    if (g == ecg_group && !ecg_watched(s)) continue;
     if (w.armed && !core::find_alarm(s, stale_rule[g])) consider(w.seen + w.limit);
   }
   if (auto cuff_due = cuff_overdue_at(s); cuff_due && !core::find_alarm(s, cuff_rule)) consider(*cuff_due);
@@ -197,9 +207,13 @@ void fire(core& e, chair_state& c) {
   }
   for (std::size_t g = 0; g < stream_group_count; ++g) {
     const auto& w = s.watch[g];
+    if (g == ecg_group && !ecg_watched(s)) continue;
     if (w.armed && !core::find_alarm(s, stale_rule[g]) && w.seen + w.limit <= now) {
       e.raise(c, std::string(stale_rule[g]), alarm_kind::technical, t.stale_level, 0,
               fmt::format("no {} for {:g} s", stale_what[g], static_cast<double>(w.limit) / seconds_ms));
+      if (g == heart_group) {
+        if (auto* a = core::find_alarm(s, stale_rule[ecg_group])) e.clear(c, a->id, "no heart rate from any source");
+      }
     }
   }
   if (auto due = cuff_overdue_at(s); due && *due <= now && !core::find_alarm(s, cuff_rule)) {
@@ -235,7 +249,7 @@ void open_session(chair_state& c) {
   for (std::size_t g = 0; g < stream_group_count; ++g) {
     auto& w = s.watch[g];
     w.seen = c.now;
-    w.armed = g != breath_group;
+    w.armed = g != breath_group && g != ecg_group;
     w.limit = t.stale_after_ms;
     for (const auto& src : c.sources) {
       for (std::size_t k = 1; k < kind_slots; ++k) {

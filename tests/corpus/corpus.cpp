@@ -320,7 +320,15 @@ void true_event(builder& b, int variant, millis t) {
         flag_off(b, ecg);
         what = "pulse_rate 145-150, ECG flagged sensor_off";
       } else {
+        // The ECG stopping silently is a true event of its own: the pulse goes on, so only the
+        // ECG's stale alarm can say it (alarms.md 7.1).
+        const auto last = b.before(vital_kind::heart_rate, 0, t - 4 * minute);
+        label stop = event_label(b, label_kind::ecg_stops, "heart_rate samples stop, the pulse goes on",
+                                 vital_kind::heart_rate, 0, ecg, "stale_ecg");
+        stop.due = (last ? b.at(*last).time_ms : stop.start) + b.evidence();
+        stop.deadline = stop.due + b.every();
         b.erase(ecg);
+        b.add(std::move(stop));
         what = "pulse_rate 145-150, no ECG heart_rate";
       }
       limit_event(b, t, d, label_kind::oximeter_tachycardia, what, vital_kind::pulse_rate, 1, 145, 150, "hr_critical");
@@ -546,17 +554,19 @@ std::string_view name(label_kind k) noexcept {
     case label_kind::bp_inconsistent: return "bp_inconsistent";
     case label_kind::isolated_extreme: return "isolated_extreme";
     case label_kind::zero_no_signal: return "zero_no_signal";
+    case label_kind::ecg_stops: return "ecg_stops";
   }
   return "unknown";
 }
 
-bool is_true_event(label_kind k) noexcept { return k < label_kind::cross_source; }
+bool is_true_event(label_kind k) noexcept { return k < label_kind::cross_source || k == label_kind::ecg_stops; }
 
 const std::vector<label_kind>& true_event_kinds() {
   static const std::vector<label_kind> kinds{
       label_kind::desaturation,   label_kind::hypertensive_response, label_kind::bradycardia,
       label_kind::oximeter_tachycardia, label_kind::apnoea,         label_kind::sensor_off_ecg,
-      label_kind::sensor_off_oximeter,  label_kind::sensor_off_cuff, label_kind::sensor_off_respiration};
+      label_kind::sensor_off_oximeter,  label_kind::sensor_off_cuff, label_kind::sensor_off_respiration,
+      label_kind::ecg_stops};
   return kinds;
 }
 
@@ -784,7 +794,9 @@ std::vector<verdict> unexplained_stale(const session& s, const std::vector<event
     const millis every = interval(s.rate);
     const bool explained = std::any_of(s.labels.begin(), s.labels.end(), [&](const label& l) {
       if (l.kind == label_kind::zero_no_signal) {
-        return e.rule == stale_rule_of(l.vital) && e.at >= l.start && e.at <= l.end + every;
+        // Zeros from the ECG alone: the heart rate still comes from the pulse, the ECG is stale.
+        const bool rule = e.rule == stale_rule_of(l.vital) || (l.vital == model::vital_kind::heart_rate && e.rule == "stale_ecg");
+        return rule && e.at >= l.start && e.at <= l.end + every;
       }
       return l.expected == e.rule && e.at >= l.start && e.at <= l.deadline;
     });

@@ -49,6 +49,8 @@ enum class label_kind : std::uint8_t {
   bp_inconsistent,
   isolated_extreme,
   zero_no_signal,
+  // a true event, numbered after the artefacts to keep the earlier numbers
+  ecg_stops,
 };
 std::string_view name(label_kind k) noexcept;
 bool is_true_event(label_kind k) noexcept;

@@ -79,9 +79,6 @@ profile judging_profile() {
 
 struct judged_rig : rig {
   judged_rig() : rig(judging_profile()) { open(); }
-  sample_outcome from(std::string_view source, vital_kind kind, double value, millis at) {
-    return eng.on_sample(chair, sample(kind, value, at), source);
-  }
   std::size_t raised() { return count(take(), event_type::alarm_raised); }
 };
 

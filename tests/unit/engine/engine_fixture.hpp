@@ -197,6 +197,10 @@ struct rig {
     return r.session;
   }
 
+  /// A sample from a named source (device).
+  sample_outcome from(std::string_view source, vital_kind kind, double value, millis at) {
+    return eng.on_sample(chair, sample(kind, value, at), source);
+  }
   sample_outcome feed(vital_kind kind, double value, millis at, std::uint32_t q = quality::ok) {
     return eng.on_sample(chair, sample(kind, value, at, q));
   }

@@ -235,6 +235,88 @@ TEST(EngineCadence, RespiratoryRateGoesStaleOnceHeardAndNeverBefore) {
   EXPECT_EQ(back[0].text, "respiratory rate back");
 }
 
+// Found on recorded data: with the ECG stopped and the oximeter still reporting the pulse, no
+// technical alarm said the ECG was gone (the heart rate was still "fresh" from the pulse).
+TEST(EngineStale, AnEcgThatStopsWhileThePulseGoesOnHasItsOwnStaleAlarm) {
+  rig r(stale_profile());
+  r.open(t0);
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 1 * min_; t += 1 * s_) {
+    r.from("monitor", vital_kind::heart_rate, 72, t);
+    r.from("oximeter", vital_kind::pulse_rate, 73, t + 100);
+    r.from("oximeter", vital_kind::spo2, 97, t + 100);
+  }
+  const millis last_ecg = t - 1 * s_;
+  for (; t <= last_ecg + 2 * min_; t += 1 * s_) {  // the ECG stops; the oximeter goes on
+    r.from("oximeter", vital_kind::pulse_rate, 73, t + 100);
+    r.from("oximeter", vital_kind::spo2, 97, t + 100);
+  }
+  auto ev = r.take();
+  const auto stale = of_type(ev, event_type::alarm_raised, "stale_ecg");
+  ASSERT_EQ(stale.size(), 1u) << describe(ev);
+  EXPECT_EQ(stale[0].at, last_ecg + 30 * s_);
+  EXPECT_EQ(stale[0].kind, alarm_kind::technical);
+  EXPECT_EQ(stale[0].level, priority::medium);
+  EXPECT_EQ(stale[0].text, "no ECG heart rate for 30 s");
+  EXPECT_EQ(raised(ev, "stale_heart_rate"), 0u) << "the heart rate still comes from the pulse";
+  // The ECG back clears it.
+  r.from("monitor", vital_kind::heart_rate, 72, t);
+  const auto back = of_type(r.take(), event_type::alarm_cleared, "stale_ecg");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].text, "ECG heart rate back");
+}
+
+TEST(EngineStale, WithNoHeartRateAtAllOnlyTheHeartRateIsStale) {
+  rig r(stale_profile());
+  r.open(t0);
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 1 * min_; t += 1 * s_) {
+    r.from("monitor", vital_kind::heart_rate, 72, t);
+    r.from("oximeter", vital_kind::pulse_rate, 73, t + 100);
+  }
+  const millis last_ecg = t - 1 * s_;
+  // The ECG stops first: its own alarm; then the pulse stops too: the heart rate's alarm
+  // replaces it.
+  for (; t <= last_ecg + 40 * s_; t += 1 * s_) r.from("oximeter", vital_kind::pulse_rate, 73, t + 100);
+  const millis last_pulse = t - 1 * s_ + 100;
+  r.advance(last_pulse + 31 * s_);
+  auto ev = r.take();
+  ASSERT_EQ(raised(ev, "stale_ecg"), 1u) << describe(ev);
+  ASSERT_EQ(raised(ev, "stale_heart_rate"), 1u) << describe(ev);
+  const auto gone = of_type(ev, event_type::alarm_cleared, "stale_ecg");
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].at, last_pulse + 30 * s_);
+  EXPECT_EQ(gone[0].text, "no heart rate from any source");
+  // The pulse comes back, the ECG does not: the ECG's alarm again, at once.
+  r.from("oximeter", vital_kind::pulse_rate, 73, last_pulse + 40 * s_);
+  ev = r.take();
+  EXPECT_EQ(count(ev, event_type::alarm_cleared, "stale_heart_rate"), 1u);
+  const auto again = of_type(ev, event_type::alarm_raised, "stale_ecg");
+  ASSERT_EQ(again.size(), 1u) << describe(ev);
+  EXPECT_EQ(again[0].at, last_pulse + 40 * s_);
+  // Both stopping together: the heart rate's alarm only.
+  rig both(stale_profile());
+  both.open(t0);
+  for (millis u = t0 + 1 * s_; u <= t0 + 10 * s_; u += 1 * s_) {
+    both.from("monitor", vital_kind::heart_rate, 72, u);
+    both.from("monitor", vital_kind::pulse_rate, 72, u);
+  }
+  both.advance(t0 + 10 * min_);
+  ev = both.take();
+  EXPECT_EQ(raised(ev, "stale_heart_rate"), 1u);
+  EXPECT_EQ(raised(ev, "stale_ecg"), 0u) << describe(ev);
+}
+
+TEST(EngineStale, AChairWithoutAnEcgHasNoEcgToGoStale) {
+  rig r(stale_profile());
+  r.open(t0);
+  for (millis t = t0 + 1 * s_; t <= t0 + 10 * min_; t += 1 * s_) {
+    r.from("oximeter", vital_kind::pulse_rate, 73, t);
+    r.from("oximeter", vital_kind::spo2, 97, t);
+  }
+  EXPECT_EQ(raised(r.take(), "stale_ecg"), 0u);
+}
+
 TEST(EngineCadence, TheCadenceSurvivesARestart) {
   rig r(stale_profile());
   for (millis t = t0 - 5 * min_; t < t0; t += 1 * min_) r.feed(vital_kind::heart_rate, 72, t);
