@@ -17,6 +17,9 @@ namespace vigil::engine::detail {
 
 constexpr millis never = std::numeric_limits<millis>::max();
 constexpr std::size_t kind_slots = model::vital_kind_count + 1;  // indexed by wire number
+/// Readings a kind's baseline window holds at most, whatever a monitor sends: ample for 1 Hz
+/// over a 60-minute window.
+constexpr std::size_t max_baseline_window = 4096;
 
 // Sensor-off alarms are raised per sensor: ECG, oximeter, cuff, respiration.
 enum sensor : std::size_t { ecg, oximeter, cuff, respiration, sensor_count };
@@ -115,7 +118,7 @@ struct session_state {
   std::string baseline_text;  // the baseline with its quality per kind (alarms.md 4.3); empty before the first dose
   // The readings that count for a baseline, per kind, kept in every open phase: a re-take after
   // the dose recomputes the baseline from the window before it.
-  std::array<std::deque<std::pair<millis, double>>, kind_slots> baseline_samples{};
+  std::array<std::deque<std::pair<millis, double>>, kind_slots> baseline_samples{};  // at most max_baseline_window each
   bool predose_reading = false;
   bool predose_overridden = false;
   condition news2_medium;

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <deque>
 
 namespace vigil::engine::detail {
 namespace {
@@ -129,6 +131,53 @@ void put(v1::SourceCheckpoint& out, const source_state& src, const session_state
 
 bool valid_kind(std::uint32_t kind) { return kind >= 1 && kind < kind_slots; }
 
+using baseline_window = std::deque<std::pair<millis, double>>;
+
+/// The smallest of 1, 10 and 100 by which every value of the window is exactly a whole number
+/// (read back as that number divided by it), or 0 if none is.
+std::uint32_t exact_scale(const baseline_window& w) {
+  for (const std::uint32_t scale : {1u, 10u, 100u}) {
+    const bool exact = std::all_of(w.begin(), w.end(), [&](const auto& e) {
+      const double scaled = e.second * scale;
+      return std::abs(scaled) < 1e15 && static_cast<double>(std::llround(scaled)) / scale == e.second;
+    });
+    if (exact) return scale;
+  }
+  return 0;
+}
+
+void put(v1::BaselineWindow& out, std::size_t kind, const baseline_window& w) {
+  out.set_kind(static_cast<std::uint32_t>(kind));
+  const auto scale = exact_scale(w);
+  out.set_scale(scale);
+  millis previous = 0;
+  for (const auto& [at, value] : w) {
+    out.add_time_deltas_ms(at - previous);
+    previous = at;
+    if (scale == 0) {
+      out.add_values(value);
+    } else {
+      out.add_scaled_values(std::llround(value * scale));
+    }
+  }
+}
+
+std::string get(const v1::BaselineWindow& in, baseline_window& w) {
+  const int n = in.time_deltas_ms_size();
+  const bool scaled = in.scale() == 1 || in.scale() == 10 || in.scale() == 100;
+  if ((!scaled && in.scale() != 0) || (scaled ? in.scaled_values_size() : in.values_size()) != n ||
+      n > static_cast<int>(max_baseline_window)) {
+    return fmt::format("the baseline window of kind {} is malformed", in.kind());
+  }
+  w.clear();
+  millis at = 0;
+  for (int i = 0; i < n; ++i) {
+    at += in.time_deltas_ms(i);
+    w.emplace_back(at, scaled ? static_cast<double>(in.scaled_values(i)) / in.scale() : in.values(i));
+  }
+  return {};
+}
+
 std::optional<millis> get(bool has, millis value) { return has ? std::optional<millis>(value) : std::nullopt; }
 
 /// Reads one stream's ordering times and latest values; an error message, or empty. Format 1
@@ -177,7 +226,7 @@ std::string encode(const chair_state& c, std::uint64_t next_session, std::uint64
     if (s.dose_at) o.set_dose_ms(*s.dose_at);
     for (std::size_t k = 1; k < kind_slots; ++k) {
       if (s.baseline[k]) put(*o.mutable_baseline(), k, 0, *s.baseline[k]);
-      for (const auto& [at, value] : s.baseline_samples[k]) put(*o.mutable_baseline_samples(), k, at, value);
+      if (!s.baseline_samples[k].empty()) put(*o.add_baseline_windows(), k, s.baseline_samples[k]);
     }
     o.set_baseline_text(s.baseline_text);
     o.set_predose_reading(s.predose_reading);
@@ -299,6 +348,10 @@ std::string decode(std::string_view data, const std::vector<profile>& profiles, 
   for (const auto& kv : o.baseline_samples()) {
     if (!valid_kind(kv.kind())) return fmt::format("unknown vital kind {}", kv.kind());
     s.baseline_samples[kv.kind()].emplace_back(kv.at_ms(), kv.value());
+  }
+  for (const auto& w : o.baseline_windows()) {
+    if (!valid_kind(w.kind())) return fmt::format("unknown vital kind {}", w.kind());
+    if (auto error = get(w, s.baseline_samples[w.kind()]); !error.empty()) return error;
   }
   s.baseline_text = o.baseline_text();
   s.predose_reading = o.predose_reading();

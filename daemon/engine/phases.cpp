@@ -83,9 +83,7 @@ void note_baseline_sample(session_state& s, const model::vital_sample& sample) {
   if (!counts_for_baseline(sample)) return;
   auto& window = s.baseline_samples[slot(sample.kind)];
   window.emplace_back(sample.time_ms, sample.value);
-  // Bounded whatever a monitor sends: ample for 1 Hz over a 60-minute window.
-  constexpr std::size_t max_baseline_samples = 4096;
-  if (window.size() > max_baseline_samples) window.pop_front();
+  if (window.size() > max_baseline_window) window.pop_front();
   const millis oldest = sample.time_ms - s.prof->baseline_window_ms;
   // Cuff readings are sparse: keep the latest even when it is older than the window.
   while (window.size() > 1 && window.front().first <= oldest) window.pop_front();

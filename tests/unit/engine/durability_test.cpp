@@ -107,6 +107,31 @@ TEST(EngineCheckpoint, BaselineDoseAndObservationWindowComeBack) {
   EXPECT_EQ(r.current(), phase::ready);
 }
 
+// A chair's checkpoint is written with every batch that changes it, all session long; the
+// baseline windows (kept after the dose for a re-take) are most of it. At 1 Hz, four streams
+// and ten minutes of window: 2,400 readings. Kept compact (times as differences, whole values
+// as integers), and exact: the re-take after a restart uses the same readings.
+TEST(EngineCheckpoint, TheBaselineWindowsOfA1HzChairStayCompactAndExact) {
+  rig r(checkpoint_profile());
+  r.open(t0);
+  millis t = t0 + 1 * s_;
+  for (; t <= t0 + 15 * min_; t += 1 * s_) {
+    r.feed(vital_kind::heart_rate, 70 + static_cast<double>(t / s_ % 7), t);
+    r.feed(vital_kind::spo2, 97 + static_cast<double>(t / s_ % 2), t + 1);
+    r.feed(vital_kind::respiratory_rate, 14 + static_cast<double>(t / s_ % 3), t + 2);
+    r.feed(vital_kind::pulse_rate, 71.5 + static_cast<double>(t / s_ % 5), t + 3);  // not whole
+  }
+  ASSERT_TRUE(r.dose(t).ok());
+  const auto data = r.eng.checkpoint(r.chair);
+  EXPECT_LT(data.size(), 16'000u) << "bytes per checkpoint of one chair";
+  const auto before = r.eng.session(r.chair)->baseline;
+  restart(r);
+  ASSERT_TRUE(r.eng.apply(retake_baseline{r.chair, "nurse-a", "after the restart"}, t).ok());
+  const auto set = first(r.take(), event_type::baseline_set);
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->text, "re-taken: after the restart; " + before) << "the same readings after a restart";
+}
+
 TEST(EngineCheckpoint, NewIdsNeverRepeatOnesAlreadyGiven) {
   rig r(checkpoint_profile());
   const auto first = r.open();
