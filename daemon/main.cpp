@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   cli.add_option("--control-port", control_port, "Override control.port (0 picks a free port)");
   std::optional<std::uint16_t> feed_port;
   cli.add_option("--feed-port", feed_port, "Override feed.port (0 picks a free port)");
+  std::optional<std::uint16_t> http_port;
+  cli.add_option("--http-port", http_port, "Override http.port (0 picks a free port)");
   cli.add_option("--log-level", log_level, "Override log.level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cli.add_option("--log-format", log_format, "Override log.format")->check(CLI::IsMember({"text", "json"}));
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   if (ingest_port) config.ingest.port = *ingest_port;
   if (control_port) config.control.port = *control_port;
   if (feed_port) config.feed.port = *feed_port;
+  if (http_port) config.http.port = *http_port;
   if (log_level) config.log.level = *log_level;
   if (log_format) config.log.style = *log_format == "json" ? vigil::log::format::json : vigil::log::format::text;
   if (log_file) config.log.file = *log_file;

@@ -6,7 +6,11 @@
 #   scripts/run.sh --scenario config/scenarios/hypertensive.yaml --speed 60
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-"$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Only the three programs, and only the packages they need: the tests and benchmarks are
+# scripts/test.sh's business. The build directory is the one test.sh uses; each says which
+# parts it wants, so neither leaves the other with less than it needs.
+VIGIL_TARGETS="vigild vigilctl vigil-sim" "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DVIGIL_BUILD_TESTS=OFF -DVIGIL_BUILD_BENCH=OFF
 
 cd "$root"
 mkdir -p var/run

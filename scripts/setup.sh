@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Vigil needs to build, test and run, if any are missing.
 # Safe to run again: it installs only what is absent.
+# Usage: scripts/setup.sh [--run | --package]
+#   --run      only what building vigild, vigilctl and vigil-sim needs
+#   --package  that, and what building their Debian package needs (scripts/package.sh)
 set -euo pipefail
 
 packages=(
@@ -12,16 +15,24 @@ packages=(
   libcli11-dev                  # command-line parsing
   libsqlite3-dev                # the session timeline store
   prometheus-cpp-dev            # /metrics: the Prometheus data model and text format (core only)
-  prometheus                    # promtool, which the tests run on a real /metrics scrape
-  libgtest-dev libgmock-dev     # tests
-  libbenchmark-dev              # bench/
-  chromium                      # browser tests of the nurse station page only (tests/browser/)
 )
-# Node.js and npm run the browser tests. A machine may already have them from another source
-# (NodeSource's nodejs carries its own npm and conflicts with Debian's npm package): what
-# counts is that the commands work.
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  packages+=(nodejs npm)
+if [[ "${1:-}" == "--package" ]]; then
+  packages+=(dpkg-dev)            # dpkg-shlibdeps: the package's library dependencies
+elif [[ "${1:-}" != "--run" ]]; then
+  packages+=(
+    dpkg-dev                    # the package test builds the Debian package
+
+    prometheus                  # promtool, which the tests run on a real /metrics scrape
+    libgtest-dev libgmock-dev   # tests
+    libbenchmark-dev            # bench/
+    chromium                    # browser tests of the nurse station page only (tests/browser/)
+  )
+  # Node.js and npm run the browser tests. A machine may already have them from another source
+  # (NodeSource's nodejs carries its own npm and conflicts with Debian's npm package): what
+  # counts is that the commands work.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+  fi
 fi
 
 missing=()

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 jobs="$(nproc)"
 
-"$root/scripts/build.sh" "$root/build"
+"$root/scripts/build.sh" "$root/build" -DVIGIL_BUILD_TESTS=ON -DVIGIL_BUILD_BENCH=ON
 (cd "$root/build" && ctest --output-on-failure --parallel "$jobs" --timeout 300)
 
 if [[ "${1:-}" != "--fast" ]]; then
