@@ -178,9 +178,7 @@ struct daemon::impl {
         });
       });
       log->info("timeline at {}: {} devices resume from their stored seqs", config.data_dir, seqs.size());
-    } else if (!opts.sink) {
-      log->warn("no data_dir: the timeline is not stored and acks mean \"received\", not \"on disk\"");
-    }
+    }  // without a data_dir: vigild's configuration check has warned (docs/configuration.md)
   }
 
   ~impl() {
