@@ -31,7 +31,8 @@ namespace fs = std::filesystem;
 
 /// vigild started as a child process.
 struct vigild_process : child_process {
-  explicit vigild_process(std::vector<std::string> args) : child_process(VIGILD_PATH, std::move(args)) {}
+  explicit vigild_process(std::vector<std::string> args, output_to to = output_to::pipe)
+      : child_process(VIGILD_PATH, std::move(args), to) {}
 };
 
 fs::path temp_dir() {
@@ -706,6 +707,38 @@ TEST(CheckConfig, AMissingFileOrBrokenYamlIsNamedOnceWithTheReason) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_TRUE(r.output.starts_with(broken.string() + ": YAML syntax error at line ")) << r.output;
   EXPECT_EQ(r.output.find(broken.string(), 1), std::string::npos) << "the path is printed once: " << r.output;
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// journald stamps every line it takes with its own time; a second stamp of vigild's own only
+// widened each line. Written against the vigild that wrote its timestamp under systemd too.
+TEST(VigildProcess, UnderSystemdTextLinesCarryNoTimestampOfTheirOwn) {
+  const auto dir = check_dir("journal");
+  const auto file = write_file(dir / "vigild.yaml",
+                               "ingest:\n  port: 0\ncontrol:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n");
+  const std::regex ready(R"(\[app\] vigild \S+ ready)");
+  const std::regex stamped(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  \[app\] vigild \S+ ready)");
+  {
+    vigild_process p({"--config", file.string()}, vigild_process::output_to::journal);
+    const auto m = p.wait_line(ready);
+    ASSERT_FALSE(m.empty()) << p.output();
+    EXPECT_EQ(m.prefix().str(), "info  ") << "no timestamp, the level first: " << p.output();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+    EXPECT_EQ(p.output().find("Z info "), std::string::npos) << p.output();
+  }
+  {
+    // Anywhere else (a terminal, a file, a pipe to another program) each line keeps its time.
+    vigild_process p({"--config", file.string()});
+    ASSERT_FALSE(p.wait_line(stamped).empty()) << p.output();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  }
 }
 
 }  // namespace
