@@ -314,6 +314,7 @@ struct daemon::impl {
     }
     for (const auto& [chair, a] : clinic.alarms().chair_advisories()) ++m.alarms_active[slot(a.level)];
     m.burden = burden_metrics();
+    m.process = http::read_process_counters();
     if (timeline) {
       const auto s = timeline->stats();
       http::store_counters out;
