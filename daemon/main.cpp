@@ -8,16 +8,60 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
 namespace {
 
-int report(const std::vector<vigil::config::problem>& problems, const std::string& origin) {
+using vigil::config::problem;
+using vigil::config::severity;
+
+// --check-config's exit statuses (docs/configuration.md): 2 as before for errors, so scripts that
+// test for 2, or for anything but 0, keep working.
+constexpr int exit_valid = 0;
+constexpr int exit_errors = 2;
+constexpr int exit_warnings = 3;
+
+/// Prints each problem on a line of its own: "ORIGIN: KEY: MESSAGE" for an error,
+/// "ORIGIN: KEY: warning: MESSAGE" for a warning ("ORIGIN: MESSAGE" for the file as a whole).
+void print(const std::vector<problem>& problems, const std::string& origin) {
   for (const auto& p : problems) {
-    std::fprintf(stderr, "%s: %s%s%s\n", origin.c_str(), p.key.c_str(), p.key.empty() ? "" : ": ", p.message.c_str());
+    std::fprintf(stderr, "%s: %s%s%s%s\n", origin.c_str(), p.key.c_str(), p.key.empty() ? "" : ": ",
+                 p.level == severity::warning ? "warning: " : "", p.message.c_str());
   }
-  return problems.empty() ? 0 : 2;
+}
+
+/// Prints the errors among `problems`; exit_errors if there are any, else 0.
+int report_errors(const std::vector<problem>& problems, const std::string& origin) {
+  std::vector<problem> errors;
+  for (const auto& p : problems) {
+    if (p.level == severity::error) errors.push_back(p);
+  }
+  print(errors, origin);
+  return errors.empty() ? 0 : exit_errors;
+}
+
+/// vigild --check-config FILE: every error and warning, then the exit status.
+int check_config(const std::string& path) {
+  auto loaded = vigil::config::load_file(path);
+  auto& problems = loaded.problems;
+  // A file that cannot be read or parsed says nothing about the installation.
+  const bool whole_file = std::any_of(problems.begin(), problems.end(), [](const problem& p) { return p.key.empty(); });
+  if (!whole_file) {
+    auto more = vigil::config::check_installation(loaded.config);
+    problems.insert(problems.end(), more.begin(), more.end());
+  }
+  print(problems, path);
+  if (vigil::config::has_errors(problems)) return exit_errors;
+  const auto devices = loaded.config.ingest.devices.size();
+  if (!problems.empty()) {
+    std::printf("%s: configuration is valid, with %zu warning%s (%zu devices)\n", path.c_str(), problems.size(),
+                problems.size() == 1 ? "" : "s", devices);
+    return exit_warnings;
+  }
+  std::printf("%s: configuration is valid (%zu devices)\n", path.c_str(), devices);
+  return exit_valid;
 }
 
 }  // namespace
@@ -51,17 +95,12 @@ int main(int argc, char** argv) {
   cli.set_version_flag("--version", std::string("vigild ") + VIGIL_VERSION);
   CLI11_PARSE(cli, argc, argv);
 
-  if (!check_path.empty()) {
-    const auto loaded = vigil::config::load_file(check_path);
-    if (const int rc = report(loaded.problems, check_path); rc != 0) return rc;
-    std::printf("%s: configuration is valid (%zu devices)\n", check_path.c_str(), loaded.config.ingest.devices.size());
-    return 0;
-  }
+  if (!check_path.empty()) return check_config(check_path);
 
   vigil::config::daemon_config config;
   if (!config_path.empty()) {
     auto loaded = vigil::config::load_file(config_path);
-    if (const int rc = report(loaded.problems, config_path); rc != 0) return rc;
+    if (const int rc = report_errors(loaded.problems, config_path); rc != 0) return rc;
     config = std::move(loaded.config);
   }
   if (ingest_address) config.ingest.address = *ingest_address;
@@ -73,13 +112,14 @@ int main(int argc, char** argv) {
   if (log_format) config.log.style = *log_format == "json" ? vigil::log::format::json : vigil::log::format::text;
   if (log_file) config.log.file = *log_file;
   if (ports_file) config.ports_file = *ports_file;
-  if (const int rc = report(vigil::config::validate(config), "command line"); rc != 0) return rc;
+  if (const int rc = report_errors(vigil::config::validate(config), "command line"); rc != 0) return rc;
+  // The same checks as --check-config, on the configuration as the flags left it.
+  const auto installation = vigil::config::check_installation(config);
+  if (const int rc = report_errors(installation, config_path.empty() ? "defaults" : config_path); rc != 0) return rc;
 
   try {
     vigil::log::configure(config.log);
-    if (config.ingest.devices.empty()) {
-      vigil::log::component_logger("app")->warn("no devices configured: every device will be refused");
-    }
+    for (const auto& p : installation) vigil::log::component_logger("app")->warn("configuration: {}: {}", p.key, p.message);
     vigil::app::daemon daemon(std::move(config), {});
     daemon.start();
     daemon.run();

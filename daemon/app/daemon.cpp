@@ -178,9 +178,7 @@ struct daemon::impl {
         });
       });
       log->info("timeline at {}: {} devices resume from their stored seqs", config.data_dir, seqs.size());
-    } else if (!opts.sink) {
-      log->warn("no data_dir: the timeline is not stored and acks mean \"received\", not \"on disk\"");
-    }
+    }  // without a data_dir: vigild's configuration check has warned (docs/configuration.md)
   }
 
   ~impl() {
@@ -316,6 +314,7 @@ struct daemon::impl {
     }
     for (const auto& [chair, a] : clinic.alarms().chair_advisories()) ++m.alarms_active[slot(a.level)];
     m.burden = burden_metrics();
+    m.process = http::read_process_counters();
     if (timeline) {
       const auto s = timeline->stats();
       http::store_counters out;

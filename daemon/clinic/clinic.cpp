@@ -198,7 +198,7 @@ std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point
     const auto level = e.type == engine::event_type::alarm_raised && e.level == engine::priority::high
                            ? spdlog::level::warn
                            : spdlog::level::info;
-    if (log_->should_log(level)) log_->log(level, "{}", describe(e));
+    if (log_->should_log(level)) log::write(*log_, level, log_fields(e), describe(e));
   }
   return events;
 }
@@ -276,6 +276,33 @@ recovery clinic::restore(const std::vector<chair_checkpoint>& saved, std::uint64
       out.alarms += view->alarms.size();
     }
   }
+  return out;
+}
+
+log_field_list log_fields(const engine::event& e) {
+  log_field_list out;
+  std::size_t n = 0;
+  const auto add = [&](std::string_view key, std::string_view text, std::optional<std::uint64_t> number = {}) {
+    out.fields[n++] = {key, text, number};
+  };
+  add("event", engine::name(e.type));
+  add("chair", e.chair);
+  add("session", {}, e.session);
+  switch (e.type) {
+    case engine::event_type::alarm_raised:
+    case engine::event_type::alarm_cleared:
+    case engine::event_type::alarm_resounded:
+    case engine::event_type::alarm_escalated:
+    case engine::event_type::alarm_acknowledged:
+      add("alarm", {}, e.alarm);
+      add("rule", e.rule);
+      add("priority", engine::name(e.level));
+      add("kind", engine::name(e.kind));
+      break;
+    default: break;
+  }
+  if (!e.who.empty()) add("by", e.who);
+  out.size = n;
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include "daemon/engine/engine.hpp"
 #include "daemon/ingest/sink.hpp"
+#include "daemon/log/log.hpp"
 
 #include <algorithm>
 #include <array>
@@ -166,6 +167,16 @@ class clinic final : public ingest::sample_sink {
   engine::id_range saved_{};      // saved: ids up to these may be handed out
   bool beyond_saved_ = false;     // ids were handed out past saved_ (said once in the log)
 };
+
+/// The structured fields of an event's log record (docs/architecture.md section 12): event,
+/// chair, session; alarm, rule, priority and kind for alarm events; by for a command. They point
+/// into the event.
+struct log_field_list {
+  std::array<log::field, 8> fields;
+  std::size_t size = 0;
+  operator std::span<const log::field>() const { return {fields.data(), size}; }
+};
+log_field_list log_fields(const engine::event& e);
 
 /// A one-line description of an event, for logs.
 std::string describe(const engine::event& e);

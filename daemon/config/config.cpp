@@ -10,7 +10,13 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <system_error>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -154,8 +160,10 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
       entry.text("role", role);
       if (const auto r = control::role_from_name(role)) {
         u.role = *r;
-      } else {
+      } else if (role.empty()) {
         entry.report(entry.key_of("role"), "is required: viewer, nurse or admin");
+      } else {
+        entry.report(entry.key_of("role"), fmt::format("'{}' is not a role: viewer, nurse or admin", role));
       }
       config.users.push_back(std::move(u));
     }
@@ -179,7 +187,9 @@ void load_profiles(daemon_config& config, const std::filesystem::path& base, std
   std::filesystem::path dir(config.profiles_dir);
   if (dir.is_relative() && !base.empty()) dir = base / dir;
   auto loaded = load_profile_dir(dir.string());
-  for (auto& p : loaded.problems) problems.push_back({"engine.profiles_dir: " + p.key, std::move(p.message)});
+  for (auto& p : loaded.problems) {
+    problems.push_back({p.key.empty() ? "engine.profiles_dir" : "engine.profiles_dir: " + p.key, std::move(p.message)});
+  }
   config.profiles = std::move(loaded.profiles);
   const bool found = std::any_of(config.profiles.begin(), config.profiles.end(),
                                  [&](const engine::profile& p) { return p.id == config.default_profile; });
@@ -189,14 +199,15 @@ void load_profiles(daemon_config& config, const std::filesystem::path& base, std
   }
 }
 
-load_result parse(const std::string& text, const std::string& origin, const std::filesystem::path& base) {
+load_result parse(const std::string& text, const std::filesystem::path& base) {
   load_result result;
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
+    // Without the file's name: whoever prints the problem names the file once, before it.
     result.problems.push_back(
-        {"", fmt::format("{}: YAML syntax error at line {}, column {}: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg)});
+        {"", fmt::format("YAML syntax error at line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg)});
     return result;
   }
   read(root, result.config, result.problems);
@@ -264,19 +275,138 @@ std::vector<problem> validate(const daemon_config& config) {
   return problems;
 }
 
-load_result load_text(const std::string& text, const std::string& origin) { return parse(text, origin, {}); }
+load_result load_text(const std::string& text, const std::string&) { return parse(text, {}); }
 
 load_result load_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  const auto failed = [](std::string why) {
     load_result result;
-    result.problems.push_back({"", fmt::format("cannot read '{}'", path)});
+    result.problems.push_back({"", "cannot read: " + why});
     return result;
-  }
+  };
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return failed(std::make_error_code(std::errc::is_a_directory).message());
+  std::ifstream in(path);
+  if (!in) return failed(std::error_code(errno, std::generic_category()).message());
   std::stringstream text;
   text << in.rdbuf();
+  if (in.bad()) return failed(std::error_code(errno, std::generic_category()).message());
   // Relative paths in the file (engine.profiles_dir) are taken from the file's own directory.
-  return parse(text.str(), path, std::filesystem::path(path).parent_path());
+  return parse(text.str(), std::filesystem::path(path).parent_path());
+}
+
+bool has_errors(const std::vector<problem>& problems) {
+  return std::any_of(problems.begin(), problems.end(), [](const problem& p) { return p.level == severity::error; });
+}
+
+namespace {
+
+std::string reason(int error) { return std::error_code(error, std::generic_category()).message(); }
+
+/// Why the existing directory `dir` cannot take the timeline; empty if it can. Tried, not
+/// guessed from permission bits: root, ACLs, read-only mounts and SELinux all have their say.
+std::string unwritable(const std::filesystem::path& dir) {
+  const auto probe = dir / fmt::format(".vigild-check-{}", ::getpid());
+  const int fd = ::open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return fmt::format("'{}' is not writable: {}", dir.string(), reason(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  const auto db = dir / "timeline.db";
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(db, ec))) {
+    const int fd_db = ::open(db.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_db < 0) return fmt::format("'{}' cannot be opened for writing: {}", db.string(), reason(errno));
+    ::close(fd_db);
+  }
+  return {};
+}
+
+/// Why `data_dir` cannot be used by vigild; empty if it can.
+std::string data_dir_problem(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  const fs::path dir(data_dir);
+  std::error_code ec;
+  const auto status = fs::status(dir, ec);
+  if (fs::exists(status)) {
+    if (!fs::is_directory(status)) return fmt::format("'{}' is not a directory", data_dir);
+    return unwritable(dir);
+  }
+  // Missing: created the way vigild creates it, probed, and removed again, up to the first
+  // directory that was there before.
+  std::vector<fs::path> made;
+  for (fs::path p = dir; !p.empty() && !fs::exists(fs::symlink_status(p, ec)); p = p.parent_path()) {
+    made.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  std::string why;
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0750) != 0) {
+      why = fmt::format("'{}' does not exist and cannot be created: {}", data_dir, reason(errno));
+      made.erase(made.begin(), it.base());  // only those made before are removed
+      break;
+    }
+  }
+  if (why.empty()) {
+    why = unwritable(dir);
+  }
+  for (const auto& p : made) ::rmdir(p.c_str());  // deepest first; one not made fails harmlessly: it is not empty
+  return why;
+}
+
+/// The tokens of config/demo.yaml, printed in README.md: fine for the demo, known to anyone.
+bool published_token(std::string_view token) {
+  return token == "demo-operator-token" || token == "sim-device-token";
+}
+
+}  // namespace
+
+std::vector<problem> check_installation(const daemon_config& config) {
+  std::vector<problem> problems;
+  const auto warn = [&problems](std::string key, std::string message) {
+    problems.push_back({std::move(key), std::move(message), severity::warning});
+  };
+  if (config.data_dir.empty()) {
+    warn("data_dir", "is empty: nothing is stored, acks only mean \"received\", and a restart forgets open sessions "
+                     "and their alarms");
+  } else if (auto why = data_dir_problem(config.data_dir); !why.empty()) {
+    problems.push_back({"data_dir", std::move(why)});
+  }
+  if (config.ingest.devices.empty()) warn("ingest.devices", "none listed: every monitor is refused");
+  if (config.users.empty()) {
+    warn("users", "none listed: every request on the control, feed and HTTP listeners (the nurse station, vigilctl) "
+                  "is refused");
+  }
+  constexpr std::string_view advice = ": set a secret of your own, e.g. from 'openssl rand -base64 24'";
+  for (std::size_t i = 0; i < config.ingest.devices.size(); ++i) {
+    if (published_token(config.ingest.devices[i].token)) {
+      warn(fmt::format("ingest.devices[{}].token", i),
+           fmt::format("is the demo's token, published in README.md and config/demo.yaml{}", advice));
+    }
+  }
+  for (std::size_t i = 0; i < config.users.size(); ++i) {
+    if (published_token(config.users[i].token)) {
+      warn(fmt::format("users[{}].token", i),
+           fmt::format("is the demo's token, published in README.md and config/demo.yaml{}", advice));
+    }
+  }
+  // Every listener is plain TCP: on an address other machines can reach, its tokens and what it
+  // carries can be read (and replayed) by anyone on the network (architecture.md section 10).
+  const auto plain = [&warn](const std::string& key, const std::string& address, std::string_view carries) {
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(address, ec);
+    if (ec || a.is_loopback()) return;  // an address that is no address is an error of validate()
+    warn(key, fmt::format("'{}' is reachable from other machines and the listener has no TLS: {} cross the network "
+                          "unencrypted",
+                          address, carries));
+  };
+  plain("ingest.address", config.ingest.address, "device tokens and vital signs");
+  if (config.control.enabled) plain("control.address", config.control.address, "user tokens and commands");
+  if (config.feed.enabled) {
+    plain("feed.address", config.feed.address, "user tokens, patients' sessions, vital signs and alarms");
+  }
+  if (config.http.enabled) {
+    plain("http.address", config.http.address, "user tokens, patients' sessions, vital signs and alarms");
+  }
+  return problems;
 }
 
 }  // namespace vigil::config

@@ -37,10 +37,15 @@ struct daemon_config {
   std::chrono::milliseconds shutdown_timeout{5'000};
 };
 
+/// How bad a problem is: an error stops vigild from starting; a warning weakens an installation
+/// that still starts (docs/configuration.md has the table).
+enum class severity : std::uint8_t { error, warning };
+
 /// One problem found in a configuration, tied to the key it concerns.
 struct problem {
   std::string key;  // dotted path, e.g. "ingest.max_connections"; empty for the file as a whole
-  std::string message;
+  std::string message;  // says what is wrong and why, without the key or the file's name
+  severity level = severity::error;
 };
 
 struct load_result {
@@ -50,9 +55,17 @@ struct load_result {
 
 /// Reads and checks a YAML configuration file. Never throws: every fault is a problem.
 load_result load_file(const std::string& path);
-/// Same, from YAML text (`origin` names it in messages).
+/// Same, from YAML text. No message names the text (or a file): whoever prints a problem names
+/// its source once, before it. `origin` is kept for callers that pass it.
 load_result load_text(const std::string& text, const std::string& origin = "<text>");
 /// Checks cross-field rules of a configuration that came from anywhere (file plus flags).
 std::vector<problem> validate(const daemon_config& config);
+/// Checks what the configuration means on this machine, for the user running the check: whether
+/// data_dir can be used (by creating and removing a probe file; a missing directory is created and
+/// removed again), and what weakens the installation (no data_dir, no users or devices, plain
+/// listeners reachable from other machines, published demo tokens). Changes nothing it finds.
+std::vector<problem> check_installation(const daemon_config& config);
+/// Whether any of `problems` is an error.
+bool has_errors(const std::vector<problem>& problems);
 
 }  // namespace vigil::config

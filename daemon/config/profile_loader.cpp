@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -426,7 +427,10 @@ void check(const engine::profile& p, std::vector<problem>& problems) {
   }
 }
 
+/// `origin` names the text at the start of a message about it as a whole; empty when the caller
+/// names it already (a file of a profile directory is named in the problem's key).
 profile_result load(const std::string& yaml, const std::string& id, const std::string& origin) {
+  const auto about = [&origin](std::string what) { return origin.empty() ? what : origin + ": " + what; };
   profile_result result;
   result.profile = engine::generic_profile();
   result.profile.id = id;
@@ -434,39 +438,34 @@ profile_result load(const std::string& yaml, const std::string& id, const std::s
   try {
     if (!valid_name(id, max_name_length)) {
       result.problems.push_back(
-          {"", fmt::format("{}: the profile id '{}' must be 1 to 64 letters, digits, '-', '_' or '.'", origin, id)});
+          {"", about(fmt::format("the profile id '{}' must be 1 to 64 letters, digits, '-', '_' or '.'", id))});
     }
     YAML::Node root;
     try {
       root = YAML::Load(yaml);
     } catch (const YAML::Exception& e) {
-      result.problems.push_back({"", fmt::format("{}: YAML syntax error at line {}, column {}: {}", origin,
-                                                 e.mark.line + 1, e.mark.column + 1, e.msg)});
+      result.problems.push_back({"", about(fmt::format("YAML syntax error at line {}, column {}: {}", e.mark.line + 1,
+                                                       e.mark.column + 1, e.msg))});
       return result;
     }
     read(root, result.profile, result.problems);
     check(result.profile, result.problems);
   } catch (const std::exception& e) {
-    result.problems.push_back({"", fmt::format("{}: cannot be read: {}", origin, e.what())});
+    result.problems.push_back({"", about(fmt::format("cannot be read: {}", e.what()))});
   } catch (...) {
-    result.problems.push_back({"", fmt::format("{}: cannot be read", origin)});
+    result.problems.push_back({"", about("cannot be read")});
   }
   if (result.profile.name.empty()) result.profile.name = result.profile.id;
   return result;
 }
 
-}  // namespace
-
-profile_result load_profile_text(const std::string& yaml, const std::string& id) {
-  return load(yaml, id, id);
-}
-
-profile_result load_profile_file(const std::string& path) {
-  const auto failed = [&path](const std::string& id, const std::string& why) {
+/// One profile file; `named` when the caller names the file in the problems' keys already.
+profile_result read_profile_file(const std::string& path, bool named) {
+  const auto failed = [&path, named](const std::string& id, const std::string& why) {
     profile_result result;
     result.profile = engine::generic_profile();
     result.profile.id = result.profile.name = id;
-    result.problems.push_back({"", fmt::format("cannot read '{}': {}", path, why)});
+    result.problems.push_back({"", named ? fmt::format("cannot read: {}", why) : fmt::format("cannot read '{}': {}", path, why)});
     return result;
   };
   std::string id;
@@ -477,15 +476,23 @@ profile_result load_profile_file(const std::string& path) {
       return failed(id, std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
     }
     std::ifstream in(path, std::ios::binary);
-    if (!in) return failed(id, "cannot open it");
+    if (!in) return failed(id, std::error_code(errno, std::generic_category()).message());
     std::stringstream text;
     text << in.rdbuf();
     if (in.bad()) return failed(id, "read error");
-    return load(text.str(), id, path);
+    return load(text.str(), id, named ? std::string() : path);
   } catch (const std::exception& e) {
     return failed(id, e.what());
   }
 }
+
+}  // namespace
+
+profile_result load_profile_text(const std::string& yaml, const std::string& id) {
+  return load(yaml, id, id);
+}
+
+profile_result load_profile_file(const std::string& path) { return read_profile_file(path, false); }
 
 profiles_result load_profile_dir(const std::string& dir) {
   profiles_result result;
@@ -516,7 +523,7 @@ profiles_result load_profile_dir(const std::string& dir) {
               [](const fs::path& a, const fs::path& b) { return a.filename().string() < b.filename().string(); });
     if (files.empty()) result.problems.push_back({"", fmt::format("no *.yaml profile files in '{}'", dir)});
     for (const auto& file : files) {
-      auto loaded = load_profile_file(file.string());
+      auto loaded = read_profile_file(file.string(), true);
       const std::string prefix = file.filename().string();
       for (auto& p : loaded.problems) {
         result.problems.push_back({p.key.empty() ? prefix : prefix + ": " + p.key, std::move(p.message)});

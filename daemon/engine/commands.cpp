@@ -128,6 +128,7 @@ command_result engine::apply(const acknowledge& cmd, millis at) {
     e.alarm = advisory.id;
     e.rule = advisory.rule;
     e.kind = advisory.kind;
+    e.level = advisory.level;
     e.who = cmd.by;
     st.emit_alarm(*c, event_type::alarm_cleared, advisory);
     st.events.back().text = fmt::format("acknowledged by {}", cmd.by);

@@ -3,7 +3,14 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <sstream>
 
 namespace vigil::http {
 namespace {
@@ -103,7 +110,84 @@ void add_burden(std::vector<MetricFamily>& out, const burden_counters& b) {
   out.push_back(std::move(ack));
 }
 
+/// The process_* families: those of the Prometheus client libraries, for their dashboards.
+void add_process(std::vector<MetricFamily>& out, const process_counters& p) {
+  const auto add = [&out](const char* name, const char* help, MetricType type, const std::optional<double>& v) {
+    if (v) out.push_back(single(name, help, type, *v));
+  };
+  add("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType::Counter,
+      p.cpu_seconds);
+  add("process_open_fds", "Number of open file descriptors.", MetricType::Gauge, p.open_fds);
+  add("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge, p.max_fds);
+  add("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge, p.virtual_bytes);
+  add("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge, p.resident_bytes);
+  add("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", MetricType::Gauge,
+      p.start_time_seconds);
+}
+
 }  // namespace
+
+process_counters parse_proc_stat(std::string_view stat, long ticks_per_second, long page_size,
+                                 std::optional<double> boot_time) {
+  process_counters p;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields are counted
+  // from the last ')'. Field 3 (state) is the first after it.
+  const auto close = stat.rfind(')');
+  if (close == std::string_view::npos) return p;
+  std::vector<std::string_view> fields;
+  for (std::size_t i = close + 1; i < stat.size();) {
+    while (i < stat.size() && (stat[i] == ' ' || stat[i] == '\n')) ++i;
+    const auto begin = i;
+    while (i < stat.size() && stat[i] != ' ' && stat[i] != '\n') ++i;
+    if (i > begin) fields.push_back(stat.substr(begin, i - begin));
+  }
+  const auto field = [&fields](std::size_t number) -> std::optional<double> {
+    if (number < 3 || number - 3 >= fields.size()) return std::nullopt;
+    const auto text = fields[number - 3];
+    unsigned long long v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return static_cast<double>(v);
+  };
+  const auto utime = field(14);
+  const auto stime = field(15);
+  if (utime && stime && ticks_per_second > 0) p.cpu_seconds = (*utime + *stime) / static_cast<double>(ticks_per_second);
+  if (const auto start = field(22); start && boot_time && ticks_per_second > 0) {
+    p.start_time_seconds = *boot_time + *start / static_cast<double>(ticks_per_second);
+  }
+  p.virtual_bytes = field(23);
+  if (const auto rss = field(24); rss && page_size > 0) p.resident_bytes = *rss * static_cast<double>(page_size);
+  return p;
+}
+
+process_counters read_process_counters() {
+  std::optional<double> boot_time;
+  {
+    std::ifstream in("/proc/stat");
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("btime ")) {
+        boot_time = std::strtod(line.c_str() + 6, nullptr);
+        break;
+      }
+    }
+  }
+  std::string stat;
+  {
+    std::ifstream in("/proc/self/stat");
+    std::getline(in, stat);
+  }
+  auto p = parse_proc_stat(stat, ::sysconf(_SC_CLK_TCK), ::sysconf(_SC_PAGESIZE), boot_time);
+  std::error_code ec;
+  double open = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) ++open;
+  // The iterator's own descriptor was among them.
+  if (!ec && open > 0) p.open_fds = open - 1;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    p.max_fds = static_cast<double>(limit.rlim_cur);
+  }
+  return p;
+}
 
 std::string render_metrics(const metrics_snapshot& m) {
   constexpr auto counter = MetricType::Counter;
@@ -229,6 +313,7 @@ std::string render_metrics(const metrics_snapshot& m) {
     out.push_back(histogram("vigil_store_commit_latency_seconds",
                             "Time from a batch being queued to its transaction's commit.", s.commit_latency));
   }
+  add_process(out, m.process);
   return prometheus::TextSerializer().Serialize(out);
 }
 

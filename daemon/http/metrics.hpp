@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -76,6 +77,25 @@ struct burden_counters {
   std::array<histogram_counters, 3> ack_seconds;  // raised to first acknowledgement, by priority low, medium, high
 };
 
+/// The process's own figures, as the Prometheus client libraries name them (process_*). Each is
+/// absent when it could not be read.
+struct process_counters {
+  std::optional<double> resident_bytes;
+  std::optional<double> virtual_bytes;
+  std::optional<double> cpu_seconds;
+  std::optional<double> open_fds;
+  std::optional<double> max_fds;
+  std::optional<double> start_time_seconds;  // since the Unix epoch
+};
+
+/// The figures of /proc/self/stat's line (`stat`, as the kernel writes it), given the clock
+/// ticks per second, the page size and the boot time (btime of /proc/stat). Pure.
+process_counters parse_proc_stat(std::string_view stat, long ticks_per_second, long page_size,
+                                 std::optional<double> boot_time);
+
+/// This process's figures, from /proc/self and getrlimit.
+process_counters read_process_counters();
+
 /// Everything /metrics reports, read at one moment.
 struct metrics_snapshot {
   std::string version;
@@ -97,6 +117,7 @@ struct metrics_snapshot {
   std::optional<store_counters> store;
   feed_counters feeds;
   burden_counters burden;
+  process_counters process;
 };
 
 /// The Content-Type of what render_metrics returns.

@@ -5,8 +5,13 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -63,7 +68,11 @@ class safe_text_formatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> inner_;
 };
 
-/// One JSON object per line: ts, level, logger, msg.
+/// The structured fields of the record being logged on this thread (log::write), if any. Sinks
+/// format on the thread that logs, so the formatter finds them here.
+thread_local std::span<const field> current_fields;
+
+/// One JSON object per line: ts, level, logger, then the record's fields, then msg.
 class json_formatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -82,7 +91,20 @@ class json_formatter final : public spdlog::formatter {
     line.append(level.data(), level.size());
     line += R"(","logger":")";
     append_json_escaped(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
-    line += R"(","msg":")";
+    line += '"';
+    for (const auto& f : current_fields) {
+      line += ",\"";
+      append_json_escaped(line, f.key);
+      line += "\":";
+      if (f.number) {
+        line += fmt::format("{}", *f.number);
+      } else {
+        line += '"';
+        append_json_escaped(line, f.text);
+        line += '"';
+      }
+    }
+    line += R"(,"msg":")";
     bounded(line, std::string_view(msg.payload.data(), msg.payload.size()), append_json_escaped);
     line += "\"}\n";
     dest.append(line.data(), line.data() + line.size());
@@ -101,10 +123,11 @@ state& shared() {
   return s;
 }
 
-spdlog::sink_ptr text_sink(spdlog::sink_ptr sink) {
+/// `journal`: the lines go to the systemd journal, which stamps each with its own time.
+spdlog::sink_ptr text_sink(spdlog::sink_ptr sink, bool journal) {
   // UTC, as in JSON lines: logs from machines in different zones line up.
   sink->set_formatter(std::make_unique<safe_text_formatter>(std::make_unique<spdlog::pattern_formatter>(
-      "%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v", spdlog::pattern_time_type::utc)));
+      journal ? "%-5l [%n] %v" : "%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v", spdlog::pattern_time_type::utc)));
   return sink;
 }
 
@@ -122,7 +145,9 @@ std::shared_ptr<spdlog::logger> component_logger(const std::string& name) {
   auto& s = shared();
   std::lock_guard lock(s.mutex);
   if (auto existing = spdlog::get(name)) return existing;
-  if (s.sinks.empty()) s.sinks.push_back(text_sink(std::make_shared<spdlog::sinks::stderr_sink_mt>()));
+  if (s.sinks.empty()) {
+    s.sinks.push_back(text_sink(std::make_shared<spdlog::sinks::stderr_sink_mt>(), stderr_is_journal()));
+  }
   auto logger = std::make_shared<spdlog::logger>(name, s.sinks.begin(), s.sinks.end());
   logger->set_level(s.level);
   logger->flush_on(spdlog::level::warn);
@@ -146,7 +171,7 @@ void configure(const options& opts) {
   if (opts.style == format::json) {
     sink->set_formatter(std::make_unique<json_formatter>());
   } else {
-    text_sink(sink);
+    text_sink(sink, opts.file.empty() && stderr_is_journal());
   }
   auto& s = shared();
   std::lock_guard lock(s.mutex);
@@ -156,6 +181,40 @@ void configure(const options& opts) {
     logger->sinks() = s.sinks;
     logger->set_level(s.level);
   });
+}
+
+void write(spdlog::logger& logger, spdlog::level::level_enum level, std::span<const field> fields,
+           std::string_view message) {
+  if (!logger.should_log(level)) return;
+  const auto outer = current_fields;
+  current_fields = fields;
+  try {
+    logger.log(level, "{}", message);
+  } catch (...) {
+    current_fields = outer;
+    throw;
+  }
+  current_fields = outer;
+}
+
+bool journal_stream_is(std::string_view journal_stream, int fd) {
+  const auto colon = journal_stream.find(':');
+  if (colon == std::string_view::npos) return false;
+  unsigned long long device = 0;
+  unsigned long long inode = 0;
+  const auto number = [](std::string_view s, unsigned long long& out) {
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+  };
+  if (!number(journal_stream.substr(0, colon), device) || !number(journal_stream.substr(colon + 1), inode)) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == device && static_cast<unsigned long long>(st.st_ino) == inode;
+}
+
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  return stream != nullptr && journal_stream_is(stream, STDERR_FILENO);
 }
 
 std::string clip(std::string_view text, std::size_t max_bytes) {

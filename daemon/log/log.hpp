@@ -1,8 +1,12 @@
 #pragma once
 
+#include <spdlog/common.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +30,26 @@ std::shared_ptr<spdlog::logger> component_logger(const std::string& name);
 /// Points every component logger, present and future, at the configured output.
 /// Throws std::runtime_error when the level is unknown or the file cannot be opened.
 void configure(const options& opts);
+
+/// One structured field of a log record: in the JSON format a key of its own beside "msg"
+/// (whose words say the same); the text format leaves it out.
+struct field {
+  std::string_view key;
+  std::string_view text;                // a string value, or
+  std::optional<std::uint64_t> number;  // a number
+};
+
+/// Logs `message` at `level` with `fields` (keys other than ts, level, logger and msg).
+void write(spdlog::logger& logger, spdlog::level::level_enum level, std::span<const field> fields,
+           std::string_view message);
+
+/// Whether standard error is connected to the systemd journal: JOURNAL_STREAM, which systemd
+/// sets to "DEVICE:INODE" of the stream, names standard error's own file (systemd.exec(5)). A
+/// variable inherited by a process whose standard error went elsewhere does not count.
+bool stderr_is_journal();
+
+/// Whether `journal_stream` (JOURNAL_STREAM's value) names the file open as `fd`.
+bool journal_stream_is(std::string_view journal_stream, int fd);
 
 /// The level for a name, if it is one of spdlog's level names.
 std::optional<int> parse_level(std::string_view name);

@@ -6,15 +6,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <mutex>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,7 +25,11 @@ namespace vigil::test {
 
 class child_process {
  public:
-  child_process(const std::string& program, std::vector<std::string> args) {
+  /// How the child's output is seen: as a terminal or file would be, or as systemd's journal
+  /// stream (JOURNAL_STREAM names the pipe, as systemd does for a service's standard error).
+  enum class output_to : std::uint8_t { pipe, journal };
+
+  child_process(const std::string& program, std::vector<std::string> args, output_to to = output_to::pipe) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     std::vector<char*> argv;
@@ -30,11 +37,25 @@ class child_process {
     argv.push_back(path.data());
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // The environment is made before fork: the child only dup2s and execs.
+    std::vector<std::string> env_text;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).starts_with("JOURNAL_STREAM=")) continue;
+      env_text.emplace_back(*e);
+    }
+    if (to == output_to::journal) {
+      struct stat st {};
+      if (fstat(fds[1], &st) != 0) throw std::runtime_error("fstat failed");
+      env_text.push_back("JOURNAL_STREAM=" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino));
+    }
+    std::vector<char*> envp;
+    for (auto& e : env_text) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(fds[1], STDERR_FILENO);
       dup2(fds[1], STDOUT_FILENO);
-      execv(path.c_str(), argv.data());
+      execve(path.c_str(), argv.data(), envp.data());
       _exit(127);
     }
     close(fds[1]);

@@ -11,11 +11,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace vigil::test {
 namespace {
@@ -618,6 +622,85 @@ TEST(Http, ARepeatedQueryParameterAndAChairNoMonitorCouldNameAreRefused) {
   const auto refused = ops.call(pause);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->error(), v1::CONTROL_ERROR_INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Taken while this test program was starting, before any test ran: the daemon under test runs
+// in this process, so its process started shortly before.
+const double program_began_s =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+/// The value of the one sample of `name` (a metric without labels) in `text`; nullopt if it
+/// is missing or not a number. Also checks that its family has the `type` given.
+std::optional<double> metric_value(const std::string& text, const std::string& name, const std::string& type) {
+  if (text.find("# TYPE " + name + " " + type + "\n") == std::string::npos) return std::nullopt;
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return std::nullopt;
+  const auto begin = at + 1 + name.size() + 1;
+  const auto end = text.find('\n', begin);
+  const std::string number = text.substr(begin, end - begin);
+  char* stop = nullptr;
+  const double v = std::strtod(number.c_str(), &stop);
+  if (stop != number.c_str() + number.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+// Written against the /metrics that said nothing of the process itself: an operator could not
+// see vigild's memory, CPU or file descriptors (it holds one per connection) beside its counters.
+TEST(Http, MetricsCarryTheProcessMetricsOfPrometheusConventions) {
+  daemon_under_test d(http_config());
+  http_client client(d.http_port());
+  const auto r = client.request("GET", "/metrics");
+  ASSERT_TRUE(r);
+  const auto& m = r->body;
+  const auto resident = metric_value(m, "process_resident_memory_bytes", "gauge");
+  const auto virtual_bytes = metric_value(m, "process_virtual_memory_bytes", "gauge");
+  const auto cpu = metric_value(m, "process_cpu_seconds_total", "counter");
+  const auto open_fds = metric_value(m, "process_open_fds", "gauge");
+  const auto max_fds = metric_value(m, "process_max_fds", "gauge");
+  const auto start = metric_value(m, "process_start_time_seconds", "gauge");
+  ASSERT_TRUE(resident && virtual_bytes && cpu && open_fds && max_fds && start) << m;
+  EXPECT_GT(*resident, 1024.0 * 1024) << "a running daemon holds more than a MiB";
+  EXPECT_GE(*virtual_bytes, *resident);
+  EXPECT_GE(*cpu, 0.0);
+  EXPECT_LT(*cpu, 24.0 * 3600) << "the CPU of this test's run, not of a day";
+  // At least the listening sockets and this client's connection are open.
+  EXPECT_GE(*open_fds, 3.0);
+  EXPECT_LE(*open_fds, *max_fds);
+  EXPECT_EQ(*open_fds, std::floor(*open_fds));
+  // The process began before this test program's first statics, and not long before (the
+  // kernel's boot time is whole seconds, the start ticks of 10 ms).
+  EXPECT_LE(*start, program_began_s + 2) << std::fixed << *start << " vs " << program_began_s;
+  EXPECT_GE(*start, program_began_s - 60) << std::fixed << *start << " vs " << program_began_s;
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+#include "daemon/http/metrics.hpp"
+
+namespace vigil::test {
+namespace {
+
+// A process's name may hold spaces and parentheses ("vigild (ward 3)"): the fields are counted
+// from the last ')'.
+TEST(Http, ProcessFiguresAreReadFromProcStatWhateverTheProcessIsCalled) {
+  const std::string stat =
+      "4242 (vigild (ward 3)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 5 0 12345 104857600 2560 "
+      "18446744073709551615 1 1 0 0 0 0 0 4096 17 0 0 0 0 0 0\n";
+  const auto p = http::parse_proc_stat(stat, 100, 4096, 1'700'000'000.0);
+  ASSERT_TRUE(p.cpu_seconds && p.start_time_seconds && p.virtual_bytes && p.resident_bytes);
+  EXPECT_DOUBLE_EQ(*p.cpu_seconds, 3.0);                            // (250 + 50) ticks at 100 a second
+  EXPECT_DOUBLE_EQ(*p.start_time_seconds, 1'700'000'000.0 + 123.45);  // boot time + 12345 ticks
+  EXPECT_DOUBLE_EQ(*p.virtual_bytes, 104'857'600.0);
+  EXPECT_DOUBLE_EQ(*p.resident_bytes, 2560.0 * 4096);
+  const auto cut = http::parse_proc_stat("4242 (vigild) S 1 2", 100, 4096, std::nullopt);
+  EXPECT_FALSE(cut.cpu_seconds || cut.start_time_seconds || cut.virtual_bytes || cut.resident_bytes);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <regex>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -30,7 +31,8 @@ namespace fs = std::filesystem;
 
 /// vigild started as a child process.
 struct vigild_process : child_process {
-  explicit vigild_process(std::vector<std::string> args) : child_process(VIGILD_PATH, std::move(args)) {}
+  explicit vigild_process(std::vector<std::string> args, output_to to = output_to::pipe)
+      : child_process(VIGILD_PATH, std::move(args), to) {}
 };
 
 fs::path temp_dir() {
@@ -78,14 +80,23 @@ TEST(VigildProcess, TheShippedConfigIsRefusedUntilItsPlaceholderTokensAreReplace
   for (const char* key : {"ingest.devices[0].token", "ingest.devices[1].token", "users[0].token"}) {
     EXPECT_NE(out.find(std::string(key) + ": is a placeholder"), std::string::npos) << key << "\n" << out;
   }
-  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3) << "nothing else is wrong with it: " << out;
+  // Its data_dir, /var/lib/vigil, is checked on this machine too: a user who may not create it
+  // is told so. Nothing else is wrong with it.
+  std::istringstream lines(out);
+  int others = 0;
+  for (std::string line; std::getline(lines, line);) others += line.find(": data_dir: ") == std::string::npos;
+  EXPECT_EQ(others, 3) << "nothing else is wrong with it: " << out;
 
-  // With secrets of its own, the same file is valid.
+  // With secrets of its own, and a data_dir this test may write, the same file is valid.
   std::ifstream in(shipped);
   std::stringstream text;
   text << in.rdbuf();
-  const auto mended = write_file(temp_dir() / "shipped-mended.yaml",
-                                 std::regex_replace(text.str(), std::regex("change-me-([a-z0-9]+)-0000"), "k7Qp2xW9mZr3vB-$1"));
+  const auto data = temp_dir() / "shipped-data";
+  fs::create_directories(data);
+  const auto mended = write_file(
+      temp_dir() / "shipped-mended.yaml",
+      std::regex_replace(std::regex_replace(text.str(), std::regex("change-me-([a-z0-9]+)-0000"), "k7Qp2xW9mZr3vB-$1"),
+                         std::regex("\ndata_dir: /var/lib/vigil\n"), "\ndata_dir: " + data.string() + "\n"));
   vigild_process ok({"--check-config", mended.string()});
   EXPECT_EQ(ok.wait_exit(), 0) << ok.output();
 }
@@ -426,6 +437,308 @@ TEST(VigildProcess, EventsLostAtAStopWhileTheDiskFailsAreLogged) {
   EXPECT_NE(p.output().find("timeline events could not be saved before the stop (the disk was failing) and are lost"),
             std::string::npos)
       << p.output();
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// What an IT department installing Vigil needs from --check-config (docs/configuration.md): every
+// setting that stops or weakens the installation, each on one line with its key and the reason,
+// errors apart from warnings by the exit status. Written against the vigild whose check passed
+// an unusable data_dir, no users and listeners open to the network without a word, printed
+// "engine.profiles_dir: : cannot read", a YAML error's path twice and no reason for a missing file.
+
+/// The outcome of `vigild --check-config` on one file.
+struct check_result {
+  int status = -1;
+  std::string output;
+};
+
+check_result check_config(const fs::path& file) {
+  vigild_process p({"--check-config", file.string()});
+  check_result r;
+  r.status = p.wait_exit();
+  r.output = p.output();
+  return r;
+}
+
+/// A fresh directory for one check.
+fs::path check_dir(const std::string& name) {
+  const auto dir = temp_dir() / ("check-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+/// A configuration with nothing to say about it but what `change` puts in: a data_dir that
+/// exists, a device and a user with secrets of their own, every listener on 127.0.0.1.
+struct install {
+  std::string data_dir;
+  std::string ingest_address = "127.0.0.1";
+  std::string http_address = "127.0.0.1";
+  std::string devices = "  devices:\n    - {id: 'dev-*', token: k7Qp2xW9mZr3vB-dev1}\n";
+  std::string users = "users:\n  - {name: nurse-ana, role: admin, token: k7Qp2xW9mZr3vB-ana1}\n";
+  std::string engine;
+
+  std::string text() const {
+    return "data_dir: '" + data_dir + "'\n" + "ingest:\n  address: '" + ingest_address + "'\n  port: 0\n" + devices +
+           "http:\n  address: '" + http_address + "'\n  port: 0\n" + users + engine;
+  }
+};
+
+check_result check_install(const std::string& name, const std::function<void(install&, const fs::path&)>& change) {
+  const auto dir = check_dir(name);
+  fs::create_directories(dir / "data");
+  install config;
+  config.data_dir = (dir / "data").string();
+  change(config, dir);
+  return check_config(write_file(dir / "vigild.yaml", config.text()));
+}
+
+/// A directory that exists and that this user cannot write into, whoever runs the test.
+std::optional<fs::path> unwritable_dir() {
+  if (geteuid() != 0) {
+    const auto dir = check_dir("unwritable");
+    fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);
+    return dir;
+  }
+  // root writes wherever permissions say no; sysfs refuses new files even to root.
+  if (fs::is_directory("/sys") && access("/sys", W_OK) != 0) return fs::path("/sys");
+  const int fd = open("/sys/vigil-probe", O_CREAT | O_EXCL | O_WRONLY, 0600);
+  if (fd >= 0) {
+    close(fd);
+    unlink("/sys/vigil-probe");
+    return std::nullopt;
+  }
+  return fs::path("/sys");
+}
+
+TEST(CheckConfig, ACleanInstallationExitsZero) {
+  const auto r = check_install("clean", [](install&, const fs::path&) {});
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("configuration is valid (1 devices)"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+TEST(CheckConfig, ADataDirThatIsAFileIsAnError) {
+  fs::path data;
+  const auto r = check_install("data-file", [&](install& c, const fs::path& dir) {
+    data = write_file(dir / "plain-file", "x");
+    c.data_dir = data.string();
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": data_dir: '" + data.string() + "' is not a directory\n"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+TEST(CheckConfig, ADataDirThatCannotBeWrittenIsAnError) {
+  const auto dir = unwritable_dir();
+  if (!dir) GTEST_SKIP() << "no directory here that this user cannot write";
+  const auto r = check_install("data-unwritable", [&](install& c, const fs::path&) { c.data_dir = dir->string(); });
+  EXPECT_EQ(r.status, 2) << r.output;
+  const auto expected = ": data_dir: '" + dir->string() + "' is not writable: ";
+  EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+  const auto reason = r.output.substr(r.output.find(expected) + expected.size());
+  EXPECT_TRUE(reason.starts_with("Permission denied\n") || reason.starts_with("Read-only file system\n")) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+TEST(CheckConfig, AMissingDataDirThatCannotBeCreatedIsAnError) {
+  fs::path blocked;
+  const auto r = check_install("data-uncreatable", [&](install& c, const fs::path& dir) {
+    blocked = write_file(dir / "a-file", "x");
+    c.data_dir = (blocked / "data").string();
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": data_dir: '" + (blocked / "data").string() +
+                          "' does not exist and cannot be created: Not a directory\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
+TEST(CheckConfig, AMissingDataDirThatCanBeCreatedIsFineAndIsNotLeftBehind) {
+  fs::path data;
+  const auto r = check_install("data-creatable", [&](install& c, const fs::path& dir) {
+    data = dir / "new" / "data";
+    c.data_dir = data.string();
+  });
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(fs::exists(data.parent_path())) << "a check changes nothing";
+}
+
+TEST(CheckConfig, ATimelineThatCannotBeOpenedIsAnError) {
+  fs::path data;
+  const auto r = check_install("timeline-dir", [&](install&, const fs::path& dir) {
+    data = dir / "data";
+    fs::create_directories(data / "timeline.db");  // a directory where the database should be
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": data_dir: '" + (data / "timeline.db").string() +
+                          "' cannot be opened for writing: Is a directory\n"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(CheckConfig, NoDataDirIsAWarning) {
+  const auto dir = check_dir("no-data");
+  install config;
+  auto text = config.text();
+  text.erase(0, text.find('\n') + 1);  // no data_dir line at all
+  const auto r = check_config(write_file(dir / "vigild.yaml", text));
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find(": data_dir: warning: is empty: nothing is stored, acks only mean \"received\", and a "
+                          "restart forgets open sessions and their alarms\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("configuration is valid, with 1 warning (1 devices)\n"), std::string::npos) << r.output;
+}
+
+TEST(CheckConfig, NoUsersAndNoDevicesAreWarnings) {
+  const auto r = check_install("nobody", [](install& c, const fs::path&) {
+    c.users.clear();
+    c.devices.clear();
+  });
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find(": ingest.devices: warning: none listed: every monitor is refused\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(": users: warning: none listed: every request on the control, feed and HTTP listeners (the "
+                          "nurse station, vigilctl) is refused\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("configuration is valid, with 2 warnings (0 devices)\n"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 3) << r.output;
+}
+
+TEST(CheckConfig, PlainListenersOnTheNetworkAreWarnings) {
+  const auto r = check_install("open", [](install& c, const fs::path&) {
+    c.ingest_address = "0.0.0.0";
+    c.http_address = "::";
+  });
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find(": ingest.address: warning: '0.0.0.0' is reachable from other machines and the listener "
+                          "has no TLS: device tokens and vital signs cross the network unencrypted\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(": http.address: warning: '::' is reachable from other machines and the listener has no "
+                          "TLS: user tokens, patients' sessions, vital signs and alarms cross the network unencrypted\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("control.address"), std::string::npos) << "control stays on 127.0.0.1: " << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 3) << r.output;
+}
+
+TEST(CheckConfig, PlaceholderShortAndPublishedSecretsAreNamed) {
+  const auto r = check_install("secrets", [](install& c, const fs::path&) {
+    c.devices = "  devices:\n    - {id: 'dev-*', token: change-me-bay1-0000}\n    - {id: dev-b, token: short}\n";
+    c.users = "users:\n  - {name: nurse-ana, role: admin, token: demo-operator-token}\n";
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": ingest.devices[0].token: is a placeholder (it contains 'change-me'): set a secret of your "
+                          "own, e.g. from 'openssl rand -base64 24'\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(": ingest.devices[1].token: must be at least 16 characters\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(": users[0].token: warning: is the demo's token, published in README.md and "
+                          "config/demo.yaml: set a secret of your own, e.g. from 'openssl rand -base64 24'\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 3) << r.output;
+}
+
+TEST(CheckConfig, AnUnknownRoleIsNamedAsSuch) {
+  const auto r = check_install("role", [](install& c, const fs::path&) {
+    c.users = "users:\n  - {name: nurse-ana, role: root, token: k7Qp2xW9mZr3vB-ana1}\n"
+              "  - {name: nurse-bo, token: k7Qp2xW9mZr3vB-bo22}\n";
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": users[0].role: 'root' is not a role: viewer, nurse or admin\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(": users[1].role: is required: viewer, nurse or admin\n"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2) << r.output;
+}
+
+TEST(CheckConfig, MissingAndUnreadableProfilesSayWhy) {
+  fs::path profiles;
+  auto r = check_install("profiles-missing", [&](install& c, const fs::path& dir) {
+    profiles = dir / "profiles";
+    c.engine = "engine:\n  profiles_dir: profiles\n";
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": engine.profiles_dir: cannot read the profile directory '" + profiles.string() +
+                          "': No such file or directory\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find(": :"), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+
+  r = check_install("profiles-file", [&](install& c, const fs::path& dir) {
+    profiles = write_file(dir / "profiles", "x");
+    c.engine = "engine:\n  profiles_dir: profiles\n";
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": engine.profiles_dir: cannot read the profile directory '" + profiles.string() +
+                          "': Not a directory\n"),
+            std::string::npos)
+      << r.output;
+
+  r = check_install("profiles-broken", [&](install& c, const fs::path& dir) {
+    fs::create_directories(dir / "profiles");
+    write_file(dir / "profiles" / "site.yaml", "limits: [\n");
+    c.engine = "engine:\n  profiles_dir: profiles\n";
+  });
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find(": engine.profiles_dir: site.yaml: YAML syntax error at line "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("/profiles/site.yaml"), std::string::npos) << "the file is named once: " << r.output;
+}
+
+TEST(CheckConfig, AMissingFileOrBrokenYamlIsNamedOnceWithTheReason) {
+  const auto dir = check_dir("file");
+  const auto missing = dir / "absent.yaml";
+  auto r = check_config(missing);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(r.output, missing.string() + ": cannot read: No such file or directory\n");
+
+  const auto broken = write_file(dir / "broken.yaml", "log:\n  level: info\ningest: [port: 1\n");
+  r = check_config(broken);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_TRUE(r.output.starts_with(broken.string() + ": YAML syntax error at line ")) << r.output;
+  EXPECT_EQ(r.output.find(broken.string(), 1), std::string::npos) << "the path is printed once: " << r.output;
+}
+
+}  // namespace
+}  // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// journald stamps every line it takes with its own time; a second stamp of vigild's own only
+// widened each line. Written against the vigild that wrote its timestamp under systemd too.
+TEST(VigildProcess, UnderSystemdTextLinesCarryNoTimestampOfTheirOwn) {
+  const auto dir = check_dir("journal");
+  const auto file = write_file(dir / "vigild.yaml",
+                               "ingest:\n  port: 0\ncontrol:\n  port: 0\nfeed:\n  port: 0\nhttp:\n  port: 0\n");
+  const std::regex ready(R"(\[app\] vigild \S+ ready)");
+  const std::regex stamped(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info  \[app\] vigild \S+ ready)");
+  {
+    vigild_process p({"--config", file.string()}, vigild_process::output_to::journal);
+    const auto m = p.wait_line(ready);
+    ASSERT_FALSE(m.empty()) << p.output();
+    EXPECT_EQ(m.prefix().str(), "info  ") << "no timestamp, the level first: " << p.output();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+    EXPECT_EQ(p.output().find("Z info "), std::string::npos) << p.output();
+  }
+  {
+    // Anywhere else (a terminal, a file, a pipe to another program) each line keeps its time.
+    vigild_process p({"--config", file.string()});
+    ASSERT_FALSE(p.wait_line(stamped).empty()) << p.output();
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  }
 }
 
 }  // namespace

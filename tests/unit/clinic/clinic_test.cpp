@@ -232,3 +232,102 @@ TEST(ClinicLog, ANoteIsLoggedByItsLengthAndOtherTextsAreCutShort) {
 
 }  // namespace
 }  // namespace vigil::clinic
+
+#include "daemon/log/log.hpp"
+
+#include <google/protobuf/struct.pb.h>
+#include <spdlog/spdlog.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace vigil::clinic {
+namespace {
+
+/// Every line of a JSON log, each parsed as a JSON object.
+std::vector<google::protobuf::Struct> json_lines(const std::filesystem::path& path) {
+  std::vector<google::protobuf::Struct> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    google::protobuf::Struct s;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &s).ok()) << line;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string text_of(const google::protobuf::Struct& s, const std::string& key) {
+  const auto it = s.fields().find(key);
+  return it == s.fields().end() ? "<none>" : it->second.string_value();
+}
+
+double number_of(const google::protobuf::Struct& s, const std::string& key) {
+  const auto it = s.fields().find(key);
+  return it == s.fields().end() || !it->second.has_number_value() ? -1 : it->second.number_value();
+}
+
+// A log collector (Loki, Elasticsearch, journald) filters by field: "every alarm of chair-3",
+// "every acknowledgement of alarm 12". Written against the JSON log that had the chair, session,
+// alarm, rule and priority only inside the message's words.
+TEST(ClinicLog, JsonLinesCarryTheChairSessionAlarmRuleAndPriorityAsFields) {
+  const auto path = std::filesystem::temp_directory_path() / ("vigil-clinic-log-" + std::to_string(getpid()) + ".jsonl");
+  std::filesystem::remove(path);
+  log::configure({"info", log::format::json, path.string()});
+  {
+    rig r;
+    r.c.publish();  // the session opened
+    for (int i = 1; i <= 30 && !r.has_alarm("spo2_critical"); ++i) {
+      r.send({{t0 + i * 1000, 80, vital_kind::spo2, 0}, {t0 + i * 1000, 70, vital_kind::heart_rate, 0}});
+      r.c.publish();
+    }
+    ASSERT_TRUE(r.has_alarm("spo2_critical"));
+    std::uint64_t alarm = 0;
+    const auto session = r.c.alarms().session("chair-1");
+    ASSERT_TRUE(session);
+    for (const auto& a : session->alarms) {
+      if (a.rule == "spo2_critical") alarm = a.id;
+    }
+    ASSERT_TRUE(r.c.alarms().apply(engine::acknowledge{"chair-1", alarm, "nurse-ana"}, t0 + 40'000).ok());
+    r.c.publish();
+  }
+  log::component_logger("clinic")->flush();
+  const auto lines = json_lines(path);
+  log::configure({"info", log::format::text, ""});
+  std::filesystem::remove(path);
+
+  const google::protobuf::Struct* opened = nullptr;
+  const google::protobuf::Struct* raised = nullptr;
+  const google::protobuf::Struct* acknowledged = nullptr;
+  for (const auto& l : lines) {
+    if (text_of(l, "event") == "session_opened") opened = &l;
+    if (text_of(l, "event") == "alarm_raised" && text_of(l, "rule") == "spo2_critical") raised = &l;
+    if (text_of(l, "event") == "alarm_acknowledged") acknowledged = &l;
+  }
+  ASSERT_NE(opened, nullptr);
+  EXPECT_EQ(text_of(*opened, "chair"), "chair-1");
+  EXPECT_EQ(number_of(*opened, "session"), 1);
+  EXPECT_EQ(text_of(*opened, "by"), "nurse-a");
+  EXPECT_EQ(opened->fields().count("alarm"), 0u) << "no alarm fields on a session event";
+
+  ASSERT_NE(raised, nullptr);
+  EXPECT_EQ(text_of(*raised, "level"), "warning") << "a high alarm is logged at warn";
+  EXPECT_EQ(text_of(*raised, "logger"), "clinic");
+  EXPECT_EQ(text_of(*raised, "chair"), "chair-1");
+  EXPECT_EQ(number_of(*raised, "session"), 1);
+  EXPECT_GT(number_of(*raised, "alarm"), 0);
+  EXPECT_EQ(text_of(*raised, "rule"), "spo2_critical");
+  EXPECT_EQ(text_of(*raised, "priority"), "high");
+  EXPECT_EQ(text_of(*raised, "kind"), "physiological");
+  EXPECT_NE(text_of(*raised, "msg").find("alarm_raised #"), std::string::npos) << "the words stay: " << text_of(*raised, "msg");
+
+  ASSERT_NE(acknowledged, nullptr);
+  EXPECT_EQ(number_of(*acknowledged, "alarm"), number_of(*raised, "alarm"));
+  EXPECT_EQ(text_of(*acknowledged, "rule"), "spo2_critical");
+  EXPECT_EQ(text_of(*acknowledged, "priority"), "high");
+  EXPECT_EQ(text_of(*acknowledged, "by"), "nurse-ana");
+}
+
+}  // namespace
+}  // namespace vigil::clinic

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 #include <unistd.h>
 
 namespace vigil::log {
@@ -101,6 +103,64 @@ TEST(Log, JsonLinesStayValidUtf8WhateverTheMessageHolds) {
   component_logger("utf8-test")->flush();
   const std::string text = read_all(path);
   EXPECT_NE(text.find(R"(bytes \\xff\\xfe and \u009b and café)"), std::string::npos) << text;
+  configure({"info", format::text, ""});
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace vigil::log
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+namespace vigil::log {
+namespace {
+
+// systemd.exec(5): JOURNAL_STREAM is "DEVICE:INODE" of the stream it connected; a process whose
+// standard error was redirected elsewhere may still have inherited the variable.
+TEST(Log, JournalStreamMustNameTheStreamItself) {
+  const auto path = std::filesystem::temp_directory_path() / ("vigil-journal-" + std::to_string(getpid()));
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  const auto dev = std::to_string(st.st_dev);
+  const auto ino = std::to_string(st.st_ino);
+  EXPECT_TRUE(journal_stream_is(dev + ":" + ino, fd));
+  EXPECT_FALSE(journal_stream_is(dev + ":" + std::to_string(st.st_ino + 1), fd)) << "another file";
+  EXPECT_FALSE(journal_stream_is(ino + ":" + dev + "0", fd));
+  for (const std::string& bad : std::vector<std::string>{"", ":", dev, dev + ":", ":" + ino, dev + ":" + ino + "x", "x" + dev + ":" + ino}) {
+    EXPECT_FALSE(journal_stream_is(bad, fd)) << bad;
+  }
+  ::close(fd);
+  std::filesystem::remove(path);
+}
+
+// The JSON format writes a record's fields as keys of their own; the text format leaves them
+// to the message's words.
+TEST(Log, FieldsAreKeysOfTheirOwnInJsonAndAbsentFromText) {
+  const auto path = std::filesystem::temp_directory_path() / ("vigil-log-fields-" + std::to_string(getpid()) + ".jsonl");
+  std::filesystem::remove(path);
+  configure({"info", format::json, path.string()});
+  auto logger = component_logger("fields-test");
+  const field fields[] = {{"chair", "chair \"3\"", {}}, {"alarm", {}, 12}};
+  write(*logger, spdlog::level::warn, fields, "alarm 12 on chair 3");
+  write(*logger, spdlog::level::debug, fields, "below the level: not written");
+  logger->info("no fields");
+  logger->flush();
+  std::string text = read_all(path);
+  EXPECT_NE(text.find(R"("logger":"fields-test","chair":"chair \"3\"","alarm":12,"msg":"alarm 12 on chair 3"})"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"("logger":"fields-test","msg":"no fields"})"), std::string::npos) << "fields do not linger: " << text;
+  EXPECT_EQ(text.find("below the level"), std::string::npos);
+
+  std::filesystem::remove(path);
+  configure({"info", format::text, path.string()});
+  write(*logger, spdlog::level::info, fields, "alarm 12 on chair 3");
+  logger->flush();
+  text = read_all(path);
+  EXPECT_TRUE(text.ends_with(" info  [fields-test] alarm 12 on chair 3\n")) << text;
   configure({"info", format::text, ""});
   std::filesystem::remove(path);
 }
