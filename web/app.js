@@ -272,7 +272,7 @@ function drawTile(tile, c) {
     return [
       h('div', { class: 'alarm-line' }, badge(top)),
       alarmWords(top),
-      latchedMark(top),
+      latchedMark(top, true),
       h('div', { class: 'alarm-line wrap' },
         escalation(top, true),
         top.acknowledged ? h('span', { class: 'acked' }, `✓ Ack ${top.acknowledged_by}`) : null,
@@ -328,12 +328,13 @@ function alarmWords(alarm, cls = 'alarm-text') {
 
 /// A latched alarm (its condition gone, kept until acknowledged): says so, with the value that
 /// raised it.
-function latchedMark(alarm) {
+function latchedMark(alarm, short = false) {
   if (alarm.condition) return null;
   const parts = alarmParts(alarm);
   const value = parts ? `${parts.value} ${parts.unit}` : numberText(alarm.value);
-  return h('div', { class: 'latched', title: 'The condition has gone; the alarm stays until acknowledged' },
-    '⚑ Latched — raised at ', h('strong', { class: 'latched-value' }, value), ', now gone');
+  const title = `Latched: the condition has gone; raised at ${value}, the alarm stays until acknowledged`;
+  if (short) return h('div', { class: 'latched', title }, '⚑ Latched — raised at ', h('strong', { class: 'latched-value' }, value));
+  return h('div', { class: 'latched', title }, '⚑ Latched — raised at ', h('strong', { class: 'latched-value' }, value), ', now gone');
 }
 
 function badge(alarm) {
