@@ -162,8 +162,12 @@ describe('the station in the room', { timeout: 150000 }, () => {
       const alarms = (await daemon.api('GET', `/sessions/${sessions['chair-a']}`)).live?.alarms ?? [];
       return alarms.every((a) => a.acknowledged);
     }, 'every alarm of chair-a acknowledged in the daemon');
-    const events = (await daemon.api('GET', `/sessions/${sessions['chair-a']}/timeline.json`)).events ?? [];
-    const acks = events.filter((e) => e.type === 'EVENT_TYPE_ALARM_ACKNOWLEDGED');
+    // The stored timeline is written by its own thread, a moment after the daemon's state.
+    const acks = await until(async () => {
+      const events = (await daemon.api('GET', `/sessions/${sessions['chair-a']}/timeline.json`)).events ?? [];
+      const found = events.filter((e) => e.type === 'EVENT_TYPE_ALARM_ACKNOWLEDGED');
+      return found.length >= 3 && found;
+    }, 'the three acknowledgements in the stored timeline', 5000);
     assert.equal(acks.length, 3, 'one acknowledgement per alarm in the timeline');
     for (const e of acks) assert.equal(e.who, nurseName);
     await until(async () => (await page.locator('#alarm-list [data-ack-all="chair-a"]').count()) === 0, 'the button gone');
