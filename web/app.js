@@ -6,7 +6,9 @@ import { api, ApiError, session } from './api.js';
 import { AlarmSound } from './audio.js';
 import { SessionDetail } from './detail.js';
 import { Feed, feedState } from './feed.js';
-import { duration, h, ignoredNote, phaseNames, priorityOf, round, ruleName } from './format.js';
+import {
+  alarmParts, alarmText, duration, h, ignoredNote, numberText, phaseNames, priorityOf, round, ruleTitle, setWording,
+} from './format.js';
 import { Clinic, priorityRank } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -22,10 +24,14 @@ const station = {
   busy: new Set(),     // commands in flight, by key, so a double tap sends one
   renderQueued: false,
   lastRender: 0,
+  reconciling: null,  // events received while GET /sessions is out, or null
 };
 window.vigilStation = station;  // for the browser tests and for a curious nurse in the console
 
 const canAct = () => station.user && (station.user.role === 'nurse' || station.user.role === 'admin');
+/// Whether the feed is down (or not yet up): commands that act on what the screen shows are
+/// hidden then, since the screen no longer shows the patients as they are.
+const feedDown = () => !station.feed || station.feed.state !== feedState.live;
 
 // ---- signing in ------------------------------------------------------------------------
 
@@ -83,6 +89,7 @@ function startFeed(token) {
       },
       onEvent: (e) => {
         clinic.applyEvent(e);
+        station.reconciling?.push(e);
         station.detail?.onEvent(e);
         queueRender(e.type.startsWith('EVENT_TYPE_ALARM') || e.type.startsWith('EVENT_TYPE_AUDIO'));
       },
@@ -104,13 +111,23 @@ function startFeed(token) {
   station.feed.start();
 }
 
-/// After a resume, read the live state once: the audio flags and pauses as the daemon has them.
+/// Reads the live state (GET /api/v1/sessions): after a resume, and every few seconds, since the
+/// feed's events do not say when a latched alarm's condition has gone (alarms.md 5.5). Events
+/// that arrive while the request is out are applied again on top (applyEvent is idempotent), so
+/// an older answer never hides a newer alarm.
 async function reconcile() {
+  if (station.reconciling) return;
+  station.reconciling = [];
   try {
-    station.clinic.applySessions(await api('/sessions'));
+    const live = await api('/sessions');
+    station.clinic.applySessions(live);
+    for (const e of station.reconciling) station.clinic.applyEvent(e);
     queueRender(true);
-  } catch { /* the feed will say if the daemon is gone */ }
+  } catch { /* the feed will say if the daemon is gone */ } finally {
+    station.reconciling = null;
+  }
 }
+setInterval(() => { if (station.user && !feedDown()) reconcile(); }, 5000);
 
 function drawFeedStatus() {
   const feed = station.feed;
@@ -248,18 +265,19 @@ function drawTile(tile, c) {
     () => noteList.map((n) => h('div', { class: 'ignored-note', title: n }, n)));
 
   const alarmKey = !top ? `none|${ready}` : `${top.alarm_id}|${top.acknowledged}|${top.acknowledged_by}|${top.tier}|${top.responder}|` +
-    `${count}|${top.condition}|${Boolean(paused)}|${station.busy.size}`;
+    `${count}|${top.condition}|${Boolean(paused)}|${station.busy.size}|${feedDown()}`;
   patch(tile.querySelector('.tile-alarm'), alarmKey, () => {
     if (!top && ready) return h('span', { class: 'ready-note' }, '✓ Ready for discharge assessment');
     if (!top) return h('span', { class: 'no-alarm' }, s ? 'No active alarm' : '');
     return [
-      h('div', { class: 'alarm-line' }, badge(top),
-        h('span', { class: 'alarm-text', title: top.text || ruleName(top.rule) }, top.text || ruleName(top.rule))),
+      h('div', { class: 'alarm-line' }, badge(top)),
+      alarmWords(top),
+      latchedMark(top, true),
       h('div', { class: 'alarm-line wrap' },
         escalation(top, true),
         top.acknowledged ? h('span', { class: 'acked' }, `✓ Ack ${top.acknowledged_by}`) : null,
         count > 1 ? h('span', { class: 'more' }, `+${count - 1} more`) : null,
-        s && !top.acknowledged ? ackButton(s, top, 'tile') : null),
+        s && !top.acknowledged && !feedDown() ? ackButton(s, top, 'tile') : null),
     ];
   });
 }
@@ -296,6 +314,29 @@ function sparkline(trend) {
   return svg;
 }
 
+/// An alarm's text in clinical words, its vital and value set apart in the priority's colour and
+/// never cut short: "Systolic BP 195 mmHg — above 180" (format.js, web/wording.json).
+function alarmWords(alarm, cls = 'alarm-text') {
+  const p = priorityOf(alarm.priority);
+  const parts = alarmParts(alarm);
+  if (!parts) return h('div', { class: `${cls} alarm-words` }, alarmText(alarm));
+  return h('div', { class: `${cls} alarm-words` },
+    h('span', { class: `alarm-vital prio-${p.cls}` }, parts.vital), ' ',
+    h('span', { class: `alarm-value prio-${p.cls}` }, parts.value, h('small', {}, ` ${parts.unit}`)), ' ',
+    h('span', { class: 'alarm-rest' }, parts.rest));
+}
+
+/// A latched alarm (its condition gone, kept until acknowledged): says so, with the value that
+/// raised it.
+function latchedMark(alarm, short = false) {
+  if (alarm.condition) return null;
+  const parts = alarmParts(alarm);
+  const value = parts ? `${parts.value} ${parts.unit}` : numberText(alarm.value);
+  const title = `Latched: the condition has gone; raised at ${value}, the alarm stays until acknowledged`;
+  if (short) return h('div', { class: 'latched', title }, '⚑ Latched — raised at ', h('strong', { class: 'latched-value' }, value));
+  return h('div', { class: 'latched', title }, '⚑ Latched — raised at ', h('strong', { class: 'latched-value' }, value), ', now gone');
+}
+
 function badge(alarm) {
   const p = priorityOf(alarm.priority);
   return h('span', { class: `badge badge-${p.cls}`, title: `${p.word} priority` },
@@ -315,7 +356,7 @@ function ackButton(s, alarm, where) {
   return h('button', {
     type: 'button', class: 'ack', 'data-fk': `${key}-${where}`, 'data-ack': alarm.alarm_id,
     disabled: station.busy.has(key),
-    'aria-label': `Acknowledge ${priorityOf(alarm.priority).word.toLowerCase()} alarm ${ruleName(alarm.rule)} on ${s.chair_id}`,
+    'aria-label': `Acknowledge ${priorityOf(alarm.priority).word.toLowerCase()} alarm ${ruleTitle(alarm.rule)} on ${s.chair_id}`,
     onclick: (e) => {
       e.stopPropagation();
       command(key, `/sessions/${s.session_id}/alarms/${alarm.alarm_id}/ack`, undefined, 'Acknowledged');
@@ -349,40 +390,85 @@ async function command(key, path, body, done) {
   }
 }
 
+/// The alarm list, grouped per chair: the chairs in the order of their most urgent alarm, each
+/// chair's alarms most urgent first (state.js alarms()), and one "Acknowledge all" per chair.
 function drawAlarms() {
   const rows = station.clinic.alarms();
   $('alarm-count').textContent = rows.length ? `(${rows.length})` : '';
+  const groups = new Map();
+  for (const row of rows) {
+    if (!groups.has(row.chair.id)) groups.set(row.chair.id, []);
+    groups.get(row.chair.id).push(row);
+  }
   const list = $('alarm-list');
+  const down = feedDown();
   const key = rows.map(({ chair, alarm, session: s }) => [chair.id, alarm.alarm_id, alarm.acknowledged,
-    alarm.acknowledged_by, alarm.tier, alarm.responder, alarm.audible, s?.paused_until_ms,
-    Math.floor((station.clinic.now(chair) - alarm.raised_at_ms) / 60000)].join(':')).join('|') + station.busy.size;
+    alarm.acknowledged_by, alarm.tier, alarm.responder, alarm.audible, alarm.condition, s?.paused_until_ms,
+    Math.floor((station.clinic.now(chair) - alarm.raised_at_ms) / 60000)].join(':')).join('|') + station.busy.size + down;
   patch(list, key, () => {
     if (!rows.length) return h('li', { class: 'empty' }, 'No active alarm');
-    return rows.map(({ chair, alarm, session: s }) => {
-      const p = priorityOf(alarm.priority);
-      const age = station.clinic.now(chair) - alarm.raised_at_ms;
-      return h('li', {
-        class: `alarm-row alarm-${p.cls} ${alarm.acknowledged ? 'is-acked' : 'unacked'}`,
-        'data-alarm-id': alarm.alarm_id, 'data-priority': alarm.priority, 'data-chair': chair.id,
-      },
-      h('div', { class: 'row-top' }, badge(alarm),
-        s ? h('a', { class: 'row-chair', href: `#/session/${s.session_id}` }, chair.id) : h('span', { class: 'row-chair' }, chair.id),
-        h('span', { class: 'row-patient' }, s?.patient_ref ?? 'no session'),
-        h('span', { class: 'row-age' }, `${duration(age)} ago`)),
-      h('div', { class: 'row-text' }, alarm.text || ruleName(alarm.rule)),
-      h('div', { class: 'row-state' },
-        escalation(alarm),
-        alarm.acknowledged ? h('span', { class: 'acked' }, `✓ Acknowledged by ${alarm.acknowledged_by}`) : null,
-        !alarm.audible && !alarm.acknowledged ? h('span', { class: 'silent' }, 'silent (audio paused)') : null),
-      h('div', { class: 'row-actions' },
-        s && !alarm.acknowledged ? ackButton(s, alarm, 'list') : null,
-        s && s.paused_until_ms === 0 && alarm.audible ? pauseButton(s) : null));
+    return [...groups.values()].map((group) => {
+      const { chair, session: s } = group[0];
+      const unacked = group.filter(({ alarm, session: x }) => x && !alarm.acknowledged);
+      return h('li', { class: `chair-group alarm-${priorityOf(group[0].alarm.priority).cls}`, 'data-group': chair.id },
+        h('div', { class: 'group-head' },
+          s ? h('a', { class: 'row-chair', href: `#/session/${s.session_id}` }, chair.id) : h('span', { class: 'row-chair' }, chair.id),
+          h('span', { class: 'row-patient' }, s?.patient_ref ?? 'no session'),
+          unacked.length > 1 && !down ? ackAllButton(chair, s, unacked.map((r) => r.alarm)) : null),
+        h('ol', { class: 'group-alarms' }, group.map(({ alarm, session: x }) => alarmRow(chair, x, alarm, down))));
     });
   });
 }
 
+function alarmRow(chair, s, alarm, down) {
+  const p = priorityOf(alarm.priority);
+  const age = station.clinic.now(chair) - alarm.raised_at_ms;
+  return h('li', {
+    class: `alarm-row alarm-${p.cls} ${alarm.acknowledged ? 'is-acked' : 'unacked'}`,
+    'data-alarm-id': alarm.alarm_id, 'data-priority': alarm.priority, 'data-chair': chair.id,
+  },
+  h('div', { class: 'row-top' }, badge(alarm),
+    h('span', { class: 'row-title' }, ruleTitle(alarm.rule)),
+    h('span', { class: 'row-age' }, `${duration(age)} ago`)),
+  alarmWords(alarm, 'row-text'),
+  latchedMark(alarm),
+  h('div', { class: 'row-state' },
+    escalation(alarm),
+    alarm.acknowledged ? h('span', { class: 'acked' }, `✓ Acknowledged by ${alarm.acknowledged_by}`) : null,
+    !alarm.audible && !alarm.acknowledged ? h('span', { class: 'silent' }, 'silent (audio paused)') : null),
+  h('div', { class: 'row-actions' },
+    s && !alarm.acknowledged && !down ? ackButton(s, alarm, 'list') : null,
+    s && s.paused_until_ms === 0 && alarm.audible && !down ? pauseButton(s) : null));
+}
+
+/// Acknowledges every unacknowledged alarm of one chair, one request per alarm (the same
+/// endpoint as a single acknowledgement; each lands in the timeline with the nurse's name).
+function ackAllButton(chair, s, alarms) {
+  if (!canAct() || !s) return null;
+  const key = `ackall-${chair.id}`;
+  return h('button', {
+    type: 'button', class: 'ack ack-all', 'data-fk': key, 'data-ack-all': chair.id, disabled: station.busy.has(key),
+    'aria-label': `Acknowledge all ${alarms.length} alarms on ${chair.id}`,
+    onclick: async () => {
+      if (station.busy.has(key)) return;
+      station.busy.add(key);
+      queueRender(true);
+      const results = await Promise.allSettled(alarms.map((a) =>
+        api(`/sessions/${s.session_id}/alarms/${a.alarm_id}/ack`, { method: 'POST', body: {} })));
+      station.busy.delete(key);
+      const failed = results.filter((r) => r.status === 'rejected');
+      toast(failed.length ? `Not all acknowledged: ${failed[0].reason.message}` : `Acknowledged ${alarms.length} alarms on ${chair.id}`,
+        failed.length > 0);
+      queueRender(true);
+    },
+  }, station.busy.has(key) ? 'Acknowledging…' : `Acknowledge all ${alarms.length}`);
+}
+
 function drawSound() {
   const button = $('sound');
+  // A station that cannot sound says so loudly, alarms or not (docs/station.md 4).
+  const mute = $('sound-banner');
+  mute.hidden = station.sound.enabled;
   // The most urgent alarm that should sound: not acknowledged, not paused (the daemon's flag).
   let loudest = null;
   for (const { alarm } of station.clinic.alarms()) {
@@ -399,10 +485,12 @@ function drawSound() {
     : loudest ? 'Alarms are silent: enable sound' : 'Enable sound';
 }
 
-$('sound').addEventListener('click', async () => {
-  await station.sound.enable();
-  queueRender(true);
-});
+for (const id of ['sound', 'sound-banner']) {
+  $(id).addEventListener('click', async () => {
+    await station.sound.enable();
+    queueRender(true);
+  });
+}
 
 function toast(message, error = false) {
   const t = $('toast');
@@ -423,7 +511,9 @@ function route() {
   $('station').hidden = Boolean(m);
   $('detail').hidden = !m;
   if (m) {
-    station.detail = new SessionDetail($('detail'), m[1], { clinic: station.clinic, canAct, toast, badge });
+    station.detail = new SessionDetail($('detail'), m[1], {
+      clinic: station.clinic, canAct, toast, badge, alarmWords, latchedMark, feedDown,
+    });
     station.detail.load();
   }
   queueRender(true);
@@ -437,7 +527,15 @@ document.addEventListener('keydown', (e) => {
 
 setInterval(() => queueRender(false), 1000);  // clocks and "last update" counters
 
-// Start: a token kept for this tab signs in again without asking.
+// Start: the wording table first (web/wording.json; without it the engine's own words show).
+try {
+  setWording(await (await fetch('/static/wording.json')).json());
+} catch { /* the daemon's words, unchanged */ }
+// A wall screen started in kiosk mode may sound without a click (docs/station.md 4); anywhere
+// else this leaves the audio suspended until someone clicks Enable sound.
+station.sound.enable().finally(() => queueRender(true));
+
+// A token kept for this tab signs in again without asking.
 if (session.token) {
   signIn(session.token).catch((err) => showSignIn(err.status === 401 ? 'Your token is no longer valid.' : err.message));
 } else {

@@ -3,8 +3,10 @@
 // session report. Reads the stored record (timeline.json) and keeps it current from the feed.
 
 import { api, ApiError, session as auth } from './api.js';
-import { clock, duration, eventNames, h, ignoredNote, phaseNames, priorityOf, round, ruleName } from './format.js';
-import { usable, vitalKinds } from './state.js';
+import {
+  alarmText, clinicalText, clock, duration, eventNames, h, ignoredNote, phaseNames, priorityOf, round, ruleTitle,
+} from './format.js';
+import { priorityRank, usable, vitalKinds } from './state.js';
 
 const charts = [
   { title: 'Heart rate', unit: 'bpm', lines: [['hr', 'Heart rate'], ['pr', 'Pulse rate']], range: [40, 140] },
@@ -187,7 +189,7 @@ export class SessionDetail {
       ['Dose', t.dose ? `${clock(t.dose)} (+${duration(t.now - t.dose)})` : 'not yet'],
       ['Window', t.windowEnd ? (left > 0 ? `${duration(left)} left (ends ${clock(t.windowEnd)})` : `complete at ${clock(t.windowEnd)}`) : '–'],
       ['Profile', t.profile],
-      ['Baseline', t.session?.baseline || '–'],
+      ['Baseline', t.session?.baseline ? clinicalText(t.session.baseline) : '–'],
     ];
     const key = JSON.stringify(facts);
     if (this.head.dataset.key !== key) {
@@ -195,14 +197,18 @@ export class SessionDetail {
       this.head.replaceChildren(h('h1', {}, `${t.chair} · session ${this.id}`),
         h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))));
     }
-    const alarms = t.session?.alarms ?? [];
-    const alarmKey = alarms.map((a) => `${a.alarm_id}${a.acknowledged}${a.tier}`).join();
+    // Ordered as on the station: most urgent first, then unacknowledged, then newest.
+    const alarms = [...(t.session?.alarms ?? [])].sort((a, b) => priorityRank(b.priority) - priorityRank(a.priority) ||
+      Number(a.acknowledged) - Number(b.acknowledged) || b.raised_at_ms - a.raised_at_ms);
+    const down = this.ctx.feedDown();
+    const alarmKey = alarms.map((a) => `${a.alarm_id}${a.acknowledged}${a.tier}${a.condition}`).join() + down;
     if (this.alarmBox.dataset.key !== alarmKey) {
       this.alarmBox.dataset.key = alarmKey;
-      this.alarmBox.replaceChildren(...alarms.map((a) => h('div', { class: `detail-alarm alarm-${priorityOf(a.priority).cls}`, 'data-alarm-id': a.alarm_id },
-        this.ctx.badge(a), h('span', {}, a.text || ruleName(a.rule)),
+      this.alarmBox.replaceChildren(...alarms.map((a) => h('div', { class: `detail-alarm alarm-${priorityOf(a.priority).cls}`, 'data-alarm-id': a.alarm_id, 'data-priority': a.priority },
+        this.ctx.badge(a), h('time', { class: 'raised-at', title: 'raised at (session time)' }, clock(a.raised_at_ms)),
+        this.ctx.alarmWords(a), this.ctx.latchedMark(a),
         a.acknowledged ? h('span', { class: 'acked' }, `✓ Acknowledged by ${a.acknowledged_by}`)
-          : this.ctx.canAct() ? h('button', { type: 'button', class: 'ack', onclick: () => this.ack(a) }, 'Acknowledge') : null)));
+          : this.ctx.canAct() && !down ? h('button', { type: 'button', class: 'ack', onclick: () => this.ack(a) }, 'Acknowledge') : null)));
     }
     this.drawCharts();
   }
@@ -227,13 +233,13 @@ export class SessionDetail {
       const isNote = e.type === 'EVENT_TYPE_NOTE_ADDED';
       let what = eventNames[e.type] ?? e.type;
       if (e.type === 'EVENT_TYPE_PHASE_CHANGED') what += `: ${phaseNames[e.to_phase] ?? e.to_phase ?? ''}`;
-      if (e.rule) what += ` · ${ruleName(e.rule)}`;
+      if (e.rule) what += ` · ${ruleTitle(e.rule)}`;
       if (e.type === 'EVENT_TYPE_ALARM_ESCALATED' && e.responder) what += ` → ${e.responder.replaceAll('_', ' ')}`;
       return h('li', { class: `ev ${isNote ? 'ev-note' : ''} ${p && e.type === 'EVENT_TYPE_ALARM_RAISED' ? `ev-${p.cls}` : ''}`, 'data-type': e.type },
         h('time', {}, clock(e.at_ms)),
         h('span', { class: 'ev-what' }, p && e.type === 'EVENT_TYPE_ALARM_RAISED' ? `${p.marker} ` : '', what),
         e.who ? h('span', { class: 'ev-who' }, `by ${e.who}`) : null,
-        e.text ? h('span', { class: 'ev-text' }, e.text) : null);
+        e.text ? h('span', { class: 'ev-text' }, e.type === 'EVENT_TYPE_ALARM_RAISED' ? alarmText(e) : clinicalText(e.text)) : null);
     }));
   }
 
@@ -334,7 +340,7 @@ function chart(spec, series, alarms, f) {
     svg.append(h('g', { class: `alarm-mark mark-${p.cls}` },
       h('line', { x1: ax, x2: ax, y1: pad.t, y2: height - pad.b }),
       h('polygon', { points: `${ax - 5},${pad.t + 9} ${ax + 5},${pad.t + 9} ${ax},${pad.t}` }),
-      h('title', {}, `${p.word}: ${a.text || ruleName(a.rule)} at ${clock(a.raised_ms)}`)));
+      h('title', {}, `${p.word}: ${alarmText(a)} at ${clock(a.raised_ms)}`)));
   }
   // The last usable value of each line, and a note of a sample ignored since (live sessions).
   const legend = spec.lines.flatMap(([k, label], i) => (series[k]?.length ? [

@@ -66,18 +66,101 @@ export function clock(ms) {
   return new Date(Number(ms)).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 }
 
-export function ruleName(rule) {
-  return rule.replaceAll('_', ' ');
-}
 
 export function round(v, digits = 0) {
   return Number.isFinite(v) ? v.toFixed(digits) : '–';
 }
 
-/// The vitals by the station's keys (state.js vitalKinds), as a nurse names them.
-export const vitalNames = {
-  hr: 'HR', pr: 'Pulse', spo2: 'SpO₂', sys: 'BP systolic', dia: 'BP diastolic', map: 'BP mean', rr: 'Resp. rate',
-};
+// ---- clinical wording ------------------------------------------------------------------
+// Vitals and alarm rules as people name them, from the one table the session report also uses
+// (web/wording.json, docs/station.md section 9). The engine's texts are its contract and stay as
+// they are: these functions reword them for display, from the event's rule, value and text.
+// daemon/report/wording.cpp does the same for the report; tests/common/wording-cases.json holds
+// the cases both must agree on.
+
+let wording = { vitals: {}, rules: {} };
+
+/// The table (web/wording.json), given once at start by app.js (and by the tests).
+export function setWording(table) {
+  wording = { vitals: table?.vitals ?? {}, rules: table?.rules ?? {} };
+}
+
+/// The station's vital keys (state.js vitalKinds) to the engine's vital names.
+const vitalIds = { hr: 'heart_rate', pr: 'pulse_rate', spo2: 'spo2', sys: 'nibp_systolic', dia: 'nibp_diastolic', map: 'nibp_mean', rr: 'respiratory_rate' };
+
+/// A vital by the station's key, short ("BP systolic") or in full ("Systolic BP"), and its unit.
+export const vitalShort = (key) => wording.vitals[vitalIds[key]]?.short ?? key;
+export const vitalName = (key) => wording.vitals[vitalIds[key]]?.name ?? key;
+export const vitalUnit = (key) => wording.vitals[vitalIds[key]]?.unit ?? '';
+
+/// "195", "36.5": whole values without decimals, others with one. A value the feed's JSON left
+/// out (proto3: 0) is 0.
+export function numberText(v) {
+  const n = Number(v ?? 0);
+  if (!Number.isFinite(n)) return '–';
+  return Math.abs(n - Math.round(n)) < 1e-9 ? n.toFixed(0) : n.toFixed(1);
+}
+
+const capitalised = (s) => (s && s[0] >= 'a' && s[0] <= 'z' ? s[0].toUpperCase() + s.slice(1) : s);
+
+/// A rule's title ("Systolic BP high"); an unknown rule id with its underscores as spaces.
+export function ruleTitle(rule) {
+  return wording.rules[rule]?.title || String(rule ?? '').replaceAll('_', ' ');
+}
+
+/// Any engine text with the vitals and rules it names in clinical words, and units after the
+/// vitals' values: "heart_rate 75.0 (good, ...)" -> "Heart rate 75.0 bpm (good, ...)".
+export function clinicalText(text) {
+  return String(text ?? '').replace(/(?<![A-Za-z0-9_])[A-Za-z0-9_]+(?: [0-9][0-9.]*)?/g, (match, at, whole) => {
+    const [word, number] = match.split(' ');
+    const v = wording.vitals[word];
+    if (v) {
+      if (number === undefined) return v.name;
+      const rest = whole.slice(at + match.length);
+      return v.unit && !rest.startsWith(` ${v.unit}`) ? `${v.name} ${number} ${v.unit}` : `${v.name} ${number}`;
+    }
+    const out = word === 'SpO2' ? 'SpO₂' : wording.rules[word]?.title || word;
+    return number === undefined ? out : `${out} ${number}`;
+  });
+}
+
+/// An alarm's text in clinical words ({rule, value, text}: an alarm or an alarm event): the rule's
+/// template in the table, else the engine's limit text reworded, else the engine's text with the
+/// vitals and rules it names in clinical words.
+export function alarmText({ rule, value, text }) {
+  const engine = String(text ?? '');
+  const template = wording.rules[rule]?.text;
+  if (template) {
+    const n = engine.match(/(^|[^A-Za-z0-9_.])([0-9]+(\.[0-9]+)?)/)?.[2] ?? numberText(value);  // a number of its own, not SpO2's 2
+    return template.replaceAll('{value}', numberText(value)).replaceAll('{n}', n)
+      .replaceAll('{text}', clinicalText(engine)).replaceAll('{Text}', capitalised(clinicalText(engine)));
+  }
+  // The engine's limit texts (docs/alarms.md 5 and 13).
+  let m = engine.match(/^([a-z0-9_]+) ([+-][0-9.]+) (\S+) from baseline (-?[0-9.]+)$/);
+  if (m && wording.vitals[m[1]]) {
+    const v = wording.vitals[m[1]];
+    return `${v.name} ${m[2]} ${v.unit} — from baseline ${m[4]}`;
+  }
+  m = engine.match(/^([a-z0-9_]+) (-?[0-9.]+) (\S+) (above|below) (-?[0-9.]+)$/);
+  if (m && wording.vitals[m[1]]) {
+    const v = wording.vitals[m[1]];
+    return `${v.name} ${numberText(value)} ${v.unit} — ${m[4]} ${m[5]}`;
+  }
+  return capitalised(clinicalText(engine)) || ruleTitle(rule);
+}
+
+/// The vital an alarm's limit text is about, and the value and words around it, for drawing the
+/// value apart: {vital, value, unit, rest} or null ("Systolic BP", "195", "mmHg", "— above 180").
+export function alarmParts(alarm) {
+  const text = alarmText(alarm);
+  for (const v of Object.values(wording.vitals)) {
+    const prefix = `${v.name} `;
+    if (!text.startsWith(prefix)) continue;
+    const m = text.slice(prefix.length).match(/^([+-]?[0-9.]+) (\S+) (— .*)$/);
+    if (m) return { vital: v.name, value: m[1], unit: m[2], rest: m[3] };
+  }
+  return null;
+}
 
 /// Why the daemon judged a sample an artefact (docs/alarms.md 3.6), by the reason's number, in
 /// a nurse's words.
@@ -92,7 +175,7 @@ export const judgedReasons = {
 /// The note for a sample not shown as its vital's value (a sample {value, quality}: quality
 /// bits as in state.js): "artefact ignored: SpO₂ 36 (impossible jump)", "SpO₂ sensor off".
 export function ignoredNote(key, sample) {
-  const name = vitalNames[key] ?? key;
+  const name = vitalShort(key);
   const q = Number(sample.quality ?? 0);
   if (q & 1) return `${name} sensor off`;
   let why;

@@ -1,5 +1,7 @@
 #include "daemon/report/chart.hpp"
 
+#include "daemon/report/wording.hpp"
+
 #include "daemon/report/html_report.hpp"
 
 #include <fmt/format.h>
@@ -341,7 +343,8 @@ class svg_chart {
       const double x_end = f_.x(a.cleared_at.value_or(f_.to));
       const auto colour = priority_colour(a.level);
       fmt::format_to(out(), R"(<g class="alarm-marker" data-alarm="{}"><title>{}</title>)", a.id,
-                     html_escape(fmt::format("A{} {} ({} priority): {}", i + 1, a.rule, engine::name(a.level), a.text)));
+                     html_escape(fmt::format("A{} {} ({} priority): {}", i + 1, rule_title(a.rule), engine::name(a.level),
+                                                 alarm_display_text(a.rule, a.value, a.text))));
       fmt::format_to(out(), R"(<line x1="{0:.1f}" x2="{0:.1f}" y1="{1:.1f}" y2="{2:.1f}" stroke="{3}" stroke-width="0.8" stroke-dasharray="1 3"/>)",
                      x, lane_top + lane_row * rows_ + 2, spo2_panel_.bottom(), colour);
       if (x_end > x + 1) {

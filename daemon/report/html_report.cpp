@@ -2,6 +2,7 @@
 
 #include "daemon/report/alarm_burden.hpp"
 #include "daemon/report/chart.hpp"
+#include "daemon/report/wording.hpp"
 
 #include <fmt/format.h>
 
@@ -182,7 +183,9 @@ void write_facts(html_writer& w, const session_record& r, const std::vector<dose
   std::string baseline;
   for (const auto& e : r.events) {
     // The latest one in force: the first dose's, or an operator's re-take (with who).
-    if (e.type == event_type::baseline_set) baseline = e.who.empty() ? e.text : fmt::format("{} (by {})", e.text, e.who);
+    if (e.type == event_type::baseline_set) {
+      baseline = e.who.empty() ? clinical_text(e.text) : fmt::format("{} (by {})", clinical_text(e.text), e.who);
+    }
   }
 
   std::vector<std::pair<std::string, std::string>> facts;  // label, HTML; in pairs, then full rows
@@ -332,8 +335,8 @@ void write_alarm_table(html_writer& w, std::span<const alarm_record> alarms, std
     const auto& a = alarms[i];
     const auto level = engine::name(a.level);
     fmt::format_to(w.it(), R"(<tr class="alarm-row-{}"><td class="time">{} A{}</td>)", level, shape_icon(a.level), i + 1);
-    fmt::format_to(w.it(), R"(<td><strong>{}</strong><span class="sub">{} &middot; {} &middot; id {}</span></td>)", html_escape(a.rule),
-                   html_escape(a.text), engine::name(a.kind), a.id);
+    fmt::format_to(w.it(), R"(<td><strong>{}</strong><span class="sub">{} &middot; {} &middot; id {}</span></td>)",
+                   html_escape(rule_title(a.rule)), html_escape(alarm_display_text(a.rule, a.value, a.text)), engine::name(a.kind), a.id);
     fmt::format_to(w.it(), R"(<td class="prio prio-{}">{}</td>)", level, priority_title(a.level));
     // Technical alarms and advisories carry no value (0).
     const bool valued = a.kind == engine::alarm_kind::physiological || a.value != 0;
@@ -348,7 +351,7 @@ void write_alarm_table(html_writer& w, std::span<const alarm_record> alarms, std
     }
     if (a.cleared_at) {
       fmt::format_to(w.it(), R"(<td><span class="time">{}</span><span class="sub">{}</span></td>)", clock_utc(*a.cleared_at),
-                     html_escape(a.cleared_why));
+                     html_escape(clinical_text(a.cleared_why)));
     } else {
       w.out += R"(<td><span class="empty">still active</span></td>)";
     }
@@ -410,7 +413,7 @@ void write_burden(html_writer& w, const session_record& r, const export_context&
   }
   for (const auto& [key, c] : b.by_rule) {
     burden_row(w,
-               fmt::format(R"(<strong>{}</strong><span class="sub">{} &middot; {}</span>)", html_escape(key.rule),
+               fmt::format(R"(<strong>{}</strong><span class="sub">{} &middot; {}</span>)", html_escape(rule_title(key.rule)),
                            priority_title(key.level), engine::name(key.kind)),
                c, b.patient_ms);
   }

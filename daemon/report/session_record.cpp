@@ -1,5 +1,7 @@
 #include "daemon/report/session_record.hpp"
 
+#include "daemon/report/wording.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -143,17 +145,20 @@ std::string event_detail(const engine::event& e, std::string_view alarm) {
   using engine::event_type;
   switch (e.type) {
     case event_type::phase_changed:
-      return fmt::format("{} \u2192 {}{}{}", engine::name(e.from), engine::name(e.to), e.text.empty() ? "" : ": ", e.text);
+      return fmt::format("{} \u2192 {}{}{}", engine::name(e.from), engine::name(e.to), e.text.empty() ? "" : ": ", clinical_text(e.text));
     case event_type::dose_marked:
       return e.until != 0 ? fmt::format("{}; observation until {} UTC", e.text, clock_utc(e.until)) : e.text;
     case event_type::alarm_raised:
-      return fmt::format("{} {} ({} priority, {}): {}", alarm, e.rule, engine::name(e.level), engine::name(e.kind), e.text);
-    case event_type::alarm_escalated: return fmt::format("{} {}: tier {}, {}", alarm, e.rule, e.tier, e.responder);
+      return fmt::format("{} {} ({} priority, {}): {}", alarm, rule_title(e.rule), engine::name(e.level), engine::name(e.kind),
+                         alarm_display_text(e.rule, e.value, e.text));
+    case event_type::alarm_escalated: return fmt::format("{} {}: tier {}, {}", alarm, rule_title(e.rule), e.tier, e.responder);
     case event_type::alarm_acknowledged:
-      return e.until != 0 ? fmt::format("{} {}: silenced until {} UTC", alarm, e.rule, clock_utc(e.until))
-                          : fmt::format("{} {}", alarm, e.rule);
-    case event_type::alarm_resounded: return fmt::format("{} {}: condition still present, sounding again", alarm, e.rule);
-    case event_type::alarm_cleared: return fmt::format("{} {}: {}", alarm, e.rule, e.text);
+      return e.until != 0 ? fmt::format("{} {}: silenced until {} UTC", alarm, rule_title(e.rule), clock_utc(e.until))
+                          : fmt::format("{} {}", alarm, rule_title(e.rule));
+    case event_type::alarm_resounded:
+      return fmt::format("{} {}: condition still present, sounding again", alarm, rule_title(e.rule));
+    case event_type::alarm_cleared: return fmt::format("{} {}: {}", alarm, rule_title(e.rule), clinical_text(e.text));
+    case event_type::baseline_set: return clinical_text(e.text);
     case event_type::audio_paused: return fmt::format("until {} UTC", clock_utc(e.until));
     default: return e.text;
   }

@@ -319,12 +319,14 @@ export class Monitor {
 
 /// Debian's Chromium, headless, with nothing talking to the network. playwright-core gives each
 /// launch a fresh temporary profile (its own --user-data-dir) and removes it afterwards.
-export async function launchBrowser() {
+/// `kiosk: false` leaves Chromium's autoplay policy as a browser on a desk has it: no sound
+/// before a click.
+export async function launchBrowser({ kiosk = true } = {}) {
   return chromium.launch({
     executablePath: env.chromium,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+      ...(kiosk ? ['--autoplay-policy=no-user-gesture-required'] : [])],
   });
 }
 
@@ -332,6 +334,7 @@ export async function launchBrowser() {
 export async function openStation(browser, daemon, who = 'nurse', viewport = { width: 1366, height: 768 }, query = '') {
   const page = await browser.newPage({ viewport });
   page.on('pageerror', (e) => { page.errors = [...(page.errors ?? []), String(e)]; });
+  page.on('console', (m) => { if (m.type() === 'error') page.errors = [...(page.errors ?? []), `console: ${m.text()}`]; });
   await page.goto(`${daemon.url}/${query}`);
   await page.fill('#token', tokens[who]);
   await page.click('#signin-form button[type=submit]');

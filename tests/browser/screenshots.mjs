@@ -1,4 +1,4 @@
-// Makes docs/station.png (a busy clinic: the 20-chair clinic day of config/scenarios, with its
+// Makes docs/station.png and docs/station-wall.png (1366×768 and 1920×1080; a busy clinic: the 20-chair clinic day of config/scenarios, with its
 // hypertensive response, desaturation, tachycardia and oximeter off, chairs in every phase)
 // and docs/session-detail.png, with the built vigild, vigil-sim at 100x and headless
 // Chromium. Run by scripts/station-screenshots.sh; not part of the test suite. Takes about
@@ -53,12 +53,17 @@ try {
   await until(async () => !paused || /Audio paused/.test(await page.textContent(`.tile[data-chair="${paused}"]`)),
     'the pause on the page', 1000, 20);
   await page.screenshot({ path: path.join(out, 'station.png') });
+  // The same clinic on the room's wall screen.
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(out, 'station-wall.png') });
+  await page.setViewportSize({ width: 1366, height: 768 });
 
   await page.click('.tile[data-chair="chair-17"] a.chair-name');
   await page.waitForSelector('.chart .alarm-mark');
   await until(async () => /rechecked manually/.test(await page.textContent('.timeline')), 'the notes');
   await page.screenshot({ path: path.join(out, 'session-detail.png') });
-  console.log(`wrote ${path.join(out, 'station.png')} and ${path.join(out, 'session-detail.png')}`);
+  console.log(`wrote station.png, station-wall.png and session-detail.png in ${out}`);
 } finally {
   await browser.close();
   await sim.stop();

@@ -106,7 +106,9 @@ describe('nurse station', { timeout: 200000 }, () => {
     assert.ok(delay < 2000, `shown ${delay} ms after it was raised`);
     const row = page.locator(`#alarm-list [data-alarm-id="${alarm.alarmId}"]`);
     assert.match(await row.textContent(), /!!!\s*High/);
-    assert.match(await row.textContent(), /chair-3/);
+    // The list is grouped per chair: the chair is named once, at the head of its group.
+    assert.equal(await row.getAttribute('data-chair'), 'chair-3');
+    assert.match(await page.locator('#alarm-list [data-group="chair-3"] .group-head').textContent(), /chair-3/);
     const tile = page.locator('.tile[data-chair="chair-3"]');
     assert.equal(await tile.getAttribute('data-priority'), 'PRIORITY_HIGH');
     assert.match(await tile.locator('.tile-alarm').textContent(), /High/);

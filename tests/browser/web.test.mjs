@@ -12,7 +12,13 @@ import { env } from './harness.mjs';
 // loaded from their text, as the page's own copies.
 const load = (file) => import(`data:text/javascript;base64,${readFileSync(path.join(env.source, 'web', file)).toString('base64')}`);
 const { Clinic, ignoredNoteMs, judgedReason, quality, usable } = await load('state.js');
-const { ignoredNote } = await load('format.js');
+const format = await load('format.js');
+const { ignoredNote } = format;
+// The wording table, as the page gets it from vigild (/static/wording.json), and the cases the
+// session report's wording must agree on (tests/unit/report/wording_test.cpp runs the same).
+const readJson = (...parts) => JSON.parse(readFileSync(path.join(env.source, ...parts), 'utf8'));
+format.setWording?.(readJson('web', 'wording.json'));
+const cases = readJson('tests', 'common', 'wording-cases.json');
 
 const judged = (reason) => quality.JUDGED | (reason << 8);
 const update = (...values) => ({ chair_id: 'chair-1', session_id: '1', values });
@@ -98,5 +104,21 @@ describe('format.js: notes in plain words', () => {
     assert.equal(ignoredNote('hr', { value: 400, quality: quality.ARTIFACT | quality.IMPLAUSIBLE }), 'artefact ignored: HR 400 (outside the plausible range)');
     assert.equal(ignoredNote('spo2', { value: 0, quality: quality.SENSOR_OFF }), 'SpO₂ sensor off');
     for (let r = 1; r <= 5; ++r) assert.doesNotMatch(ignoredNote('map', { value: 1, quality: judged(r) }), /_|nibp|undefined/);
+  });
+});
+
+describe('format.js: clinical wording, as in the session report', () => {
+  test('alarm texts from the rule, the value and the engine text (tests/common/wording-cases.json)', () => {
+    for (const c of cases.alarms) assert.equal(format.alarmText?.(c), c.want, `${c.rule}: ${c.text}`);
+  });
+
+  test('other engine texts (baseline, clearing reasons) and rule titles', () => {
+    for (const c of cases.texts) assert.equal(format.clinicalText?.(c.text), c.want);
+    for (const c of cases.titles) assert.equal(format.ruleTitle?.(c.rule), c.want);
+  });
+
+  test('a value the feed left out (proto3 JSON: 0) is worded as 0', () => {
+    assert.equal(format.alarmText?.({ rule: 'hr_critical_low', text: 'heart_rate 0 bpm below 40' }), 'Heart rate 0 bpm — below 40');
+    assert.equal(format.numberText?.(undefined), '0');
   });
 });

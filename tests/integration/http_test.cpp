@@ -479,7 +479,8 @@ TEST(Http, TheNurseStationPageIsServedAtTheRootWithAStrictPolicy) {
   const std::map<std::string, std::string> types = {{".js", "text/javascript; charset=utf-8"},
                                                     {".css", "text/css; charset=utf-8"},
                                                     {".svg", "image/svg+xml"},
-                                                    {".html", "text/html; charset=utf-8"}};
+                                                    {".html", "text/html; charset=utf-8"},
+                                                    {".json", "application/json"}};
   ASSERT_GE(http::web_files().size(), 5u);
   for (const auto& file : http::web_files()) {
     if (file.path == "/index.html") continue;

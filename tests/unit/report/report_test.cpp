@@ -261,7 +261,7 @@ TEST(Html, IsOneSelfContainedDocumentWithTheChart) {
   EXPECT_NE(html.find("@media print"), std::string::npos);
   EXPECT_NE(html.find("size: A4"), std::string::npos);
   // The alarm table: raise, acknowledgement (with who), clearing (with why), escalation.
-  EXPECT_NE(html.find("nibp_systolic back to 172"), std::string::npos);
+  EXPECT_NE(html.find("Systolic BP back to 172"), std::string::npos);
   EXPECT_NE(html.find("charge_nurse"), std::string::npos);
   EXPECT_NE(html.find("still active"), std::string::npos);
   // Nothing is fetched and nothing runs.
@@ -315,7 +315,7 @@ TEST(Html, ShowsTheSessionsAlarmBurden) {
                       R"(<td class="num">0%</td><td class="num">33%</td><td class="num">1 min 10 s</td>)"
                       R"(<td class="num">1 min 10 s</td></tr>)"),
             std::string::npos);
-  EXPECT_NE(html.find(R"(<tr><td><strong>cuff_overdue</strong><span class="sub">Low &middot; technical</span></td>)"
+  EXPECT_NE(html.find(R"(<tr><td><strong>Cuff reading overdue</strong><span class="sub">Low &middot; technical</span></td>)"
                       R"(<td class="num">1</td><td class="num">0.43</td><td class="num">0%</td><td class="num">0%</td>)"
                       R"(<td class="num">&mdash;</td><td class="num">&mdash;</td></tr>)"),
             std::string::npos);
