@@ -141,6 +141,10 @@ command_result engine::apply(const acknowledge& cmd, millis at) {
             fmt::format("alarm {} is not active on chair '{}' (unknown, or already cleared)", cmd.alarm, cmd.chair), s.id};
   }
   auto& a = *it;
+  if (a.acknowledged) {
+    // A second nurse, or a retry after a lost answer: the first acknowledgement stands as it is.
+    return {command_error::none, fmt::format("alarm {} is already acknowledged by {}", a.id, a.acknowledged_by), s.id};
+  }
   a.acknowledged = true;
   a.acknowledged_by = cmd.by;
   a.silenced_until = c->now + s.prof->audio.ack_silence_ms;

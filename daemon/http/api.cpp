@@ -348,6 +348,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
   }
   v1::ControlResponse done;
   done.set_session_id(result.session_id());
+  done.set_message(result.message());  // empty, except for an alarm acknowledged already
   if (route.endpoint == endpoint::device_reset) {
     co_return json_response(status::ok, fmt::format("{{\"device_id\":{},\"previous_acked_seq\":\"{}\"}}",
                                                     json_quote(c.reset_device().device_id()), result.previous_acked_seq()));
