@@ -1,6 +1,7 @@
 // Operators' commands (docs/alarms.md section 11).
 
 #include "daemon/engine/core.hpp"
+#include "daemon/model/identifiers.hpp"
 
 #include <algorithm>
 
@@ -13,8 +14,8 @@ using namespace detail;
 command_result engine::apply(const open_session& cmd, millis at) {
   auto& st = *state_;
   if (cmd.chair.empty()) return {command_error::invalid_argument, "chair is required", 0};
-  if (cmd.patient_ref.empty() || cmd.patient_ref.size() > 64) {
-    return {command_error::invalid_argument, "patient_ref must be 1 to 64 characters (a reference, not a name)", 0};
+  if (const auto problem = model::patient_ref_problem(cmd.patient_ref); !problem.empty()) {
+    return {command_error::invalid_argument, std::string(problem), 0};
   }
   const profile* prof = st.find_profile(cmd.profile);
   if (prof == nullptr) return {command_error::unknown_profile, fmt::format("no profile named '{}'", cmd.profile), 0};
