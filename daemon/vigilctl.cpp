@@ -382,13 +382,15 @@ int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* report, const
 int run_timeline_over_rest(vigil::client::blocking_rest_client& rest, CLI::App* list, CLI::App* show, CLI::App* report,
                            const timeline_args& args, int (*refused)(const reply&)) {
   constexpr std::size_t api_max_limit = 10'000;  // docs/api.md section 4.2
+  constexpr const char* not_expected = "the daemon's answer is not the JSON expected";
   if (list->parsed()) {
-    std::string target = fmt::format("/api/v1/sessions?state=all&limit={}", args.limit == 0 ? api_max_limit : args.limit);
+    std::string target =
+        fmt::format("/api/v1/sessions?state=all&limit={}", args.limit == 0 ? api_max_limit : args.limit);
     if (args.open_only) target += "&outcome=open";
     const auto r = rest.call(bh::verb::get, target);
     if (r.status != 200) return refused(r);
     vigil::v1::StoredSessions listed;
-    if (!vigil::client::parse_json(r.body, listed)) throw std::runtime_error("the daemon's answer is not the JSON expected");
+    if (!vigil::client::parse_json(r.body, listed)) throw std::runtime_error(not_expected);
     std::vector<vigil::store::session_summary> sessions;
     for (const auto& s : listed.sessions()) sessions.push_back(vigil::report::from_proto(s));
     print_list(sessions);
@@ -402,7 +404,7 @@ int run_timeline_over_rest(vigil::client::blocking_rest_client& rest, CLI::App* 
   if (r.status != 200) return refused(r);
   if (show->parsed()) {
     vigil::v1::SessionTimeline timeline;
-    if (!vigil::client::parse_json(r.body, timeline)) throw std::runtime_error("the daemon's answer is not the JSON expected");
+    if (!vigil::client::parse_json(r.body, timeline)) throw std::runtime_error(not_expected);
     print_show(vigil::report::from_proto(timeline));
     return 0;
   }
@@ -438,7 +440,9 @@ std::size_t distance(std::string_view a, std::string_view b) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
   }
   return d[a.size()][b.size()];
@@ -468,11 +472,13 @@ std::string unknown_command(const std::string& word, const std::vector<std::stri
       if (distance(word, c) == best) nearest.push_back("'" + c + "'");
     }
   }
-  if (nearest.empty()) return fmt::format("unknown command '{}'; the commands are: {}", word, fmt::join(commands, ", "));
+  if (nearest.empty()) {
+    return fmt::format("unknown command '{}'; the commands are: {}", word, fmt::join(commands, ", "));
+  }
   const std::string last = nearest.back();
   nearest.pop_back();
-  return fmt::format("unknown command '{}'; did you mean {}{}{}?", word, fmt::join(nearest, ", "), nearest.empty() ? "" : " or ",
-                     last);
+  return fmt::format("unknown command '{}'; did you mean {}{}{}?", word, fmt::join(nearest, ", "),
+                     nearest.empty() ? "" : " or ", last);
 }
 
 /// Copies what can be read of a damaged timeline into a new one and says, per table, what came.
@@ -557,7 +563,8 @@ int main(int argc, char** argv) {
   timeline_args stored;
   auto* list = cli.add_subcommand("list", "List stored sessions, newest first");
   add_timeline_options(list, stored);
-  list->add_option("--limit", stored.limit, "At most N sessions (0: all; through the API at most 10000)")->capture_default_str();
+  list->add_option("--limit", stored.limit, "At most N sessions (0: all; through the API at most 10000)")
+      ->capture_default_str();
   list->add_flag("--open", stored.open_only, "Only sessions not closed");
   auto* show = cli.add_subcommand("show", "Print one stored session: summary, alarms and events (times UTC)");
   add_timeline_options(show, stored);
@@ -626,8 +633,8 @@ int main(int argc, char** argv) {
   }
   if (*dose) {
     if (!known_route(text_a)) {
-      std::fprintf(stderr, "vigilctl: --route is one of %s, not '%s'\n", fmt::format("{}", fmt::join(known_routes, ", ")).c_str(),
-                   text_a.c_str());
+      std::fprintf(stderr, "vigilctl: --route is one of %s, not '%s'\n",
+                   fmt::format("{}", fmt::join(known_routes, ", ")).c_str(), text_a.c_str());
       return 2;
     }
     if (!dose_text_ok(text_b)) {

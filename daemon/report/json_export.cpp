@@ -63,7 +63,9 @@ engine::event from_proto(const v1::TimelineEvent& e) {
   out.rule = e.rule();
   // Fields the export leaves out keep the engine's defaults.
   if (e.kind() != v1::ALARM_KIND_UNSPECIFIED) out.kind = static_cast<engine::alarm_kind>(static_cast<int>(e.kind()));
-  if (e.priority() != v1::PRIORITY_UNSPECIFIED) out.level = static_cast<engine::priority>(static_cast<int>(e.priority()));
+  if (e.priority() != v1::PRIORITY_UNSPECIFIED) {
+    out.level = static_cast<engine::priority>(static_cast<int>(e.priority()));
+  }
   if (e.from_phase() != v1::PHASE_UNSPECIFIED) out.from = static_cast<engine::phase>(static_cast<int>(e.from_phase()));
   if (e.to_phase() != v1::PHASE_UNSPECIFIED) out.to = static_cast<engine::phase>(static_cast<int>(e.to_phase()));
   out.who = e.who();

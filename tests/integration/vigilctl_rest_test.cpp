@@ -291,7 +291,8 @@ TEST_F(VigilctlRest, ASecondAcknowledgementSucceedsAndRecordsNothing) {
   ASSERT_EQ(run({"--url", url_, "dose", "chair-1", "--route", "intranasal", "--dose", "56 mg"}).status, 0);
   test_client monitor(daemon_->port());
   ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
-  const auto t0 = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto t0 =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   v1::DeviceMessage m;
   m.mutable_batch()->set_seq(1);
   for (int s = 0; s < 30; ++s) {
@@ -317,7 +318,8 @@ TEST_F(VigilctlRest, ASecondAcknowledgementSucceedsAndRecordsNothing) {
   const auto again = api.request("POST", fmt::format("/api/v1/sessions/1/alarms/{}/ack", id), operator_token);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);
-  EXPECT_EQ(again->body, "{\"message\":\"alarm " + id + " is already acknowledged by nurse-bea\",\"session_id\":\"1\"}\n");
+  EXPECT_EQ(again->body,
+            "{\"message\":\"alarm " + id + " is already acknowledged by nurse-bea\",\"session_id\":\"1\"}\n");
   r = run({"--url", url_, "sessions"});
   EXPECT_NE(r.out.find("[acknowledged by nurse-bea]"), std::string::npos) << r.out;
 
@@ -327,7 +329,10 @@ TEST_F(VigilctlRest, ASecondAcknowledgementSucceedsAndRecordsNothing) {
   r = run({"export", "1", "--format", "csv", "--what", "events", "--data-dir", (dir_ / "data").string()});
   ASSERT_EQ(r.status, 0) << r.err;
   std::size_t acks = 0;
-  for (auto at = r.out.find(",alarm_acknowledged,"); at != std::string::npos; at = r.out.find(",alarm_acknowledged,", at + 1)) ++acks;
+  for (auto at = r.out.find(",alarm_acknowledged,"); at != std::string::npos;
+       at = r.out.find(",alarm_acknowledged,", at + 1)) {
+    ++acks;
+  }
   EXPECT_EQ(acks, 1u) << r.out;
 }
 
@@ -397,7 +402,8 @@ class VigilctlReads : public ::testing::Test {
       store.flush();
     }
     auto config = test_config();
-    config.users = {{"nurse-ana", operator_token, control::role::admin}, {"dr-vic", viewer_token, control::role::viewer}};
+    config.users = {{"nurse-ana", operator_token, control::role::admin},
+                    {"dr-vic", viewer_token, control::role::viewer}};
     config.data_dir = (dir_ / "data").string();
     config.retention_days = 36'500;  // the sessions are of 2024: keep them
     daemon_ = std::make_unique<daemon_under_test>(config);
@@ -427,7 +433,12 @@ class VigilctlReads : public ::testing::Test {
 
 TEST_F(VigilctlReads, ListAndShowThroughTheApiPrintWhatTheFilePrints) {
   for (const std::vector<std::string>& command : std::vector<std::vector<std::string>>{
-           {"list"}, {"list", "--open"}, {"list", "--limit", "1"}, {"list", "--limit", "0"}, {"show", "42"}, {"show", "43"}}) {
+           {"list"},
+           {"list", "--open"},
+           {"list", "--limit", "1"},
+           {"list", "--limit", "0"},
+           {"show", "42"},
+           {"show", "43"}}) {
     const auto over_rest = rest(command);
     const auto from_file = local(command);
     ASSERT_EQ(from_file.status, 0) << from_file.err;
@@ -465,8 +476,9 @@ TEST_F(VigilctlReads, ExportsAndTheReportThroughTheApiAreTheFilesOwn) {
     EXPECT_EQ(over_rest.out, from_file.out);
   }
   // Without --what, CSV is the vitals.
-  EXPECT_EQ(rest({"export", "42", "--format", "csv"}).out, rest({"export", "42", "--format", "csv", "--what", "vitals"}).out);
-  EXPECT_EQ(rest({"export", "42", "--format", "csv"}).out.rfind("time_utc,time_ms,session_id,chair_id,kind,value,unit", 0), 0u);
+  const auto vitals = rest({"export", "42", "--format", "csv"}).out;
+  EXPECT_EQ(vitals, rest({"export", "42", "--format", "csv", "--what", "vitals"}).out);
+  EXPECT_EQ(vitals.rfind("time_utc,time_ms,session_id,chair_id,kind,value,unit", 0), 0u);
 
   // JSON: the same timeline; only the moment it was generated differs.
   const auto file = dir_ / "42.json";
@@ -475,7 +487,8 @@ TEST_F(VigilctlReads, ExportsAndTheReportThroughTheApiAreTheFilesOwn) {
   EXPECT_EQ(r.out, "");
   v1::SessionTimeline over_rest, from_file;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(slurp(file), &over_rest).ok());
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(local({"export", "42", "--format", "json"}).out, &from_file).ok());
+  const auto json_local = local({"export", "42", "--format", "json"});
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json_local.out, &from_file).ok());
   EXPECT_EQ(over_rest.session().patient_ref(), "P-0001");
   EXPECT_EQ(over_rest.alarms_size(), 3);
   over_rest.clear_generated_at();
