@@ -165,6 +165,7 @@ function render() {
   station.lastRender = performance.now();
   if (!station.user) return;
   drawChairs();
+  fitChairs();
   drawAlarms();
   drawSound();
   drawFeedStatus();
@@ -207,6 +208,55 @@ function drawChairs() {
   } else {
     list.querySelector(':scope > .empty')?.remove();
   }
+}
+
+// ---- the whole clinic on one screen (docs/station.md 7) -----------------------------------
+
+/// Whether every tile's name and vitals fit across it: a chair's name and a value are never cut.
+function tilesWhole(list) {
+  return [...list.querySelectorAll(':scope > .tile .tile-vitals, :scope > .tile .chair-name')]
+    .every((v) => v.scrollWidth <= v.clientWidth + 1);
+}
+
+/// The layouts tried, from the roomiest: the dense one puts a tile's patient and times on one
+/// line, its alarm's words beside its priority, and shortens the trend lines; the densest also
+/// leaves the tile's Acknowledge button to the alarm list beside the chairs (style.css).
+const densities = [[], ['dense'], ['dense', 'densest']];
+
+/// Lays the tiles out so that every chair shows without scrolling when it can: for each density
+/// in turn, first as many columns as the tiles' minimum width gives (CSS auto-fill), then more,
+/// as long as every chair's name and vital's value still fit across its tile. What cannot fit even so scrolls, top
+/// to bottom, never sideways, in the densest layout with the most columns. Run at every render:
+/// the tiles grow and shrink with their alarms, and the roomier layout comes back as soon as the
+/// chairs fit in it.
+function fitChairs() {
+  const list = $('chairs');
+  const apply = (classes, columns) => {
+    list.classList.remove('dense', 'densest');
+    list.classList.add(...classes);
+    list.style.gridTemplateColumns = columns ? `repeat(${columns}, minmax(0, 1fr))` : '';
+  };
+  apply([], 0);
+  const count = list.querySelectorAll(':scope > .tile').length;
+  const fits = () => list.scrollHeight <= list.clientHeight + 1;
+  if (count > 1 && list.clientHeight > 0 && !fits()) {
+    let best = null;  // the layout that shows the most, when none shows all
+    search: for (const classes of densities) {
+      apply(classes, 0);
+      const natural = getComputedStyle(list).gridTemplateColumns.split(' ').length;
+      for (let columns = natural; columns <= count; ++columns) {
+        apply(classes, columns === natural ? 0 : columns);
+        if (columns > natural && !tilesWhole(list)) break;
+        if (fits()) {
+          best = null;
+          break search;
+        }
+        best = { classes, columns: columns === natural ? 0 : columns };
+      }
+    }
+    if (best) apply(best.classes, best.columns);
+  }
+  list.dataset.columns = getComputedStyle(list).gridTemplateColumns.split(' ').length;
 }
 
 function topAlarm(c) {
