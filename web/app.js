@@ -7,9 +7,10 @@ import { AlarmSound } from './audio.js';
 import { SessionDetail } from './detail.js';
 import { Feed, feedState } from './feed.js';
 import {
-  alarmParts, alarmText, duration, h, ignoredNote, numberText, phaseNames, priorityOf, round, ruleTitle, setWording,
+  alarmParts, alarmText, clockHint, duration, h, ignoredNote, numberText, phaseNames, priorityOf, round, ruleTitle,
+  setWording,
 } from './format.js';
-import { Clinic, priorityRank } from './state.js';
+import { Clinic, clockDiffersMs, priorityRank } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -168,6 +169,7 @@ function render() {
   fitChairs();
   drawAlarms();
   drawSound();
+  drawClockNote();
   drawFeedStatus();
   station.detail?.draw();
 }
@@ -295,7 +297,10 @@ function drawTile(tile, c) {
     h('span', { class: 'patient' }, s ? s.patient_ref : ''),
     paused ? h('span', { class: 'paused' }, paused) : null,
   ]);
-  patch(tile.querySelector('.tile-times'), times, () => h('span', {}, times));
+  // Every time on the tile is the monitor's clock: a marker when it differs from this screen's.
+  const hint = clockHint(station.clinic.clockOffset(c), clockDiffersMs);
+  patch(tile.querySelector('.tile-times'), `${times}|${hint}`, () => [h('span', {}, times),
+    hint ? h('span', { class: 'clock-off', title: `Times of ${c.id} are its monitor's clock: ${hint}` }, ` ⚠ ${hint}`) : null]);
 
   // Values are the last usable ones (state.js); a sample flagged or judged an artefact since is
   // named beside its vital and in the tile's notes, never shown as the value.
@@ -512,6 +517,18 @@ function ackAllButton(chair, s, alarms) {
       queueRender(true);
     },
   }, station.busy.has(key) ? 'Acknowledging…' : `Acknowledge all ${alarms.length}`);
+}
+
+/// The chairs whose monitor's clock differs from this screen's (their times are the monitor's).
+function drawClockNote() {
+  const off = station.clinic.sortedChairs()
+    .map((c) => [c.id, clockHint(station.clinic.clockOffset(c), clockDiffersMs)]).filter(([, hint]) => hint);
+  const note = $('clock-note');
+  note.hidden = off.length === 0;
+  const text = off.length === 1 ? `⚠ ${off[0][0]}: ${off[0][1]}` : `⚠ ${off.length} monitors' clocks differ from this screen's`;
+  const title = `Times shown for a chair are its monitor's clock. ${off.map(([id, hint]) => `${id}: ${hint}`).join('; ')}`;
+  if (note.textContent !== text) note.textContent = text;
+  if (note.title !== title) note.title = title;
 }
 
 function drawSound() {

@@ -4,9 +4,10 @@
 
 import { api, ApiError, session as auth } from './api.js';
 import {
-  alarmText, clinicalText, clock, duration, eventNames, h, ignoredNote, phaseNames, priorityOf, round, ruleTitle,
+  alarmText, clinicalText, clock, clockHint, duration, eventNames, h, ignoredNote, phaseNames, priorityOf, round,
+  ruleTitle,
 } from './format.js';
-import { priorityRank, usable, vitalKinds } from './state.js';
+import { clockDiffersMs, priorityRank, usable, vitalKinds } from './state.js';
 
 const charts = [
   { title: 'Heart rate', unit: 'bpm', lines: [['hr', 'Heart rate'], ['pr', 'Pulse rate']], range: [40, 140] },
@@ -128,6 +129,7 @@ export class SessionDetail {
       dose: Number(s?.dose_at_ms || st.first_dose_ms || 0),
       windowEnd: Number(s?.window_end_ms || st.window_end_ms || 0),
       now,
+      clockHint: c ? clockHint(this.ctx.clinic.clockOffset(c), clockDiffersMs) : null,
       session: s,
       chairState: c,
     };
@@ -190,6 +192,8 @@ export class SessionDetail {
       ['Window', t.windowEnd ? (left > 0 ? `${duration(left)} left (ends ${clock(t.windowEnd)})` : `complete at ${clock(t.windowEnd)}`) : '–'],
       ['Profile', t.profile],
       ['Baseline', t.session?.baseline ? clinicalText(t.session.baseline) : '–'],
+      // Every time on this page is the monitor's clock.
+      ...(t.clockHint ? [['Clock', `⚠ ${t.clockHint}: the times on this page are the monitor's`]] : []),
     ];
     const key = JSON.stringify(facts);
     if (this.head.dataset.key !== key) {

@@ -61,6 +61,13 @@ export function duration(ms) {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
+/// "monitor clock 2 h 03 min ahead of this screen", when a chair's clock differs from the
+/// screen's by more than `limitMs` (state.js clockDiffersMs); null otherwise.
+export function clockHint(offsetMs, limitMs) {
+  if (offsetMs === null || offsetMs === undefined || Math.abs(offsetMs) <= limitMs) return null;
+  return `monitor clock ${duration(Math.abs(offsetMs))} ${offsetMs > 0 ? 'ahead of' : 'behind'} this screen`;
+}
+
 /// "14:05:09" in the station's local time.
 export function clock(ms) {
   return new Date(Number(ms)).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });

@@ -27,6 +27,12 @@ export const judgedReason = (q) => ((num(q) & quality.JUDGED) ? (num(q) >>> qual
 /// How long a note about an ignored sample stays up when nothing follows it, on the chair's
 /// clock. A usable sample of the vital takes it away at once; another ignored one renews it.
 export const ignoredNoteMs = 60000;
+/// A chair's clock (its monitor's) that differs from this screen's by more than this is named
+/// on the page, since every time the page shows for the chair is on that clock.
+export const clockDiffersMs = 120000;
+/// How long the largest difference seen is kept: a slower stream, or a sample sent late, only
+/// makes the difference look smaller.
+const clockOffsetKeepMs = 60000;
 
 const trendLength = 90;  // usable values per vital kept for a tile's trend line
 const rank = { PRIORITY_HIGH: 3, PRIORITY_MEDIUM: 2, PRIORITY_LOW: 1 };
@@ -43,7 +49,8 @@ export class Clinic {
     let c = this.chairs.get(id);
     if (!c) {
       c = {
-        id, session: null, advisory: null, vitals: {}, ignored: {}, trends: {}, clock: 0, clockSeenAt: 0, responders: new Map(),
+        id, session: null, advisory: null, vitals: {}, ignored: {}, trends: {}, clock: 0, clockSeenAt: 0, offset: null, offsetSeenAt: 0,
+        responders: new Map(),
       };
       this.chairs.set(id, c);
     }
@@ -53,6 +60,22 @@ export class Clinic {
   /// The chair's session time now: its newest known time, moved on by the wall clock since.
   now(c) {
     return c.clock ? c.clock + (Date.now() - c.clockSeenAt) : 0;
+  }
+
+  /// How far the chair's clock is ahead of this screen's, ms (negative: behind), from the live
+  /// samples of the last minute: the largest difference between a sample's time and its
+  /// arrival. Null before a live sample arrived.
+  clockOffset(c) {
+    return c.offset;
+  }
+
+  seeLiveSample(c, ms) {
+    const now = Date.now();
+    const offset = num(ms) - now;
+    if (c.offset === null || offset > c.offset || now - c.offsetSeenAt > clockOffsetKeepMs) {
+      c.offset = offset;
+      c.offsetSeenAt = now;
+    }
   }
 
   seeTime(c, ms) {
@@ -85,16 +108,18 @@ export class Clinic {
 
   applySnapshot(snapshot) {
     this.applySessions(snapshot);
-    for (const v of snapshot.vitals ?? []) this.applyVitals(v);
+    for (const v of snapshot.vitals ?? []) this.applyVitals(v, false);
   }
 
-  applyVitals(update) {
+  /// One VitalsUpdate; `live`: just sent by the feed (a snapshot's may be old).
+  applyVitals(update, live = true) {
     const c = this.chair(update.chair_id);
     for (const v of update.values ?? []) {
       const key = vitalKinds[v.kind];
       if (!key) continue;
       const value = { value: num(v.value), time: num(v.time_ms), quality: num(v.quality) };
       this.seeTime(c, v.time_ms);
+      if (live) this.seeLiveSample(c, v.time_ms);
       if (!Number.isFinite(value.value)) continue;
       if (!usable(value.quality)) {
         // Flagged by the device or judged an artefact by the daemon: the engine does not use it,

@@ -1,9 +1,10 @@
 // A whole clinic on one screen (docs/station.md 7): twenty chairs, some dosed, four with
 // high-priority blood-pressure alarms, two with a latched heart-rate alarm, one with its audio
-// paused, on the 1366×768 station screen and the 1920×1080 wall screen. Every tile shows whole
-// without scrolling, however tall its alarm makes it; nothing scrolls sideways; every vital's
-// value fits across its tile. Test monitors (harness Monitor) send the samples; the profiles are
-// the shipped ones with the artefact checks off, so that a heart rate of 0 counts as a reading
+// paused, one monitor's clock ten minutes behind the screen's, on the 1366×768 station screen and
+// the 1920×1080 wall screen. Every tile shows whole without scrolling, however tall its alarm
+// makes it; nothing scrolls sideways; every vital's value fits across its tile; the clock that
+// differs is named. Test monitors (harness Monitor) send the samples; the profiles are the
+// shipped ones with the artefact checks off, so that a heart rate of 0 counts as a reading
 // (alarms.md 3.6). Run by CTest (browser_station_test) through run.sh.
 
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ const chairs = Array.from({ length: 20 }, (_, i) => `chair-${String(i + 1).padSt
 const hypertensive = ['chair-04', 'chair-09', 'chair-17', 'chair-19'];  // 215/125: two high alarms and an advisory each
 const latched = ['chair-12', 'chair-18'];                               // heart rate 0, then 75: hr_critical_low, latched
 const dosed = chairs.slice(0, 10).filter((c) => !hypertensive.includes(c));
+/// Each monitor's clock: chair-20's is ten minutes behind (the station names it).
+const clockOf = (chair, at) => (chair === 'chair-20' ? at - 600_000 : at);
 
 describe('a clinic of twenty chairs', { timeout: 150000 }, () => {
   let dir;
@@ -32,8 +35,8 @@ describe('a clinic of twenty chairs', { timeout: 150000 }, () => {
   const second = async (slowHeartRate) => {
     const at = next();
     await Promise.all(chairs.map((c) => monitors[c].samples([
-      { kind: 'HEART_RATE', value: latched.includes(c) ? slowHeartRate : 72, time_ms: at },
-      { kind: 'SPO2', value: 97, time_ms: at }])));
+      { kind: 'HEART_RATE', value: latched.includes(c) ? slowHeartRate : 72, time_ms: clockOf(c, at) },
+      { kind: 'SPO2', value: 97, time_ms: clockOf(c, at) }])));
   };
 
   before(async () => {
@@ -54,9 +57,10 @@ describe('a clinic of twenty chairs', { timeout: 150000 }, () => {
     const at = next();
     await Promise.all(chairs.map((c) => {
       const [sys, dia, map] = hypertensive.includes(c) ? [215, 125, 155] : [121, 78, 92];
-      return monitors[c].samples([{ kind: 'HEART_RATE', value: 72, time_ms: at }, { kind: 'SPO2', value: 97, time_ms: at },
-        { kind: 'NIBP_SYSTOLIC', value: sys, time_ms: at }, { kind: 'NIBP_DIASTOLIC', value: dia, time_ms: at },
-        { kind: 'NIBP_MEAN', value: map, time_ms: at }]);
+      const time = clockOf(c, at);
+      return monitors[c].samples([{ kind: 'HEART_RATE', value: 72, time_ms: time }, { kind: 'SPO2', value: 97, time_ms: time },
+        { kind: 'NIBP_SYSTOLIC', value: sys, time_ms: time }, { kind: 'NIBP_DIASTOLIC', value: dia, time_ms: time },
+        { kind: 'NIBP_MEAN', value: map, time_ms: time }]);
     }));
     for (const chair of dosed) {
       await until(async () => {
@@ -96,11 +100,13 @@ describe('a clinic of twenty chairs', { timeout: 150000 }, () => {
     test(`${size.width}×${size.height}: every chair shows whole, without scrolling`, async () => {
       const page = await openStation(browser, daemon, 'nurse', size);
       await until(async () => (await page.locator('.tile').count()) === 20, 'twenty tiles');
+      await second(75);  // a live second of every monitor: the page learns each one's clock from it
       await until(async () => (await page.locator('.tile[data-priority="PRIORITY_HIGH"]').count()) === 6, 'six alarming tiles');
       await until(async () => (await page.locator('.tile .latched').count()) === 2, 'two latched markers');
       await until(async () => /Audio paused/.test(await page.locator('.tile[data-chair="chair-04"]').textContent()), 'the pause on chair-04');
       await until(async () => (await page.locator('.tile .tile-times').allTextContents()).filter((x) => /Dose \+/.test(x)).length ===
         dosed.length, 'the dosed chairs counting');
+      await until(async () => (await page.locator('.tile .clock-off').count()) > 0, "the monitor's clock named");
       // Two renders of the page (at most 250 ms apart) after the last of it arrived.
       await page.waitForTimeout(600);
       const layout = await page.evaluate(() => {
@@ -131,6 +137,11 @@ describe('a clinic of twenty chairs', { timeout: 150000 }, () => {
       const alarms = await page.evaluate(() => [...document.querySelectorAll('.tile[data-priority] .tile-alarm .alarm-value')]
         .filter((v) => v.scrollWidth > v.clientWidth + 0.5).map((v) => v.closest('.tile').dataset.chair));
       assert.deepEqual(alarms, [], 'every alarming value whole');
+      // The one monitor whose clock is not the screen's is named, on its tile and in the bar.
+      assert.deepEqual(await page.locator('.tile .clock-off').evaluateAll((els) => els.map((e) => e.closest('.tile').dataset.chair)),
+        ['chair-20']);
+      assert.match(await page.locator('.tile[data-chair="chair-20"] .clock-off').textContent(), /monitor clock (9|10) min behind this screen/);
+      assert.match(await page.locator('#clock-note').textContent(), /chair-20: monitor clock (9|10) min behind this screen/);
       assert.deepEqual(page.errors ?? [], [], 'no script or console errors');
       await page.close();
     });

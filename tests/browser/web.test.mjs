@@ -11,7 +11,7 @@ import { env } from './harness.mjs';
 // The modules are ES modules without imports of their own, outside any package marked as such:
 // loaded from their text, as the page's own copies.
 const load = (file) => import(`data:text/javascript;base64,${readFileSync(path.join(env.source, 'web', file)).toString('base64')}`);
-const { Clinic, ignoredNoteMs, judgedReason, quality, usable } = await load('state.js');
+const { Clinic, clockDiffersMs, ignoredNoteMs, judgedReason, quality, usable } = await load('state.js');
 const format = await load('format.js');
 const { ignoredNote } = format;
 // The wording table, as the page gets it from vigild (/static/wording.json), and the cases the
@@ -120,5 +120,33 @@ describe('format.js: clinical wording, as in the session report', () => {
   test('a value the feed left out (proto3 JSON: 0) is worded as 0', () => {
     assert.equal(format.alarmText?.({ rule: 'hr_critical_low', text: 'heart_rate 0 bpm below 40' }), 'Heart rate 0 bpm — below 40');
     assert.equal(format.numberText?.(undefined), '0');
+  });
+});
+
+describe("state.js and format.js: a monitor's clock that differs from the screen's", () => {
+  const hr = (at) => ({ kind: 'HEART_RATE', value: 72, time_ms: String(at) });
+
+  test('live samples give the difference; a late or old one does not make it smaller', () => {
+    const clinic = new Clinic();
+    const c = clinic.chair('chair-1');
+    assert.equal(clinic.clockOffset(c), null);
+    // A snapshot's samples may be old: they say nothing about the monitor's clock.
+    clinic.applySnapshot({ sessions: [], vitals: [update(hr(Date.now() - 3_600_000))] });
+    assert.equal(clinic.clockOffset(c), null);
+    const ahead = 5 * 60_000;
+    clinic.applyVitals(update(hr(Date.now() + ahead)));
+    const first = clinic.clockOffset(c);
+    assert.ok(first > ahead - 1000 && first <= ahead, String(first));
+    clinic.applyVitals(update(hr(Date.now() + ahead - 50_000)));  // resent late
+    assert.equal(clinic.clockOffset(c), first);
+    assert.equal(format.clockHint(clinic.clockOffset(c), clockDiffersMs), 'monitor clock 5 min ahead of this screen');
+  });
+
+  test('named only beyond clockDiffersMs, ahead or behind', () => {
+    assert.equal(clockDiffersMs, 120_000);
+    assert.equal(format.clockHint(null, clockDiffersMs), null);
+    assert.equal(format.clockHint(-119_000, clockDiffersMs), null);
+    assert.equal(format.clockHint(120_000, clockDiffersMs), null);
+    assert.equal(format.clockHint(-(2 * 3_600_000 + 3 * 60_000), clockDiffersMs), 'monitor clock 2 h 03 min behind this screen');
   });
 });
