@@ -7,8 +7,8 @@ import { AlarmSound } from './audio.js';
 import { SessionDetail } from './detail.js';
 import { Feed, feedState } from './feed.js';
 import {
-  alarmParts, alarmText, clockHint, duration, h, ignoredNote, numberText, phaseNames, priorityOf, round, ruleTitle,
-  setWording,
+  alarmParts, alarmText, clockHint, duration, h, ignoredNote, numberText, phaseName, priorityOf, responderName, round,
+  ruleTitle, setWording,
 } from './format.js';
 import { Clinic, clockDiffersMs, priorityRank } from './state.js';
 
@@ -277,11 +277,11 @@ function drawTile(tile, c) {
   tile.dataset.priority = top ? top.priority : '';
 
   const ready = s?.phase === 'PHASE_READY';
-  const phase = s ? (ready ? '✓ Ready' : phaseNames[s.phase] ?? s.phase) : 'No session';
+  const phase = s ? (ready ? '✓ Ready' : phaseName(s.phase)) : 'No session';
   patch(tile.querySelector('.tile-head'), `${c.id}|${s?.session_id}|${phase}`, () => [
     s ? h('a', { class: 'chair-name', href: `#/session/${s.session_id}`, 'data-fk': 'open' }, c.id)
       : h('span', { class: 'chair-name' }, c.id),
-    h('span', { class: `phase phase-${(s?.phase ?? 'none').toLowerCase()}`, title: s ? phaseNames[s.phase] : 'No open session' }, phase),
+    h('span', { class: `phase phase-${(s?.phase ?? 'none').toLowerCase()}`, title: s ? phaseName(s.phase) : 'No open session' }, phase),
   ]);
 
   const now = station.clinic.now(c);
@@ -401,7 +401,7 @@ function badge(alarm) {
 /// "↑ Escalated: charge nurse" (the tile says "↑ charge nurse", with the rest in its title).
 function escalation(alarm, short = false) {
   if (alarm.acknowledged || !(alarm.tier > 0)) return null;
-  const to = alarm.responder ? alarm.responder.replaceAll('_', ' ') : `tier ${alarm.tier}`;
+  const to = alarm.responder ? responderName(alarm.responder) : `tier ${alarm.tier}`;
   return h('span', { class: 'escalated', title: `escalated to ${to} (tier ${alarm.tier})` }, short ? `↑ ${to}` : `↑ Escalated: ${to}`);
 }
 

@@ -4,8 +4,8 @@
 
 import { api, ApiError, session as auth } from './api.js';
 import {
-  alarmText, clinicalText, clock, clockHint, duration, eventNames, h, ignoredNote, phaseNames, priorityOf, round,
-  ruleTitle,
+  alarmText, clinicalText, clock, clockHint, duration, eventNames, h, ignoredNote, phaseName, priorityOf,
+  responderName, round, ruleTitle,
 } from './format.js';
 import { clockDiffersMs, priorityRank, usable, vitalKinds } from './state.js';
 
@@ -183,7 +183,7 @@ export class SessionDetail {
   draw() {
     if (!this.head) return;
     const t = this.times();
-    const phase = phaseNames[t.phase] ?? t.phase;
+    const phase = phaseName(t.phase);
     const left = t.windowEnd - t.now;
     const facts = [
       ['Patient', t.patient], ['Phase', t.phase === 'PHASE_READY' ? '✓ Ready for discharge assessment' : phase],
@@ -236,9 +236,9 @@ export class SessionDetail {
       const p = e.priority ? priorityOf(e.priority) : null;
       const isNote = e.type === 'EVENT_TYPE_NOTE_ADDED';
       let what = eventNames[e.type] ?? e.type;
-      if (e.type === 'EVENT_TYPE_PHASE_CHANGED') what += `: ${phaseNames[e.to_phase] ?? e.to_phase ?? ''}`;
+      if (e.type === 'EVENT_TYPE_PHASE_CHANGED') what += `: ${phaseName(e.to_phase)}`;
       if (e.rule) what += ` · ${ruleTitle(e.rule)}`;
-      if (e.type === 'EVENT_TYPE_ALARM_ESCALATED' && e.responder) what += ` → ${e.responder.replaceAll('_', ' ')}`;
+      if (e.type === 'EVENT_TYPE_ALARM_ESCALATED' && e.responder) what += ` → ${responderName(e.responder)}`;
       return h('li', { class: `ev ${isNote ? 'ev-note' : ''} ${p && e.type === 'EVENT_TYPE_ALARM_RAISED' ? `ev-${p.cls}` : ''}`, 'data-type': e.type },
         h('time', {}, clock(e.at_ms)),
         h('span', { class: 'ev-what' }, p && e.type === 'EVENT_TYPE_ALARM_RAISED' ? `${p.marker} ` : '', what),

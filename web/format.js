@@ -18,13 +18,18 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export const phaseNames = {
-  PHASE_BASELINE: 'Baseline',
-  PHASE_OBSERVATION: 'Observation',
-  PHASE_READY: 'Ready for discharge assessment',
-  PHASE_CLOSED: 'Closed',
-  PHASE_ABORTED: 'Aborted',
-};
+/// A session phase (the feed's PHASE_READY) in words: the wording table's, by the engine's name
+/// ("ready" -> "Ready for discharge assessment"); the same words as the session report.
+export function phaseName(phase) {
+  const id = String(phase ?? '').replace(/^PHASE_/, '').toLowerCase();
+  const words = wording.phases[id] || id.replaceAll('_', ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/// An escalation responder by a profile's id ("charge_nurse" -> "charge nurse"), as the report.
+export function responderName(id) {
+  return wording.responders[id] || String(id ?? '').replaceAll('_', ' ');
+}
 
 /// Priority: a word, a marker after IEC 60601-1-8 (!!!, !!, !) and a CSS class, so that
 /// priority never rests on colour alone.
@@ -85,11 +90,13 @@ export function round(v, digits = 0) {
 // daemon/report/wording.cpp does the same for the report; tests/common/wording-cases.json holds
 // the cases both must agree on.
 
-let wording = { vitals: {}, rules: {} };
+let wording = { vitals: {}, rules: {}, phases: {}, responders: {} };
 
 /// The table (web/wording.json), given once at start by app.js (and by the tests).
 export function setWording(table) {
-  wording = { vitals: table?.vitals ?? {}, rules: table?.rules ?? {} };
+  wording = {
+    vitals: table?.vitals ?? {}, rules: table?.rules ?? {}, phases: table?.phases ?? {}, responders: table?.responders ?? {},
+  };
 }
 
 /// The station's vital keys (state.js vitalKinds) to the engine's vital names.

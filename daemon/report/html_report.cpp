@@ -355,7 +355,7 @@ void write_alarm_table(html_writer& w, std::span<const alarm_record> alarms, std
     } else {
       w.out += R"(<td><span class="empty">still active</span></td>)";
     }
-    std::string escalation = a.highest_tier >= 0 ? fmt::format("{} <span class=\"sub\">tier {}</span>", html_escape(a.highest_responder),
+    std::string escalation = a.highest_tier >= 0 ? fmt::format("{} <span class=\"sub\">tier {}</span>", html_escape(responder_title(a.highest_responder)),
                                                                a.highest_tier)
                                                  : std::string(R"(<span class="empty">none</span>)");
     if (a.resoundings > 0) escalation += fmt::format(R"(<span class="sub">re-sounded {}&times;</span>)", a.resoundings);

@@ -145,13 +145,15 @@ std::string event_detail(const engine::event& e, std::string_view alarm) {
   using engine::event_type;
   switch (e.type) {
     case event_type::phase_changed:
-      return fmt::format("{} \u2192 {}{}{}", engine::name(e.from), engine::name(e.to), e.text.empty() ? "" : ": ", clinical_text(e.text));
+      return fmt::format("{} \u2192 {}{}{}", phase_title(engine::name(e.from)), phase_title(engine::name(e.to)),
+                         e.text.empty() ? "" : ": ", clinical_text(e.text));
     case event_type::dose_marked:
       return e.until != 0 ? fmt::format("{}; observation until {} UTC", e.text, clock_utc(e.until)) : e.text;
     case event_type::alarm_raised:
       return fmt::format("{} {} ({} priority, {}): {}", alarm, rule_title(e.rule), engine::name(e.level), engine::name(e.kind),
                          alarm_display_text(e.rule, e.value, e.text));
-    case event_type::alarm_escalated: return fmt::format("{} {}: tier {}, {}", alarm, rule_title(e.rule), e.tier, e.responder);
+    case event_type::alarm_escalated:
+      return fmt::format("{} {}: tier {}, {}", alarm, rule_title(e.rule), e.tier, responder_title(e.responder));
     case event_type::alarm_acknowledged:
       return e.until != 0 ? fmt::format("{} {}: silenced until {} UTC", alarm, rule_title(e.rule), clock_utc(e.until))
                           : fmt::format("{} {}", alarm, rule_title(e.rule));

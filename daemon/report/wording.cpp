@@ -53,6 +53,14 @@ void replace_all(std::string& s, std::string_view what, std::string_view with) {
   for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + with.size())) s.replace(at, what.size(), with);
 }
 
+/// `id`'s entry in one of the table's plain maps, else `id` with its underscores as spaces.
+std::string title_in(const google::protobuf::Map<std::string, std::string>& map, std::string_view id) {
+  if (const auto it = map.find(std::string(id)); it != map.end() && !it->second.empty()) return it->second;
+  std::string out(id);
+  replace_all(out, "_", " ");
+  return out;
+}
+
 }  // namespace
 
 std::string vital_display_name(model::vital_kind kind) {
@@ -71,6 +79,10 @@ std::string rule_title(std::string_view rule) {
   replace_all(out, "_", " ");
   return out;
 }
+
+std::string phase_title(std::string_view phase) { return title_in(table().phases(), phase); }
+
+std::string responder_title(std::string_view responder) { return title_in(table().responders(), responder); }
 
 std::string clinical_text(std::string_view text) {
   std::string out;

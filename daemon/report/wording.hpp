@@ -23,6 +23,13 @@ std::string vital_display_unit(model::vital_kind kind);
 /// A rule's title ("Systolic BP high"); an unknown rule id with its underscores as spaces.
 std::string rule_title(std::string_view rule);
 
+/// A session phase by the engine's name ("ready" -> "Ready for discharge assessment").
+std::string phase_title(std::string_view phase);
+
+/// An escalation responder by a profile's id ("charge_nurse" -> "charge nurse"); an id the
+/// table does not know, with its underscores as spaces (profiles may name their own).
+std::string responder_title(std::string_view responder);
+
 /// An alarm's text in clinical words, from its rule, its value and the engine's text: the rule's
 /// template in the table, else the engine's limit text reworded, else the engine's text with the
 /// vitals and rules it names in clinical words.

@@ -117,6 +117,13 @@ describe('format.js: clinical wording, as in the session report', () => {
     for (const c of cases.titles) assert.equal(format.ruleTitle?.(c.rule), c.want);
   });
 
+  test('phases and responders from the same table as the report (wording_test.cpp)', () => {
+    assert.equal(format.phaseName('PHASE_READY'), 'Ready for discharge assessment');
+    assert.equal(format.phaseName('PHASE_OBSERVATION'), 'Observation');
+    assert.equal(format.responderName('charge_nurse'), 'charge nurse');
+    assert.equal(format.responderName('on_call_anaesthetist'), 'on call anaesthetist');
+  });
+
   test('a value the feed left out (proto3 JSON: 0) is worded as 0', () => {
     assert.equal(format.alarmText?.({ rule: 'hr_critical_low', text: 'heart_rate 0 bpm below 40' }), 'Heart rate 0 bpm — below 40');
     assert.equal(format.numberText?.(undefined), '0');

@@ -262,7 +262,7 @@ TEST(Html, IsOneSelfContainedDocumentWithTheChart) {
   EXPECT_NE(html.find("size: A4"), std::string::npos);
   // The alarm table: raise, acknowledgement (with who), clearing (with why), escalation.
   EXPECT_NE(html.find("Systolic BP back to 172"), std::string::npos);
-  EXPECT_NE(html.find("charge_nurse"), std::string::npos);
+  EXPECT_NE(html.find("charge nurse"), std::string::npos);
   EXPECT_NE(html.find("still active"), std::string::npos);
   // Nothing is fetched and nothing runs.
   for (const std::string_view banned : {"<script", "<link", "src=", "href=", "url(", "@import", "https://"}) {

@@ -44,6 +44,13 @@ TEST(Wording, TheBuiltInTableParsesAndNamesEveryVitalAndFixedRule) {
   }
   EXPECT_EQ(vital_display_name(model::vital_kind::nibp_systolic), "Systolic BP");
   EXPECT_EQ(vital_display_unit(model::vital_kind::respiratory_rate), "breaths/min");
+  for (const auto phase : {engine::phase::baseline, engine::phase::observation, engine::phase::ready, engine::phase::closed,
+                           engine::phase::aborted}) {
+    EXPECT_TRUE(w.phases().contains(std::string(engine::name(phase)))) << engine::name(phase);
+  }
+  EXPECT_EQ(phase_title("ready"), "Ready for discharge assessment");
+  EXPECT_EQ(responder_title("charge_nurse"), "charge nurse");
+  EXPECT_EQ(responder_title("on_call_anaesthetist"), "on call anaesthetist") << "a profile's own responder";
 }
 
 TEST(Wording, AlarmTextsAreWordedAsOnTheStation) {
@@ -74,7 +81,12 @@ TEST(Wording, TheReportSpeaksInClinicalWords) {
   EXPECT_NE(html.find("Systolic BP high"), std::string::npos);
   EXPECT_NE(html.find("Heart rate 75.0 bpm, SpO\u2082 97.0 %"), std::string::npos) << "the baseline";
   EXPECT_NE(html.find("SpO\u2082 back to 93"), std::string::npos) << "a clearing reason";
-  for (const auto* internal : {"nibp_systolic", "nibp_diastolic", "heart_rate", "spo2 ", "systolic_high", "spo2_low", "cuff_overdue"}) {
+  EXPECT_NE(html.find("Baseline \u2192 Observation"), std::string::npos) << "a phase change";
+  EXPECT_NE(html.find("Observation \u2192 Ready for discharge assessment"), std::string::npos) << "a phase change";
+  EXPECT_NE(html.find("tier 1, charge nurse"), std::string::npos) << "an escalation in the timeline";
+  EXPECT_NE(html.find("charge nurse <span class=\"sub\">tier 1</span>"), std::string::npos) << "an alarm's escalation";
+  for (const auto* internal : {"nibp_systolic", "nibp_diastolic", "heart_rate", "spo2 ", "systolic_high", "spo2_low", "cuff_overdue",
+                               "charge_nurse", "baseline \u2192", "\u2192 observation", "\u2192 ready"}) {
     EXPECT_EQ(html.find(internal), std::string::npos) << internal << " shows in the report";
   }
 }
