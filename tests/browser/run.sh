@@ -22,4 +22,4 @@ fi
 if (($# > 1)); then
   exec node "${@:2}"
 fi
-exec node --test --test-concurrency=1 --test-reporter=spec web.test.mjs station.test.mjs artefacts.test.mjs room.test.mjs
+exec node --test --test-concurrency=1 --test-reporter=spec web.test.mjs station.test.mjs artefacts.test.mjs room.test.mjs signin.test.mjs
