@@ -1,7 +1,9 @@
-// vigilctl: the operators' command line. Drives sessions through vigild's REST API (docs/api.md),
-// and reads stored sessions from the timeline database directly (read-only, no daemon needed).
+// vigilctl: the operators' command line. Drives sessions through vigild's REST API (docs/api.md)
+// and reads stored sessions through it from any machine that reaches the daemon; with --data-dir
+// or --db it reads a timeline database file directly instead (read-only, no daemon needed).
 
 #include "daemon/client/rest_client.hpp"
+#include "daemon/model/identifiers.hpp"
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
@@ -10,9 +12,11 @@
 #include "daemon/store/timeline_reader.hpp"
 #include "vigil/v1/burden.pb.h"
 #include "vigil/v1/control.pb.h"
+#include "vigil/v1/timeline.pb.h"
 
 #include <CLI/CLI.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/system/system_error.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -24,6 +28,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -106,6 +111,7 @@ void add_timeline_options(CLI::App* cmd, timeline_args& args) {
   auto* dir = cmd->add_option("--data-dir", args.data_dir, "vigild's data_dir: reads DIR/timeline.db");
   auto* db = cmd->add_option("--db", args.db, "The timeline database file");
   dir->excludes(db);
+  cmd->footer("Without --data-dir or --db the daemon at --url (or --ports-file) is asked, with a user's token.");
 }
 
 /// Text from the timeline made safe for a terminal: control characters become '?'.
@@ -322,22 +328,18 @@ bool write_output(const std::string& path, const std::string& text) {
   return true;
 }
 
-/// Runs list, show, export or report; exit status as for the daemon commands.
-int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* export_cmd, CLI::App* report, const timeline_args& args) {
-  if (args.data_dir.empty() && args.db.empty()) {
-    std::fprintf(stderr, "vigilctl: which timeline? use --data-dir DIR (vigild's data_dir) or --db FILE\n");
-    return 2;
+/// Checks export's options and fills in the CSV default (vitals); false (and a message) on a mistake.
+bool settle_export_options(timeline_args& args) {
+  if (args.format == "json" && !args.what.empty()) {
+    std::fprintf(stderr, "vigilctl: --what applies to --format csv only (the JSON holds everything)\n");
+    return false;
   }
-  if (export_cmd->parsed()) {
-    if (args.format == "csv" && args.what.empty()) {
-      std::fprintf(stderr, "vigilctl: --format csv needs --what vitals or --what events\n");
-      return 2;
-    }
-    if (args.format == "json" && !args.what.empty()) {
-      std::fprintf(stderr, "vigilctl: --what applies to --format csv only (the JSON holds everything)\n");
-      return 2;
-    }
-  }
+  if (args.format == "csv" && args.what.empty()) args.what = "vitals";
+  return true;
+}
+
+/// Runs list, show, export or report on a timeline database file; exit status as for the daemon commands.
+int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* report, const timeline_args& args) {
   const std::string path = !args.db.empty() ? args.db : (std::filesystem::path(args.data_dir) / "timeline.db").string();
   try {
     vigil::store::timeline_reader reader(path);
@@ -374,6 +376,109 @@ int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* export_cmd, C
     std::fprintf(stderr, "vigilctl: %s\n", e.what());
     return 2;
   }
+}
+
+/// Runs list, show, export or report through the REST API. Throws on transport faults.
+int run_timeline_over_rest(vigil::client::blocking_rest_client& rest, CLI::App* list, CLI::App* show, CLI::App* report,
+                           const timeline_args& args, int (*refused)(const reply&)) {
+  constexpr std::size_t api_max_limit = 10'000;  // docs/api.md section 4.2
+  constexpr const char* not_expected = "the daemon's answer is not the JSON expected";
+  if (list->parsed()) {
+    std::string target =
+        fmt::format("/api/v1/sessions?state=all&limit={}", args.limit == 0 ? api_max_limit : args.limit);
+    if (args.open_only) target += "&outcome=open";
+    const auto r = rest.call(bh::verb::get, target);
+    if (r.status != 200) return refused(r);
+    vigil::v1::StoredSessions listed;
+    if (!vigil::client::parse_json(r.body, listed)) throw std::runtime_error(not_expected);
+    std::vector<vigil::store::session_summary> sessions;
+    for (const auto& s : listed.sessions()) sessions.push_back(vigil::report::from_proto(s));
+    print_list(sessions);
+    return 0;
+  }
+  const std::string base = fmt::format("/api/v1/sessions/{}", args.session);
+  std::string target = base + "/timeline.json";
+  if (report->parsed()) target = base + "/report.html";
+  if (!show->parsed() && !report->parsed() && args.format == "csv") target = base + "/timeline.csv?what=" + args.what;
+  const auto r = rest.call(bh::verb::get, target);
+  if (r.status != 200) return refused(r);
+  if (show->parsed()) {
+    vigil::v1::SessionTimeline timeline;
+    if (!vigil::client::parse_json(r.body, timeline)) throw std::runtime_error(not_expected);
+    print_show(vigil::report::from_proto(timeline));
+    return 0;
+  }
+  if (!write_output(args.output, r.body)) return 2;
+  if (report->parsed()) std::fprintf(stderr, "vigilctl: wrote %s (%zu bytes)\n", args.output.c_str(), r.body.size());
+  return 0;
+}
+
+// --- arguments checked before anything is sent (docs/control.md section 10) ------------------
+
+/// The routes a dose may be given by: the profiles' routes (config/profiles).
+constexpr std::string_view known_routes[] = {"iv", "im", "intranasal", "sublingual"};
+
+bool known_route(std::string_view route) {
+  return std::find(std::begin(known_routes), std::end(known_routes), route) != std::end(known_routes);
+}
+
+/// "56 mg", "0.5 mg/kg", "0.5 mg/kg over 40 min": an amount above 0, a space, a unit (mg, mg/kg,
+/// mcg, mcg/kg), and optionally " over N min".
+bool dose_text_ok(const std::string& text) {
+  static const std::regex format(R"(([0-9]+(\.[0-9]+)?) (mg|mg/kg|mcg|mcg/kg)( over [1-9][0-9]{0,3} min)?)");
+  std::smatch m;
+  if (!std::regex_match(text, m, format)) return false;
+  return m[1].str().find_first_not_of("0.") != std::string::npos;  // not zero
+}
+
+/// Edit distance with adjacent transpositions ("lsit" is one from "list").
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+/// The first word on the command line that is not a global option (or its value); "" if none.
+std::string command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (!a.empty() && a.front() == '-') {
+      if (a.find('=') == std::string_view::npos && (a == "--url" || a == "--ports-file" || a == "--token")) ++i;
+      continue;
+    }
+    return std::string(a);
+  }
+  return {};
+}
+
+/// "unknown command 'lsit'; did you mean 'list'?", or the list of commands when none is near.
+std::string unknown_command(const std::string& word, const std::vector<std::string>& commands) {
+  std::size_t best = std::string::npos;
+  for (const auto& c : commands) best = std::min(best, distance(word, c));
+  std::vector<std::string> nearest;
+  if (best <= 2 && best < word.size()) {
+    for (const auto& c : commands) {
+      if (distance(word, c) == best) nearest.push_back("'" + c + "'");
+    }
+  }
+  if (nearest.empty()) {
+    return fmt::format("unknown command '{}'; the commands are: {}", word, fmt::join(commands, ", "));
+  }
+  const std::string last = nearest.back();
+  nearest.pop_back();
+  return fmt::format("unknown command '{}'; did you mean {}{}{}?", word, fmt::join(nearest, ", "),
+                     nearest.empty() ? "" : " or ", last);
 }
 
 /// Copies what can be read of a damaged timeline into a new one and says, per table, what came.
@@ -416,15 +521,20 @@ int main(int argc, char** argv) {
   auto* sessions = cli.add_subcommand("sessions", "List open sessions with their alarms");
   auto* open = cli.add_subcommand("open", "Open a session on a chair");
   open->add_option("chair", chair, "Chair id")->required();
-  open->add_option("--patient", text_a, "Patient reference (not a name)")->required();
+  open->add_option("--patient", text_a,
+                   "Patient reference: the clinic's identifier, not a name or a date; 1 to 64 letters, digits, '-', "
+                   "'_' or '.'")
+      ->required();
   open->add_option("--profile", text_b, "Protocol profile id (default: the daemon's default)");
   auto* override_cmd = cli.add_subcommand("override", "Let the first dose go ahead despite the pre-dose BP check");
   override_cmd->add_option("chair", chair, "Chair id")->required();
   override_cmd->add_option("--reason", text_a, "Why")->required();
   auto* dose = cli.add_subcommand("dose", "Mark a dose given now");
   dose->add_option("chair", chair, "Chair id")->required();
-  dose->add_option("--route", text_a, "iv, im, intranasal, sublingual, ...")->required();
-  dose->add_option("--dose", text_b, "Dose as text, e.g. '56 mg'")->required();
+  dose->add_option("--route", text_a, "iv, im, intranasal or sublingual")->required();
+  dose->add_option("--dose", text_b,
+                   "Amount and unit (mg, mg/kg, mcg, mcg/kg), optionally over N min: '56 mg', '0.5 mg/kg over 40 min'")
+      ->required();
   auto* ack = cli.add_subcommand("ack", "Acknowledge an alarm");
   ack->add_option("chair", chair, "Chair id")->required();
   ack->add_option("alarm", alarm_id, "Alarm id (from 'sessions')")->required();
@@ -449,11 +559,12 @@ int main(int argc, char** argv) {
   device_reset->add_option("device", device, "Device id")->required();
   device_reset->add_option("--reason", text_a, "Why (recorded in the timeline)")->required();
 
-  // Stored sessions, read from the timeline database; no daemon, no token.
+  // Stored sessions: through the REST API, or with --data-dir/--db from the database file.
   timeline_args stored;
-  auto* list = cli.add_subcommand("list", "List stored sessions, newest first (reads the timeline database)");
+  auto* list = cli.add_subcommand("list", "List stored sessions, newest first");
   add_timeline_options(list, stored);
-  list->add_option("--limit", stored.limit, "At most N sessions (0: all)")->capture_default_str();
+  list->add_option("--limit", stored.limit, "At most N sessions (0: all; through the API at most 10000)")
+      ->capture_default_str();
   list->add_flag("--open", stored.open_only, "Only sessions not closed");
   auto* show = cli.add_subcommand("show", "Print one stored session: summary, alarms and events (times UTC)");
   add_timeline_options(show, stored);
@@ -462,7 +573,8 @@ int main(int argc, char** argv) {
   add_timeline_options(export_cmd, stored);
   export_cmd->add_option("session", stored.session, "Session id (from 'list')")->required();
   export_cmd->add_option("--format", stored.format, "json or csv")->required()->check(CLI::IsMember({"json", "csv"}));
-  export_cmd->add_option("--what", stored.what, "For csv: vitals (one row per sample) or events (one row per event)")
+  export_cmd->add_option("--what", stored.what,
+                         "For csv: vitals (one row per sample, the default) or events (one row per event)")
       ->check(CLI::IsMember({"vitals", "events"}));
   export_cmd->add_option("-o,--output", stored.output, "Output file (default: standard output)");
   auto* report = cli.add_subcommand("report", "Write one stored session's report: a self-contained HTML file");
@@ -489,6 +601,15 @@ int main(int argc, char** argv) {
   salvage->add_option("damaged", damaged, "The damaged timeline, set aside (e.g. timeline.db.damaged)")->required();
   salvage->add_option("-o,--output", salvaged, "The new timeline file to write (must not exist)")->required();
 
+  {
+    std::vector<std::string> commands;
+    for (const auto* c : cli.get_subcommands([](CLI::App*) { return true; })) commands.push_back(c->get_name());
+    const std::string word = command_word(argc, argv);
+    if (!word.empty() && std::find(commands.begin(), commands.end(), word) == commands.end()) {
+      std::fprintf(stderr, "vigilctl: %s\n", unknown_command(word, commands).c_str());
+      return 2;
+    }
+  }
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -496,14 +617,41 @@ int main(int argc, char** argv) {
     return cli.exit(e) == 0 ? 0 : 2;
   }
 
-  if (*list || *show || *export_cmd || *report) return run_timeline_command(list, show, export_cmd, report, stored);
+  const bool stored_command = *list || *show || *export_cmd || *report;
+  if (*export_cmd && !settle_export_options(stored)) return 2;
+  if (stored_command && (!stored.data_dir.empty() || !stored.db.empty())) {
+    return run_timeline_command(list, show, report, stored);
+  }
   if (*salvage) return run_salvage(damaged, salvaged);
+
+  // Arguments are checked here, before anything is sent.
+  if (*open) {
+    if (const auto problem = vigil::model::patient_ref_problem(text_a); !problem.empty()) {
+      std::fprintf(stderr, "vigilctl: --patient '%s': %s\n", text_a.c_str(), std::string(problem).c_str());
+      return 2;
+    }
+  }
+  if (*dose) {
+    if (!known_route(text_a)) {
+      std::fprintf(stderr, "vigilctl: --route is one of %s, not '%s'\n",
+                   fmt::format("{}", fmt::join(known_routes, ", ")).c_str(), text_a.c_str());
+      return 2;
+    }
+    if (!dose_text_ok(text_b)) {
+      std::fprintf(stderr,
+                   "vigilctl: --dose is an amount and a unit, e.g. '56 mg', '0.5 mg/kg' or '0.5 mg/kg over 40 min' "
+                   "(units mg, mg/kg, mcg, mcg/kg), not '%s'\n",
+                   text_b.c_str());
+      return 2;
+    }
+  }
 
   if (token.empty()) {
     if (const char* env = std::getenv("VIGIL_TOKEN")) token = env;
   }
   if (token.empty()) {
-    std::fprintf(stderr, "vigilctl: no user token: use --token or set VIGIL_TOKEN\n");
+    std::fprintf(stderr, "vigilctl: no user token: use --token or set VIGIL_TOKEN%s\n",
+                 stored_command ? " (or read a timeline file with --data-dir DIR or --db FILE)" : "");
     return 2;
   }
   auto where = vigil::client::parse_url(url);
@@ -521,13 +669,14 @@ int main(int argc, char** argv) {
   }
 
   // A refusal prints the daemon's reason and exits 1; a daemon at its connection limit, 2.
-  const auto refused = [](const reply& r) {
+  int (*refused)(const reply&) = [](const reply& r) {
     const auto why = vigil::client::refusal_of(r);
     std::fprintf(stderr, "vigilctl: %s: %s\n", why.error.c_str(), why.message.c_str());
     return r.status == 503 ? 2 : 1;
   };
   try {
     vigil::client::blocking_rest_client rest(*where, token, "vigilctl/" VIGIL_VERSION);
+    if (stored_command) return run_timeline_over_rest(rest, list, show, report, stored, refused);
     if (*open) {
       vigil::v1::OpenSession c;
       c.set_chair_id(chair);
@@ -630,9 +779,16 @@ int main(int argc, char** argv) {
     }
     const auto r = rest.call(bh::verb::post, target, body);
     if (r.status / 100 != 2) return refused(r);
-    std::printf("ok (session %llu)\n", static_cast<unsigned long long>(parse_response(r).session_id()));
+    const auto done = parse_response(r);
+    // A command that changed nothing says so (an alarm acknowledged already).
+    std::printf("ok (session %llu)%s\n", static_cast<unsigned long long>(done.session_id()),
+                done.message().empty() ? "" : (": " + done.message()).c_str());
+  } catch (const boost::system::system_error& e) {
+    std::fprintf(stderr, "vigilctl: cannot reach vigild at %s:%u: %s\n", where->host.c_str(), where->port,
+                 vigil::client::describe(e.code()).c_str());
+    return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "vigilctl: cannot reach vigild at %s:%u: %s\n", where->host.c_str(), where->port, e.what());
+    std::fprintf(stderr, "vigilctl: %s\n", e.what());
     return 2;
   }
   return 0;

@@ -10,11 +10,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <fstream>
 #include <memory>
 
@@ -73,6 +76,22 @@ refusal refusal_of(const reply& r) {
   if (const auto it = fields.find("error"); it != fields.end()) out.error = it->second.string_value();
   if (const auto it = fields.find("message"); it != fields.end()) out.message = it->second.string_value();
   return out;
+}
+
+std::string describe(const boost::system::error_code& ec) {
+  namespace err = asio::error;
+  if (ec == err::connection_refused) return "connection refused";
+  if (ec == err::timed_out || ec == boost::beast::error::timeout) return "no answer in time";
+  if (ec == err::host_not_found || ec == err::host_not_found_try_again) return "host not found";
+  if (ec == err::network_unreachable || ec == err::host_unreachable) return "no route to the host";
+  if (ec == err::connection_reset || ec == err::eof || ec == boost::beast::http::error::end_of_stream ||
+      ec == boost::beast::http::error::partial_message) {
+    return "the connection closed before an answer";
+  }
+  // Anything else: the system's words, without Boost's category and source location.
+  std::string words = ec.message();
+  if (!words.empty()) words[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(words[0])));
+  return words;
 }
 
 std::string json_of(const google::protobuf::Message& m) {

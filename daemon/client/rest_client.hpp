@@ -5,6 +5,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -43,6 +44,10 @@ struct refusal {
   std::string message;
 };
 refusal refusal_of(const reply& r);
+
+/// A transport fault in plain words for people, e.g. "connection refused", "timed out",
+/// "host not found"; never a source location.
+std::string describe(const boost::system::error_code& ec);
 
 /// A message in protobuf's JSON mapping with the .proto field names, as the API takes it.
 std::string json_of(const google::protobuf::Message& m);

@@ -1,6 +1,7 @@
 // Operators' commands (docs/alarms.md section 11).
 
 #include "daemon/engine/core.hpp"
+#include "daemon/model/identifiers.hpp"
 
 #include <algorithm>
 
@@ -13,8 +14,8 @@ using namespace detail;
 command_result engine::apply(const open_session& cmd, millis at) {
   auto& st = *state_;
   if (cmd.chair.empty()) return {command_error::invalid_argument, "chair is required", 0};
-  if (cmd.patient_ref.empty() || cmd.patient_ref.size() > 64) {
-    return {command_error::invalid_argument, "patient_ref must be 1 to 64 characters (a reference, not a name)", 0};
+  if (const auto problem = model::patient_ref_problem(cmd.patient_ref); !problem.empty()) {
+    return {command_error::invalid_argument, std::string(problem), 0};
   }
   const profile* prof = st.find_profile(cmd.profile);
   if (prof == nullptr) return {command_error::unknown_profile, fmt::format("no profile named '{}'", cmd.profile), 0};
@@ -142,6 +143,10 @@ command_result engine::apply(const acknowledge& cmd, millis at) {
             fmt::format("alarm {} is not active on chair '{}' (unknown, or already cleared)", cmd.alarm, cmd.chair), s.id};
   }
   auto& a = *it;
+  if (a.acknowledged) {
+    // A second nurse, or a retry after a lost answer: the first acknowledgement stands as it is.
+    return {command_error::none, fmt::format("alarm {} is already acknowledged by {}", a.id, a.acknowledged_by), s.id};
+  }
   a.acknowledged = true;
   a.acknowledged_by = cmd.by;
   a.silenced_until = c->now + s.prof->audio.ack_silence_ms;

@@ -348,6 +348,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
   }
   v1::ControlResponse done;
   done.set_session_id(result.session_id());
+  done.set_message(result.message());  // empty, except for an alarm acknowledged already
   if (route.endpoint == endpoint::device_reset) {
     co_return json_response(status::ok, fmt::format("{{\"device_id\":{},\"previous_acked_seq\":\"{}\"}}",
                                                     json_quote(c.reset_device().device_id()), result.previous_acked_seq()));
@@ -384,13 +385,16 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
                                                       json_quote(control::name(who.role))));
     }
     case endpoint::sessions_list: {
-      if (auto bad = only({"state", "limit"})) co_return *bad;
+      if (auto bad = only({"state", "limit", "outcome"})) co_return *bad;
       const auto state = query.contains("state") ? query.find("state")->second : std::string("open");
       if (state != "open" && state != "all") {
         co_return error_response(status::bad_request, "invalid_argument", "state is open or all");
       }
       if (state == "open") {
         if (query.contains("limit")) co_return error_response(status::bad_request, "invalid_argument", "limit needs state=all");
+        if (query.contains("outcome")) {
+          co_return error_response(status::bad_request, "invalid_argument", "outcome needs state=all");
+        }
         auto listed = live(who);
         v1::ControlResponse out;
         out.mutable_sessions()->Swap(listed.mutable_sessions());
@@ -406,11 +410,18 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
                                    fmt::format("limit is a number from 1 to {}", max_list_limit));
         }
       }
+      bool open_only = false;
+      if (const auto it = query.find("outcome"); it != query.end()) {
+        if (it->second != "open") {
+          co_return error_response(status::bad_request, "invalid_argument", "outcome is open (sessions not closed)");
+        }
+        open_only = true;
+      }
       if (path.empty()) co_return no_timeline();
-      const auto list = [path, limit] {
+      const auto list = [path, limit, open_only] {
         std::string out = "{\"sessions\":[";
         bool first = true;
-        for (const auto& s : store::timeline_reader(path).sessions(limit)) {
+        for (const auto& s : store::timeline_reader(path).sessions(limit, open_only)) {
           out += (first ? "" : ",") + summary_json(s);
           first = false;
         }

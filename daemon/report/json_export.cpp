@@ -25,7 +25,67 @@ v1::SessionOutcome outcome_of(const std::string& outcome) {
   return v1::SESSION_OUTCOME_UNSPECIFIED;
 }
 
+std::string outcome_name(v1::SessionOutcome o) {
+  switch (o) {
+    case v1::SESSION_OUTCOME_OPEN: return "open";
+    case v1::SESSION_OUTCOME_CLOSED: return "closed";
+    case v1::SESSION_OUTCOME_ABORTED: return "aborted";
+    default: return "?";
+  }
+}
+
 }  // namespace
+
+store::session_summary from_proto(const v1::SessionSummary& s) {
+  store::session_summary out;
+  out.id = s.session_id();
+  out.chair_id = s.chair_id();
+  out.patient_ref = s.patient_ref();
+  out.profile = s.profile();
+  out.opened_by = s.opened_by();
+  out.opened_ms = s.opened_ms();
+  if (s.has_first_dose_ms()) out.dose_ms = s.first_dose_ms();
+  if (s.has_window_end_ms()) out.window_end_ms = s.window_end_ms();
+  if (s.has_ready_ms()) out.ready_ms = s.ready_ms();
+  if (s.has_closed_ms()) out.closed_ms = s.closed_ms();
+  out.outcome = outcome_name(s.outcome());
+  return out;
+}
+
+engine::event from_proto(const v1::TimelineEvent& e) {
+  engine::event out;
+  out.id = e.event_id();
+  out.type = static_cast<event_type>(static_cast<int>(e.type()));
+  out.at = e.at_ms();
+  out.chair = e.chair_id();
+  out.session = e.session_id();
+  out.alarm = e.alarm_id();
+  out.rule = e.rule();
+  // Fields the export leaves out keep the engine's defaults.
+  if (e.kind() != v1::ALARM_KIND_UNSPECIFIED) out.kind = static_cast<engine::alarm_kind>(static_cast<int>(e.kind()));
+  if (e.priority() != v1::PRIORITY_UNSPECIFIED) {
+    out.level = static_cast<engine::priority>(static_cast<int>(e.priority()));
+  }
+  if (e.from_phase() != v1::PHASE_UNSPECIFIED) out.from = static_cast<engine::phase>(static_cast<int>(e.from_phase()));
+  if (e.to_phase() != v1::PHASE_UNSPECIFIED) out.to = static_cast<engine::phase>(static_cast<int>(e.to_phase()));
+  out.who = e.who();
+  out.responder = e.responder();
+  out.tier = e.tier();
+  out.value = e.value();
+  out.until = e.until_ms();
+  out.text = e.text();
+  out.patient_ref = e.patient_ref();
+  out.profile = e.profile();
+  return out;
+}
+
+session_record from_proto(const v1::SessionTimeline& t) {
+  session_record out;
+  out.summary = from_proto(t.session());
+  out.events.reserve(static_cast<std::size_t>(t.events_size()));
+  for (const auto& e : t.events()) out.events.push_back(from_proto(e));
+  return out;
+}
 
 v1::TimelineEvent to_proto(const engine::event& e) {
   v1::TimelineEvent out;

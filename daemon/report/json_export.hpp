@@ -17,6 +17,16 @@ v1::TimelineEvent to_proto(const engine::event& e);
 /// The whole record, with its alarms gathered from the events.
 v1::SessionTimeline to_proto(const session_record& r, const export_context& ctx);
 
+/// A stored session's summary, back from the SessionSummary the exports write.
+store::session_summary from_proto(const v1::SessionSummary& s);
+
+/// One engine event back from its TimelineEvent (the inverse of to_proto, for what it carries).
+engine::event from_proto(const v1::TimelineEvent& e);
+
+/// A record's summary and events back from a SessionTimeline (the vitals are left out): what
+/// `vigilctl show` prints, from the API's timeline.json.
+session_record from_proto(const v1::SessionTimeline& t);
+
 /// The record as JSON on one line, ending with a newline.
 std::string export_json(const session_record& r, const export_context& ctx);
 

@@ -95,6 +95,35 @@ TEST(EngineAck, AcknowledgedAlarmWhoseConditionClearsDoesNotReSound) {
   EXPECT_EQ(count(ev, event_type::alarm_escalated), 1u);  // only tier 0, before the ack
 }
 
+TEST(EngineAck, ARepeatedAcknowledgementChangesNothingAndRecordsNothing) {
+  rig r(escalating_profile());
+  r.open();
+  r.feed(vital_kind::heart_rate, 130, t0 + 1 * s_);
+  const auto id = r.must_alarm("hr_high").id;
+  const millis ack_at = t0 + 1 * min_;
+  ASSERT_TRUE(r.ack(id, ack_at, "nurse-x").ok());
+  r.take();
+
+  // The same alarm again, by another nurse, a minute later: ok, no event, same who, same silence.
+  const auto again = r.ack(id, ack_at + 1 * min_, "nurse-y");
+  ASSERT_TRUE(again.ok()) << again.message;
+  EXPECT_EQ(again.session, r.view().id);
+  EXPECT_EQ(again.message, "alarm " + std::to_string(id) + " is already acknowledged by nurse-x");
+  EXPECT_EQ(count(r.take(), event_type::alarm_acknowledged), 0u);
+  EXPECT_EQ(r.must_alarm("hr_high").acknowledged_by, "nurse-x");
+
+  // The silence still ends 5 min after the first acknowledgement, not after the repeat.
+  r.advance(ack_at + 5 * min_);
+  EXPECT_EQ(count(r.take(), event_type::alarm_resounded), 1u);
+
+  // Once it re-sounds it is no longer acknowledged: the next acknowledgement is a new one.
+  ASSERT_TRUE(r.ack(id, ack_at + 6 * min_, "nurse-y").ok());
+  const auto acked = of_type(r.take(), event_type::alarm_acknowledged);
+  ASSERT_EQ(acked.size(), 1u);
+  EXPECT_EQ(acked[0].who, "nurse-y");
+  EXPECT_EQ(acked[0].until, ack_at + 11 * min_);
+}
+
 TEST(EngineAck, NeedsWhoAndAKnownActiveAlarm) {
   rig r(escalating_profile());
   r.open();

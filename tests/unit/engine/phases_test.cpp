@@ -395,6 +395,28 @@ TEST(EngineLifecycle, UnknownProfileAndMissingChairAreRefused) {
   EXPECT_TRUE(r.eng.sessions().empty());
 }
 
+TEST(EngineLifecycle, APatientReferenceIsAnIdentifierNotANameOrADate) {
+  rig r(quiet_profile());
+  const std::vector<std::string> identifiers = {"P-0001",      "MRN_123.45", "a", std::string(64, 'x'),
+                                                "P-2024-0001", "19700101"};
+  for (const std::string& ref : identifiers) {
+    auto res = r.eng.apply(open_session{r.chair, ref, "test", "nurse-a"}, t0);
+    ASSERT_TRUE(res.ok()) << ref << ": " << res.message;
+    ASSERT_TRUE(r.close(t0).ok());
+  }
+  r.take();
+  const std::vector<std::string> refused = {"",         std::string(65, 'x'), "Jane Doe 1970-01-01", "Jane Doe",
+                                            "P-0001 ",  "Jane,Doe",           "P/0001",              "J\u00f6rg",
+                                            "1970-01-01", "P-1970-1-1",       "Doe.01.02.1970",      "1.2.1970"};
+  for (const std::string& ref : refused) {
+    const auto res = r.eng.apply(open_session{r.chair, ref, "test", "nurse-a"}, t0);
+    EXPECT_EQ(res.error, command_error::invalid_argument) << ref;
+    EXPECT_NE(res.message.find("patient_ref"), std::string::npos) << res.message;
+  }
+  EXPECT_TRUE(r.take().empty());
+  EXPECT_TRUE(r.eng.sessions().empty());
+}
+
 TEST(EngineLifecycle, SessionIdsAreFreshAndChairsIndependent) {
   engine eng(std::vector<profile>{quiet_profile()});
   eng.on_device("a", true, t0);
