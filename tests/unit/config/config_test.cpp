@@ -413,8 +413,15 @@ users:
 }
 
 TEST(Users, AMalformedPasswordHashIsRefusedWithItsKey) {
-  for (const std::string hash : {"ana's long secret", "$argon2id$v=19$m=65536,t=2,p=1$garbage",
-                                 quick_hash("a long secret").substr(0, 40)}) {
+  // The password itself (no quote in it: the YAML quotes the hash), a broken hash, a cut one,
+  // and an Argon2i hash (not Argon2id).
+  ASSERT_GE(sodium_init(), 0);
+  char argon2i[crypto_pwhash_STRBYTES];
+  ASSERT_EQ(crypto_pwhash_argon2i_str(argon2i, "a long secret", 13, crypto_pwhash_argon2i_OPSLIMIT_MIN,
+                                      crypto_pwhash_argon2i_MEMLIMIT_MIN),
+            0);
+  for (const std::string& hash : std::vector<std::string>{"anas long secret", "$argon2id$v=19$m=65536,t=2,p=1$garbage",
+                                                         quick_hash("a long secret").substr(0, 40), argon2i}) {
     SCOPED_TRACE(hash);
     const auto problems =
         load_text(fmt::format("users:\n  - {{name: nurse-ana, password_hash: '{}', role: nurse}}\n", hash)).problems;
