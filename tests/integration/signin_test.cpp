@@ -95,8 +95,8 @@ TEST(SignIn, ASessionTokenStandsForTheUserOnRestAndOnTheWebSocketFeed) {
   const auto r = web.request("POST", "/api/v1/signin", "", signin_body("nurse-cy", cy_password));
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(r->headers["content-type"], "application/json");
-  EXPECT_EQ(r->headers["cache-control"], "no-store");
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_EQ(r->header("cache-control"), "no-store");
   const auto token = field(r->body, "token");
   EXPECT_THAT(token, MatchesRegex("[0-9a-f]{64}"));
   EXPECT_EQ(field(r->body, "name"), "nurse-cy");
