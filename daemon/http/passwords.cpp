@@ -68,7 +68,8 @@ bool is_argon2id_hash(std::string_view hash) {
 
 password_check::password_check(const std::vector<control::user>& users) : users_(users) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium cannot be initialised");
-  const auto first = std::find_if(users_.begin(), users_.end(), [](const auto& u) { return !u.password_hash.empty(); });
+  const auto has_hash = [](const control::user& u) { return !u.password_hash.empty(); };
+  const auto first = std::find_if(users_.begin(), users_.end(), has_hash);
   if (first != users_.end()) dummy_hash_ = dummy_like(first->password_hash);
 }
 

@@ -1,8 +1,9 @@
 // Runs the real programs for the browser tests: vigild on 127.0.0.1 with every port 0 and a
 // temporary data_dir, vigil-sim feeding it, and Debian's Chromium driven by playwright-core.
-// Paths come from CTest (tests/browser/CMakeLists.txt): VIGILD, VIGIL_SIM, VIGIL_SOURCE_DIR,
-// VIGIL_ARTIFACTS (where screenshots are kept). A Monitor sends chosen samples itself, for tests
-// that need exact values rather than a simulated patient.
+// Paths come from CTest (tests/browser/CMakeLists.txt): VIGILD, VIGIL_SIM, VIGILCTL (which hashes
+// the passwords of users who sign in with one), VIGIL_SOURCE_DIR, VIGIL_ARTIFACTS (where
+// screenshots are kept). A Monitor sends chosen samples itself, for tests that need exact values
+// rather than a simulated patient.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -93,7 +94,8 @@ users:
   - { name: admin-lee, token: ${tokens.admin}, role: admin }
   - { name: ${nurseName}, token: ${tokens.nurse}, role: nurse }
   - { name: dr-vic, token: ${tokens.viewer}, role: viewer }
-${this.passwordUsers.map((u) => `  - { name: ${u.name}, password_hash: '${u.hash}', role: ${u.role} }\n`).join('')}engine:
+${this.passwordUsers.map((u) => `  - { name: ${u.name}, password_hash: '${u.hash}', role: ${u.role} }\n`)
+  .join('')}engine:
   profiles_dir: ${this.profilesDir}
   default_profile: generic
 `);

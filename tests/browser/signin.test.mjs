@@ -11,11 +11,13 @@ import { Daemon, launchBrowser, passwordUser, screenshot, until, workDir } from 
 describe('signing in with a name and password', { timeout: 120000 }, () => {
   let daemon;
   let browser;
+  const sessions = {};  // session id by chair
 
   before(async () => {
     daemon = await new Daemon(workDir('signin'), { passwordUsers: [passwordUser] }).start();
     for (const chair of ['chair-1', 'chair-2']) {
-      await daemon.api('POST', '/sessions', { chair_id: chair, patient_ref: `P-${chair}` });
+      const opened = await daemon.api('POST', '/sessions', { chair_id: chair, patient_ref: `P-${chair}` });
+      sessions[chair] = opened.session_id;
     }
     browser = await launchBrowser();
   });
@@ -30,7 +32,8 @@ describe('signing in with a name and password', { timeout: 120000 }, () => {
     page.on('pageerror', (e) => { page.errors = [...(page.errors ?? []), String(e)]; });
     const bearers = [];
     page.on('request', (r) => {
-      if (new URL(r.url()).pathname.startsWith('/api/v1/')) bearers.push([new URL(r.url()).pathname, r.headers().authorization]);
+      const { pathname } = new URL(r.url());
+      if (pathname.startsWith('/api/v1/')) bearers.push([pathname, r.headers().authorization]);
     });
     await page.goto(`${daemon.url}/`);
     // The form asks for a name and password first; the token field waits behind "Use a token instead".
@@ -60,9 +63,20 @@ describe('signing in with a name and password', { timeout: 120000 }, () => {
     const token = await page.evaluate(() => sessionStorage.getItem('vigil.token'));
     assert.match(token, /^[0-9a-f]{64}$/, 'a session token from POST /signin');
     assert.ok(!JSON.stringify(await page.evaluate(() => ({ ...sessionStorage }))).includes(passwordUser.password));
+    // The session detail reads over REST, and a note made there is recorded with the user's name.
+    await page.click('.tile[data-chair="chair-1"] a.chair-name');
+    await page.waitForSelector('#note-text');
+    await page.fill('#note-text', 'Signed in with a name and password.');
+    await page.click('.note-form button');
+    await until(async () => /Signed in with a name and password\./.test(await page.textContent('.timeline')),
+      'the note in the timeline', 5000);
+    const stored = await daemon.api('GET', `/sessions/${sessions['chair-1']}/timeline.json`);
+    assert.ok(stored.events.some((e) => e.type === 'EVENT_TYPE_NOTE_ADDED' && e.who === passwordUser.name));
+    await page.click('a.back');
+    await page.waitForSelector('#station:not([hidden])');
     // Every REST request after the sign-in carries the session token.
     const rest = bearers.filter(([p]) => p !== '/api/v1/signin' && p !== '/api/v1/feed');
-    assert.ok(rest.length >= 2, `REST requests seen: ${JSON.stringify(rest)}`);
+    assert.ok(rest.some(([p]) => p.endsWith('/notes')), `REST requests seen: ${JSON.stringify(rest)}`);
     for (const [p, bearer] of rest) assert.equal(bearer, `Bearer ${token}`, p);
     // nurse-cy has no configured token: the feed that is live was opened with the session token.
     await until(() => /subscribed over WebSocket as nurse-cy/.test(daemon.log()), 'the feed subscribed as nurse-cy');
@@ -73,8 +87,8 @@ describe('signing in with a name and password', { timeout: 120000 }, () => {
     assert.ok(!(await page.isVisible('#app')));
     assert.equal(await page.evaluate(() => sessionStorage.getItem('vigil.token')), null);
     // The session token is ended on the daemon too.
-    await until(async () => (await fetch(`${daemon.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } })).status === 401,
-      'the session token refused after Sign out');
+    const me = () => fetch(`${daemon.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+    await until(async () => (await me()).status === 401, 'the session token refused after Sign out');
     assert.match(daemon.log(), /signed out nurse-cy/);
     assert.ok(!daemon.log().includes(passwordUser.password), 'the password is never logged');
     assert.deepEqual(page.errors ?? [], []);

@@ -16,7 +16,8 @@ namespace {
 std::string quick_hash(const std::string& secret, unsigned long long ops = crypto_pwhash_argon2id_OPSLIMIT_MIN) {
   EXPECT_GE(sodium_init(), 0);
   char out[crypto_pwhash_argon2id_STRBYTES];
-  EXPECT_EQ(crypto_pwhash_argon2id_str(out, secret.data(), secret.size(), ops, crypto_pwhash_argon2id_MEMLIMIT_MIN), 0);
+  EXPECT_EQ(crypto_pwhash_argon2id_str(out, secret.data(), secret.size(), ops, crypto_pwhash_argon2id_MEMLIMIT_MIN),
+            0);
   return out;
 }
 
