@@ -518,10 +518,10 @@ std::string read_secret() {
     if (quiet) {
       termios hidden = before;
       hidden.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-      ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &hidden);
+      ::tcsetattr(STDIN_FILENO, TCSANOW, &hidden);
     }
     std::getline(std::cin, line);
-    if (quiet) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &before);
+    if (quiet) ::tcsetattr(STDIN_FILENO, TCSANOW, &before);
     std::fprintf(stderr, "\n");
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -562,7 +562,7 @@ int run_hash_secret() {
 
 int main(int argc, char** argv) {
   CLI::App cli{"vigilctl: open sessions, mark doses and acknowledge alarms on a running vigild (through its REST "
-               "API); list, show, export and report stored sessions from its timeline"};
+               "API); list, show, export and report stored sessions from its timeline; hash users' passwords"};
   cli.require_subcommand(1);
   std::string url = "http://127.0.0.1:7402";
   std::string ports_file;
