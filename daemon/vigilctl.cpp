@@ -15,6 +15,9 @@
 #include "vigil/v1/timeline.pb.h"
 
 #include <CLI/CLI.hpp>
+#include <sodium.h>
+#include <termios.h>
+#include <unistd.h>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/system_error.hpp>
 #include <fmt/format.h>
@@ -26,6 +29,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <regex>
@@ -501,11 +505,64 @@ int run_salvage(const std::string& damaged, const std::string& out) {
   }
 }
 
+/// Reads one line from standard input, without its line ending; not echoed on a terminal.
+std::string read_secret() {
+  std::string line;
+  if (::isatty(STDIN_FILENO) == 0) {
+    std::getline(std::cin, line);
+  } else {
+    std::fprintf(stderr, "Secret (not shown): ");
+    std::fflush(stderr);
+    termios before{};
+    const bool quiet = ::tcgetattr(STDIN_FILENO, &before) == 0;
+    if (quiet) {
+      termios hidden = before;
+      hidden.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      ::tcsetattr(STDIN_FILENO, TCSANOW, &hidden);
+    }
+    std::getline(std::cin, line);
+    if (quiet) ::tcsetattr(STDIN_FILENO, TCSANOW, &before);
+    std::fprintf(stderr, "\n");
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+/// Prints the Argon2id hash of a secret from standard input, for users[].password_hash.
+int run_hash_secret() {
+  constexpr std::size_t min_characters = 12;
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "vigilctl: libsodium cannot be initialised\n");
+    return 2;
+  }
+  std::string secret = read_secret();
+  // Characters, not bytes: a UTF-8 sequence counts once.
+  const auto characters = static_cast<std::size_t>(std::count_if(
+      secret.begin(), secret.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
+  int status = 0;
+  if (characters < min_characters) {
+    std::fprintf(stderr, "vigilctl: the secret must be at least %zu characters (it has %zu); nothing was hashed\n",
+                 min_characters, characters);
+    status = 2;
+  } else {
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str_alg(hash, secret.data(), secret.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+      std::fprintf(stderr, "vigilctl: cannot hash the secret: out of memory\n");
+      status = 2;
+    } else {
+      std::printf("%s\n", hash);
+    }
+  }
+  sodium_memzero(secret.data(), secret.size());
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App cli{"vigilctl: open sessions, mark doses and acknowledge alarms on a running vigild (through its REST "
-               "API); list, show, export and report stored sessions from its timeline"};
+               "API); list, show, export and report stored sessions from its timeline; hash users' passwords"};
   cli.require_subcommand(1);
   std::string url = "http://127.0.0.1:7402";
   std::string ports_file;
@@ -595,6 +652,10 @@ int main(int argc, char** argv) {
   auto* limit_opt = burden->add_option("--limit", burden_limit, "At most the newest N sessions (default 1000, at most 10000)");
   session_opt->excludes(since_opt)->excludes(limit_opt);
 
+  auto* hash_secret = cli.add_subcommand(
+      "hash-secret", "Print the Argon2id hash of a secret read from standard input, for a user's password_hash "
+                     "(docs/configuration.md); needs no daemon");
+
   std::string damaged, salvaged;
   auto* salvage = cli.add_subcommand(
       "salvage", "Copy what can still be read of a damaged timeline into a new file (vigild refuses a damaged one)");
@@ -623,6 +684,7 @@ int main(int argc, char** argv) {
     return run_timeline_command(list, show, report, stored);
   }
   if (*salvage) return run_salvage(damaged, salvaged);
+  if (*hash_secret) return run_hash_secret();
 
   // Arguments are checked here, before anything is sent.
   if (*open) {

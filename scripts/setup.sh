@@ -15,6 +15,7 @@ packages=(
   libcli11-dev                  # command-line parsing
   libsqlite3-dev                # the session timeline store
   prometheus-cpp-dev            # /metrics: the Prometheus data model and text format (core only)
+  libsodium-dev                 # sign-in: Argon2id password hashes, random session tokens
 )
 if [[ "${1:-}" == "--package" ]]; then
   packages+=(dpkg-dev)            # dpkg-shlibdeps: the package's library dependencies

@@ -1,6 +1,7 @@
 // The REST API (docs/api.md) with the signed-in user's token.
 
 const tokenKey = 'vigil.token';
+const signedInKey = 'vigil.signed-in';  // set while the token is a session token from POST /signin
 
 export const session = {
   get token() {
@@ -9,6 +10,15 @@ export const session = {
   set token(value) {
     if (value) sessionStorage.setItem(tokenKey, value);
     else sessionStorage.removeItem(tokenKey);
+    sessionStorage.removeItem(signedInKey);
+  },
+  /// Whether the token came from signing in with a name and password (and can be signed out).
+  get signedIn() {
+    return sessionStorage.getItem(signedInKey) === '1';
+  },
+  set signedIn(value) {
+    if (value) sessionStorage.setItem(signedInKey, '1');
+    else sessionStorage.removeItem(signedInKey);
   },
 };
 
@@ -22,7 +32,7 @@ export class ApiError extends Error {
 
 /// Calls `path` under /api/v1; JSON in and out. Throws ApiError with the daemon's message.
 export async function api(path, { method = 'GET', body, token = session.token, raw = false } = {}) {
-  const headers = { Authorization: `Bearer ${token}` };
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
@@ -39,5 +49,6 @@ export async function api(path, { method = 'GET', body, token = session.token, r
     } catch { /* not JSON */ }
     throw new ApiError(response.status, error.error, error.message);
   }
-  return raw ? response : response.json();
+  if (raw) return response;
+  return response.status === 204 ? null : response.json();
 }

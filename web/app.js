@@ -36,9 +36,10 @@ const feedDown = () => !station.feed || station.feed.state !== feedState.live;
 
 // ---- signing in ------------------------------------------------------------------------
 
-async function signIn(token) {
+async function signIn(token, signedIn = false) {
   const me = await api('/me', { token });
   session.token = token;
+  session.signedIn = signedIn;
   station.user = me;
   $('signin').hidden = true;
   $('app').hidden = false;
@@ -55,24 +56,50 @@ function showSignIn(message = '') {
   $('app').hidden = true;
   $('signin').hidden = false;
   $('signin-error').textContent = message;
-  $('token').focus();
+  (signInMode() === 'token' ? $('token') : $('name')).focus();
 }
+
+const signInMode = () => $('signin-form').dataset.mode;
+
+/// Name and password (the default), or a user's token from the configuration.
+function setSignInMode(mode) {
+  $('signin-form').dataset.mode = mode;
+  const token = mode === 'token';
+  $('signin-password').hidden = $('signin-password').disabled = token;
+  $('signin-token').hidden = $('signin-token').disabled = !token;
+  $('signin-switch').textContent = token ? 'Use a user name and password instead' : 'Use a token instead';
+  $('signin-error').textContent = '';
+  (token ? $('token') : $('name')).focus();
+}
+
+$('signin-switch').addEventListener('click', () => setSignInMode(signInMode() === 'token' ? 'password' : 'token'));
 
 $('signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const token = $('token').value.trim();
   try {
-    await signIn(token);
-    $('token').value = '';
+    if (signInMode() === 'token') {
+      await signIn($('token').value.trim());
+      $('token').value = '';
+      return;
+    }
+    const name = $('name').value.trim();
+    const password = $('password').value;
+    $('password').value = '';  // never kept in the page
+    const done = await api('/signin', { method: 'POST', body: { name, password }, token: null });
+    await signIn(done.token, true);
   } catch (err) {
-    $('signin-error').textContent = err.status === 401 ? 'Unknown token.' : `Cannot sign in: ${err.message}`;
+    const unknown = signInMode() === 'token' ? 'Unknown token.' : 'Unknown user name or wrong password.';
+    $('signin-error').textContent = err.status === 401 ? unknown : `Cannot sign in: ${err.message}`;
   }
 });
 
-$('signout').addEventListener('click', () => {
+$('signout').addEventListener('click', async () => {
+  const { token, signedIn } = session;
   session.token = null;
   station.clinic.reset();
   showSignIn();
+  // The session token stops working on the daemon too; a configured token cannot be signed out.
+  if (signedIn) await api('/signout', { method: 'POST', token }).catch(() => {});
 });
 
 // ---- the feed --------------------------------------------------------------------------
@@ -604,7 +631,10 @@ station.sound.enable().finally(() => queueRender(true));
 
 // A token kept for this tab signs in again without asking.
 if (session.token) {
-  signIn(session.token).catch((err) => showSignIn(err.status === 401 ? 'Your token is no longer valid.' : err.message));
+  signIn(session.token, session.signedIn).catch((err) => {
+    const expired = session.signedIn ? 'Your sign-in has expired: sign in again.' : 'Your token is no longer valid.';
+    showSignIn(err.status === 401 ? expired : err.message);
+  });
 } else {
   showSignIn();
 }

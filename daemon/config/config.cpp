@@ -2,6 +2,8 @@
 
 #include "daemon/config/profile_loader.hpp"
 #include "daemon/config/yaml_section.hpp"
+#include "daemon/http/passwords.hpp"
+#include "daemon/http/sign_ins.hpp"
 #include "daemon/ingest/device_registry.hpp"
 #include "daemon/model/identifiers.hpp"
 
@@ -137,6 +139,9 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     http.integer<std::size_t>("max_body_bytes", web.max_body_bytes, 1'024, 16 * 1024 * 1024);
     http.millis("idle_timeout_ms", web.idle_timeout, 1'000, 3'600'000);
     http.millis("read_timeout_ms", web.read_timeout, 100, 600'000);
+    auto signin_hours = web.signin_validity.count();
+    http.integer<decltype(signin_hours)>("signin_hours", signin_hours, 1, 168);
+    web.signin_validity = std::chrono::hours(signin_hours);
   }
   {
     auto& a = config.auth_failures;
@@ -156,6 +161,10 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
       control::user u;
       entry.text("name", u.name);
       entry.text("token", u.token);
+      entry.text("password_hash", u.password_hash);
+      // vigild knows users by their token inside (control service, records of who did what);
+      // one who only signs in with a password gets one nobody is shown, a new one each load.
+      if (u.token.empty() && !u.password_hash.empty()) u.token = http::random_token();
       std::string role;
       entry.text("role", role);
       if (const auto r = control::role_from_name(role)) {
@@ -266,10 +275,16 @@ std::vector<problem> validate(const daemon_config& config) {
     } else if (!names.insert(o.name).second) {
       problems.push_back({key + ".name", fmt::format("'{}' is listed twice", o.name)});
     }
-    if (auto why = secret_problem(o.token); !why.empty()) {
+    if (o.token.empty() && o.password_hash.empty()) {
+      problems.push_back({key, "needs a token, a password_hash or both"});
+    } else if (auto why = secret_problem(o.token); !why.empty()) {
       problems.push_back({key + ".token", std::move(why)});
     } else if (!tokens.insert(o.token).second) {
       problems.push_back({key + ".token", "is the same as another user's: everyone needs their own"});
+    }
+    if (!o.password_hash.empty() && !http::is_argon2id_hash(o.password_hash)) {
+      problems.push_back({key + ".password_hash",
+                          "is not an Argon2id hash ($argon2id$v=19$...): make one with 'vigilctl hash-secret'"});
     }
   }
   return problems;

@@ -1,7 +1,8 @@
 #pragma once
 
 // Who may do what. Every person or system that reads feeds or changes state has a user entry
-// in the configuration: a name (recorded with every change they make), a token and a role.
+// in the configuration: a name (recorded with every change they make), a token and a role, and
+// for people who sign in at the nurse station, a password hash.
 // Monitors are not users: they have device tokens (ingest.devices) and may only stream.
 
 #include <optional>
@@ -20,8 +21,13 @@ enum class role : std::uint8_t {
 
 struct user {
   std::string name;
+  // What vigild knows the user by: the configured token, or for a user with only a password
+  // hash, a random one made at load that nobody is shown.
   std::string token;
   control::role role = control::role::viewer;
+  // An Argon2id string (libsodium's crypto_pwhash_str) for signing in on the HTTP listener;
+  // empty: the user cannot sign in with a password.
+  std::string password_hash{};
 };
 
 std::string_view name(role r) noexcept;

@@ -13,7 +13,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <fmt/format.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -200,10 +202,10 @@ response error_response(status code, std::string_view error, std::string_view me
   return json_response(code, fmt::format("{{\"error\":{},\"message\":{}}}", json_quote(error), json_quote(message)));
 }
 
-api::api(control::service& commands, sources from, asio::any_io_executor readers)
-    : commands_(commands), from_(std::move(from)), readers_(std::move(readers)) {}
+api::api(control::service& commands, sources from, asio::any_io_executor readers, sign_in_context signing)
+    : commands_(commands), from_(std::move(from)), readers_(std::move(readers)), signing_(signing) {}
 
-asio::awaitable<response> api::handle(const request& req, auth_outcome& auth) {
+asio::awaitable<response> api::handle(const request& req, auth_outcome& auth, client from) {
   auth = auth_outcome::none;
   if (auto page = serve_page(req)) co_return std::move(*page);
   const std::string_view target(req.target().data(), req.target().size());
@@ -218,14 +220,15 @@ asio::awaitable<response> api::handle(const request& req, auth_outcome& auth) {
     co_return r;
   }
   try {
-    co_return co_await dispatch(req, route, auth);
+    co_return co_await dispatch(req, route, auth, from);
   } catch (const std::exception& e) {
     // A timeline that cannot be opened or read; anything else is a bug, reported the same way.
     co_return error_response(status::service_unavailable, "unavailable", e.what());
   }
 }
 
-asio::awaitable<response> api::dispatch(const request& req, const route_match& route, auth_outcome& auth) {
+asio::awaitable<response> api::dispatch(const request& req, const route_match& route, auth_outcome& auth,
+                                        const client& from) {
   if (route.endpoint == endpoint::healthz) co_return healthz();
   if (route.endpoint == endpoint::feed) {
     // Upgrades never come here: http_session hands them to the WebSocket feed.
@@ -237,10 +240,12 @@ asio::awaitable<response> api::dispatch(const request& req, const route_match& r
   if (route.endpoint == endpoint::metrics) {
     co_return body_response(status::ok, render_metrics(from_.metrics()), metrics_content_type);
   }
+  if (route.endpoint == endpoint::signin) co_return co_await sign_in(req, auth, from);
+  if (route.endpoint == endpoint::signout) co_return sign_out(req, auth, from);
   const auto token = bearer_token(req);
   if (token.empty()) co_return unauthorized("a user's token is needed: Authorization: Bearer <token>");
-  const control::user* who = commands_.authenticate(token);
-  if (who == nullptr) {
+  const auto who = resolve(token);
+  if (!who) {
     auth = auth_outcome::failed;
     co_return unauthorized("unknown token");
   }
@@ -255,6 +260,82 @@ asio::awaitable<response> api::dispatch(const request& req, const route_match& r
   }
   if (command == v1::ControlRequest::COMMAND_NOT_SET) co_return co_await read(req, route, *who);
   co_return co_await this->command(req, route, *who);
+}
+
+std::optional<control::user> api::resolve(std::string_view token) const {
+  if (const control::user* configured = commands_.authenticate(token)) return *configured;
+  return signing_.sessions.find(token, sign_ins::clock::now());
+}
+
+asio::awaitable<response> api::sign_in(const request& req, auth_outcome& auth, const client& from) {
+  if (!json_body(req)) {
+    co_return error_response(status::unsupported_media_type, "unsupported_media_type",
+                             "a request body must be JSON (Content-Type: application/json)");
+  }
+  // Parsed by hand from a Struct rather than as a message: exactly these two strings, and no
+  // parser message that could quote the password back.
+  const auto malformed = [] {
+    return error_response(status::bad_request, "invalid_argument",
+                          R"(the body is {"name": "<user name>", "password": "<password>"})");
+  };
+  google::protobuf::Struct body;
+  if (req.body().empty() || !google::protobuf::util::JsonStringToMessage(req.body(), &body).ok()) {
+    co_return malformed();
+  }
+  const auto& fields = body.fields();
+  const auto name_it = fields.find("name");
+  const auto password_it = fields.find("password");
+  if (fields.size() != 2 || name_it == fields.end() || password_it == fields.end() ||
+      name_it->second.kind_case() != google::protobuf::Value::kStringValue ||
+      password_it->second.kind_case() != google::protobuf::Value::kStringValue) {
+    co_return malformed();
+  }
+  // Argon2id on the reader thread: about 0.1 s of CPU that the alarm engine must never wait for.
+  const auto check = [&passwords = signing_.passwords, name = name_it->second.string_value(),
+                      password = password_it->second.string_value()] { return passwords.check(name, password); };
+  const auto checked = co_await run_on(readers_, check);
+  if (!checked.right) {
+    auth = auth_outcome::signin_refused;
+    // A name that is no one's may be a password typed in the wrong field: it is not logged.
+    if (checked.named == nullptr) {
+      signing_.log.warn("[C{}] {} failed to sign in: a name that is no user's", from.connection, from.address);
+    } else {
+      signing_.log.warn("[C{}] {} failed to sign in as {}: {}", from.connection, from.address, checked.named->name,
+                        checked.named->password_hash.empty() ? "the user has no password_hash" : "wrong password");
+    }
+    co_return unauthorized("unknown user name or wrong password");
+  }
+  const control::user* who = checked.named;
+  auth = auth_outcome::passed;
+  const auto issued = signing_.sessions.issue(*who, sign_ins::clock::now());
+  signing_.log.info("[C{}] {} signed in as {} ({})", from.connection, from.address, who->name,
+                    control::name(who->role));
+  const auto expires_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(issued.expires.time_since_epoch()).count();
+  co_return json_response(status::ok, fmt::format(R"({{"token":{},"name":{},"role":{},"expires_ms":{}}})",
+                                                  json_quote(issued.token), json_quote(who->name),
+                                                  json_quote(control::name(who->role)), expires_ms));
+}
+
+response api::sign_out(const request& req, auth_outcome& auth, const client& from) {
+  const auto token = bearer_token(req);
+  if (token.empty()) return unauthorized("a session token is needed: Authorization: Bearer <token>");
+  if (commands_.authenticate(token) != nullptr) {
+    auth = auth_outcome::passed;
+    return error_response(status::bad_request, "invalid_argument",
+                          "only session tokens can be signed out; this is a user's configured token");
+  }
+  const auto now = sign_ins::clock::now();
+  const auto who = signing_.sessions.find(token, now);
+  if (!who || !signing_.sessions.revoke(token, now)) {
+    auth = auth_outcome::failed;
+    return unauthorized("unknown session token");
+  }
+  auth = auth_outcome::passed;
+  signing_.log.info("[C{}] {} signed out {}", from.connection, from.address, who->name);
+  response r(status::no_content, 11);
+  r.set(bh::field::cache_control, "no-store");
+  return r;
 }
 
 v1::ControlResponse api::live(const control::user& who) {

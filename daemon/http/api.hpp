@@ -2,12 +2,14 @@
 
 // The REST API, /healthz and /metrics: one request in, one response out. Every state change
 // goes through control::service, exactly as on the control port, so the roles checked and the
-// user recorded are the same. Reads of the timeline run on a reader thread, never on the I/O
-// thread that runs the alarm engine.
+// user recorded are the same. Reads of the timeline and the password checks of signing in run
+// on a reader thread, never on the I/O thread that runs the alarm engine.
 
 #include "daemon/control/service.hpp"
 #include "daemon/http/metrics.hpp"
 #include "daemon/http/router.hpp"
+#include "daemon/http/passwords.hpp"
+#include "daemon/http/sign_ins.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -16,10 +18,15 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace spdlog {
+class logger;
+}
 
 namespace vigil::http {
 
@@ -50,22 +57,41 @@ std::string json_quote(std::string_view text);
 
 /// What a request did for its connection's authentication.
 enum class auth_outcome : std::uint8_t {
-  none,    // no token looked at: an open endpoint, or no token given
-  passed,  // a user's token
-  failed,  // a token that is no user's
+  none,            // no token looked at: an open endpoint, or no token given
+  passed,          // a user's token, a session token, or a sign-in with the right password
+  failed,          // a token that is no user's (nor a live session token)
+  signin_refused,  // a sign-in with a name that is no user's or a wrong password (logged by the API)
+};
+
+/// Who sent a request: for the log lines of signing in and out.
+struct client {
+  std::uint64_t connection = 0;
+  std::string_view address;
+};
+
+/// How users are known on the HTTP listener besides their configured tokens.
+struct sign_in_context {
+  sign_ins& sessions;               // session tokens from signing in
+  const password_check& passwords;  // the users' password hashes
+  spdlog::logger& log;
 };
 
 class api {
  public:
-  /// `readers` runs the timeline reads (a thread of their own).
-  api(control::service& commands, sources from, boost::asio::any_io_executor readers);
+  /// `readers` runs the timeline reads and the password checks (a thread of their own).
+  api(control::service& commands, sources from, boost::asio::any_io_executor readers, sign_in_context signing);
 
-  /// Answers one request, and says in `auth` what its token was. Never throws: faults become JSON errors.
-  boost::asio::awaitable<response> handle(const request& req, auth_outcome& auth);
+  /// Answers one request from `from`, and says in `auth` what its token was. Never throws:
+  /// faults become JSON errors.
+  boost::asio::awaitable<response> handle(const request& req, auth_outcome& auth, client from);
 
  private:
-  struct caller;
-  boost::asio::awaitable<response> dispatch(const request& req, const route_match& route, auth_outcome& auth);
+  boost::asio::awaitable<response> dispatch(const request& req, const route_match& route, auth_outcome& auth,
+                                            const client& from);
+  /// The user a bearer token stands for: a configured user's token, or a live session token.
+  std::optional<control::user> resolve(std::string_view token) const;
+  boost::asio::awaitable<response> sign_in(const request& req, auth_outcome& auth, const client& from);
+  response sign_out(const request& req, auth_outcome& auth, const client& from);
   boost::asio::awaitable<response> command(const request& req, const route_match& route, const control::user& who);
   boost::asio::awaitable<response> read(const request& req, const route_match& route, const control::user& who);
   response healthz() const;
@@ -75,6 +101,7 @@ class api {
   control::service& commands_;
   sources from_;
   boost::asio::any_io_executor readers_;
+  sign_in_context signing_;
 };
 
 }  // namespace vigil::http

@@ -17,6 +17,8 @@ constexpr std::array routes = {
     route{"GET", "/healthz", endpoint::healthz},
     route{"GET", "/metrics", endpoint::metrics},
     route{"GET", "/api/v1/me", endpoint::me},
+    route{"POST", "/api/v1/signin", endpoint::signin},
+    route{"POST", "/api/v1/signout", endpoint::signout},
     route{"GET", "/api/v1/sessions", endpoint::sessions_list},
     route{"POST", "/api/v1/sessions", endpoint::session_open},
     route{"GET", "/api/v1/sessions/{session}", endpoint::session_show},

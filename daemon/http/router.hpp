@@ -15,6 +15,8 @@ enum class endpoint : std::uint8_t {
   healthz,
   metrics,
   me,  // who the token belongs to
+  signin,   // a session token for a user name and password
+  signout,  // the end of a session token
   sessions_list,
   session_open,
   session_show,

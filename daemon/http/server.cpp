@@ -39,7 +39,9 @@ response read_error_response(const boost::system::error_code& ec) {
 server::server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
                feed_context feed, net::auth_tracker* failures)
     : log_(log::component_logger("http")),
-      api_(commands, std::move(from), readers_.get_executor()),
+      sign_ins_(config.signin_validity),
+      passwords_(feed.users),
+      api_(commands, std::move(from), readers_.get_executor(), {sign_ins_, passwords_, *log_}),
       feed_(feed),
       listener_(io,
                 {"http", config.address, config.port, config.max_connections, config.max_unauthenticated,
@@ -55,7 +57,9 @@ server::server(boost::asio::io_context& io, const settings& config, control::ser
                       boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, feed_, *log,
                       std::move(gate));
                 },
-                log_) {}
+                log_) {
+  feed_.sessions = &sign_ins_;
+}
 
 server::~server() { readers_.join(); }
 

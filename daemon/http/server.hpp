@@ -15,10 +15,12 @@
 namespace vigil::http {
 
 /// The HTTP listener: one http_session per connection, the REST API, /healthz, /metrics and
-/// the WebSocket feed (from `feed`, which must outlive the server).
+/// the WebSocket feed (from `feed`, which must outlive the server), and signing in with a user
+/// name and password (the users of `feed`).
 class server {
  public:
   /// `failures`: failed authentications per peer, shared with the other listeners (may be null).
+  /// Makes the dummy password hash of password_check (one Argon2id hash, when a user has a password).
   server(boost::asio::io_context& io, const settings& config, control::service& commands, sources from,
          feed_context feed, net::auth_tracker* failures = nullptr);
   /// Waits for a timeline read still running on the reader thread.
@@ -36,6 +38,8 @@ class server {
  private:
   std::shared_ptr<spdlog::logger> log_;
   boost::asio::thread_pool readers_{1};
+  sign_ins sign_ins_;
+  password_check passwords_;
   api api_;
   feed_context feed_;
   net::listener listener_;

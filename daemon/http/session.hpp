@@ -148,11 +148,16 @@ class http_session final : public net::connection, public std::enable_shared_fro
       }
       const bool keep_alive = req.keep_alive();
       auth_outcome auth = auth_outcome::none;
-      response res = co_await api_.handle(req, auth);
+      response res = co_await api_.handle(req, auth, client{id_, peer_});
       bool close_after = false;
       if (auth == auth_outcome::passed) gate_.passed();
-      if (auth == auth_outcome::failed) {
-        if (++failed_ == 1) log_.warn("[C{}] {} sent a token that is no user's", id_, peer_);
+      if (auth == auth_outcome::failed || auth == auth_outcome::signin_refused) {
+        ++failed_;
+        // Once per connection; a refused sign-in is logged by the API, which knows whose name it was.
+        if (auth == auth_outcome::failed && !wrong_token_logged_) {
+          wrong_token_logged_ = true;
+          log_.warn("[C{}] {} sent a token that is no user's", id_, peer_);
+        }
         const auto verdict = gate_.failed();
         if (verdict.delay.count() > 0 && !stopping_ && !evicted_) {
           hold_.expires_after(verdict.delay);
@@ -165,7 +170,7 @@ class http_session final : public net::connection, public std::enable_shared_fro
           reason = "its address is blocked after too many failed authentications";
         } else if (failed_ >= max_failed_authentications) {
           close_after = true;
-          reason = fmt::format("{} requests with a token that is no user's", failed_);
+          reason = fmt::format("{} failed authentications (tokens that are no user's, refused sign-ins)", failed_);
         }
       }
       res.version(req.version());
@@ -287,7 +292,8 @@ class http_session final : public net::connection, public std::enable_shared_fro
   boost::asio::steady_timer hold_;  // holds the answer to a wrong token (net::auth_tracker)
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<net::connection> upgraded_;  // the WebSocket feed, once upgraded
-  int failed_ = 0;  // requests with a token that is no user's
+  int failed_ = 0;  // requests with a token that is no user's, and refused sign-ins
+  bool wrong_token_logged_ = false;
   bool idle_ = false;
   bool reading_ = false;
   bool holding_ = false;

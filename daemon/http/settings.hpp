@@ -27,13 +27,15 @@ struct settings {
   std::chrono::milliseconds idle_timeout{60'000};
   // Time allowed to read one whole request once its first byte has arrived, and to write a response.
   std::chrono::milliseconds read_timeout{10'000};
+  // How long a session token from POST /api/v1/signin is accepted.
+  std::chrono::hours signin_validity{12};
 };
 
 /// Request headers larger than this are refused with 431: fixed, as for the control port's frames.
 inline constexpr std::size_t max_header_bytes = 8 * 1024;
 
-/// Requests with a token that is no user's on one connection before it is closed, as on the
-/// control port: guessing is not a service.
+/// Failed authentications (a token that is no user's, a refused sign-in) on one connection
+/// before it is closed, as on the control port: guessing is not a service.
 inline constexpr int max_failed_authentications = 3;
 
 }  // namespace vigil::http

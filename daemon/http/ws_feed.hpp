@@ -7,6 +7,7 @@
 
 #include "daemon/control/access.hpp"
 #include "daemon/feed/settings.hpp"
+#include "daemon/http/sign_ins.hpp"
 #include "daemon/hub/hub.hpp"
 #include "daemon/log/log.hpp"
 #include "daemon/net/listener.hpp"
@@ -40,6 +41,7 @@ struct feed_context {
   hub::hub& hub;
   const std::vector<control::user>& users;
   const feed::settings& config;
+  sign_ins* sessions = nullptr;  // session tokens from signing in, also accepted; null: none
 };
 
 /// A WebSocket message larger than this (the FeedRequest is the only one expected) fails the
@@ -86,6 +88,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
         hub_(feed.hub),
         users_(feed.users),
         config_(feed.config),
+        sessions_(feed.sessions),
         log_(log),
         timer_(ws_.get_executor()),
         wake_(ws_.get_executor(), clock::time_point::max()),
@@ -168,8 +171,13 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
                                                     log::clip(std::string(parsed.message()), 200)));
       return;
     }
-    const control::user* who = control::find_user(users_, asked.token());
-    if (who == nullptr) {
+    std::optional<control::user> who;
+    if (const control::user* configured = control::find_user(users_, asked.token())) {
+      who = *configured;
+    } else if (sessions_ != nullptr) {
+      who = sessions_->find(asked.token(), sign_ins::clock::now());
+    }
+    if (!who) {
       log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
       std::chrono::milliseconds hold{0};
       if (!asked.token().empty()) hold = gate_.failed().delay;
@@ -347,6 +355,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
   hub::hub& hub_;
   const std::vector<control::user>& users_;
   const feed::settings& config_;
+  sign_ins* sessions_;  // null: no session tokens
   spdlog::logger& log_;
   asio::steady_timer timer_;
   asio::steady_timer wake_;   // cancel() wakes the writer; expires at the handshake deadline until subscribed

@@ -1,10 +1,11 @@
 // Runs the real programs for the browser tests: vigild on 127.0.0.1 with every port 0 and a
 // temporary data_dir, vigil-sim feeding it, and Debian's Chromium driven by playwright-core.
-// Paths come from CTest (tests/browser/CMakeLists.txt): VIGILD, VIGIL_SIM, VIGIL_SOURCE_DIR,
-// VIGIL_ARTIFACTS (where screenshots are kept). A Monitor sends chosen samples itself, for tests
-// that need exact values rather than a simulated patient.
+// Paths come from CTest (tests/browser/CMakeLists.txt): VIGILD, VIGIL_SIM, VIGILCTL (which hashes
+// the passwords of users who sign in with one), VIGIL_SOURCE_DIR, VIGIL_ARTIFACTS (where
+// screenshots are kept). A Monitor sends chosen samples itself, for tests that need exact values
+// rather than a simulated patient.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { chromium } from 'playwright-core';
 export const env = {
   vigild: process.env.VIGILD ?? path.resolve('../../build/daemon/vigild'),
   sim: process.env.VIGIL_SIM ?? path.resolve('../../build/sim/vigil-sim'),
+  vigilctl: process.env.VIGILCTL ?? path.resolve('../../build/daemon/vigilctl'),
   source: process.env.VIGIL_SOURCE_DIR ?? path.resolve('../..'),
   artifacts: process.env.VIGIL_ARTIFACTS ?? path.resolve('artifacts'),
   chromium: process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium',
@@ -26,6 +28,16 @@ export const tokens = {
   device: 'browser-device-token',
 };
 export const nurseName = 'nurse-ana';
+
+/// A user who signs in with a name and password (users[].password_hash, made by vigilctl hash-secret).
+export const passwordUser = { name: 'nurse-cy', password: 'cy signs in at the station', role: 'nurse' };
+
+/// The hash `vigilctl hash-secret` prints for `secret`.
+export function hashSecret(secret) {
+  const r = spawnSync(env.vigilctl, ['hash-secret'], { input: `${secret}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`vigilctl hash-secret: ${r.status} ${r.stderr}`);
+  return r.stdout.trim();
+}
 
 /// Waits until `f()` returns something truthy; throws with `what` after `timeoutMs`.
 export async function until(f, what, timeoutMs = 10000, everyMs = 50) {
@@ -45,7 +57,9 @@ export function workDir(name) {
 
 /// vigild with the generic profile set, three users and a device token for vigil-sim.
 export class Daemon {
-  constructor(dir, { profilesDir } = {}) {
+  /// `passwordUsers`: [{name, password, role}] added to the users with a password_hash.
+  constructor(dir, { profilesDir, passwordUsers = [] } = {}) {
+    this.passwordUsers = passwordUsers.map((u) => ({ ...u, hash: hashSecret(u.password) }));
     this.dir = dir;
     this.portsFile = path.join(dir, 'vigild.ports');
     this.config = path.join(dir, 'vigild.yaml');
@@ -80,7 +94,8 @@ users:
   - { name: admin-lee, token: ${tokens.admin}, role: admin }
   - { name: ${nurseName}, token: ${tokens.nurse}, role: nurse }
   - { name: dr-vic, token: ${tokens.viewer}, role: viewer }
-engine:
+${this.passwordUsers.map((u) => `  - { name: ${u.name}, password_hash: '${u.hash}', role: ${u.role} }\n`)
+  .join('')}engine:
   profiles_dir: ${this.profilesDir}
   default_profile: generic
 `);
@@ -336,6 +351,7 @@ export async function openStation(browser, daemon, who = 'nurse', viewport = { w
   page.on('pageerror', (e) => { page.errors = [...(page.errors ?? []), String(e)]; });
   page.on('console', (m) => { if (m.type() === 'error') page.errors = [...(page.errors ?? []), `console: ${m.text()}`]; });
   await page.goto(`${daemon.url}/${query}`);
+  await page.click('#signin-switch');  // "Use a token instead"
   await page.fill('#token', tokens[who]);
   await page.click('#signin-form button[type=submit]');
   await page.waitForSelector('#feed-status[data-state="live"]', { timeout: 10000 });

@@ -4,7 +4,7 @@
 # or the lock file changed, then runs them with node's own test runner. Test-only: node, npm,
 # playwright-core and chromium are not needed to build or run vigild.
 # Usage: tests/browser/run.sh WORK_DIR [SCRIPT ARGS...]
-#   (VIGILD, VIGIL_SIM, VIGIL_SOURCE_DIR, VIGIL_ARTIFACTS from CTest; with SCRIPT, runs that
+#   (VIGILD, VIGIL_SIM, VIGILCTL, VIGIL_SOURCE_DIR, VIGIL_ARTIFACTS from CTest; with SCRIPT, runs that
 #   script of tests/browser/ instead of the tests, e.g. screenshots.mjs)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,4 +22,5 @@ fi
 if (($# > 1)); then
   exec node "${@:2}"
 fi
-exec node --test --test-concurrency=1 --test-reporter=spec web.test.mjs station.test.mjs artefacts.test.mjs room.test.mjs clinic.test.mjs
+exec node --test --test-concurrency=1 --test-reporter=spec \
+  web.test.mjs station.test.mjs artefacts.test.mjs room.test.mjs clinic.test.mjs signin.test.mjs

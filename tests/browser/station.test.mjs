@@ -66,6 +66,7 @@ describe('nurse station', { timeout: 200000 }, () => {
     page.on('pageerror', (e) => { page.errors = [...(page.errors ?? []), String(e)]; });
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(`${daemon.url}/`);
+    await page.click('#signin-switch');  // "Use a token instead"
     await page.fill('#token', tokens.nurse);
     await page.click('#signin-form button[type=submit]');
     await page.waitForSelector('#feed-status[data-state="live"]');

@@ -29,10 +29,14 @@ inline std::string slurp(const std::filesystem::path& path) {
 }
 
 /// Runs `program` with `args` in an environment holding only VIGIL_TOKEN=`token` (none when
-/// unset); standard output and error go through files in `dir`. Everything the child needs is
+/// unset); standard input is `input` (through a file in `dir`; none given: the test's own), standard
+/// output and error go through files in `dir`. Everything the child needs is
 /// prepared before fork(), so other threads of the test (a daemon) may run meanwhile.
 inline run_result run_program(const std::string& program, const std::vector<std::string>& args,
-                              const std::filesystem::path& dir, const std::optional<std::string>& token = std::nullopt) {
+                              const std::filesystem::path& dir, const std::optional<std::string>& token = std::nullopt,
+                              const std::optional<std::string>& input = std::nullopt) {
+  const std::string in_path = (dir / "stdin").string();
+  if (input) std::ofstream(in_path, std::ios::binary | std::ios::trunc) << *input;
   const std::string out_path = (dir / "stdout").string();
   const std::string err_path = (dir / "stderr").string();
   std::vector<std::string> words = {program};
@@ -48,6 +52,10 @@ inline run_result run_program(const std::string& program, const std::vector<std:
   if (pid == 0) {
     const int o = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int e = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (input) {
+      const int i = open(in_path.c_str(), O_RDONLY);
+      dup2(i, STDIN_FILENO);
+    }
     dup2(o, STDOUT_FILENO);
     dup2(e, STDERR_FILENO);
     execve(program.c_str(), argv.data(), envp.data());

@@ -2,6 +2,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <sodium.h>
 
 #include <chrono>
 #include <filesystem>
@@ -372,6 +374,64 @@ users:
 )").config);
   EXPECT_THAT(problems, testing::IsSupersetOf({problem_at("users[0].token", "at least"), problem_at("users[2].name", "twice"),
                                                problem_at("users[2].token", "another user")}));
+}
+
+/// An Argon2id string as vigilctl hash-secret writes it, with the cheapest limits: quick in a test.
+std::string quick_hash(const std::string& secret) {
+  EXPECT_GE(sodium_init(), 0);
+  char out[crypto_pwhash_STRBYTES];
+  EXPECT_EQ(crypto_pwhash_str_alg(out, secret.data(), secret.size(), crypto_pwhash_OPSLIMIT_MIN,
+                                  crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13),
+            0);
+  return out;
+}
+
+TEST(Users, APasswordHashStandsInForATokenAndEachSuchUserGetsADistinctInternalToken) {
+  const auto result = load_text(fmt::format(R"(
+users:
+  - {{name: nurse-ana, password_hash: '{}', role: nurse}}
+  - {{name: nurse-cy, password_hash: '{}', role: nurse}}
+  - {{name: dr-bo, token: admin-token-000003, password_hash: '{}', role: admin}}
+)",
+                                            quick_hash("ana's long secret"), quick_hash("cy's long secret"),
+                                            quick_hash("bo's long secret")));
+  ASSERT_THAT(result.problems, IsEmpty());
+  ASSERT_EQ(result.config.users.size(), 3u);
+  const auto& users = result.config.users;
+  for (const auto i : {0, 1}) {
+    SCOPED_TRACE(i);
+    // 32 random bytes in hex: what the rest of the daemon knows the user by, never shown to anyone.
+    EXPECT_THAT(users[i].token, testing::MatchesRegex("[0-9a-f]{64}"));
+  }
+  EXPECT_NE(users[0].token, users[1].token);
+  EXPECT_EQ(users[2].token, "admin-token-000003");  // a configured token is kept
+  // Another load draws other internal tokens.
+  const auto again = load_text(fmt::format("users:\n  - {{name: nurse-ana, password_hash: '{}', role: nurse}}\n",
+                                           quick_hash("ana's long secret")));
+  ASSERT_THAT(again.problems, IsEmpty());
+  EXPECT_NE(again.config.users[0].token, users[0].token);
+}
+
+TEST(Users, AMalformedPasswordHashIsRefusedWithItsKey) {
+  // The password itself (no quote in it: the YAML quotes the hash), a broken hash, a cut one,
+  // and an Argon2i hash (not Argon2id).
+  ASSERT_GE(sodium_init(), 0);
+  char argon2i[crypto_pwhash_STRBYTES];
+  ASSERT_EQ(crypto_pwhash_argon2i_str(argon2i, "a long secret", 13, crypto_pwhash_argon2i_OPSLIMIT_MIN,
+                                      crypto_pwhash_argon2i_MEMLIMIT_MIN),
+            0);
+  for (const std::string& hash : std::vector<std::string>{"anas long secret", "$argon2id$v=19$m=65536,t=2,p=1$garbage",
+                                                         quick_hash("a long secret").substr(0, 40), argon2i}) {
+    SCOPED_TRACE(hash);
+    const auto problems =
+        load_text(fmt::format("users:\n  - {{name: nurse-ana, password_hash: '{}', role: nurse}}\n", hash)).problems;
+    EXPECT_THAT(problems, ElementsAre(problem_at("users[0].password_hash", "vigilctl hash-secret")));
+  }
+}
+
+TEST(Users, AUserNeedsATokenOrAPasswordHash) {
+  const auto problems = load_text("users:\n  - {name: nurse-ana, role: nurse}\n").problems;
+  EXPECT_THAT(problems, ElementsAre(problem_at("users[0]", "needs a token, a password_hash or both")));
 }
 
 TEST(Users, OperatorsUnderControlSayWhereTheyMoved) {

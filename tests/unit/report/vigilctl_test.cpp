@@ -8,6 +8,7 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,6 +147,33 @@ TEST_F(VigilctlTest, ErrorsHaveClearMessagesAndExitStatuses) {
   const auto help = run({"export", "--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--what"), std::string::npos);
+}
+
+// An administrator hashes a user's password for users[].password_hash; the hash is what vigild
+// checks a sign-in against.
+TEST_F(VigilctlTest, HashSecretPrintsAnArgon2idHashOfTheSecretOnStandardInput) {
+  const auto r = test::run_program(VIGILCTL_PATH, {"hash-secret"}, dir_, std::nullopt, "correct horse battery\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n');
+  const std::string hash = r.out.substr(0, r.out.size() - 1);
+  EXPECT_EQ(hash.rfind("$argon2id$v=19$", 0), 0u) << hash;
+  ASSERT_GE(sodium_init(), 0);
+  const std::string secret = "correct horse battery";  // without the newline that ended the line
+  EXPECT_EQ(crypto_pwhash_str_verify(hash.c_str(), secret.data(), secret.size()), 0);
+  const std::string other = "correct horse battery\n";
+  EXPECT_NE(crypto_pwhash_str_verify(hash.c_str(), other.data(), other.size()), 0);
+  EXPECT_EQ(r.out.find("correct horse"), std::string::npos);
+  EXPECT_EQ(r.err.find("correct horse"), std::string::npos);
+}
+
+TEST_F(VigilctlTest, HashSecretRefusesAShortSecret) {
+  const auto r = test::run_program(VIGILCTL_PATH, {"hash-secret"}, dir_, std::nullopt, "short-11chr\n");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("the secret must be at least 12 characters (it has 11); nothing was hashed"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("short-11chr"), std::string::npos);
 }
 
 }  // namespace
