@@ -94,9 +94,11 @@ asio::awaitable<void> device_client::run() {
   tcp::resolver resolver(executor_);
   while (!stopped_) {
     auto [rec, endpoints] = co_await resolver.async_resolve(opts_.host, std::to_string(opts_.port), nothrow);
+    unreachable_ = rec;
     if (!rec) {
       socket_ = tcp::socket(executor_);
       auto [cec, endpoint] = co_await asio::async_connect(socket_, endpoints, nothrow);
+      unreachable_ = cec;
       if (!cec && !stopped_) {
         socket_.set_option(tcp::no_delay(true), cec);
         decoder_ = codec::frame_decoder(codec::hard_max_frame_bytes);

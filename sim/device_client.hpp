@@ -78,6 +78,9 @@ class device_client {
   std::uint64_t acked_seq() const noexcept { return acked_seq_; }
   std::size_t queued() const noexcept { return queue_.size(); }
   const counters& stats() const noexcept { return counters_; }
+  /// Why the last attempt to reach the daemon failed (resolving its name or connecting); no
+  /// error once connected.
+  const boost::system::error_code& unreachable() const noexcept { return unreachable_; }
   /// The last error frame the daemon sent, as "CODE: message".
   const std::string& last_error() const noexcept { return last_error_; }
   const options& settings() const noexcept { return opts_; }
@@ -112,6 +115,7 @@ class device_client {
   std::uint64_t acked_seq_ = 0;
   counters counters_;
   std::string last_error_;
+  boost::system::error_code unreachable_;
   bool connected_ = false;
   bool stopped_ = false;
   bool refused_ = false;

@@ -263,6 +263,24 @@ class clinic_run {
     std::fflush(stdout);
   }
 
+  /// Says once, on standard error, that a port of vigild cannot be reached and why in plain
+  /// words, and once that it answers again, quiet or not: a wrong port, or a daemon not started,
+  /// shows at once rather than as a summary of zeros or a failure after the nurse's patience.
+  void reachability(std::string& said, const std::string& what, const std::string& why) {
+    if (why == said) return;
+    if (interactive_ && !opts_.quiet) std::fputs("\r\033[K", stderr);
+    if (!why.empty()) {
+      std::fprintf(stderr, "vigil-sim: cannot reach %s: %s; still trying\n", what.c_str(), why.c_str());
+    } else {
+      std::fprintf(stderr, "vigil-sim: %s answers again\n", what.c_str());
+    }
+    said = why;
+  }
+
+  std::string rest_place() const {
+    return fmt::format("vigild's REST API at {}:{}", rest_.where().host, rest_.where().port);
+  }
+
   void say(const chair_run& c, const std::string& line) {
     if (opts_.quiet) return;
     if (interactive_ && !opts_.quiet) std::fputs("\r\033[K", stderr);
@@ -298,14 +316,17 @@ class clinic_run {
       std::optional<client::reply> answer;
       try {
         answer = co_await rest_.call(method, target, body);
+        reachability(rest_said_, rest_place(), "");
+      } catch (const boost::system::system_error& e) {
+        last_error = client::describe(e.code());
+        reachability(rest_said_, rest_place(), last_error);
       } catch (const std::exception& e) {
         last_error = e.what();
       }
       if (answer && answer->status != 503) co_return answer;
       if (answer) last_error = client::refusal_of(*answer).message;
       if (std::chrono::steady_clock::now() >= deadline || (stopping_ && patience > 1s)) {
-        fail(c, fmt::format("vigild's REST API at {}:{} did not answer {}: {}", rest_.where().host, rest_.where().port,
-                            target, last_error));
+        fail(c, fmt::format("{} did not answer {}: {}", rest_place(), target, last_error));
         co_return std::nullopt;
       }
       co_await pause_wall(c, 200ms);
@@ -577,6 +598,7 @@ class clinic_run {
     progress_.async_wait([this](boost::system::error_code ec) {
       if (ec || running_ == 0) return;
       ++ticks_;
+      check_device_port();
       // On a terminal the line is redrawn every second; in a log, one line every ten.
       if (!opts_.quiet && (interactive_ || ticks_ % 10 == 0)) {
         const auto t = count();
@@ -591,6 +613,22 @@ class clinic_run {
       }
       tick();
     });
+  }
+
+  /// Whether the monitors reach the device port: the first one that cannot, and why.
+  void check_device_port() {
+    std::string why, where;
+    for (const auto& c : chairs_) {
+      if (!c->client) continue;
+      const auto& s = c->client->settings();
+      if (where.empty()) where = fmt::format("vigild's device port at {}:{}", s.host, s.port);
+      if (!c->client->connected() && c->client->unreachable()) {
+        why = client::describe(c->client->unreachable());
+        where = fmt::format("vigild's device port at {}:{}", s.host, s.port);
+        break;
+      }
+    }
+    if (!where.empty()) reachability(device_said_, where, why);
   }
 
   static std::string alarm_text(const std::array<std::uint64_t, 4>& a) {
@@ -676,6 +714,8 @@ class clinic_run {
   int per_batch_ = 1;
   int running_ = 0;
   std::uint64_t ticks_ = 0;
+  std::string rest_said_;    // why the REST API could not be reached, as last said; empty: it answers
+  std::string device_said_;  // the same for the device port
   bool stopping_ = false;
   bool interactive_ = isatty(STDERR_FILENO) != 0;
 };

@@ -8,7 +8,12 @@
 #include "tests/integration/harness.hpp"
 #include "tests/common/child_process.hpp"
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -574,6 +579,53 @@ TEST(SimEndToEnd, ATwentyChairClinicDayRunsInUnderAMinute) {
 #ifndef VIGIL_SANITIZED
   EXPECT_LT(took, 60s);
 #endif
+}
+
+/// A loopback port nothing listens on: taken from the system, then closed (connection refused).
+std::uint16_t closed_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof addr;
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// Runs vigil-sim (one uneventful chair) with `ports` as its ports file until it says `expected`.
+void expect_said(const std::string& ports, const std::string& expected) {
+  const auto file = fs::temp_directory_path() / ("vigil-e2e-ports-" + std::to_string(getpid()));
+  std::ofstream(file) << ports;
+  child_process sim(VIGIL_SIM_PATH, {"--ports-file", file.string(), "--devices", "1", "--speed", "1", "-q", "--api-token",
+                                     admin_token, "--token", device_token});
+  const auto said = sim.wait_line(std::regex(expected), 15s);
+  sim.signal(SIGINT);
+  EXPECT_GE(sim.wait_exit(15s), 0);
+  fs::remove(file);
+  EXPECT_FALSE(said.empty()) << sim.output();
+  for (const auto* internal : {"system:", "boost", "asio", ".hpp"}) {
+    EXPECT_EQ(sim.output().find(internal), std::string::npos) << internal << " in:\n" << sim.output();
+  }
+}
+
+// A wrong port or a daemon not started shows at once, in plain words, not as a summary of zeros.
+TEST(SimEndToEnd, ADevicePortThatCannotBeReachedIsSaidAtOnceInPlainWords) {
+  const auto port = closed_port();
+  expect_said(fmt::format("ingest: {}\nhttp: {}\nfeed: {}\n", port, closed_port(), closed_port()),
+              fmt::format(R"(^vigil-sim: cannot reach vigild's device port at 127\.0\.0\.1:{}: connection refused; still trying$)",
+                          port));
+}
+
+TEST(SimEndToEnd, ARestApiThatCannotBeReachedIsSaidAtOnceInPlainWords) {
+  daemon_process d("rest-unreachable");
+  d.start();
+  const auto port = closed_port();
+  expect_said(fmt::format("ingest: {}\nhttp: {}\n", d.ingest_port(), port),
+              fmt::format(R"(^vigil-sim: cannot reach vigild's REST API at 127\.0\.0\.1:{}: connection refused; still trying$)",
+                          port));
+  d.stop();
 }
 
 }  // namespace
