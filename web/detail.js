@@ -199,7 +199,7 @@ export class SessionDetail {
     if (this.head.dataset.key !== key) {
       this.head.dataset.key = key;
       this.head.replaceChildren(h('h1', {}, `${t.chair} · session ${this.id}`),
-        h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))));
+        h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', { 'data-fact': k.toLowerCase() }, h('dt', {}, k), h('dd', {}, v)))));
     }
     // Ordered as on the station: most urgent first, then unacknowledged, then newest.
     const alarms = [...(t.session?.alarms ?? [])].sort((a, b) => priorityRank(b.priority) - priorityRank(a.priority) ||
@@ -253,15 +253,23 @@ export class SessionDetail {
     const width = Math.max(300, this.chartBox.clientWidth || 800);
     const end = Math.max(t.now, t.windowEnd || 0, t.opened + 60000);
     const count = Object.values(this.series).reduce((n, s) => n + s.length, 0);
+    const shown = charts.filter((c) => c.lines.some(([k]) => this.series[k]?.length));
+    // The charts share the screen below their top (with their captions, about 2 rem each):
+    // between 110 px and 260 px each, so that all of them show at once on a station screen when
+    // the alarm list above them is short.
+    const top = this.chartBox.getBoundingClientRect().top + window.scrollY;
+    const room = window.innerHeight - top - 8 - shown.length * 2.2 * parseFloat(getComputedStyle(document.body).fontSize);
+    const height = Math.round(Math.min(260, Math.max(110, room / Math.max(1, shown.length))));
     // The live chair's ignored samples (state.js), named beside the last usable value.
     const ignored = t.chairState ? this.ctx.clinic.ignoredNow(t.chairState) : {};
     const notes = Object.fromEntries(Object.entries(ignored).map(([k, sample]) => [k, ignoredNote(k, sample)]));
-    const key = `${width}|${count}|${Math.floor(end / 30000)}|${this.alarms.length}|${t.dose}|${t.windowEnd}|${JSON.stringify(notes)}`;
+    const key = `${width}x${height}|${count}|${Math.floor(end / 30000)}|${this.alarms.length}|${t.dose}|${t.windowEnd}|${JSON.stringify(notes)}`;
     if (key === this.chartKey) return;
     this.chartKey = key;
-    const frame = { start: t.opened || this.firstPoint(), end, width, dose: t.dose, windowEnd: t.windowEnd, now: t.now, notes };
-    this.chartBox.replaceChildren(...charts.filter((c) => c.lines.some(([k]) => this.series[k]?.length))
-      .map((c) => chart(c, this.series, this.alarms, frame)));
+    const frame = {
+      start: t.opened || this.firstPoint(), end, width, height, dose: t.dose, windowEnd: t.windowEnd, now: t.now, notes,
+    };
+    this.chartBox.replaceChildren(...shown.map((c) => chart(c, this.series, this.alarms, frame)));
     if (!this.chartBox.children.length) this.chartBox.append(h('p', { class: 'hint' }, 'No vitals recorded yet.'));
   }
 
@@ -293,7 +301,7 @@ export class SessionDetail {
 /// lost), the samples flagged or judged artefacts as hollow marks apart from the lines, the dose,
 /// the observation window, the alarms and a time axis.
 function chart(spec, series, alarms, f) {
-  const height = 150;
+  const { height } = f;
   const pad = { l: 44, r: 10, t: 10, b: 22 };
   const w = f.width;
   const x = (t) => pad.l + ((t - f.start) / Math.max(1, f.end - f.start)) * (w - pad.l - pad.r);
@@ -314,7 +322,7 @@ function chart(spec, series, alarms, f) {
   if (f.dose && f.windowEnd) {
     svg.append(h('rect', { class: 'window', x: x(f.dose), y: pad.t, width: Math.max(0, x(f.windowEnd) - x(f.dose)), height: height - pad.t - pad.b }));
   }
-  for (const v of ticks(lo, hi)) {
+  for (const v of ticks(lo, hi, Math.floor((height - pad.t - pad.b) / 16))) {
     svg.append(h('line', { class: 'grid', x1: pad.l, x2: w - pad.r, y1: y(v), y2: y(v) }),
       h('text', { class: 'axis', x: pad.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, String(v)));
   }
@@ -379,9 +387,11 @@ function envelope(points, x, y) {
   return out;
 }
 
-function ticks(lo, hi) {
+/// Round values from `lo` to `hi` for the value axis, at most `most` of them (labels 16 px apart).
+function ticks(lo, hi, most) {
   const span = hi - lo;
-  const step = span > 100 ? 40 : span > 40 ? 20 : span > 15 ? 5 : 2;
+  let step = span > 100 ? 40 : span > 40 ? 20 : span > 15 ? 5 : 2;
+  while (span / step + 1 > Math.max(2, most)) step *= step === 2 ? 2.5 : 2;
   const out = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) out.push(v);
   return out;
