@@ -2,6 +2,7 @@
 
 #include "daemon/ingest/device_registry.hpp"
 #include "daemon/log/log.hpp"
+#include "daemon/report/wording.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -329,8 +330,11 @@ std::string describe(const engine::event& e) {
   constexpr std::size_t max_text = 200;
   if (e.type == engine::event_type::note_added) {
     line += fmt::format(": {} characters", e.text.size());
+  } else if (e.type == engine::event_type::alarm_raised) {
+    // The ids above are for searching; the words after them as the station and report say it.
+    line += fmt::format(": {}", log::clip(report::alarm_display_text(e.rule, e.value, e.text), max_text));
   } else if (!e.text.empty()) {
-    line += fmt::format(": {}", log::clip(e.text, max_text));
+    line += fmt::format(": {}", log::clip(report::clinical_text(e.text), max_text));
   }
   return line;
 }

@@ -321,6 +321,10 @@ TEST(ClinicLog, JsonLinesCarryTheChairSessionAlarmRuleAndPriorityAsFields) {
   EXPECT_EQ(text_of(*raised, "priority"), "high");
   EXPECT_EQ(text_of(*raised, "kind"), "physiological");
   EXPECT_NE(text_of(*raised, "msg").find("alarm_raised #"), std::string::npos) << "the words stay: " << text_of(*raised, "msg");
+  // After the ids, the alarm as the station and the report word it (web/wording.json).
+  EXPECT_NE(text_of(*raised, "msg").find("spo2_critical (high physiological): SpO\u2082 "), std::string::npos)
+      << text_of(*raised, "msg");
+  EXPECT_NE(text_of(*raised, "msg").find(" % \u2014 below "), std::string::npos) << text_of(*raised, "msg");
 
   ASSERT_NE(acknowledged, nullptr);
   EXPECT_EQ(number_of(*acknowledged, "alarm"), number_of(*raised, "alarm"));
