@@ -23,4 +23,4 @@ if (($# > 1)); then
   exec node "${@:2}"
 fi
 exec node --test --test-concurrency=1 --test-reporter=spec \
-  web.test.mjs station.test.mjs artefacts.test.mjs room.test.mjs clinic.test.mjs signin.test.mjs
+  web.test.mjs station.test.mjs artefacts.test.mjs room.test.mjs clinic.test.mjs signin.test.mjs demo.test.mjs
