@@ -252,23 +252,47 @@ function tilesWhole(list) {
 /// leaves the tile's Acknowledge button to the alarm list beside the chairs (style.css).
 const densities = [[], ['dense'], ['dense', 'densest']];
 
+/// How much a clinic with room to spare grows its tiles and type, at most, in steps of 0.1; and
+/// the share of the chairs' panel it leaves free, so that a tile that grows with an alarm does
+/// not make the whole screen shrink back at the moment the alarm comes.
+const growth = { most: 1.6, spare: 0.25 };
+
 /// Lays the tiles out so that every chair shows without scrolling when it can: for each density
 /// in turn, first as many columns as the tiles' minimum width gives (CSS auto-fill), then more,
-/// as long as every chair's name and vital's value still fit across its tile. What cannot fit even so scrolls, top
-/// to bottom, never sideways, in the densest layout with the most columns. Run at every render:
-/// the tiles grow and shrink with their alarms, and the roomier layout comes back as soon as the
+/// as long as every chair's name and vital's value still fit across its tile. What cannot fit
+/// even so scrolls, top to bottom, never sideways, in the densest layout with the most columns.
+/// A clinic with room to spare instead grows its tiles and type (--grow), as far as leaves a
+/// quarter of the panel free, so that a few chairs fill a wall screen. Run at every render: the
+/// tiles grow and shrink with their alarms, and the roomier layout comes back as soon as the
 /// chairs fit in it.
 function fitChairs() {
   const list = $('chairs');
-  const apply = (classes, columns) => {
+  const apply = (classes, columns, grow = 1) => {
     list.classList.remove('dense', 'densest');
     list.classList.add(...classes);
     list.style.gridTemplateColumns = columns ? `repeat(${columns}, minmax(0, 1fr))` : '';
+    if (grow === 1) list.style.removeProperty('--grow');
+    else list.style.setProperty('--grow', String(grow));
   };
   apply([], 0);
-  const count = list.querySelectorAll(':scope > .tile').length;
-  const fits = () => list.scrollHeight <= list.clientHeight + 1;
-  if (count > 1 && list.clientHeight > 0 && !fits()) {
+  const tiles = list.querySelectorAll(':scope > .tile');
+  const count = tiles.length;
+  // The height the tiles take, from the top of the panel's content (scrollHeight is never less
+  // than the panel's own height, so it cannot tell how much is free).
+  const used = () => {
+    const top = list.getBoundingClientRect().top - list.scrollTop;
+    let bottom = top;
+    for (const tile of tiles) bottom = Math.max(bottom, tile.getBoundingClientRect().bottom);
+    return bottom - top;
+  };
+  const fits = (share = 1) => used() <= list.clientHeight * share + 1;
+  if (count > 0 && list.clientHeight > 0 && fits(1 - growth.spare)) {
+    for (let grow = growth.most; grow > 1.05; grow = Math.round((grow - 0.1) * 10) / 10) {
+      apply([], 0, grow);
+      if (fits(1 - growth.spare) && tilesWhole(list)) break;
+      apply([], 0);
+    }
+  } else if (count > 1 && list.clientHeight > 0 && !fits()) {
     let best = null;  // the layout that shows the most, when none shows all
     search: for (const classes of densities) {
       apply(classes, 0);
@@ -286,6 +310,7 @@ function fitChairs() {
     if (best) apply(best.classes, best.columns);
   }
   list.dataset.columns = getComputedStyle(list).gridTemplateColumns.split(' ').length;
+  list.dataset.grow = list.style.getPropertyValue('--grow') || '1';
 }
 
 function topAlarm(c) {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Daemon, Sim, env, launchBrowser, openStation, tokens, until, workDir } from './harness.mjs';
+import { Daemon, Sim, env, launchBrowser, openStation, screenshot, tokens, until, workDir } from './harness.mjs';
 
 /// What is wrong with the page now: sideways scroll, alarming values cut.
 const lookAt = (page) => page.evaluate(() => {
@@ -55,7 +55,12 @@ describe('the whole demo', { timeout: 180000 }, () => {
     let alarmsSeen = 0;
     while (!finished) {
       for (const page of pages) for (const w of await lookAt(page)) wrong.add(`${page.viewportSize().width}: ${w}`);
-      alarmsSeen = Math.max(alarmsSeen, await pages[0].locator('.tile[data-priority]').count());
+      const alarming = await pages[0].locator('.tile[data-priority]').count();
+      if (alarming > 0 && alarmsSeen === 0) {
+        await screenshot(pages[0], 'demo-1366');  // kept in the build's browser-artifacts, to look at
+        await screenshot(pages[1], 'demo-1920');
+      }
+      alarmsSeen = Math.max(alarmsSeen, alarming);
       ++looks;
       await new Promise((r) => setTimeout(r, 500));
     }
