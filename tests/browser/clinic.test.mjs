@@ -8,10 +8,10 @@
 // (alarms.md 3.6). Run by CTest (browser_station_test) through run.sh.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Daemon, Monitor, env, launchBrowser, openStation, screenshot, until, workDir } from './harness.mjs';
+import {
+  Daemon, Monitor, launchBrowser, openStation, profilesWithoutArtefactChecks, screenshot, until, workDir,
+} from './harness.mjs';
 
 const chairs = Array.from({ length: 20 }, (_, i) => `chair-${String(i + 1).padStart(2, '0')}`);
 const hypertensive = ['chair-04', 'chair-09', 'chair-17', 'chair-19'];  // 215/125: two high alarms and an advisory each
@@ -41,11 +41,7 @@ describe('a clinic of twenty chairs', { timeout: 150000 }, () => {
 
   before(async () => {
     dir = workDir('clinic');
-    const profiles = path.join(dir, 'profiles');
-    cpSync(path.join(env.source, 'config', 'profiles'), profiles, { recursive: true });
-    const generic = path.join(profiles, 'generic.yaml');
-    writeFileSync(generic, readFileSync(generic, 'utf8').replace(/^(artefacts:.*\n\s+enabled:) true/m, '$1 false'));
-    daemon = await new Daemon(dir, { profilesDir: profiles }).start();
+    daemon = await new Daemon(dir, { profilesDir: profilesWithoutArtefactChecks(dir) }).start();
     browser = await launchBrowser();
     for (const chair of chairs) monitors[chair] = await new Monitor(daemon, chair).connect();
     // Sessions on all but the last chair, which shows as a monitor without a session.

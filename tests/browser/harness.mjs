@@ -6,7 +6,7 @@
 // rather than a simulated patient.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,6 +53,16 @@ export async function until(f, what, timeoutMs = 10000, everyMs = 50) {
 /// A directory for one test's daemon: config, ports file, timeline.
 export function workDir(name) {
   return mkdtempSync(path.join(tmpdir(), `vigil-browser-${name}-`));
+}
+
+/// A copy of the shipped profiles in `dir` with the generic profile's artefact checks off, so that
+/// a test monitor's heart rate of 0 counts as a reading (alarms.md 3.6); its directory.
+export function profilesWithoutArtefactChecks(dir) {
+  const profiles = path.join(dir, 'profiles');
+  cpSync(path.join(env.source, 'config', 'profiles'), profiles, { recursive: true });
+  const generic = path.join(profiles, 'generic.yaml');
+  writeFileSync(generic, readFileSync(generic, 'utf8').replace(/^(artefacts:.*\n\s+enabled:) true/m, '$1 false'));
+  return profiles;
 }
 
 /// vigild with the generic profile set, three users and a device token for vigil-sim.

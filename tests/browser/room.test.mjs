@@ -11,11 +11,11 @@
 // Run by CTest (browser_station_test) through run.sh.
 
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  Daemon, Monitor, env, launchBrowser, nurseName, openStation, screenshot, until, workDir,
+  Daemon, Monitor, env, launchBrowser, nurseName, openStation, profilesWithoutArtefactChecks, screenshot, until, workDir,
 } from './harness.mjs';
 
 const sizes = [{ width: 1366, height: 768 }, { width: 1920, height: 1080 }];
@@ -45,11 +45,7 @@ describe('the station in the room', { timeout: 150000 }, () => {
 
   before(async () => {
     dir = workDir('room');
-    const profiles = path.join(dir, 'profiles');
-    cpSync(path.join(env.source, 'config', 'profiles'), profiles, { recursive: true });
-    const generic = path.join(profiles, 'generic.yaml');
-    writeFileSync(generic, readFileSync(generic, 'utf8').replace(/^(artefacts:.*\n\s+enabled:) true/m, '$1 false'));
-    daemon = await new Daemon(dir, { profilesDir: profiles }).start();
+    daemon = await new Daemon(dir, { profilesDir: profilesWithoutArtefactChecks(dir) }).start();
     browser = await launchBrowser();
     for (const chair of ['chair-a', 'chair-b']) {
       monitors[chair] = await new Monitor(daemon, chair).connect();
