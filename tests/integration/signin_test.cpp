@@ -3,6 +3,7 @@
 // unknown name get the same answer and count as failed authentications of the address;
 // signing out ends the session. Users are loaded from YAML, as vigild loads them.
 
+#include "tests/common/quick_hash.hpp"
 #include "tests/integration/clinic_scenario.hpp"
 
 #include "daemon/config/config.hpp"
@@ -10,7 +11,6 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include <cstdlib>
 #include <sstream>
@@ -25,16 +25,6 @@ constexpr const char* cy_password = "cy's long secret";
 constexpr const char* bo_password = "bo's long secret";
 constexpr const char* bo_token = "admin-token-dr-bo-01";
 constexpr const char* vic_token = "viewer-token-dr-vic";
-
-/// An Argon2id string as vigilctl hash-secret writes it, with the cheapest limits: quick in a test.
-std::string quick_hash(const std::string& secret) {
-  EXPECT_GE(sodium_init(), 0);
-  char out[crypto_pwhash_STRBYTES];
-  EXPECT_EQ(crypto_pwhash_str_alg(out, secret.data(), secret.size(), crypto_pwhash_OPSLIMIT_MIN,
-                                  crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13),
-            0);
-  return out;
-}
 
 /// nurse-cy signs in with a password only; dr-bo has a token and a password; dr-vic a token only.
 config::daemon_config signin_config() {

@@ -1,9 +1,9 @@
 #include "daemon/config/config.hpp"
+#include "tests/common/quick_hash.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <fmt/format.h>
-#include <sodium.h>
 
 #include <chrono>
 #include <filesystem>
@@ -30,6 +30,7 @@ using testing::Field;
 using testing::HasSubstr;
 using testing::IsEmpty;
 using testing::SizeIs;
+using test::quick_hash;
 
 testing::Matcher<problem> problem_at(const std::string& key) {
   return Field(&problem::key, key);
@@ -374,16 +375,6 @@ users:
 )").config);
   EXPECT_THAT(problems, testing::IsSupersetOf({problem_at("users[0].token", "at least"), problem_at("users[2].name", "twice"),
                                                problem_at("users[2].token", "another user")}));
-}
-
-/// An Argon2id string as vigilctl hash-secret writes it, with the cheapest limits: quick in a test.
-std::string quick_hash(const std::string& secret) {
-  EXPECT_GE(sodium_init(), 0);
-  char out[crypto_pwhash_STRBYTES];
-  EXPECT_EQ(crypto_pwhash_str_alg(out, secret.data(), secret.size(), crypto_pwhash_OPSLIMIT_MIN,
-                                  crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13),
-            0);
-  return out;
 }
 
 TEST(Users, APasswordHashStandsInForATokenAndEachSuchUserGetsADistinctInternalToken) {
