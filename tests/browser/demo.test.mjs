@@ -1,8 +1,9 @@
 // The README's demo from its first chair to its last closed session (config/scenarios/demo.yaml,
 // run by vigil-sim at 240x here), watched by a 1366×768 station, a 1920×1080 wall screen and the
-// sign-in page: no script error and no console error on any of them from start to end, and at
-// every look (each half second) neither the station nor the sign-in page scrolls sideways and
-// every alarming tile shows its value whole. Run by CTest (browser_station_test) through run.sh.
+// sign-in page at both sizes: no script error and no console error on any of them from start to
+// end, and at every look (each half second) neither the station nor the sign-in page scrolls
+// sideways and every alarming tile shows its value whole. Run by CTest (browser_station_test)
+// through run.sh.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -40,11 +41,13 @@ describe('the whole demo', { timeout: 180000 }, () => {
   test('no script or console error, no sideways scroll, no cut alarm value, from start to end', async () => {
     const pages = [await openStation(browser, daemon, 'nurse', { width: 1366, height: 768 }),
       await openStation(browser, daemon, 'viewer', { width: 1920, height: 1080 })];
-    const signin = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    signin.on('pageerror', (e) => { signin.errors = [...(signin.errors ?? []), String(e)]; });
-    signin.on('console', (m) => { if (m.type() === 'error') signin.errors = [...(signin.errors ?? []), `console: ${m.text()}`]; });
-    await signin.goto(`${daemon.url}/`);
-    pages.push(signin);
+    for (const viewport of [{ width: 1366, height: 768 }, { width: 1920, height: 1080 }]) {
+      const signin = await browser.newPage({ viewport });
+      signin.on('pageerror', (e) => { signin.errors = [...(signin.errors ?? []), String(e)]; });
+      signin.on('console', (m) => { if (m.type() === 'error') signin.errors = [...(signin.errors ?? []), `console: ${m.text()}`]; });
+      await signin.goto(`${daemon.url}/`);
+      pages.push(signin);
+    }
 
     sim = new Sim(daemon, ['--scenario', path.join(env.source, 'config', 'scenarios', 'demo.yaml'), '--speed', '240',
       '--api-token', tokens.admin]);
