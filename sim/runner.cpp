@@ -323,7 +323,9 @@ class clinic_run {
       } catch (const std::exception& e) {
         last_error = e.what();
       }
-      if (answer && answer->status != 503) co_return answer;
+      // 503 is a busy or restarting daemon, asked again; but not_saved is an answer: the command
+      // is done and in effect, only not on disk yet (control.md 7.2), and must not be repeated.
+      if (answer && (answer->status != 503 || client::refusal_of(*answer).error == "not_saved")) co_return answer;
       if (answer) last_error = client::refusal_of(*answer).message;
       if (std::chrono::steady_clock::now() >= deadline || (stopping_ && patience > 1s)) {
         fail(c, fmt::format("{} did not answer {}: {}", rest_place(), target, last_error));
@@ -333,7 +335,11 @@ class clinic_run {
     }
   }
 
-  static bool ok(const std::optional<client::reply>& r) { return r && r->status / 100 == 2; }
+  /// Whether the command was done: answered 2xx, or done but not yet saved (the daemon retries
+  /// the save; the timeline_not_saved alarm says so on every session).
+  static bool ok(const std::optional<client::reply>& r) {
+    return r && (r->status / 100 == 2 || (r->status == 503 && client::refusal_of(*r).error == "not_saved"));
+  }
 
   void refused(chair_run& c, const char* what, const client::reply& r) {
     const auto why = client::refusal_of(r);

@@ -156,12 +156,18 @@ struct daemon::impl {
       for (const auto& [device, seq] : seqs) registry.seed(device, seq);
       for (const auto& [chair, device] : reader.chair_bindings()) registry.seed_binding(chair, device);
 
-      clinic.record_state_with([t = timeline.get()](const std::vector<engine::event>& events,
-                                                    std::vector<clinic::chair_checkpoint> checkpoints) {
+      clinic.record_state_with([this, t = timeline.get()](const std::vector<engine::event>& events,
+                                                          std::vector<clinic::chair_checkpoint> checkpoints,
+                                                          clinic::saved_callback saved) {
         std::vector<store::stored_checkpoint> stored;
         stored.reserve(checkpoints.size());
         for (auto& cp : checkpoints) stored.push_back({std::move(cp.chair), cp.saved_ms, std::move(cp.state)});
-        t->append_state(events, std::move(stored));
+        store::timeline_store::completion done;
+        if (saved) {
+          // On the writer thread: the clinic and whoever waits for the answer live on the I/O thread.
+          done = [this, saved = std::move(saved)](bool ok) { asio::post(io, [saved, ok] { saved(ok); }); };
+        }
+        t->append_state(events, std::move(stored), std::move(done));
       });
       recover(reader);
       timeline->on_health([this](bool saving, const std::string& reason) {

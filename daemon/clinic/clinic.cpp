@@ -179,7 +179,7 @@ void clinic::storage_changed(bool saving) {
   publish();
 }
 
-std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point origin) {
+std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point origin, saved_callback saved) {
   auto events = engine_.take_events();
   stats_.events += events.size();
   for (auto& e : events) e.id = next_event_id_++;
@@ -189,7 +189,8 @@ std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point
     checkpoints.reserve(changed.size());
     const engine::millis wall = now_();
     for (const auto& chair : changed) checkpoints.push_back({chair, wall, engine_.checkpoint(chair)});
-    recorder_(events, std::move(checkpoints));
+    recorder_(events, std::move(checkpoints), std::move(saved));
+    saved = nullptr;
   }
   if (!events.empty() || !changed.empty()) keep_ids_reserved();
   if (event_observer_ && !events.empty()) event_observer_(events, origin);
@@ -201,6 +202,7 @@ std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point
                            : spdlog::level::info;
     if (log_->should_log(level)) log::write(*log_, level, log_fields(e), describe(e));
   }
+  if (saved) saved(true);  // nothing to save, or nowhere to save it
   return events;
 }
 

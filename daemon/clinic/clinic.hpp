@@ -31,8 +31,14 @@ struct chair_checkpoint {
   std::string state;
 };
 
-/// Where events and the checkpoints of the chairs they changed go, together (the timeline).
-using state_recorder = std::function<void(const std::vector<engine::event>&, std::vector<chair_checkpoint>)>;
+/// Whether what was handed to the recorder is saved: called once, on the thread that runs the
+/// clinic, after the first transaction that holds it (false: not saved yet, it is retried).
+using saved_callback = std::function<void(bool saved)>;
+
+/// Where events and the checkpoints of the chairs they changed go, together (the timeline); the
+/// callback, when given, is to be called once they are saved (as saved_callback says).
+using state_recorder =
+    std::function<void(const std::vector<engine::event>&, std::vector<chair_checkpoint>, saved_callback)>;
 
 /// What a restart brought back.
 struct recovery {
@@ -85,7 +91,10 @@ class clinic final : public ingest::sample_sink {
   /// next event id, after giving them,
   /// with checkpoints of the chairs that changed, to the recorder, if one is set.
   /// `origin`: when the sample that caused them arrived, if one did (for the hub's latency).
-  std::vector<engine::event> publish(std::chrono::steady_clock::time_point origin = {});
+  /// `saved`: called once they are saved (an operator's command is answered then); at once, with
+  /// true, when there is nothing to save or no recorder (nothing is kept on disk). Observers get
+  /// the events at once either way: alarms never wait for the disk.
+  std::vector<engine::event> publish(std::chrono::steady_clock::time_point origin = {}, saved_callback saved = {});
   /// Where events and checkpoints go as they happen (the timeline store).
   void record_state_with(state_recorder recorder) { recorder_ = std::move(recorder); }
   /// Who sees events (with their ids) and evaluated samples as they happen (the hub).

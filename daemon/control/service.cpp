@@ -79,7 +79,17 @@ const user* service::admit(const v1::ControlRequest& request, v1::ControlRespons
 
 void service::handle(const v1::ControlRequest& request, reply answer) {
   if (request.command_case() != v1::ControlRequest::kResetDevice) {
-    answer(handle(request));
+    auto response = std::make_shared<v1::ControlResponse>(execute(request));
+    const bool changed = request.command_case() != v1::ControlRequest::kListSessions &&
+                         response->error() == v1::CONTROL_ERROR_NONE;
+    clinic_.publish({}, [response, changed, answer = std::move(answer)](bool saved) {
+      if (changed && !saved) {
+        response->set_error(v1::CONTROL_ERROR_NOT_SAVED);
+        response->set_message("done and in effect, but the timeline could not save it yet (the disk is failing); it "
+                              "is retried: do not repeat the command");
+      }
+      answer(std::move(*response));
+    });
     return;
   }
   v1::ControlResponse response;
@@ -117,6 +127,12 @@ void service::handle(const v1::ControlRequest& request, reply answer) {
 }
 
 v1::ControlResponse service::handle(const v1::ControlRequest& request) {
+  auto response = execute(request);
+  clinic_.publish();
+  return response;
+}
+
+v1::ControlResponse service::execute(const v1::ControlRequest& request) {
   v1::ControlResponse response;
   const user* who = admit(request, response);
   if (who == nullptr) return response;
@@ -219,7 +235,6 @@ v1::ControlResponse service::handle(const v1::ControlRequest& request) {
       response.set_message("the request carries no command");
       return response;
   }
-  clinic_.publish();
   if (!result.ok()) {
     log_->info("{} by {} refused: {}: {}", request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))->name(),
                who->name, engine::name(result.error), result.message);

@@ -37,11 +37,13 @@ class service {
 
   service(clinic::clinic& clinic, std::vector<user> users);
 
-  /// Checks the token and the role, runs the command, and says what came of it.
-  /// Commands that must be saved before they are answered (ResetDevice) are refused here: use
-  /// the overload with a reply.
+  /// Checks the token and the role, runs the command, and says what came of it at once, without
+  /// waiting for the timeline (for reads, and tests of the rules). ResetDevice is refused here.
   v1::ControlResponse handle(const v1::ControlRequest& request);
-  /// The same, answering through `answer`, at once or once what the command changed is saved.
+  /// The same, answering through `answer` once the events the command produced are saved
+  /// (control.md 8): a command is never answered before it is durable. At once when it
+  /// changed nothing, or when there is no timeline. If the transaction holding them fails, the
+  /// command stays in effect, its events are retried, and the answer is CONTROL_ERROR_NOT_SAVED.
   void handle(const v1::ControlRequest& request, reply answer);
   /// Where device resets go (the ingest registry and the timeline). Unset: refused.
   void on_device_reset(device_resetter resetter) { reset_device_ = std::move(resetter); }
@@ -51,6 +53,9 @@ class service {
   static role needed_for(v1::ControlRequest::CommandCase command) noexcept;
 
  private:
+  /// Checks and runs the command against the engine; the clinic publishes its events after.
+  v1::ControlResponse execute(const v1::ControlRequest& request);
+
   clinic::clinic& clinic_;
   /// The caller, if its token is known and its role allows the command; else the refusal.
   const user* admit(const v1::ControlRequest& request, v1::ControlResponse& response) const;

@@ -286,11 +286,16 @@ void timeline_store::append_batch(std::string device_id, std::string chair_id, s
   push(std::move(it));
 }
 
-void timeline_store::append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints) {
-  if (events.empty() && checkpoints.empty()) return;
+void timeline_store::append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints,
+                                  completion done) {
+  if (events.empty() && checkpoints.empty()) {
+    if (done) done(true);
+    return;
+  }
   item it;
   it.type = item::what::state;
   it.state = {std::move(events), std::move(checkpoints)};
+  it.done = std::move(done);
   push(std::move(it));
 }
 
@@ -396,6 +401,10 @@ void timeline_store::run() {
           if (it.batch.done) it.batch.done(ok && !it.batch.fenced);
           break;
         case item::what::state:
+          if (!it.reported) {
+            it.reported = true;
+            if (it.done) it.done(ok);
+          }
           if (!ok && retained + it.state.events.size() <= max_retained_events) {
             retained += it.state.events.size();
             retry.push_back(std::move(it));

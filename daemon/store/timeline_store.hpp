@@ -57,8 +57,11 @@ class timeline_store {
                     std::span<const model::vital_sample> samples, completion done, std::uint64_t epoch = 0);
   /// Queues engine events with the checkpoints of the chairs they changed, committed together
   /// (one transaction), so the stored state always matches the stored events. Events of a
-  /// transaction that fails are kept and retried with the next one.
-  void append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints);
+  /// transaction that fails are kept and retried with the next one. `done`, if given, runs once,
+  /// on the writer thread, after the first transaction that holds them (false: not saved yet;
+  /// they are retried); at once when there is nothing to queue.
+  void append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints,
+                    completion done = {});
   /// Queues one engine event.
   void append_event(const engine::event& e);
 
@@ -148,7 +151,7 @@ class timeline_store {
     } binding;
     id_range ids;
     bool exact = false;
-    completion done;  // reset and reservation: called once, with the first outcome
+    completion done;  // reset, reservation and state: called once, with the first outcome
     bool reported = false;
     engine::millis cutoff = 0;
     std::function<void(std::size_t)> retention_done;

@@ -281,6 +281,79 @@ void read_events(feed_client& feed, ids_seen& seen, const std::function<bool(con
 // Written against the daemon that took its next ids from what the timeline had committed: ids
 // already sent to subscribers and answered to operators, but not committed when it was killed,
 // named other things after the restart (a new patient's session got the lost session's id).
+// "No command is answered before it is durable" (control.md 7.2): a nurse's acknowledgement
+// answered as done is killed with the daemon at once, and is there after the restart.
+TEST(VigildProcess, AnAcknowledgementAnsweredJustBeforeAKillIsThereAfterTheRestart) {
+  const auto dir = temp_dir() / "answered-ack";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const auto file = write_timeline_config(dir);
+  const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
+  const auto port_of = [](vigild_process& p, const char* what) {
+    const auto m = p.wait_line(std::regex(std::string("listening for ") + what + R"( on 127\.0\.0\.1:(\d+))"));
+    return m.empty() ? std::uint16_t{0} : static_cast<std::uint16_t>(std::stoi(m[1].str()));
+  };
+  const auto high_alarm = [](control_client& ops) -> std::optional<v1::AlarmState> {
+    v1::ControlRequest list;
+    list.mutable_list_sessions();
+    const auto r = ops.call(list);
+    if (!r) return std::nullopt;
+    for (const auto& s : r->sessions()) {
+      for (const auto& a : s.alarms()) {
+        if (a.rule() == "systolic_severe") return a;
+      }
+    }
+    return std::nullopt;
+  };
+
+  std::uint64_t alarm_id = 0;
+  {
+    vigild_process p(args);
+    const auto device_port = port_of(p, "devices");
+    const auto ops_port = port_of(p, "operators");
+    ASSERT_NE(ops_port, 0) << p.output();
+    control_client ops(ops_port);
+    v1::ControlRequest open;
+    open.mutable_open_session()->set_chair_id("chair-1");
+    open.mutable_open_session()->set_patient_ref("P-1");
+    ASSERT_EQ(ops.call(open)->error(), v1::CONTROL_ERROR_NONE);
+    test_client monitor(device_port);
+    ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
+    const auto at = wall_ms();
+    monitor.send(batch_of(1, {{v1::HEART_RATE, 80, at}, {v1::SPO2, 97, at}, {v1::NIBP_SYSTOLIC, 215, at},
+                              {v1::NIBP_DIASTOLIC, 125, at}, {v1::NIBP_MEAN, 155, at}}));
+    ASSERT_TRUE(monitor.wait_ack(1));
+    std::optional<v1::AlarmState> alarm;
+    const auto deadline = std::chrono::steady_clock::now() + default_wait;
+    while (!(alarm = high_alarm(ops)) && std::chrono::steady_clock::now() < deadline) {
+    }
+    ASSERT_TRUE(alarm) << "systolic_severe raised on the cuff reading: " << p.output();
+    alarm_id = alarm->alarm_id();
+
+    v1::ControlRequest ack;
+    ack.mutable_acknowledge()->set_chair_id("chair-1");
+    ack.mutable_acknowledge()->set_alarm_id(alarm_id);
+    const auto answered = ops.call(ack);
+    ASSERT_TRUE(answered);
+    ASSERT_EQ(answered->error(), v1::CONTROL_ERROR_NONE) << answered->message();
+    p.signal(SIGKILL);  // at once: the answer is all the nurse has seen
+    p.wait_exit();
+  }
+  {
+    vigild_process p(args);
+    const auto ops_port = port_of(p, "operators");
+    ASSERT_NE(ops_port, 0) << p.output();
+    control_client ops(ops_port);
+    const auto alarm = high_alarm(ops);
+    ASSERT_TRUE(alarm) << "the alarm was restored: " << p.output();
+    EXPECT_EQ(alarm->alarm_id(), alarm_id);
+    EXPECT_TRUE(alarm->acknowledged()) << "the acknowledgement answered before the kill is kept";
+    EXPECT_EQ(alarm->acknowledged_by(), "nurse-ana");
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(), 0) << p.output();
+  }
+}
+
 TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
   const auto dir = temp_dir() / "ids";
   fs::remove_all(dir);
@@ -295,12 +368,13 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
     const auto m = p.wait_line(line);
     return m.empty() ? std::uint16_t{0} : static_cast<std::uint16_t>(std::stoi(m[1].str()));
   };
-  const auto open = [](control_client& ops, const std::string& chair) {
+  const auto open = [](control_client& ops, const std::string& chair,
+                        v1::ControlError expected = v1::CONTROL_ERROR_NONE) {
     v1::ControlRequest request;
     request.mutable_open_session()->set_chair_id(chair);
     request.mutable_open_session()->set_patient_ref("P-" + chair);
     const auto r = ops.call(request);
-    return r && r->error() == v1::CONTROL_ERROR_NONE ? r->session_id() : 0;
+    return r && r->error() == expected ? r->session_id() : 0;
   };
   const std::int64_t t0 = wall_ms();
 
@@ -320,7 +394,8 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
 
     // From here on nothing can be committed: every id below is handed out, never saved.
     run_sql(db, "ALTER TABLE events RENAME TO events_away");
-    const auto lost = open(ops, "chair-2");
+    // Answered once its transaction failed: in effect, with its id, but not saved (control.md 7.2).
+    const auto lost = open(ops, "chair-2", v1::CONTROL_ERROR_NOT_SAVED);
     ASSERT_NE(lost, 0u);
     before.sessions.insert(lost);
     test_client monitor(device_port);
@@ -430,7 +505,8 @@ TEST(VigildProcess, EventsLostAtAStopWhileTheDiskFailsAreLogged) {
   open.mutable_open_session()->set_chair_id("chair-1");
   open.mutable_open_session()->set_patient_ref("P-1");
   const auto r = ops.call(open);
-  ASSERT_TRUE(r && r->error() == v1::CONTROL_ERROR_NONE);
+  // In effect, but its transaction failed: answered so (control.md 7.2).
+  ASSERT_TRUE(r && r->error() == v1::CONTROL_ERROR_NOT_SAVED) << (r ? r->message() : "no answer");
   ASSERT_FALSE(p.wait_line(std::regex("the timeline is not being saved")).empty()) << p.output();
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(), 0) << p.output();
