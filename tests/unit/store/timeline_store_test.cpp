@@ -577,6 +577,31 @@ TEST_F(StoreTest, EventsOfAFailedTransactionAreWrittenOnceTheDiskIsBack) {
   EXPECT_TRUE(health[1].first);
 }
 
+// What an operator's command waits for before it is answered (control.md 7.2): told once, after
+// the transaction that holds its events, whether it committed; retried events do not tell again.
+TEST_F(StoreTest, StateTellsOnceWhetherItsFirstTransactionCommitted) {
+  timeline_store store({path()});
+  std::vector<bool> told;  // written by the writer thread, read after flush()
+  bool nothing = false;
+  store.append_state({}, {}, [&](bool ok) { nothing = ok; });
+  EXPECT_TRUE(nothing) << "nothing to save: told at once";
+  store.append_state(session_story(1, t0), {{"chair-1", 1, "state"}}, [&](bool ok) { told.push_back(ok); });
+  store.flush();
+  EXPECT_EQ(told, std::vector<bool>{true});
+  EXPECT_EQ(store.session_events(1).size(), 5u) << "on disk when it was told";
+
+  behind_the_store("ALTER TABLE events RENAME TO events_away");
+  store.append_state({make_event(engine::event_type::note_added, 1, t0 + 1)}, {}, [&](bool ok) { told.push_back(ok); });
+  store.flush();
+  EXPECT_EQ(told, (std::vector<bool>{true, false}));
+  behind_the_store("ALTER TABLE events_away RENAME TO events");
+  store.append_state({make_event(engine::event_type::note_added, 1, t0 + 2)}, {});
+  store.flush();
+  store.flush();
+  EXPECT_EQ(told, (std::vector<bool>{true, false})) << "the retry that saves it does not tell again";
+  EXPECT_EQ(store.session_events(1).size(), 7u) << "the note that failed is written with the next transaction";
+}
+
 TEST_F(StoreTest, ReadersSayWhyAFileIsNotATimeline) {
   auto message = [](const std::string& p) {
     try {
