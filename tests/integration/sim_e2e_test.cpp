@@ -549,12 +549,11 @@ TEST(SimEndToEnd, ADaemonRestartMidSessionLosesNothingAndTheSessionsGoOn) {
   EXPECT_TRUE(sessions.at("chair-1").summary.ready_ms) << "so does the observation window";
 }
 
-TEST(SimEndToEnd, ATwentyChairClinicDayRunsInUnderAMinute) {
+// How long it takes is a measurement, not a test (docs/performance.md, "A clinic day").
+TEST(SimEndToEnd, ATwentyChairClinicDayAsFastAsTheDaemonAcksRaisesItsAlarmsAndNoOthers) {
   daemon_process d("clinic-day");
   d.start();
-  const auto started = std::chrono::steady_clock::now();
   const auto out = run_sim(d, scenario("clinic-day.yaml"), "0", 120s);
-  const auto took = std::chrono::steady_clock::now() - started;
   d.stop();
   const auto sessions = stored(d);
   ASSERT_EQ(sessions.size(), 20u) << out;
@@ -576,9 +575,6 @@ TEST(SimEndToEnd, ATwentyChairClinicDayRunsInUnderAMinute) {
     for (const auto& a : s.alarms) EXPECT_NE(a.kind, engine::alarm_kind::physiological) << a;
   }
   EXPECT_EQ(ready, 16) << "every uneventful session became ready for discharge assessment";
-#ifndef VIGIL_SANITIZED
-  EXPECT_LT(took, 60s);
-#endif
 }
 
 /// A loopback port nothing listens on: taken from the system, then closed (connection refused).
