@@ -42,6 +42,10 @@ constexpr std::size_t max_reason_length = 500;
 service::service(clinic::clinic& clinic, std::vector<user> users)
     : clinic_(clinic), users_(std::move(users)), log_(log::component_logger("control")) {}
 
+std::optional<std::string> service::chair_of_session(std::uint64_t session) const {
+  return clinic_.alarms().chair_of_session(session);
+}
+
 role service::needed_for(v1::ControlRequest::CommandCase command) noexcept {
   switch (command) {
     case v1::ControlRequest::kListSessions:

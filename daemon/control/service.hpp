@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ class service {
   void on_device_reset(device_resetter resetter) { reset_device_ = std::move(resetter); }
   /// The user holding `token`, if any.
   const user* authenticate(std::string_view token) const { return find_user(users_, token); }
+  /// The chair of open session `session`, if it is open.
+  std::optional<std::string> chair_of_session(std::uint64_t session) const;
   /// The least role a command needs.
   static role needed_for(v1::ControlRequest::CommandCase command) noexcept;
 

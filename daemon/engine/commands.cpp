@@ -36,6 +36,7 @@ command_result engine::apply(const open_session& cmd, millis at) {
   s.patient_ref = cmd.patient_ref;
   s.prof = prof;
   s.opened_at = c.now;
+  st.chair_of_session[s.id] = c.id;
   c.s = std::move(s);
   // NEWS2 and the discharge criteria use this session's values only, never the last patient's.
   for (auto& src : c.sources) {
@@ -205,6 +206,7 @@ command_result engine::apply(const close_session& cmd, millis at) {
   event& e = st.emit(*c, event_type::session_closed);
   e.who = cmd.by;
   e.text = why;
+  st.chair_of_session.erase(id);
   c->s.reset();
   c->next_due = never;
   return {command_error::none, {}, id};

@@ -76,6 +76,7 @@ struct core {
   std::vector<profile> profiles;
   // Ordered, so that advance() visits chairs, and emits their events, in the same order every run.
   std::map<std::string, chair_state, std::less<>> chairs;
+  std::map<std::uint64_t, std::string> chair_of_session;  // open sessions only
   std::vector<event> events;
   std::uint64_t next_session = 1;
   std::uint64_t next_alarm = 1;

@@ -252,6 +252,8 @@ class engine {
   std::optional<session_view> session(std::string_view chair) const;
   /// Every chair's open session.
   std::vector<session_view> sessions() const;
+  /// The chair of open session `session`, if it is open (found by an index, not a listing).
+  std::optional<std::string> chair_of_session(std::uint64_t session) const;
   /// The chairs with an open session, in order (cheaper than sessions()).
   std::vector<std::string> session_chairs() const;
   /// Up to `limit` chairs with an open session whose ids come after `after`, in id order.

@@ -42,6 +42,8 @@ engine::restore_result engine::restore(std::string_view data, std::string_view f
   if (d.chair.no_session) st.next_alarm = std::max(st.next_alarm, d.chair.no_session->id + 1);
   auto& c = st.chair(d.chair.id);
   const bool was_changed = c.changed;
+  if (c.s) st.chair_of_session.erase(c.s->id);
+  if (d.chair.s) st.chair_of_session[d.chair.s->id] = d.chair.id;
   c = std::move(d.chair);
   c.changed = was_changed;
   // Every timer is reconsidered on the next advance, at its own time.
@@ -114,6 +116,12 @@ std::vector<session_view> engine::sessions() const {
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.chair < b.chair; });
   return out;
+}
+
+std::optional<std::string> engine::chair_of_session(std::uint64_t session) const {
+  const auto it = state_->chair_of_session.find(session);
+  if (it == state_->chair_of_session.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<std::string> engine::session_chairs() const {

@@ -383,11 +383,7 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
 
   if (route.endpoint != endpoint::session_open && route.endpoint != endpoint::device_reset) {
     // Commands are per chair: the session in the path names the chair, if it is open here.
-    std::string chair;
-    const auto listed = live(who);
-    for (const auto& s : listed.sessions()) {
-      if (s.session_id() == route.session) chair = s.chair_id();
-    }
+    const std::string chair = commands_.chair_of_session(route.session).value_or("");
     if (chair.empty()) {
       if (from_.timeline_path.empty()) {
         co_return error_response(status::not_found, "not_found",

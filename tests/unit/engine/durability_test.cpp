@@ -84,6 +84,22 @@ TEST(EngineCheckpoint, AlarmsAcknowledgementsPausesAndEscalationTimersComeBack) 
   EXPECT_EQ(count(r.take(), event_type::alarm_resounded, "hr_high"), 1u);
 }
 
+// A command on a session (REST: /sessions/{id}/...) finds its chair by the session id, from an
+// index the engine keeps as sessions open, close and come back from checkpoints.
+TEST(EngineCheckpoint, AnOpenSessionsChairIsFoundByItsIdBeforeAndAfterARestart) {
+  rig r(checkpoint_profile());
+  const auto id = r.open();
+  EXPECT_EQ(r.eng.chair_of_session(id), std::optional<std::string>("chair-1"));
+  EXPECT_FALSE(r.eng.chair_of_session(id + 1));
+  restart(r);
+  EXPECT_EQ(r.eng.chair_of_session(id), std::optional<std::string>("chair-1")) << "restored";
+  ASSERT_TRUE(r.eng.apply(close_session{"chair-1", "nurse-a", false, ""}, t0 + s_).ok());
+  EXPECT_FALSE(r.eng.chair_of_session(id)) << "closed";
+  const auto next = r.open(t0 + 2 * s_);
+  EXPECT_NE(next, id);
+  EXPECT_EQ(r.eng.chair_of_session(next), std::optional<std::string>("chair-1"));
+}
+
 TEST(EngineCheckpoint, BaselineDoseAndObservationWindowComeBack) {
   rig r(checkpoint_profile());
   r.open();
