@@ -3,8 +3,8 @@
 // service::handle with a reply). The clinic's recorder here holds the "saved" callbacks until
 // the test releases them, as a timeline whose transaction has not committed yet would.
 
-#include "daemon/clinic/clinic.hpp"
 #include "daemon/control/service.hpp"
+#include "daemon/clinic/clinic.hpp"
 #include "daemon/ingest/device_registry.hpp"
 
 #include <gtest/gtest.h>
@@ -30,7 +30,8 @@ class storing_sink final : public ingest::sample_sink {
 /// A clinic whose recorder holds what it is given, and the service in front of it.
 struct rig {
   explicit rig(bool recording = true)
-      : c({engine::generic_profile()}, "generic", sink, [] { return t0; }, [] { return engine::millis{0}; }),
+      : c(
+            {engine::generic_profile()}, "generic", sink, [] { return t0; }, [] { return engine::millis{0}; }),
         svc(c, {user{"nurse-ana", nurse_token, role::admin}}) {
     if (recording) {
       c.record_state_with([this](const std::vector<engine::event>& events, std::vector<clinic::chair_checkpoint>,
@@ -110,6 +111,123 @@ TEST(CommandAnswers, WithoutATimelineACommandIsAnsweredAtOnce) {
   r.send(r.open("chair-1"));
   ASSERT_TRUE(r.answer);
   EXPECT_EQ(r.answer->error(), v1::CONTROL_ERROR_NONE);
+}
+
+/// One request of each command, on chair-1.
+std::vector<v1::ControlRequest> every_command() {
+  std::vector<v1::ControlRequest> out;
+  auto add = [&](auto fill) {
+    v1::ControlRequest r;
+    fill(r);
+    out.push_back(std::move(r));
+  };
+  add([](auto& r) { r.mutable_list_sessions(); });
+  add([](auto& r) {
+    r.mutable_acknowledge()->set_chair_id("chair-1");
+    r.mutable_acknowledge()->set_alarm_id(99);
+  });
+  add([](auto& r) {
+    r.mutable_pause_audio()->set_chair_id("chair-1");
+    r.mutable_pause_audio()->set_duration_s(60);
+  });
+  add([](auto& r) {
+    r.mutable_add_note()->set_chair_id("chair-1");
+    r.mutable_add_note()->set_text("calm");
+  });
+  add([](auto& r) {
+    r.mutable_retake_baseline()->set_chair_id("chair-1");
+    r.mutable_retake_baseline()->set_reason("cuff slipped");
+  });
+  add([](auto& r) {
+    r.mutable_open_session()->set_chair_id("chair-1");
+    r.mutable_open_session()->set_patient_ref("P-2");
+  });
+  add([](auto& r) {
+    r.mutable_override_predose()->set_chair_id("chair-1");
+    r.mutable_override_predose()->set_reason("seen");
+  });
+  add([](auto& r) {
+    r.mutable_mark_dose()->set_chair_id("chair-1");
+    r.mutable_mark_dose()->set_route("iv");
+  });
+  add([](auto& r) { r.mutable_close_session()->set_chair_id("chair-1"); });
+  add([](auto& r) {
+    r.mutable_reset_device()->set_device_id("dev-1");
+    r.mutable_reset_device()->set_reason("restarted");
+  });
+  return out;
+}
+
+// control.md 6: viewers read; nurses also acknowledge, pause, note and re-take a baseline;
+// admins also open, override, dose, close and reset devices. A refused role changes nothing.
+TEST(CommandAnswers, EachRoleMayDoWhatControlMdSaysAndNothingMore) {
+  const std::vector<std::pair<role, const char*>> roles = {{role::viewer, "viewer-token-000001"},
+                                                           {role::nurse, "nurse-token-0000001"},
+                                                           {role::admin, "admin-token-0000001"}};
+  for (const auto& request : every_command()) {
+    const auto command = request.command_case();
+    const role needed = command == v1::ControlRequest::kListSessions ? role::viewer
+                        : (command == v1::ControlRequest::kAcknowledge || command == v1::ControlRequest::kPauseAudio ||
+                           command == v1::ControlRequest::kAddNote || command == v1::ControlRequest::kRetakeBaseline)
+                            ? role::nurse
+                            : role::admin;
+    EXPECT_EQ(service::needed_for(command), needed) << request.ShortDebugString();
+    for (const auto& [who, token] : roles) {
+      storing_sink sink;
+      clinic::clinic c(
+          {engine::generic_profile()}, "generic", sink, [] { return t0; }, [] { return engine::millis{0}; });
+      ASSERT_TRUE(c.alarms().apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"}, t0).ok());
+      c.publish();
+      service svc(c, {user{"someone", token, who}});
+      v1::ControlRequest sent = request;
+      sent.set_token(token);
+      std::optional<v1::ControlResponse> answer;
+      svc.handle(sent, [&](v1::ControlResponse r) { answer = std::move(r); });
+      ASSERT_TRUE(answer) << request.ShortDebugString();
+      if (who < needed) {
+        EXPECT_EQ(answer->error(), v1::CONTROL_ERROR_FORBIDDEN) << name(who) << " " << request.ShortDebugString();
+        EXPECT_TRUE(c.alarms().take_events().empty()) << "a refused role changes nothing";
+        EXPECT_EQ(c.alarms().session("chair-1")->patient_ref, "P-1");
+      } else {
+        EXPECT_NE(answer->error(), v1::CONTROL_ERROR_FORBIDDEN) << name(who) << " " << request.ShortDebugString();
+        EXPECT_NE(answer->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+      }
+    }
+  }
+}
+
+TEST(CommandAnswers, AnUnknownTokenIsRefusedBeforeAnythingElse) {
+  rig r;
+  v1::ControlRequest open = r.open("chair-1");
+  open.set_token("not-a-token-of-anyone");
+  std::optional<v1::ControlResponse> answer;
+  r.svc.handle(open, [&](v1::ControlResponse a) { answer = std::move(a); });
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->error(), v1::CONTROL_ERROR_UNAUTHORIZED);
+  EXPECT_FALSE(r.c.alarms().session("chair-1"));
+  EXPECT_TRUE(r.held.empty());
+}
+
+// control.md 8.3 and 8.6: a command's own time may not be before the session opened nor more
+// than 5 s ahead of the chair's time now (here the wall clock, t0: no sample yet).
+TEST(CommandAnswers, ACommandsOwnTimeIsBoundedByTheOpenAndFiveSecondsAhead) {
+  rig r;
+  r.send(r.open("chair-1"));
+  r.held.at(0)(true);
+  const auto dose_at = [&](std::int64_t at_ms) {
+    v1::ControlRequest dose;
+    dose.mutable_mark_dose()->set_chair_id("chair-1");
+    dose.mutable_mark_dose()->set_route("iv");
+    dose.mutable_mark_dose()->set_at_ms(at_ms);
+    r.held.clear();
+    r.send(dose);
+    for (auto& saved : r.held) saved(true);
+    return r.answer->error();
+  };
+  EXPECT_EQ(dose_at(t0 - 1), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "before the session opened";
+  EXPECT_EQ(dose_at(t0 + 5'001), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "more than 5 s ahead";
+  EXPECT_NE(r.answer->message().find("5 s ahead"), std::string::npos) << r.answer->message();
+  EXPECT_NE(dose_at(t0 + 5'000), v1::CONTROL_ERROR_INVALID_ARGUMENT) << "5 s ahead is allowed";
 }
 
 }  // namespace
