@@ -109,7 +109,13 @@ int main(int argc, char** argv) {
   config.users = {{"bench-admin", admin_token, vigil::control::role::admin}};
   auto fast = vigil::engine::generic_profile();
   fast.id = "fast";
-  for (auto& rule : fast.limits) rule.delay_ms = 0;
+  // Immediate alarms, to time the path rather than the rules: no delay, one reading raises and
+  // one clears (alarms.md 5.2), and no artefact judgement of the jump to 150 and back.
+  for (auto& rule : fast.limits) {
+    rule.delay_ms = 0;
+    rule.min_readings = 1;
+  }
+  fast.artefacts.enabled = false;
   fast.news2.enabled = false;
   fast.predose.require_reading = false;
   config.profiles = {fast};
