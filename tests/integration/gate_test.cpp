@@ -89,17 +89,6 @@ std::optional<Message> first_frame(const std::string& bytes) {
   return m;
 }
 
-/// The value of one series in /metrics, e.g. `vigil_auth_failures_total{listener="http"}`; -1 when absent.
-double metric(daemon_under_test& d, const std::string& series) {
-  http_client client(d.http_port());
-  const auto r = client.request("GET", "/metrics");
-  if (!r || r->status != 200) return -2;
-  std::istringstream lines(r->body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(series + " ", 0) == 0) return std::strtod(line.c_str() + series.size() + 1, nullptr);
-  }
-  return -1;
-}
 
 std::string series(const char* name, const char* listener) { return fmt::format("{}{{listener=\"{}\"}}", name, listener); }
 

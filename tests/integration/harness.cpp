@@ -3,6 +3,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 
 namespace vigil::test {
@@ -505,6 +507,17 @@ void ws_client::close() {
   const auto deadline = std::chrono::steady_clock::now() + default_wait;
   while (!done && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
   ended_ = true;
+}
+
+double metric(daemon_under_test& d, const std::string& series) {
+  http_client client(d.http_port());
+  const auto r = client.request("GET", "/metrics");
+  if (!r || r->status != 200) return -2;
+  std::istringstream lines(r->body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::strtod(line.c_str() + series.size() + 1, nullptr);
+  }
+  return -1;
 }
 
 }  // namespace vigil::test

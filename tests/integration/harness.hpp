@@ -200,6 +200,10 @@ class http_client {
   std::deque<std::string> lines_;  // FeedMessages of the last WebSocket message not yet returned
 };
 
+/// The value of one series in `d`'s /metrics, e.g. `vigil_auth_failures_total{listener="http"}`; -1 when
+/// absent, -2 when /metrics did not answer 200.
+double metric(daemon_under_test& d, const std::string& series);
+
 }  // namespace vigil::test
 
 #include <boost/beast/core/tcp_stream.hpp>

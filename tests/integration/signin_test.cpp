@@ -57,17 +57,6 @@ std::string field(const std::string& body, const std::string& name) {
   return body.substr(start, body.find('"', start) - start);
 }
 
-/// The value of one series in /metrics; -1 when absent.
-double metric(daemon_under_test& d, const std::string& series) {
-  http_client client(d.http_port());
-  const auto r = client.request("GET", "/metrics");
-  if (!r || r->status != 200) return -2;
-  std::istringstream lines(r->body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(series + " ", 0) == 0) return std::strtod(line.c_str() + series.size() + 1, nullptr);
-  }
-  return -1;
-}
 
 const std::string http_failures = R"(vigil_auth_failures_total{listener="http"})";
 
