@@ -631,7 +631,7 @@ function route() {
   $('detail').hidden = !m;
   if (m) {
     station.detail = new SessionDetail($('detail'), m[1], {
-      clinic: station.clinic, canAct, toast, badge, alarmWords, latchedMark, feedDown,
+      clinic: station.clinic, canAct, toast, badge, alarmWords, latchedMark, feedDown, pauseButton,
     });
     station.detail.load();
   }

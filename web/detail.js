@@ -205,10 +205,16 @@ export class SessionDetail {
     const alarms = [...(t.session?.alarms ?? [])].sort((a, b) => priorityRank(b.priority) - priorityRank(a.priority) ||
       Number(a.acknowledged) - Number(b.acknowledged) || b.raised_at_ms - a.raised_at_ms);
     const down = this.ctx.feedDown();
-    const alarmKey = alarms.map((a) => `${a.alarm_id}${a.acknowledged}${a.tier}${a.condition}`).join() + down;
+    // The chair's audio: paused until when, or a Pause button while it has alarms (as on the station).
+    const pausedFor = t.session && t.session.paused_until_ms > t.now ? t.session.paused_until_ms - t.now : 0;
+    const alarmKey = alarms.map((a) => `${a.alarm_id}${a.acknowledged}${a.tier}${a.condition}`).join() + down +
+      `|${Math.ceil(pausedFor / 1000)}`;
     if (this.alarmBox.dataset.key !== alarmKey) {
       this.alarmBox.dataset.key = alarmKey;
-      this.alarmBox.replaceChildren(...alarms.map((a) => h('div', { class: `detail-alarm alarm-${priorityOf(a.priority).cls}`, 'data-alarm-id': a.alarm_id, 'data-priority': a.priority },
+      const pause = pausedFor > 0 ? h('span', { class: 'paused' }, `Audio paused ${duration(pausedFor)}`)
+        : alarms.length > 0 && !down ? this.ctx.pauseButton(t.session) : null;
+      this.alarmBox.replaceChildren(...(pause ? [h('div', { class: 'detail-pause' }, pause)] : []),
+        ...alarms.map((a) => h('div', { class: `detail-alarm alarm-${priorityOf(a.priority).cls}`, 'data-alarm-id': a.alarm_id, 'data-priority': a.priority },
         this.ctx.badge(a), h('time', { class: 'raised-at', title: 'raised at (session time)' }, clock(a.raised_at_ms)),
         this.ctx.alarmWords(a), this.ctx.latchedMark(a),
         a.acknowledged ? h('span', { class: 'acked' }, `✓ Acknowledged by ${a.acknowledged_by}`)

@@ -137,6 +137,7 @@ describe('the station in the room', { timeout: 150000 }, () => {
         ['PRIORITY_HIGH', 'PRIORITY_MEDIUM', 'PRIORITY_LOW'].indexOf(y)), 'high before low');
       assert.equal(order[order.length - 1], 'PRIORITY_LOW');
       for (const time of await page.locator('.detail-alarm time.raised-at').allTextContents()) assert.match(time, /^\d\d:\d\d:\d\d$/);
+      assert.equal(await page.locator('.detail-pause button.pause').count(), 1, 'the session page pauses the audio, as the station');
       assert.deepEqual(idsShown(await page.locator('body').innerText()), [], 'no rule or vital id on the session page');
       await screenshot(page, `room-session-${size.width}`);
       assert.deepEqual(page.errors ?? [], [], 'no script or console errors');
