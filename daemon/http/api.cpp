@@ -244,7 +244,7 @@ asio::awaitable<response> api::dispatch(const request& req, const route_match& r
   if (route.endpoint == endpoint::signout) co_return sign_out(req, auth, from);
   const auto token = bearer_token(req);
   if (token.empty()) co_return unauthorized("a user's token is needed: Authorization: Bearer <token>");
-  const auto who = resolve(token);
+  const auto who = user_of(commands_.authenticate(token), &signing_.sessions, token);
   if (!who) {
     auth = auth_outcome::failed;
     co_return unauthorized("unknown token");
@@ -260,11 +260,6 @@ asio::awaitable<response> api::dispatch(const request& req, const route_match& r
   }
   if (command == v1::ControlRequest::COMMAND_NOT_SET) co_return co_await read(req, route, *who);
   co_return co_await this->command(req, route, *who);
-}
-
-std::optional<control::user> api::resolve(std::string_view token) const {
-  if (const control::user* configured = commands_.authenticate(token)) return *configured;
-  return signing_.sessions.find(token, sign_ins::clock::now());
 }
 
 asio::awaitable<response> api::sign_in(const request& req, auth_outcome& auth, const client& from) {

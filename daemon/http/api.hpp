@@ -88,8 +88,6 @@ class api {
  private:
   boost::asio::awaitable<response> dispatch(const request& req, const route_match& route, auth_outcome& auth,
                                             const client& from);
-  /// The user a bearer token stands for: a configured user's token, or a live session token.
-  std::optional<control::user> resolve(std::string_view token) const;
   boost::asio::awaitable<response> sign_in(const request& req, auth_outcome& auth, const client& from);
   response sign_out(const request& req, auth_outcome& auth, const client& from);
   boost::asio::awaitable<response> command(const request& req, const route_match& route, const control::user& who);

@@ -71,6 +71,12 @@ bool sign_ins::revoke(std::string_view token, clock::time_point now) {
   return was_live;
 }
 
+std::optional<control::user> user_of(const control::user* configured, sign_ins* sessions, std::string_view token) {
+  if (configured != nullptr) return *configured;
+  if (sessions == nullptr) return std::nullopt;
+  return sessions->find(token, sign_ins::clock::now());
+}
+
 std::size_t sign_ins::size() const {
   std::lock_guard lock(mutex_);
   return live_.size();

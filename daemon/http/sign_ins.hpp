@@ -62,6 +62,11 @@ class sign_ins {
   std::uint64_t next_order_ = 0;
 };
 
+/// The user a bearer token stands for on the HTTP listener (REST and the WebSocket feed):
+/// `configured`, the configured user whose token it is (already looked up), else the user of a
+/// live session token in `sessions` (null: none are accepted).
+std::optional<control::user> user_of(const control::user* configured, sign_ins* sessions, std::string_view token);
+
 /// A random secret: `bytes` random bytes from libsodium, as lower-case hex.
 std::string random_token(std::size_t bytes = 32);
 

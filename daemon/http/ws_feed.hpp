@@ -171,12 +171,7 @@ class ws_feed_session final : public net::connection, public std::enable_shared_
                                                     log::clip(std::string(parsed.message()), 200)));
       return;
     }
-    std::optional<control::user> who;
-    if (const control::user* configured = control::find_user(users_, asked.token())) {
-      who = *configured;
-    } else if (sessions_ != nullptr) {
-      who = sessions_->find(asked.token(), sign_ins::clock::now());
-    }
+    const auto who = user_of(control::find_user(users_, asked.token()), sessions_, asked.token());
     if (!who) {
       log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
       std::chrono::milliseconds hold{0};
