@@ -267,6 +267,14 @@ const growth = { most: 1.6, spare: 0.25 };
 /// chairs fit in it.
 function fitChairs() {
   const list = $('chairs');
+  // What sizes the tiles, read without a layout: the panel's size and each tile's parts as
+  // drawn (their patch keys; the vitals by the length of their text, not their value). When it
+  // is as at the last fit, so is the layout: nothing is measured again.
+  const shape = [list.clientWidth, list.clientHeight, ...[...list.querySelectorAll(':scope > .tile')].map((tile) =>
+    [...tile.children].map((part) => (part.classList.contains('tile-vitals')
+      ? [...part.querySelectorAll('.vital-value')].map((v) => v.textContent.length).join('.')
+      : part.dataset.key)).join('|'))].join('\n');
+  if (shape === fitChairs.shape) return;
   const apply = (classes, columns, grow = 1) => {
     list.classList.remove('dense', 'densest');
     list.classList.add(...classes);
@@ -311,6 +319,7 @@ function fitChairs() {
   }
   list.dataset.columns = getComputedStyle(list).gridTemplateColumns.split(' ').length;
   list.dataset.grow = list.style.getPropertyValue('--grow') || '1';
+  fitChairs.shape = shape;
 }
 
 function topAlarm(c) {
