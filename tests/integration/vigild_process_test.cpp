@@ -281,6 +281,12 @@ void read_events(feed_client& feed, ids_seen& seen, const std::function<bool(con
 // Written against the daemon that took its next ids from what the timeline had committed: ids
 // already sent to subscribers and answered to operators, but not committed when it was killed,
 // named other things after the restart (a new patient's session got the lost session's id).
+/// The port vigild says it listens on for `what` ("devices", "operators", "feeds"); 0 if it never does.
+std::uint16_t port_of(vigild_process& p, const char* what) {
+  const auto m = p.wait_line(std::regex(std::string("listening for ") + what + R"( on 127\.0\.0\.1:(\d+))"));
+  return m.empty() ? std::uint16_t{0} : static_cast<std::uint16_t>(std::stoi(m[1].str()));
+}
+
 // "No command is answered before it is durable" (control.md 7.2): a nurse's acknowledgement
 // answered as done is killed with the daemon at once, and is there after the restart.
 TEST(VigildProcess, AnAcknowledgementAnsweredJustBeforeAKillIsThereAfterTheRestart) {
@@ -289,10 +295,6 @@ TEST(VigildProcess, AnAcknowledgementAnsweredJustBeforeAKillIsThereAfterTheResta
   fs::create_directories(dir);
   const auto file = write_timeline_config(dir);
   const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
-  const auto port_of = [](vigild_process& p, const char* what) {
-    const auto m = p.wait_line(std::regex(std::string("listening for ") + what + R"( on 127\.0\.0\.1:(\d+))"));
-    return m.empty() ? std::uint16_t{0} : static_cast<std::uint16_t>(std::stoi(m[1].str()));
-  };
   const auto high_alarm = [](control_client& ops) -> std::optional<v1::AlarmState> {
     v1::ControlRequest list;
     list.mutable_list_sessions();
@@ -361,13 +363,6 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
   const auto db = dir / "data" / "timeline.db";
   const auto file = write_timeline_config(dir);
   const std::vector<std::string> args = {"--config", file.string(), "--log-level", "info"};
-  const std::regex ingest_line(R"(listening for devices on 127\.0\.0\.1:(\d+))");
-  const std::regex control_line(R"(listening for operators on 127\.0\.0\.1:(\d+))");
-  const std::regex feed_line(R"(listening for feeds on 127\.0\.0\.1:(\d+))");
-  const auto port_of = [](vigild_process& p, const std::regex& line) {
-    const auto m = p.wait_line(line);
-    return m.empty() ? std::uint16_t{0} : static_cast<std::uint16_t>(std::stoi(m[1].str()));
-  };
   const auto open = [](control_client& ops, const std::string& chair,
                         v1::ControlError expected = v1::CONTROL_ERROR_NONE) {
     v1::ControlRequest request;
@@ -381,9 +376,9 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
   ids_seen before;
   {
     vigild_process p(args);
-    const auto device_port = port_of(p, ingest_line);
-    const auto ops_port = port_of(p, control_line);
-    const auto feed_port = port_of(p, feed_line);
+    const auto device_port = port_of(p, "devices");
+    const auto ops_port = port_of(p, "operators");
+    const auto feed_port = port_of(p, "feeds");
     ASSERT_NE(feed_port, 0) << p.output();
     control_client ops(ops_port);
     ASSERT_NE(open(ops, "chair-1"), 0u);
@@ -411,9 +406,9 @@ TEST(VigildProcess, IdsHandedOutBeforeACrashAreNeverGivenAgain) {
   ids_seen after;
   {
     vigild_process p(args);
-    const auto device_port = port_of(p, ingest_line);
-    const auto ops_port = port_of(p, control_line);
-    const auto feed_port = port_of(p, feed_line);
+    const auto device_port = port_of(p, "devices");
+    const auto ops_port = port_of(p, "operators");
+    const auto feed_port = port_of(p, "feeds");
     ASSERT_NE(feed_port, 0) << p.output();
     feed_client feed(feed_port);
     v1::FeedRequest request;
