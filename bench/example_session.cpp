@@ -9,7 +9,7 @@
 
 #include "daemon/config/profile_loader.hpp"
 #include "daemon/engine/engine.hpp"
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -61,7 +61,7 @@ const std::vector<cuff> cuff_readings = {
 
 class session_writer {
  public:
-  session_writer(vigil::engine::engine& engine, vigil::store::timeline_store& store) : engine_(engine), store_(store) {}
+  session_writer(vigil::engine::engine& engine, vigil::store::sqlite_timeline& store) : engine_(engine), store_(store) {}
 
   /// Runs the engine's clock to `t`, then feeds the samples taken at `t`.
   void samples(millis t, const std::vector<vital_sample>& batch) {
@@ -112,7 +112,7 @@ class session_writer {
   }
 
   vigil::engine::engine& engine_;
-  vigil::store::timeline_store& store_;
+  vigil::store::sqlite_timeline& store_;
   std::vector<vital_sample> pending_;
   std::uint64_t seq_ = 0;
 };
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
 
   try {
     vigil::engine::engine engine({loaded.profile});
-    vigil::store::timeline_store store({db.string(), /*full_sync=*/false});
+    vigil::store::sqlite_timeline store({db.string(), /*full_sync=*/false});
     session_writer w(engine, store);
     std::mt19937 random(20240502);
     std::normal_distribution<double> jitter(0, 1);

@@ -7,7 +7,7 @@
 // process's own writer thread; the raw figure inserts the same samples, one row each, into a
 // plain table with a prepared statement, committing as often as the store did.
 
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   double store_seconds = 0;
   double samples_per_transaction = 0;
   {
-    vigil::store::timeline_store store({(base / "timeline.db").string()});
+    vigil::store::sqlite_timeline store({(base / "timeline.db").string()});
     std::mutex m;
     std::condition_variable cv;
     std::uint64_t committed = 0;
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   {
     // Reading a whole two-hour session back: four vitals at 1 Hz, one batch a second, committed
     // in small groups as a live clinic would (so the session spans many chunks).
-    vigil::store::timeline_store store({(base / "session.db").string()});
+    vigil::store::sqlite_timeline store({(base / "session.db").string()});
     const std::int64_t start_ms = 1'760'000'000'000;
     for (int second = 0; second < 7200; ++second) {
       std::vector<vigil::model::vital_sample> batch;
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
     std::size_t samples = 0;
     for (int run = 0; run < 5; ++run) {
       const auto start = clock_type::now();
-      samples = store.session_vitals(42).size();
+      samples = store.open_reader()->session_vitals(42).size();
       best = std::min(best, seconds_since(start));
     }
     fmt::print("read back a two-hour session: samples={} chunks~{} best_of_5_ms={:.1f}\n", samples,

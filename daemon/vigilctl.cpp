@@ -9,7 +9,7 @@
 #include "daemon/report/json_export.hpp"
 #include "daemon/report/session_record.hpp"
 #include "daemon/store/salvage.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/sqlite_reader.hpp"
 #include "vigil/v1/burden.pb.h"
 #include "vigil/v1/control.pb.h"
 #include "vigil/v1/timeline.pb.h"
@@ -346,7 +346,9 @@ bool settle_export_options(timeline_args& args) {
 int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* report, const timeline_args& args) {
   const std::string path = !args.db.empty() ? args.db : (std::filesystem::path(args.data_dir) / "timeline.db").string();
   try {
-    vigil::store::timeline_reader reader(path);
+    // A data directory's timeline is a SQLite file; read through the store's interface.
+    const std::unique_ptr<vigil::store::reader> opened = std::make_unique<vigil::store::sqlite_reader>(path);
+    vigil::store::reader& reader = *opened;
     if (list->parsed()) {
       print_list(reader.sessions(args.limit, args.open_only));
       return 0;

@@ -12,6 +12,8 @@
 #include "daemon/ingest/sink.hpp"
 #include "daemon/log/log.hpp"
 #include "daemon/report/alarm_burden.hpp"
+#include "daemon/store/read_pool.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <google/protobuf/stubs/logging.h>
@@ -43,12 +45,13 @@ constexpr std::size_t tick_slices = 10;
 constexpr std::chrono::hours retention_interval{1};
 
 /// Opens the timeline database under `data_dir`, creating the directory; null when none is configured.
-std::unique_ptr<store::timeline_store> open_timeline(const std::string& data_dir) {
+std::unique_ptr<store::timeline> open_timeline(const std::string& data_dir) {
   if (data_dir.empty()) return nullptr;
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) throw std::runtime_error("cannot create data_dir '" + data_dir + "': " + ec.message());
-  return std::make_unique<store::timeline_store>(store::options{(std::filesystem::path(data_dir) / "timeline.db").string()});
+  return std::make_unique<store::sqlite_timeline>(
+      store::options{(std::filesystem::path(data_dir) / "timeline.db").string()});
 }
 
 engine::millis wall_now() {
@@ -79,17 +82,6 @@ hub::limits hub_limits(const feed::settings& s) {
   return l;
 }
 
-/// Feeds resuming from before the events held in memory read the timeline, when there is one.
-hub::hub::history_reader history_from(store::timeline_store* timeline) {
-  if (timeline == nullptr) return nullptr;
-  // One read connection for every resume, opened at the first (the hub runs on the I/O thread).
-  return [timeline, reader = std::shared_ptr<store::timeline_reader>()](std::uint64_t after,
-                                                                        std::size_t limit) mutable {
-    if (!reader) reader = std::make_shared<store::timeline_reader>(timeline->path());
-    return reader->events_after(after, limit);
-  };
-}
-
 std::string profile_names(const config::daemon_config& c) {
   if (c.profiles.empty()) return "generic (built in)";
   std::string names;
@@ -114,7 +106,7 @@ struct daemon::impl {
                config.default_profile, *storage, opts.clock ? opts.clock : clinic::wall_clock(wall_now),
                opts.clock),
         commands(clinic, config.users),
-        hub(hub_limits(config.feed), clinic.alarms(), history_from(timeline.get())),
+        hub(hub_limits(config.feed), clinic.alarms(), history()),
         failures(config.auth_failures),
         signals(io),
         shutdown_timer(io),
@@ -122,6 +114,7 @@ struct daemon::impl {
         tick_timer(io),
         retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters, &failures) {
+    if (timeline) reads.emplace([t = timeline.get()] { return t->open_reader(); });
     registry.chair_in_use_by([this](std::string_view chair) { return clinic.alarms().session_id(chair) != 0; });
     registry.record_bindings_with([this](const std::string& chair, const std::string& device) {
       log->info("device '{}' now serves chair '{}' (its entry names no chair, so no other such device may)", device,
@@ -145,16 +138,17 @@ struct daemon::impl {
     if (config.http.enabled) {
       web.emplace(io, config.http, commands,
                   http::sources{[this] { return metrics(); }, [this] { return health(); },
-                                timeline ? (std::filesystem::path(config.data_dir) / "timeline.db").string() : ""},
+                                reads ? &*reads : nullptr},
                   http::feed_context{hub, config.users, config.feed}, &failures);
     }
     if (timeline) {
       durable->attach(io.get_executor());
-      auto reader = timeline->reader();
+      // Read once, before anything is served; every later read runs on the read pool.
+      const auto reader = timeline->open_reader();
       // Devices resume where the disk says, so resends of stored batches are dropped.
-      const auto seqs = reader.device_seqs();
+      const auto seqs = reader->device_seqs();
       for (const auto& [device, seq] : seqs) registry.seed(device, seq);
-      for (const auto& [chair, device] : reader.chair_bindings()) registry.seed_binding(chair, device);
+      for (const auto& [chair, device] : reader->chair_bindings()) registry.seed_binding(chair, device);
 
       clinic.record_state_with([this, t = timeline.get()](const std::vector<engine::event>& events,
                                                           std::vector<clinic::chair_checkpoint> checkpoints,
@@ -162,14 +156,14 @@ struct daemon::impl {
         std::vector<store::stored_checkpoint> stored;
         stored.reserve(checkpoints.size());
         for (auto& cp : checkpoints) stored.push_back({std::move(cp.chair), cp.saved_ms, std::move(cp.state)});
-        store::timeline_store::completion done;
+        store::timeline::completion done;
         if (saved) {
           // On the writer thread: the clinic and whoever waits for the answer live on the I/O thread.
           done = [this, saved = std::move(saved)](bool ok) { asio::post(io, [saved, ok] { saved(ok); }); };
         }
         t->append_state(events, std::move(stored), std::move(done));
       });
-      recover(reader);
+      recover(*reader);
       timeline->on_health([this](bool saving, const std::string& reason) {
         // On the writer thread: the clinic lives on the ingest thread.
         asio::post(io, [this, saving, reason] {
@@ -206,8 +200,38 @@ struct daemon::impl {
     }
   }
 
+  /// Feeds resuming from before the events kept in memory read the timeline on the read pool;
+  /// the answers come back to the I/O thread. Empty without a timeline.
+  hub::history history() {
+    if (!timeline) return {};
+    const auto answer = [this](hub::history::done done) {
+      return [this, done = std::move(done)](auto got) {
+        hub::history_answer a;
+        a.ok = got.value.has_value();
+        a.error = std::move(got.error);
+        if constexpr (std::is_same_v<decltype(*got.value), std::size_t&>) {
+          if (got.value) a.count = *got.value;
+        } else {
+          if (got.value) a.events = std::move(*got.value);
+        }
+        asio::post(io, [done, a = std::move(a)]() mutable { done(std::move(a)); });
+      };
+    };
+    hub::history h;
+    h.read = [this, answer](std::uint64_t after, std::size_t limit, hub::history::done done) {
+      store::read(
+          *reads, [after, limit](store::reader& r) { return r.events_after(after, limit); }, answer(std::move(done)));
+    };
+    h.count = [this, answer](std::uint64_t after, std::uint64_t before, std::size_t cap, hub::history::done done) {
+      store::read(
+          *reads, [after, before, cap](store::reader& r) { return r.count_events(after, before, cap); },
+          answer(std::move(done)));
+    };
+    return h;
+  }
+
   /// Sessions, phases, baselines, alarms, pauses and timers come back from the checkpoints.
-  void recover(store::timeline_reader& reader) {
+  void recover(store::reader& reader) {
     std::vector<clinic::chair_checkpoint> saved;
     for (auto& cp : reader.checkpoints()) saved.push_back({std::move(cp.chair_id), cp.saved_ms, std::move(cp.state)});
     const auto ids = reader.ids();
@@ -330,7 +354,7 @@ struct daemon::impl {
       out.events_dropped = s.events_dropped;
       out.queued = s.queued;
       for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) {
-        out.commit_latency.buckets.emplace_back(store::timeline_store::latency_bounds_ms[i] / 1000.0,
+        out.commit_latency.buckets.emplace_back(store::timeline::latency_bounds_ms[i] / 1000.0,
                                                 s.latency_buckets[i]);
       }
       out.commit_latency.count = s.latency_count;
@@ -477,7 +501,7 @@ struct daemon::impl {
   std::shared_ptr<spdlog::logger> log;
   ingest::stats counters;
   ingest::device_registry registry;
-  std::unique_ptr<store::timeline_store> timeline;
+  std::unique_ptr<store::timeline> timeline;
   std::shared_ptr<durable_sink> durable;
   std::shared_ptr<ingest::sample_sink> storage;
   clinic::clinic clinic;
@@ -489,6 +513,9 @@ struct daemon::impl {
   net::auth_tracker failures;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  // Reads of the timeline (feeds resuming, the REST API's stored sessions and exports), off the
+  // I/O thread; their answers are posted to `io`, so it is declared after it and stopped first.
+  std::optional<store::read_pool> reads;
   asio::signal_set signals;
   asio::steady_timer shutdown_timer;
   asio::steady_timer stats_timer;

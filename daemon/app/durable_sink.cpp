@@ -6,7 +6,7 @@
 
 namespace vigil::app {
 
-durable_sink::durable_sink(store::timeline_store& store) : store_(store) {}
+durable_sink::durable_sink(store::timeline& store) : store_(store) {}
 
 void durable_sink::submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) {
   store_.append_batch(std::string(batch.device_id), std::string(batch.chair_id), batch.session, batch.seq, batch.samples,

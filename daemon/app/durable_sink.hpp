@@ -1,7 +1,7 @@
 #pragma once
 
 #include "daemon/ingest/sink.hpp"
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/timeline.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -13,7 +13,7 @@ namespace vigil::app {
 /// once its transaction is committed with a full sync.
 class durable_sink final : public ingest::sample_sink {
  public:
-  explicit durable_sink(store::timeline_store& store);
+  explicit durable_sink(store::timeline& store);
   /// Where commit results are delivered: the ingest thread's executor. Set before the first submit.
   void attach(boost::asio::any_io_executor ingest_executor) { executor_ = std::move(ingest_executor); }
 
@@ -23,7 +23,7 @@ class durable_sink final : public ingest::sample_sink {
   std::uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
 
  private:
-  store::timeline_store& store_;
+  store::timeline& store_;
   boost::asio::any_io_executor executor_;
   std::atomic<std::uint64_t> failed_{0};
 };

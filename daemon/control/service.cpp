@@ -1,7 +1,7 @@
 #include "daemon/control/service.hpp"
 
 #include "daemon/clinic/clinic.hpp"
-#include "daemon/hub/views.hpp"
+#include "daemon/wire/views.hpp"
 #include "daemon/model/identifiers.hpp"
 #include "daemon/log/log.hpp"
 #include "daemon/net/secret.hpp"
@@ -223,11 +223,11 @@ v1::ControlResponse service::execute(const v1::ControlRequest& request) {
       break;
     }
     case v1::ControlRequest::kListSessions:
-      for (const auto& s : engine.sessions()) hub::fill(*response.add_sessions(), s);
+      for (const auto& s : engine.sessions()) wire::fill(*response.add_sessions(), s);
       for (const auto& [chair, alarm] : engine.chair_advisories()) {
         auto& advisory = *response.add_advisories();
         advisory.set_chair_id(chair);
-        hub::fill(*advisory.mutable_alarm(), alarm);
+        wire::fill(*advisory.mutable_alarm(), alarm);
       }
       return response;
     case v1::ControlRequest::kResetDevice:

@@ -7,7 +7,8 @@
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
 #include "daemon/report/session_record.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/read_pool.hpp"
+#include "daemon/wire/json.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -34,7 +35,7 @@ namespace vigil::http {
 namespace asio = boost::asio;
 namespace bh = boost::beast::http;
 using google::protobuf::util::JsonParseOptions;
-using google::protobuf::util::JsonPrintOptions;
+using wire::to_json;
 
 namespace {
 
@@ -52,17 +53,31 @@ asio::awaitable<std::invoke_result_t<F>> run_on(const asio::any_io_executor& ex,
   return asio::co_spawn(ex, [f]() -> asio::awaitable<result> { co_return f(); }, asio::use_awaitable);
 }
 
-JsonPrintOptions print_options() {
-  JsonPrintOptions options;
-  options.preserve_proto_field_names = true;  // as the exports write them
-  return options;
+/// Runs `f(reader&)` on the timeline's read pool, never on the I/O thread, and resumes the
+/// awaiting coroutine on its own executor with the result. Not a coroutine itself: the read and
+/// its handler are arguments of async_initiate, never temporaries held across the suspension.
+template <class F>
+auto read_timeline(store::read_pool& pool, F f) {
+  using value = std::invoke_result_t<F&, store::reader&>;
+  const auto start = [&pool](auto handler, F read) {
+    // Tracks work on the caller's executor until the answer is posted back to it.
+    auto ex = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    store::read(pool, std::move(read), [shared, ex](store::read_result<value> r) {
+      asio::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+    });
+  };
+  return asio::async_initiate<decltype(asio::use_awaitable), void(store::read_result<value>)>(
+      start, asio::use_awaitable, std::move(f));
 }
 
-std::string to_json(const google::protobuf::Message& m) {
-  std::string out;
-  if (!google::protobuf::util::MessageToJsonString(m, &out, print_options()).ok()) out = "{}";
-  return out;
+/// A read's value; a read that failed throws std::runtime_error with the reason (a 500).
+template <class T>
+T value_of(store::read_result<T> got) {
+  if (!got.value) throw std::runtime_error("the timeline could not be read: " + got.error);
+  return std::move(*got.value);
 }
+
 
 response body_response(status code, std::string body, const char* content_type) {
   response r(code, 11);
@@ -380,16 +395,14 @@ asio::awaitable<response> api::command(const request& req, const route_match& ro
     // Commands are per chair: the session in the path names the chair, if it is open here.
     const std::string chair = commands_.chair_of_session(route.session).value_or("");
     if (chair.empty()) {
-      if (from_.timeline_path.empty()) {
+      if (from_.timeline == nullptr) {
         co_return error_response(status::not_found, "not_found",
                                  fmt::format("no open session {} (vigild runs without data_dir and keeps no record of "
                                              "closed sessions)",
                                              route.session));
       }
-      const auto lookup = [path = from_.timeline_path, id = route.session] {
-        return store::timeline_reader(path).session(id);
-      };
-      const auto stored = co_await run_on(readers_, lookup);
+      const auto lookup = [id = route.session](store::reader& r) { return r.session(id); };
+      const auto stored = value_of(co_await read_timeline(*from_.timeline, lookup));
       if (!stored) co_return error_response(status::not_found, "not_found", fmt::format("no session {}", route.session));
       std::string why = fmt::format("session {} is {}", route.session, stored->outcome);
       if (stored->outcome == "open") why = fmt::format("session {} is not open in this daemon", route.session);
@@ -448,7 +461,7 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
     }
     return std::nullopt;
   };
-  const std::string& path = from_.timeline_path;
+  store::read_pool* const timeline = from_.timeline;
 
   switch (route.endpoint) {
     case endpoint::me: {
@@ -489,17 +502,17 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
         }
         open_only = true;
       }
-      if (path.empty()) co_return no_timeline();
-      const auto list = [path, limit, open_only] {
+      if (timeline == nullptr) co_return no_timeline();
+      const auto list = [limit, open_only](store::reader& r) {
         std::string out = "{\"sessions\":[";
         bool first = true;
-        for (const auto& s : store::timeline_reader(path).sessions(limit, open_only)) {
+        for (const auto& s : r.sessions(limit, open_only)) {
           out += (first ? "" : ",") + summary_json(s);
           first = false;
         }
         return out + "]}";
       };
-      auto text = co_await run_on(readers_, list);
+      auto text = value_of(co_await read_timeline(*timeline, list));
       co_return json_response(status::ok, std::move(text));
     }
     case endpoint::session_show: {
@@ -510,16 +523,17 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
         if (s.session_id() == route.session) live_json = to_json(s);
       }
       std::string stored_json;
-      if (!path.empty()) {
-        const auto lookup = [path, id = route.session] {
-          const auto s = store::timeline_reader(path).session(id);
+      if (timeline != nullptr) {
+        const auto lookup = [id = route.session](store::reader& r) {
+          const auto s = r.session(id);
           return s ? summary_json(*s) : std::string();
         };
-        stored_json = co_await run_on(readers_, lookup);
+        stored_json = value_of(co_await read_timeline(*timeline, lookup));
       }
       if (live_json.empty() && stored_json.empty()) {
         co_return error_response(status::not_found, "not_found",
-                                 path.empty() ? fmt::format("no open session {} (vigild runs without data_dir)", route.session)
+                                 timeline == nullptr
+                                     ? fmt::format("no open session {} (vigild runs without data_dir)", route.session)
                                               : fmt::format("no session {}", route.session));
       }
       std::string out = "{";
@@ -540,17 +554,16 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
       } else if (auto bad = only({})) {
         co_return *bad;
       }
-      if (path.empty()) co_return no_timeline();
+      if (timeline == nullptr) co_return no_timeline();
       const auto kind = route.endpoint;
-      const auto render = [path, id = route.session, kind, what]() -> std::optional<std::string> {
-        store::timeline_reader reader(path);
+      const auto render = [id = route.session, kind, what](store::reader& reader) -> std::optional<std::string> {
         const auto record = report::load_session(reader, id);
         if (!record) return std::nullopt;
         if (kind == endpoint::timeline_json) return report::export_json(*record, context());
         if (kind == endpoint::report_html) return report::render_html(*record, context());
         return what == "vitals" ? report::export_vitals_csv(*record) : report::export_events_csv(*record);
       };
-      auto text = co_await run_on(readers_, render);
+      auto text = value_of(co_await read_timeline(*timeline, render));
       if (!text) co_return error_response(status::not_found, "not_found", fmt::format("no session {} in the timeline", route.session));
       if (kind == endpoint::timeline_json) co_return body_response(status::ok, std::move(*text), json_type);
       if (kind == endpoint::report_html) co_return body_response(status::ok, std::move(*text), "text/html; charset=utf-8");
@@ -590,14 +603,13 @@ asio::awaitable<response> api::read(const request& req, const route_match& route
       if (since) q.since_ms = static_cast<report::millis>(*since);
       if (session) q.session = *session;
       if (limit) q.limit = static_cast<std::size_t>(*limit);
-      if (path.empty()) co_return no_timeline();
-      const auto compute = [path, q]() -> std::optional<std::string> {
-        store::timeline_reader reader(path);
+      if (timeline == nullptr) co_return no_timeline();
+      const auto compute = [q](store::reader& reader) -> std::optional<std::string> {
         const auto burden = report::stored_burden(reader, q, wall_ms());
         if (!burden) return std::nullopt;
         return to_json(*burden);
       };
-      auto text = co_await run_on(readers_, compute);
+      auto text = value_of(co_await read_timeline(*timeline, compute));
       if (!text) co_return error_response(status::not_found, "not_found", fmt::format("no session {} in the timeline", *q.session));
       co_return json_response(status::ok, std::move(*text));
     }

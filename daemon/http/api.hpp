@@ -10,6 +10,7 @@
 #include "daemon/http/router.hpp"
 #include "daemon/http/passwords.hpp"
 #include "daemon/http/sign_ins.hpp"
+#include "daemon/store/read_pool.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -47,7 +48,7 @@ struct health_status {
 struct sources {
   std::function<metrics_snapshot()> metrics;
   std::function<health_status()> health;
-  std::string timeline_path;  // the timeline database; empty when vigild runs without data_dir
+  store::read_pool* timeline = nullptr;  // reads of the timeline; null when vigild runs without data_dir
 };
 
 /// A JSON error body, {"error":code,"message":message}, with its status.
@@ -78,7 +79,8 @@ struct sign_in_context {
 
 class api {
  public:
-  /// `readers` runs the timeline reads and the password checks (a thread of their own).
+  /// `readers` runs the password checks (a thread of their own); the timeline is read on its
+  /// own read pool (sources::timeline).
   api(control::service& commands, sources from, boost::asio::any_io_executor readers, sign_in_context signing);
 
   /// Answers one request from `from`, and says in `auth` what its token was. Never throws:

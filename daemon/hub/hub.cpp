@@ -3,11 +3,11 @@
 #include "daemon/model/identifiers.hpp"
 
 #include "daemon/codec/frame.hpp"
-#include "daemon/hub/views.hpp"
-#include "daemon/report/json_export.hpp"
+#include "daemon/wire/events.hpp"
+#include "daemon/wire/json.hpp"
+#include "daemon/wire/views.hpp"
 
 #include <fmt/format.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <array>
@@ -15,6 +15,7 @@
 namespace vigil::hub {
 
 using engine::event_type;
+using wire::fill;
 
 v1::EventCategory category_of(event_type type) noexcept {
   switch (type) {
@@ -103,10 +104,10 @@ void subscription::written(std::chrono::steady_clock::time_point now) {
   origins_in_flight_.clear();
 }
 
-hub::hub(limits l, const engine::engine& engine, history_reader history, clock now)
+hub::hub(limits l, const engine::engine& engine, history past, clock now)
     : limits_(l),
       engine_(engine),
-      history_(std::move(history)),
+      history_(std::move(past)),
       now_(now ? std::move(now) : clock([] { return std::chrono::steady_clock::now(); })) {}
 
 hub::~hub() {
@@ -118,9 +119,7 @@ std::shared_ptr<const std::string> hub::encode(const v1::FeedMessage& m, format 
   if (f == format::protobuf) {
     codec::append_frame(*out, m);
   } else {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(m, out.get(), options);
+    *out = wire::to_json(m);
   }
   return out;
 }
@@ -129,7 +128,7 @@ std::shared_ptr<const std::string> hub::event_frame(const engine::event& e, enco
   auto& frame = cache.of(f);
   if (!frame) {
     v1::FeedMessage m;
-    *m.mutable_event()->mutable_event() = report::to_proto(e);
+    *m.mutable_event()->mutable_event() = wire::to_proto(e);
     frame = encode(m, f);
   }
   return frame;
@@ -163,6 +162,8 @@ void hub::close(subscription& s, v1::FeedError error, std::string message) {
   s.vitals_.clear();
   s.alarm_origins_.clear();
   s.close_reason_ = fmt::format("{}: {}", v1::FeedError_Name(error), message);
+  s.close_error_ = error;
+  s.close_message_ = message;
   v1::FeedMessage m;
   m.mutable_closing()->set_error(error);
   m.mutable_closing()->set_message(std::move(message));
@@ -173,6 +174,7 @@ void hub::close(subscription& s, v1::FeedError error, std::string message) {
 hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<std::uint64_t> resume_after,
                                      std::function<void()> wake) {
   auto s = std::make_shared<subscription>();
+  s->self_ = s;
   s->id_ = next_sub_++;
   s->format_ = fmt;
   s->filter_ = f;
@@ -180,7 +182,9 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
   now_at_entry_ = now_();
   if (resume_after) {
     std::string message;
-    if (!start_replay(*s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
+    if (!start_replay(s, *resume_after, message)) return {nullptr, v1::FEED_ERROR_RESUME_TOO_OLD, std::move(message)};
+    // Refused by a timeline that answered at once: as if refused here.
+    if (s->closed_) return {nullptr, s->close_error_, s->close_message_};
     ++stats_.resumes;
   } else if (std::string message; !queue_snapshot(*s, message)) {
     return {nullptr, v1::FEED_ERROR_BAD_REQUEST, std::move(message)};
@@ -191,7 +195,12 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
   return {s, v1::FEED_ERROR_UNSPECIFIED, {}};
 }
 
-void hub::unsubscribe(const subscription& sub) { subs_.erase(sub.id_); }
+void hub::unsubscribe(const subscription& sub) {
+  const auto it = subs_.find(sub.id_);
+  if (it == subs_.end()) return;
+  it->second->owner_ = nullptr;  // a timeline answer that comes later finds no hub to continue in
+  subs_.erase(it);
+}
 
 bool hub::queue_snapshot(subscription& s, std::string& message) {
   v1::FeedMessage m;
@@ -229,7 +238,7 @@ void hub::carry_on(std::uint64_t last_saved, std::uint64_t first_new) {
   lost_through_ = first_new > 0 ? first_new - 1 : 0;
 }
 
-bool hub::start_replay(subscription& s, std::uint64_t after, std::string& message) {
+bool hub::start_replay(const std::shared_ptr<subscription>& s, std::uint64_t after, std::string& message) {
   if (after > lost_after_ && after <= lost_through_) {
     message = fmt::format("event {} was sent before the daemon's last restart and was lost with it (not saved; the "
                           "newest saved is {}); subscribe again for a snapshot",
@@ -240,40 +249,72 @@ bool hub::start_replay(subscription& s, std::uint64_t after, std::string& messag
     message = fmt::format("event {} has not happened yet (the newest is {})", after, last_id_);
     return false;
   }
-  // Older than memory holds: counted in the timeline, a chunk at a time (ids have gaps, those
-  // lost in a restart, so events are counted, not ids), up to where memory starts.
+  s->owner_ = this;
+  s->replay_.emplace();
+  s->replay_->cursor = after;
   const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
-  if (after + 1 < memory_from) {
-    if (!history_) {
-      message = fmt::format("event {} is older than the {} events kept in memory, and there is no timeline to "
-                            "read it from; subscribe again for a snapshot",
-                            after, limits_.history_events);
-      return false;
-    }
-    std::size_t older = 0;
-    for (std::uint64_t cursor = after; older <= limits_.max_replay_events;) {
-      const auto chunk = history_(cursor, replay_chunk_events);
-      for (const auto& e : chunk) {
-        if (e.id >= memory_from) break;
-        ++older;
-        cursor = e.id;
-      }
-      if (chunk.size() < replay_chunk_events || chunk.back().id >= memory_from) break;
-    }
-    if (older > limits_.max_replay_events) {
-      message = fmt::format("resuming after event {} would replay more than {} events; subscribe again for a snapshot",
-                            after, limits_.max_replay_events);
-      return false;
-    }
+  if (after + 1 >= memory_from) {
+    continue_replay(*s);
+    return true;
   }
-  s.owner_ = this;
-  s.replay_ = subscription::replay_state{after, 0};
-  continue_replay(s);
+  // Older than memory holds: the timeline counts what lies between, up to where memory starts
+  // (ids have gaps, those lost in a restart, so events are counted, not ids). Until it answers,
+  // the subscriber gets nothing.
+  if (!history_) {
+    message = fmt::format("event {} is older than the {} events kept in memory, and there is no timeline to "
+                          "read it from; subscribe again for a snapshot",
+                          after, limits_.history_events);
+    s->replay_.reset();
+    return false;
+  }
+  s->replay_->checking = true;
+  history_.count(after, memory_from, limits_.max_replay_events + 1, [weak = s->self_](history_answer counted) {
+    const auto sub = weak.lock();
+    if (sub && sub->owner_ != nullptr) sub->owner_->checked(*sub, std::move(counted));
+  });
   return true;
 }
 
+void hub::checked(subscription& s, history_answer counted) {
+  if (!s.replay_ || !s.replay_->checking || s.closed_) return;
+  s.replay_->checking = false;
+  now_at_entry_ = now_();
+  if (!counted.ok) {
+    close(s, v1::FEED_ERROR_RESUME_TOO_OLD,
+          fmt::format("the timeline could not be read ({}); subscribe again for a snapshot", counted.error));
+    return;
+  }
+  if (counted.count > limits_.max_replay_events) {
+    close(s, v1::FEED_ERROR_RESUME_TOO_OLD,
+          fmt::format("resuming after event {} would replay more than {} events; subscribe again for a snapshot",
+                      s.replay_->cursor, limits_.max_replay_events));
+    return;
+  }
+  continue_replay(s);
+  if (s.wake_) s.wake_();
+}
+
+void hub::read_behind(subscription& s) {
+  auto& r = *s.replay_;
+  r.reading = true;
+  r.in_call = true;
+  history_.read(r.cursor, replay_read_events, [weak = s.self_](history_answer chunk) {
+    const auto sub = weak.lock();
+    if (!sub || sub->owner_ == nullptr || !sub->replay_ || !sub->replay_->reading) return;
+    sub->replay_->reading = false;
+    sub->replay_->chunk = std::move(chunk);
+    if (sub->replay_->in_call) return;  // answered at once: continue_replay takes it
+    hub& owner = *sub->owner_;
+    owner.now_at_entry_ = owner.now_();
+    owner.continue_replay(*sub);
+    if (sub->wake_) sub->wake_();
+  });
+  // The call may have ended the replay (it never does today: an answer only fills `chunk`).
+  if (s.replay_) s.replay_->in_call = false;
+}
+
 void hub::continue_replay(subscription& s) {
-  if (!s.replay_ || s.closed_) return;
+  if (!s.replay_ || s.closed_ || s.replay_->checking) return;
   auto& r = *s.replay_;
   // A batch is about half the soft limit: the subscriber is never cut off for its own resume,
   // and the daemon holds one batch per resuming subscriber, however far back it reaches.
@@ -289,7 +330,7 @@ void hub::continue_replay(subscription& s) {
     const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
     if (r.cursor + 1 < memory_from) {
       // Behind memory (from the start, or memory moved on while the subscriber read): the
-      // timeline. Ids it does not hold up to memory were lost in a restart.
+      // timeline, read on another thread. Ids it does not hold up to memory were lost in a restart.
       if (!history_) {
         close(s, v1::FEED_ERROR_RESUME_TOO_OLD,
               fmt::format("the events after {} left memory while being replayed, and there is no timeline to read "
@@ -297,9 +338,21 @@ void hub::continue_replay(subscription& s) {
                           r.cursor));
         return;
       }
-      const auto chunk = history_(r.cursor, replay_read_events);
+      if (!r.chunk) {
+        if (r.reading) return;  // its answer continues the replay
+        read_behind(s);
+        if (!r.chunk) return;
+      }
+      const auto chunk = std::move(*r.chunk);
+      r.chunk.reset();
+      if (!chunk.ok) {
+        close(s, v1::FEED_ERROR_RESUME_TOO_OLD,
+              fmt::format("the timeline could not be read ({}); subscribe again for a snapshot", chunk.error));
+        return;
+      }
       bool moved = false;
-      for (const auto& e : chunk) {
+      for (const auto& e : chunk.events) {
+        if (e.id <= r.cursor) continue;  // read before memory moved on: already looked at
         if (e.id >= memory_from || s.bytes_ >= batch_bytes) break;
         send(e);
         moved = true;

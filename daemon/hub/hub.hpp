@@ -59,6 +59,27 @@ struct limits {
 
 class hub;
 
+/// What a read of the timeline behind memory gave: events, or a count of them; or why it failed.
+struct history_answer {
+  bool ok = true;
+  std::string error;                 // when not ok: the store's reason
+  std::vector<engine::event> events;  // for history::read
+  std::size_t count = 0;              // for history::count
+};
+
+/// The timeline behind the events kept in memory, read off the hub's thread: each call answers
+/// later through `done`, on the hub's thread (or at once, within the call). Empty without a
+/// timeline.
+struct history {
+  using done = std::function<void(history_answer)>;
+  /// The events with an id above `after`, in id order, at most `limit`.
+  std::function<void(std::uint64_t after, std::size_t limit, done)> read;
+  /// How many events have an id above `after` and below `before`, counting no further than `cap`.
+  std::function<void(std::uint64_t after, std::uint64_t before, std::size_t cap, done)> count;
+
+  explicit operator bool() const noexcept { return read && count; }
+};
+
 /// One subscriber's queue. Made by the hub, owned by the connection that serves it.
 class subscription {
  public:
@@ -87,13 +108,20 @@ class subscription {
     engine::millis newest = 0;
   };
 
-  // A resume under way: the id of the last event looked at, and how many were sent.
+  // A resume under way: the id of the last event looked at, and how many were sent. While the
+  // timeline is asked (how many events a resume from far back would replay, or the next events
+  // behind memory), the replay waits for the answer.
   struct replay_state {
     std::uint64_t cursor = 0;
     std::uint64_t replayed = 0;
+    bool checking = false;  // the count of events behind memory is awaited
+    bool reading = false;   // a read of events behind memory is awaited
+    bool in_call = false;   // within the history's read call: an answer given at once waits here
+    std::optional<history_answer> chunk;  // an answer not yet used
   };
 
   std::uint64_t id_ = 0;
+  std::weak_ptr<subscription> self_;  // for the timeline's answers, which may outlive it
   hub* owner_ = nullptr;  // the hub that queues its replay; null once the hub is gone
   std::optional<replay_state> replay_;
   format format_ = format::protobuf;
@@ -113,15 +141,16 @@ class subscription {
   bool to_wake_ = false;  // queued for a wake at the end of the current publish
   std::string closing_;
   std::string close_reason_;
+  v1::FeedError close_error_ = v1::FEED_ERROR_UNSPECIFIED;
+  std::string close_message_;
 };
 
 class hub {
  public:
-  /// `history` reads events after an id from the timeline (null without one).
-  using history_reader = std::function<std::vector<engine::event>(std::uint64_t after, std::size_t limit)>;
   using clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  hub(limits l, const engine::engine& engine, history_reader history = nullptr, clock now = nullptr);
+  /// `past`: the timeline, for resumes from before the events kept in memory (empty without one).
+  hub(limits l, const engine::engine& engine, history past = {}, clock now = nullptr);
   ~hub();
   hub(const hub&) = delete;
   hub& operator=(const hub&) = delete;
@@ -133,8 +162,11 @@ class hub {
   };
   /// Registers a subscriber and queues its snapshot, or, with `resume_after`, checks that every
   /// matching event after that id can be replayed and queues the first batch of them; the rest,
-  /// then a ResumeDone, are queued as the subscriber takes its frames. `wake` is called whenever frames are queued (and
-  /// when the subscriber is closed); it must not call back into the hub.
+  /// then a ResumeDone, are queued as the subscriber takes its frames. A resume from before the
+  /// events kept in memory asks the timeline how many it would replay, and reads them, without
+  /// waiting: it is accepted, and closed with FEED_ERROR_RESUME_TOO_OLD once the answer says it
+  /// cannot be served. `wake` is called whenever frames are queued (and when the subscriber is
+  /// closed); it must not call back into the hub.
   subscribe_result subscribe(const filter& f, format fmt, std::optional<std::uint64_t> resume_after,
                              std::function<void()> wake);
   void unsubscribe(const subscription& sub);
@@ -188,18 +220,21 @@ class hub {
   /// Queues the snapshot; false (and why) when it would not fit in one frame.
   bool queue_snapshot(subscription& s, std::string& message);
   /// Checks that a resume after `after` can be served (false, and why, if not) and starts it.
-  bool start_replay(subscription& s, std::uint64_t after, std::string& message);
+  bool start_replay(const std::shared_ptr<subscription>& s, std::uint64_t after, std::string& message);
+  /// The timeline's count of the events a resume from far back would replay.
+  void checked(subscription& s, history_answer counted);
   /// Queues the next batch of a resume's missed events; at the end, the ResumeDone.
   void continue_replay(subscription& s);
+  /// Asks the timeline for the events after the replay's cursor; the answer continues the replay.
+  void read_behind(subscription& s);
   void flush_vitals(subscription& s, std::string_view chair);
   bool admits(const subscription& s, const engine::event& e) const;
 
   limits limits_;
   const engine::engine& engine_;
-  history_reader history_;
-  // Events read from the timeline at a time when a resume reaches back past memory: to count
-  // them, and to send them (fewer: a batch holds about half the soft limit's bytes).
-  static constexpr std::size_t replay_chunk_events = 1024;
+  history history_;
+  // Events read from the timeline at a time when a resume reaches back past memory (a batch
+  // holds about half the soft limit's bytes).
   static constexpr std::size_t replay_read_events = 256;
   clock now_;
   std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;

@@ -44,7 +44,7 @@ v1::AlarmBurden to_proto(const alarm_burden& b) {
   return out;
 }
 
-std::optional<v1::AlarmBurden> stored_burden(store::timeline_reader& reader, const burden_query& q, millis now_ms) {
+std::optional<v1::AlarmBurden> stored_burden(store::reader& reader, const burden_query& q, millis now_ms) {
   std::vector<store::session_summary> chosen;
   bool limited = false;
   if (q.session) {

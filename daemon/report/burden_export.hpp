@@ -4,7 +4,7 @@
 // read from the timeline: what GET /api/v1/alarm-burden answers and `vigilctl burden` prints.
 
 #include "daemon/report/alarm_burden.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/timeline.hpp"
 #include "vigil/v1/burden.pb.h"
 
 #include <cstddef>
@@ -27,6 +27,6 @@ v1::AlarmBurden to_proto(const alarm_burden& b);
 
 /// The burden of the sessions `q` selects, with sessions still open counted up to `now_ms`;
 /// nullopt when `q` names a session the timeline does not hold.
-std::optional<v1::AlarmBurden> stored_burden(store::timeline_reader& reader, const burden_query& q, millis now_ms);
+std::optional<v1::AlarmBurden> stored_burden(store::reader& reader, const burden_query& q, millis now_ms);
 
 }  // namespace vigil::report

@@ -1,22 +1,14 @@
 #include "daemon/report/json_export.hpp"
 
-#include <google/protobuf/util/json_util.h>
+#include "daemon/wire/events.hpp"
+#include "daemon/wire/json.hpp"
 
 #include <stdexcept>
 
 namespace vigil::report {
 namespace {
 
-using engine::event_type;
-
-bool is_alarm_event(event_type t) {
-  return t == event_type::alarm_raised || t == event_type::alarm_escalated || t == event_type::alarm_acknowledged ||
-         t == event_type::alarm_resounded || t == event_type::alarm_cleared;
-}
-
-v1::Priority to_proto(engine::priority p) { return static_cast<v1::Priority>(static_cast<int>(p)); }
-v1::AlarmKind to_proto(engine::alarm_kind k) { return static_cast<v1::AlarmKind>(static_cast<int>(k)); }
-v1::Phase to_proto(engine::phase p) { return static_cast<v1::Phase>(static_cast<int>(p)); }
+using wire::to_proto;
 
 v1::SessionOutcome outcome_of(const std::string& outcome) {
   if (outcome == "open") return v1::SESSION_OUTCOME_OPEN;
@@ -52,70 +44,11 @@ store::session_summary from_proto(const v1::SessionSummary& s) {
   return out;
 }
 
-engine::event from_proto(const v1::TimelineEvent& e) {
-  engine::event out;
-  out.id = e.event_id();
-  out.type = static_cast<event_type>(static_cast<int>(e.type()));
-  out.at = e.at_ms();
-  out.chair = e.chair_id();
-  out.session = e.session_id();
-  out.alarm = e.alarm_id();
-  out.rule = e.rule();
-  // Fields the export leaves out keep the engine's defaults.
-  if (e.kind() != v1::ALARM_KIND_UNSPECIFIED) out.kind = static_cast<engine::alarm_kind>(static_cast<int>(e.kind()));
-  if (e.priority() != v1::PRIORITY_UNSPECIFIED) {
-    out.level = static_cast<engine::priority>(static_cast<int>(e.priority()));
-  }
-  if (e.from_phase() != v1::PHASE_UNSPECIFIED) out.from = static_cast<engine::phase>(static_cast<int>(e.from_phase()));
-  if (e.to_phase() != v1::PHASE_UNSPECIFIED) out.to = static_cast<engine::phase>(static_cast<int>(e.to_phase()));
-  out.who = e.who();
-  out.responder = e.responder();
-  out.tier = e.tier();
-  out.value = e.value();
-  out.until = e.until_ms();
-  out.text = e.text();
-  out.patient_ref = e.patient_ref();
-  out.profile = e.profile();
-  return out;
-}
-
 session_record from_proto(const v1::SessionTimeline& t) {
   session_record out;
   out.summary = from_proto(t.session());
   out.events.reserve(static_cast<std::size_t>(t.events_size()));
-  for (const auto& e : t.events()) out.events.push_back(from_proto(e));
-  return out;
-}
-
-v1::TimelineEvent to_proto(const engine::event& e) {
-  v1::TimelineEvent out;
-  out.set_event_id(e.id);
-  out.set_type(static_cast<v1::EventType>(static_cast<int>(e.type)));
-  out.set_at_ms(e.at);
-  out.set_at(rfc3339_utc(e.at));
-  out.set_chair_id(e.chair);
-  out.set_session_id(e.session);
-  if (is_alarm_event(e.type)) {
-    out.set_alarm_id(e.alarm);
-    out.set_rule(e.rule);
-    out.set_kind(to_proto(e.kind));
-    out.set_priority(to_proto(e.level));
-    if (e.type != event_type::alarm_escalated && e.type != event_type::alarm_acknowledged) out.set_value(e.value);
-  }
-  if (e.type == event_type::phase_changed) out.set_from_phase(to_proto(e.from));
-  if (e.type == event_type::phase_changed || e.type == event_type::session_opened) out.set_to_phase(to_proto(e.to));
-  out.set_who(e.who);
-  if (e.type == event_type::alarm_escalated) {
-    out.set_responder(e.responder);
-    out.set_tier(e.tier);
-  }
-  if (e.until != 0) {
-    out.set_until_ms(e.until);
-    out.set_until(rfc3339_utc(e.until));
-  }
-  out.set_text(e.text);
-  out.set_patient_ref(e.patient_ref);
-  out.set_profile(e.profile);
+  for (const auto& e : t.events()) out.events.push_back(wire::from_proto(e));
   return out;
 }
 
@@ -152,7 +85,7 @@ v1::SessionTimeline to_proto(const session_record& r, const export_context& ctx)
   }
   summary.set_outcome(outcome_of(s.outcome));
 
-  for (const auto& e : r.events) *out.add_events() = to_proto(e);
+  for (const auto& e : r.events) *out.add_events() = wire::to_proto(e);
 
   for (const auto& a : alarm_history(r.events)) {
     auto& p = *out.add_alarms();
@@ -199,11 +132,8 @@ v1::SessionTimeline to_proto(const session_record& r, const export_context& ctx)
 }
 
 std::string export_json(const session_record& r, const export_context& ctx) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
   std::string out;
-  const auto status = google::protobuf::util::MessageToJsonString(to_proto(r, ctx), &out, options);
-  if (!status.ok()) throw std::runtime_error("cannot write the session as JSON: " + status.ToString());
+  if (!wire::to_json(to_proto(r, ctx), out)) throw std::runtime_error("cannot write the session as JSON");
   out += '\n';
   return out;
 }

@@ -1,7 +1,8 @@
 #pragma once
 
 // A session's timeline as a vigil.v1.SessionTimeline (proto/vigil/v1/timeline.proto), and as
-// JSON in protobuf's JSON mapping with the field names of the .proto file.
+// JSON in protobuf's JSON mapping with the field names of the .proto file. Its events are
+// mapped by the wire library (daemon/wire/events.hpp).
 
 #include "daemon/engine/engine.hpp"
 #include "daemon/report/session_record.hpp"
@@ -11,17 +12,11 @@
 
 namespace vigil::report {
 
-/// One engine event as a TimelineEvent; fields that do not apply to its type stay absent.
-v1::TimelineEvent to_proto(const engine::event& e);
-
 /// The whole record, with its alarms gathered from the events.
 v1::SessionTimeline to_proto(const session_record& r, const export_context& ctx);
 
 /// A stored session's summary, back from the SessionSummary the exports write.
 store::session_summary from_proto(const v1::SessionSummary& s);
-
-/// One engine event back from its TimelineEvent (the inverse of to_proto, for what it carries).
-engine::event from_proto(const v1::TimelineEvent& e);
 
 /// A record's summary and events back from a SessionTimeline (the vitals are left out): what
 /// `vigilctl show` prints, from the API's timeline.json.

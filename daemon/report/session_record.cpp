@@ -9,26 +9,8 @@
 #include <map>
 
 namespace vigil::report {
-namespace {
 
-/// Splits ms since the epoch into a UTC calendar time and the milliseconds within the second.
-std::tm utc_parts(millis ms, int& millis_part) {
-  millis seconds = ms / 1000;
-  millis rest = ms % 1000;
-  if (rest < 0) {  // floor, so that times before 1970 still print sensibly
-    rest += 1000;
-    --seconds;
-  }
-  millis_part = static_cast<int>(rest);
-  const auto t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return tm;
-}
-
-}  // namespace
-
-std::optional<session_record> load_session(store::timeline_reader& reader, std::uint64_t id) {
+std::optional<session_record> load_session(store::reader& reader, std::uint64_t id) {
   auto summary = reader.session(id);
   if (!summary) return std::nullopt;
   session_record r;
@@ -166,23 +148,14 @@ std::string event_detail(const engine::event& e, std::string_view alarm) {
   }
 }
 
-std::string rfc3339_utc(millis ms) {
-  int part = 0;
-  const std::tm tm = utc_parts(ms, part);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, part);
-}
-
 std::string date_time_utc(millis ms) {
-  int part = 0;
-  const std::tm tm = utc_parts(ms, part);
+  const std::tm tm = wire::utc_of(ms).fields;
   return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::string clock_utc(millis ms) {
-  int part = 0;
-  const std::tm tm = utc_parts(ms, part);
+  const std::tm tm = wire::utc_of(ms).fields;
   return fmt::format("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 

@@ -6,7 +6,8 @@
 
 #include "daemon/engine/engine.hpp"
 #include "daemon/model/vitals.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/timeline.hpp"
+#include "daemon/wire/time.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -32,7 +33,7 @@ struct export_context {
 };
 
 /// Reads one session from the timeline; nullopt if the timeline has no such session.
-std::optional<session_record> load_session(store::timeline_reader& reader, std::uint64_t id);
+std::optional<session_record> load_session(store::reader& reader, std::uint64_t id);
 
 /// One alarm from raise to clear, gathered from its events.
 struct alarm_record {
@@ -81,8 +82,8 @@ std::string_view event_title(engine::event_type type) noexcept;
 /// What the event says, in one line for people; `alarm` names the event's alarm ("A3", "alarm 17").
 std::string event_detail(const engine::event& e, std::string_view alarm);
 
-/// "2024-05-02T09:12:04.250Z" (RFC 3339, UTC, milliseconds).
-std::string rfc3339_utc(millis ms);
+/// "2024-05-02T09:12:04.250Z" (RFC 3339, UTC, milliseconds), as on the wire.
+using wire::rfc3339_utc;
 /// "2024-05-02 09:12:04 UTC".
 std::string date_time_utc(millis ms);
 /// "09:12:04" (UTC).

@@ -1,7 +1,7 @@
 #include "daemon/store/salvage.hpp"
 
 #include "daemon/store/sqlite.hpp"
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -74,7 +74,7 @@ copy_result copy_rows(sqlite3* from_db, const table_kind& t, const std::vector<s
 
 salvage_report salvage(const std::string& damaged, const std::string& out) {
   if (std::filesystem::exists(out)) throw std::runtime_error("'" + out + "' exists: salvage writes a new file");
-  { timeline_store fresh({out}); }  // the current schema, empty
+  { sqlite_timeline fresh({out}); }  // the current schema, empty
   // The damaged file is opened read-only (nothing is written to it, not even a journal's
   // rollback); the new one is written.
   if (!std::filesystem::exists(damaged)) throw std::runtime_error("salvaging '" + damaged + "': no such file");

@@ -2,7 +2,7 @@
 
 // Copying what can still be read out of a damaged timeline into a new one, table by table and
 // row by row, past pages that cannot be read. vigild refuses to start on a damaged file
-// (timeline_store checks every page); an operator sets it aside, starts afresh, and salvages the
+// (sqlite_timeline checks every page); an operator sets it aside, starts afresh, and salvages the
 // old record with `vigilctl salvage` to read it with vigilctl's list, show, export and report.
 
 #include <cstdint>

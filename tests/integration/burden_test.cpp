@@ -2,7 +2,7 @@
 // beforehand (exact figures), its roles and parameters; `vigilctl burden` printing it; and the
 // burden series of /metrics from alarms the daemon raises and a nurse acknowledges.
 
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 #include "tests/common/run_program.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/unit/report/report_fixture.hpp"
@@ -57,7 +57,7 @@ config::daemon_config burden_config(const fs::path& data_dir) {
 ///    spo2_low (medium) for 6 min, cuff_overdue (low, technical) active until the close;
 ///  session 43 (chair-2, 11:30 to 13:10): spo2_low (medium) acknowledged after 10 s, cleared after 20 s.
 void write_timeline(const fs::path& dir) {
-  store::timeline_store store({(dir / "timeline.db").string(), false});
+  store::sqlite_timeline store({(dir / "timeline.db").string(), false});
   store.append_state(report::testing::story("P-0001", "Patient calm."), {});
   const engine::millis opened = t0 + 180 * minutes_ms;
   const auto event = [&](event_type type, engine::millis at) {

@@ -19,8 +19,8 @@
 #include "tests/common/child_process.hpp"
 #include "tests/integration/clinic_scenario.hpp"
 
-#include "daemon/report/json_export.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/wire/events.hpp"
+#include "daemon/store/sqlite_reader.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -719,7 +719,7 @@ TEST(Crash, KilledAtRandomMomentsItLosesNothingAckedReusesNoIdAndResumesExactly)
               "followed, %zu states compared\n",
               kills, startup_kills, idle_kills, busy_kills, command_kills, follow.events().size(), idle.size());
 
-  store::timeline_reader reader((dir / "data" / "timeline.db").string());
+  store::sqlite_reader reader((dir / "data" / "timeline.db").string());
 
   // Nothing acked is lost, nothing is stored twice: each device's samples, over all the sessions
   // of its chair and the times it had none.
@@ -787,7 +787,7 @@ TEST(Crash, KilledAtRandomMomentsItLosesNothingAckedReusesNoIdAndResumesExactly)
       }
       continue;
     }
-    EXPECT_EQ(it->second, report::to_proto(e).SerializeAsString()) << "event " << e.id << " committed as another event";
+    EXPECT_EQ(it->second, wire::to_proto(e).SerializeAsString()) << "event " << e.id << " committed as another event";
   }
   for (const auto& r : follow.events()) {
     if (r.replayed) {

@@ -4,7 +4,7 @@
 // then reads what vigild stored in its timeline.
 
 #include "daemon/report/session_record.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/sqlite_reader.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/common/child_process.hpp"
 
@@ -161,7 +161,7 @@ struct stored_session {
 
 /// Every session vigild stored, by chair; the daemon must be stopped.
 std::map<std::string, stored_session> stored(const daemon_process& d) {
-  store::timeline_reader reader(d.db().string());
+  store::sqlite_reader reader(d.db().string());
   std::map<std::string, stored_session> out;
   for (const auto& s : reader.sessions()) {
     auto record = report::load_session(reader, s.id);
@@ -364,7 +364,7 @@ TEST(SimEndToEnd, ARecordingsSensorOffCellsRaiseTheTechnicalAlarmAndItsArtifacts
   EXPECT_NEAR(static_cast<double>(*off->cleared), 39'100, 1000) << *off;
   EXPECT_EQ(off->cleared_why, "sensor back on");
 
-  store::timeline_reader reader(d.db().string());
+  store::sqlite_reader reader(d.db().string());
   std::map<std::pair<std::uint32_t, double>, int> heart;  // (quality, value) -> samples
   for (const auto& v : reader.session_vitals(s.summary.id)) {
     if (v.sample.kind == model::vital_kind::heart_rate) ++heart[{v.sample.quality, v.sample.value}];
@@ -466,7 +466,7 @@ TEST(SimEndToEnd, EveryLabelOfTheLabelledScenarioIsMet) {
   for (const auto& [reason, n] : expected) EXPECT_EQ(judged[reason], n) << reason;
   const auto sessions = stored(d);
   ASSERT_EQ(sessions.count("chair-5"), 1u) << out;
-  store::timeline_reader reader(d.db().string());
+  store::sqlite_reader reader(d.db().string());
   std::map<std::pair<model::vital_kind, double>, int> odd;  // (kind, value) -> samples, of the artefacts' values
   for (const auto& v : reader.session_vitals(sessions.at("chair-5").summary.id)) {
     EXPECT_EQ(v.sample.quality & model::quality::known, 0u) << "no device flag";

@@ -6,7 +6,7 @@
 #include "tests/integration/clinic_scenario.hpp"
 
 #include "daemon/engine/profile.hpp"
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/sqlite_reader.hpp"
 #include "vigil/v1/control.pb.h"
 
 #include <gtest/gtest.h>
@@ -135,7 +135,7 @@ TEST(Storage, WhenTheDiskFailsAlarmsGoOnNothingIsAckedAndAllResumesWithTheDisk) 
   }
 
   // The record is whole: every sample once, and the events of the failed period kept.
-  store::timeline_reader reader(db_path.string());
+  store::sqlite_reader reader(db_path.string());
   const auto samples = reader.session_vitals(session);
   EXPECT_EQ(samples.size(), 6u);
   std::set<std::pair<int, std::int64_t>> distinct;
@@ -178,7 +178,7 @@ TEST(Storage, NotesAndOperatorsLandInTheTimelineWithTheirAuthors) {
     note.mutable_add_note()->set_text("no session here");
     EXPECT_EQ(ops.call(note)->error(), v1::CONTROL_ERROR_NO_OPEN_SESSION);
   }
-  store::timeline_reader reader((dir / "timeline.db").string());
+  store::sqlite_reader reader((dir / "timeline.db").string());
   const auto summary = reader.session(session);
   ASSERT_TRUE(summary);
   EXPECT_EQ(summary->patient_ref, "P-note");
@@ -225,7 +225,7 @@ TEST(Storage, ABaselineRetakeLandsInTheTimelineWithItsAuthorAndReason) {
     EXPECT_EQ(ops.call(retake)->error(), v1::CONTROL_ERROR_NO_OPEN_SESSION);
   }
   // Answered only once saved: the daemon is gone, the timeline has it.
-  store::timeline_reader reader((dir / "timeline.db").string());
+  store::sqlite_reader reader((dir / "timeline.db").string());
   int retakes = 0;
   for (const auto& e : reader.session_events(session)) {
     if (e.type != engine::event_type::baseline_set) continue;
@@ -296,7 +296,7 @@ TEST(Storage, AnOperatorResetsADeviceThatRestartedItsCountAndTheResetOutlivesARe
     ASSERT_TRUE(welcome && welcome->has_welcome());
     EXPECT_EQ(welcome->welcome().acked_seq(), 2u) << "the reset, and the new count, were saved";
   }
-  store::timeline_reader reader((dir / "timeline.db").string());
+  store::sqlite_reader reader((dir / "timeline.db").string());
   EXPECT_EQ(reader.session_vitals(0).size(), 42u * 2u) << "every acked sample, before and after the reset, once";
   fs::remove_all(dir);
 }

@@ -3,7 +3,7 @@
 // a daemon it cannot reach; its arguments checked before anything is sent; and the stored
 // sessions (list, show, export, report) read through the API from a timeline written beforehand.
 
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 #include "tests/common/run_program.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/unit/report/report_fixture.hpp"
@@ -390,7 +390,7 @@ class VigilctlReads : public ::testing::Test {
     {
       using namespace report::testing;
       const auto record = make_record("P-0001", "Patient calm, BP rechecked.");
-      store::timeline_store store({(dir_ / "data" / "timeline.db").string(), false});
+      store::sqlite_timeline store({(dir_ / "data" / "timeline.db").string(), false});
       store.append_state(record.events, {});
       store.append_batch("dev-1", "chair-1", session_id, 1, record.vitals, nullptr);
       auto open = make_event(event_type::session_opened, t0 + 1000);

@@ -134,7 +134,7 @@ TEST(VigildProcess, PortZeroIsReportedAndSigtermExitsCleanly) {
 }  // namespace
 }  // namespace vigil::test
 
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 namespace vigil::test {
 namespace {
@@ -174,7 +174,7 @@ TEST(VigildProcess, AckedBatchesSurviveARestartAndResendsAreDropped) {
     p.signal(SIGTERM);
     EXPECT_EQ(p.wait_exit(), 0) << p.output();
   }
-  store::timeline_store timeline({(dir / "data" / "timeline.db").string()});
+  store::sqlite_reader timeline((dir / "data" / "timeline.db").string());
   const auto stored = timeline.session_vitals(0);  // no session was open: session 0
   EXPECT_EQ(stored.size(), 25u * 8u) << "every acked sample once, no resend twice";
   std::set<std::int64_t> times;
@@ -223,7 +223,7 @@ TEST(VigildProcess, SessionsClosedLongerAgoThanTheRetentionAreRemovedAtStart) {
   fs::create_directories(dir / "data");
   const auto db = (dir / "data" / "timeline.db").string();
   {
-    store::timeline_store timeline({db});
+    store::sqlite_timeline timeline({db});
     timeline.append_state(closed_session(1, 400), {});
     timeline.append_state(closed_session(2, 10), {});
     timeline.flush();
@@ -237,7 +237,7 @@ TEST(VigildProcess, SessionsClosedLongerAgoThanTheRetentionAreRemovedAtStart) {
       << p.output();
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(), 0) << p.output();
-  store::timeline_reader reader(db);
+  store::sqlite_reader reader(db);
   EXPECT_FALSE(reader.session(1));
   EXPECT_TRUE(reader.session(2));
 }

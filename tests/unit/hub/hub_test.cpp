@@ -8,6 +8,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <deque>
+#include <functional>
+
 namespace vigil::hub {
 namespace {
 
@@ -50,9 +54,47 @@ struct HubTest : ::testing::Test {
   std::unique_ptr<hub> h;
   int wakes = 0;
 
-  void make(hub::history_reader history = nullptr) {
-    h = std::make_unique<hub>(lim, eng, std::move(history), [this] { return now; });
+  // The timeline behind memory as the daemon's read pool serves it: answered at once, or, while
+  // `deferred`, held until answer_reads() (as answers posted back from the reader thread).
+  bool deferred = false;
+  std::deque<std::function<void()>> unanswered;
+  std::size_t largest_ask = 0;
+  std::size_t largest_chunk = 0;
+  std::size_t reads = 0;
+  history timeline_history() {
+    history past;
+    past.read = [this](std::uint64_t after, std::size_t limit, history::done done) {
+      ++reads;
+      largest_ask = std::max(largest_ask, limit);
+      history_answer a;
+      for (const auto& e : timeline) {
+        if (e.id > after && a.events.size() < limit) a.events.push_back(e);
+      }
+      largest_chunk = std::max(largest_chunk, a.events.size());
+      answer(std::move(done), std::move(a));
+    };
+    past.count = [this](std::uint64_t after, std::uint64_t before, std::size_t cap, history::done done) {
+      history_answer a;
+      for (const auto& e : timeline) {
+        if (e.id > after && e.id < before && a.count < cap) ++a.count;
+      }
+      answer(std::move(done), std::move(a));
+    };
+    return past;
   }
+  void answer(history::done done, history_answer a) {
+    if (!deferred) return done(std::move(a));
+    unanswered.push_back([done = std::move(done), a = std::move(a)] { done(a); });
+  }
+  /// Delivers the answers held back until now (not those asked for meanwhile); true if any.
+  bool answer_reads() {
+    auto now_due = std::move(unanswered);
+    unanswered.clear();
+    for (auto& next : now_due) next();
+    return !now_due.empty();
+  }
+
+  void make(history past = {}) { h = std::make_unique<hub>(lim, eng, std::move(past), [this] { return now; }); }
   std::shared_ptr<subscription> subscribe(filter f = {}, std::optional<std::uint64_t> resume = std::nullopt,
                                           format fmt = format::protobuf) {
     auto r = h->subscribe(f, fmt, resume, [this] { ++wakes; });
@@ -179,13 +221,7 @@ TEST_F(HubTest, AResumeGetsExactlyTheMissedEventsFromMemory) {
 
 TEST_F(HubTest, AResumeOlderThanMemoryReadsTheTimeline) {
   lim.history_events = 3;
-  make([this](std::uint64_t after, std::size_t limit) {
-    std::vector<engine::event> out;
-    for (const auto& e : timeline) {
-      if (e.id > after && out.size() < limit) out.push_back(e);
-    }
-    return out;
-  });
+  make(timeline_history());
   for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
   auto sub = subscribe({}, 2);
   std::vector<std::uint64_t> ids;
@@ -200,17 +236,7 @@ TEST_F(HubTest, AResumeFromFarBackReadsTheTimelineAChunkAtATime) {
   // for) in memory at once: the timeline is read in chunks.
   lim.history_events = 3;
   lim.max_replay_events = 2'500;
-  std::size_t largest_ask = 0;
-  std::size_t largest_chunk = 0;
-  make([&](std::uint64_t after, std::size_t limit) {
-    largest_ask = std::max(largest_ask, limit);
-    std::vector<engine::event> out;
-    for (const auto& e : timeline) {
-      if (e.id > after && out.size() < limit) out.push_back(e);
-    }
-    largest_chunk = std::max(largest_chunk, out.size());
-    return out;
-  });
+  make(timeline_history());
   for (std::uint64_t id = 1; id <= 2'000; ++id) publish(numbered(id, "chair-1"));
   auto sub = subscribe({}, 0);
   std::vector<std::uint64_t> ids;
@@ -240,13 +266,7 @@ TEST_F(HubTest, AResumeFromFarBackReadsTheTimelineAChunkAtATime) {
 TEST_F(HubTest, AResumeIsQueuedAsTheSubscriberReadsItNotAllAtOnce) {
   lim.history_events = 100;
   lim.soft_bytes = 4'000;
-  make([this](std::uint64_t after, std::size_t limit) {
-    std::vector<engine::event> out;
-    for (const auto& e : timeline) {
-      if (e.id > after && out.size() < limit) out.push_back(e);
-    }
-    return out;
-  });
+  make(timeline_history());
   for (std::uint64_t id = 1; id <= 2'000; ++id) publish(numbered(id, "chair-1"));
   filter beating;
   beating.heartbeat = std::chrono::seconds(1);
@@ -471,13 +491,7 @@ namespace {
 // yet"; a resume across the ids skipped by a crash counted the gap as events to replay; and a
 // subscriber that had seen events lost in the crash resumed as if nothing were missing.
 TEST_F(HubTest, AfterARestartResumesCarryOnFromTheTimelineAndRefuseWhatWasLost) {
-  make([this](std::uint64_t after, std::size_t limit) {
-    std::vector<engine::event> out;
-    for (const auto& e : timeline) {
-      if (e.id > after && out.size() < limit) out.push_back(e);
-    }
-    return out;
-  });
+  make(timeline_history());
   // Before the crash: events 1 to 30 were sent, 1 to 25 saved; this run hands out from 1,000,001.
   for (std::uint64_t id = 1; id <= 25; ++id) timeline.push_back(numbered(id, "chair-1"));
   h->carry_on(25, 1'000'001);
@@ -513,6 +527,97 @@ TEST_F(HubTest, AfterARestartResumesCarryOnFromTheTimelineAndRefuseWhatWasLost) 
   EXPECT_EQ(ids, (std::vector<std::uint64_t>{25, 1'000'001, 1'000'002}));
   const auto still_lost = h->subscribe({}, format::protobuf, 30, nullptr);
   EXPECT_FALSE(still_lost.sub) << "a lost event stays lost once new ones come";
+}
+
+}  // namespace
+}  // namespace vigil::hub
+
+namespace vigil::hub {
+namespace {
+
+// A resume from before memory used to read the timeline on the hub's own thread (the I/O
+// thread, which evaluates every chair's alarms), up to 100,000 events at a time. The hub now
+// asks and carries on: the subscriber waits for the answer, everyone else does not.
+TEST_F(HubTest, AResumeFromBeforeMemoryWaitsForTheTimelineWithoutHoldingUpTheHub) {
+  lim.history_events = 3;
+  deferred = true;
+  make(timeline_history());
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
+  auto live = subscribe();
+  live->take();  // its snapshot
+  auto resuming = subscribe({}, 2);
+  ASSERT_TRUE(resuming) << "accepted before the timeline answered";
+  EXPECT_TRUE(resuming->take().empty()) << "nothing until the timeline has counted what it would replay";
+
+  publish(numbered(11, "chair-1"));
+  EXPECT_EQ(decode(live->take()).size(), 1u) << "a live subscriber's event leaves while the resume waits";
+  EXPECT_TRUE(resuming->take().empty());
+
+  const int wakes_before = wakes;
+  ASSERT_TRUE(answer_reads());  // the count
+  EXPECT_GT(wakes, wakes_before) << "the answer wakes the subscriber";
+  EXPECT_TRUE(resuming->take().empty()) << "now the events behind memory are being read";
+  ASSERT_TRUE(answer_reads());  // the read
+  std::vector<std::uint64_t> ids;
+  for (int round = 0; round < 10 && (ids.empty() || ids.back() != 11); ++round) {
+    for (const auto& m : decode(resuming->take())) {
+      if (m.has_event()) ids.push_back(m.event().event().event_id());
+    }
+    answer_reads();
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{3, 4, 5, 6, 7, 8, 9, 10, 11})) << "each once, in order";
+}
+
+TEST_F(HubTest, AResumeTheTimelineCannotServeIsClosedWhenItAnswers) {
+  lim.history_events = 3;
+  lim.max_replay_events = 4;
+  deferred = true;
+  make(timeline_history());
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
+  auto resuming = subscribe({}, 0);
+  ASSERT_TRUE(resuming);
+  EXPECT_FALSE(resuming->closed());
+  ASSERT_TRUE(answer_reads());
+  ASSERT_TRUE(resuming->closed());
+  EXPECT_NE(resuming->close_reason().find("FEED_ERROR_RESUME_TOO_OLD"), std::string::npos);
+  EXPECT_NE(resuming->close_reason().find("more than 4 events"), std::string::npos) << resuming->close_reason();
+  const auto closing = decode({std::make_shared<const std::string>(resuming->closing())});
+  ASSERT_EQ(closing.size(), 1u);
+  EXPECT_EQ(closing[0].closing().error(), v1::FEED_ERROR_RESUME_TOO_OLD);
+}
+
+TEST_F(HubTest, ATimelineThatCannotBeReadClosesTheResumeWithItsReason) {
+  lim.history_events = 3;
+  history broken;
+  broken.count = [](std::uint64_t, std::uint64_t, std::size_t, history::done done) {
+    done({false, "disk I/O error", {}, 0});
+  };
+  broken.read = [](std::uint64_t, std::size_t, history::done done) { done({false, "disk I/O error", {}, 0}); };
+  make(std::move(broken));
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
+  const auto refused = h->subscribe({}, format::protobuf, 2, nullptr);
+  EXPECT_FALSE(refused.sub);
+  EXPECT_EQ(refused.error, v1::FEED_ERROR_RESUME_TOO_OLD);
+  EXPECT_NE(refused.message.find("the timeline could not be read (disk I/O error)"), std::string::npos)
+      << refused.message;
+}
+
+TEST_F(HubTest, AnAnswerForASubscriberThatLeftOrAHubThatStoppedIsDropped) {
+  lim.history_events = 3;
+  deferred = true;
+  make(timeline_history());
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
+  auto left = subscribe({}, 2);
+  h->unsubscribe(*left);
+  const int wakes_before = wakes;
+  EXPECT_TRUE(answer_reads());
+  EXPECT_EQ(wakes, wakes_before) << "no one to wake";
+  EXPECT_TRUE(left->take().empty());
+
+  auto kept = subscribe({}, 2);  // still held by its connection when the hub goes
+  h.reset();
+  EXPECT_TRUE(answer_reads()) << "answered after the hub stopped: nothing happens";
+  EXPECT_TRUE(kept->take().empty());
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 #include "daemon/report/csv_export.hpp"
 #include "daemon/report/html_report.hpp"
 #include "daemon/report/json_export.hpp"
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
+#include "daemon/wire/events.hpp"
 #include "tests/unit/report/report_fixture.hpp"
 
 #include <fmt/format.h>
@@ -125,7 +126,7 @@ TEST(Json, UsesStableNamesAndKeepsFieldsThatAreZeroButSet) {
   EXPECT_NE(json.find(R"("tier":0)"), std::string::npos) << "tier 0 of an escalation is present";
   EXPECT_NE(json.find(R"("at":"2024-05-02T08:30:00.000Z")"), std::string::npos);
   // A note has no alarm fields at all.
-  const auto note = to_proto(make_event(event_type::note_added, t0));
+  const auto note = wire::to_proto(make_event(event_type::note_added, t0));
   EXPECT_FALSE(note.has_value());
   EXPECT_FALSE(note.has_tier());
   EXPECT_EQ(note.priority(), v1::PRIORITY_UNSPECIFIED);
@@ -340,12 +341,12 @@ TEST(LoadSession, ReadsSummaryEventsAndVitalsBack) {
   fs::create_directories(dir);
   const auto expected = make_record();
   {
-    store::timeline_store store({(dir / "timeline.db").string(), false});
+    store::sqlite_timeline store({(dir / "timeline.db").string(), false});
     store.append_state(expected.events, {});
     store.append_batch("dev-1", "chair-1", session_id, 1, expected.vitals, nullptr);
     store.flush();
   }
-  store::timeline_reader reader((dir / "timeline.db").string());
+  store::sqlite_reader reader((dir / "timeline.db").string());
   const auto r = load_session(reader, session_id);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->summary.patient_ref, "P-0001");

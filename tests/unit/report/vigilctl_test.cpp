@@ -1,7 +1,7 @@
 // The built vigilctl on a timeline this test writes: list, show, export, report, and its
 // errors and exit statuses.
 
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 #include "tests/common/run_program.hpp"
 #include "tests/unit/report/report_fixture.hpp"
 #include "vigil/v1/timeline.pb.h"
@@ -34,7 +34,7 @@ class VigilctlTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     const auto record = make_record("P-0001", "Patient calm, BP rechecked.");
-    store::timeline_store store({(dir_ / "timeline.db").string(), false});
+    store::sqlite_timeline store({(dir_ / "timeline.db").string(), false});
     store.append_state(record.events, {});
     store.append_batch("dev-1", "chair-1", session_id, 1, record.vitals, nullptr);
     // A second, still open session on another chair.

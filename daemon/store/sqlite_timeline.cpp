@@ -1,4 +1,4 @@
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 #include "daemon/store/sqlite.hpp"
 
@@ -220,7 +220,7 @@ std::string damaged_timeline_advice(const std::string& path) {
          "vigilctl list --db salvaged.db). See docs/architecture.md, \"A damaged timeline\".";
 }
 
-timeline_store::timeline_store(options opts) : opts_(std::move(opts)) {
+sqlite_timeline::sqlite_timeline(options opts) : opts_(std::move(opts)) {
   db_ = sql::open(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   try {
     if (const auto problems = damage(db_); !problems.empty()) {
@@ -254,12 +254,12 @@ timeline_store::timeline_store(options opts) : opts_(std::move(opts)) {
   writer_ = std::thread([this] { run(); });
 }
 
-timeline_store::~timeline_store() {
+sqlite_timeline::~sqlite_timeline() {
   stop();
   sqlite3_close(db_);
 }
 
-void timeline_store::stop() {
+void sqlite_timeline::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -268,7 +268,7 @@ void timeline_store::stop() {
   if (writer_.joinable()) writer_.join();
 }
 
-void timeline_store::push(item it) {
+void sqlite_timeline::push(item it) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(std::move(it));
@@ -276,7 +276,7 @@ void timeline_store::push(item it) {
   wake_.notify_one();
 }
 
-void timeline_store::append_batch(std::string device_id, std::string chair_id, std::uint64_t session,
+void sqlite_timeline::append_batch(std::string device_id, std::string chair_id, std::uint64_t session,
                                   std::uint64_t seq, std::span<const model::vital_sample> samples, completion done,
                                   std::uint64_t epoch) {
   item it;
@@ -286,7 +286,7 @@ void timeline_store::append_batch(std::string device_id, std::string chair_id, s
   push(std::move(it));
 }
 
-void timeline_store::append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints,
+void sqlite_timeline::append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints,
                                   completion done) {
   if (events.empty() && checkpoints.empty()) {
     if (done) done(true);
@@ -299,9 +299,7 @@ void timeline_store::append_state(std::vector<engine::event> events, std::vector
   push(std::move(it));
 }
 
-void timeline_store::append_event(const engine::event& e) { append_state({e}, {}); }
-
-void timeline_store::reset_device(device_reset reset, completion done) {
+void sqlite_timeline::reset_device(device_reset reset, completion done) {
   item it;
   it.type = item::what::reset;
   it.reset = std::move(reset);
@@ -309,7 +307,7 @@ void timeline_store::reset_device(device_reset reset, completion done) {
   push(std::move(it));
 }
 
-void timeline_store::reserve_ids(id_range through, completion done, bool exact) {
+void sqlite_timeline::reserve_ids(id_range through, completion done, bool exact) {
   item it;
   it.type = item::what::reservation;
   it.ids = through;
@@ -318,14 +316,14 @@ void timeline_store::reserve_ids(id_range through, completion done, bool exact) 
   push(std::move(it));
 }
 
-void timeline_store::bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms) {
+void sqlite_timeline::bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms) {
   item it;
   it.type = item::what::binding;
   it.binding = {std::move(chair_id), std::move(device_id), at_ms};
   push(std::move(it));
 }
 
-void timeline_store::remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t)> done) {
+void sqlite_timeline::remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t)> done) {
   item it;
   it.type = item::what::retention;
   it.cutoff = cutoff_ms;
@@ -333,7 +331,7 @@ void timeline_store::remove_closed_before(engine::millis cutoff_ms, std::functio
   push(std::move(it));
 }
 
-void timeline_store::flush() {
+void sqlite_timeline::flush() {
   std::mutex m;
   std::condition_variable cv;
   bool done = false;
@@ -349,12 +347,12 @@ void timeline_store::flush() {
   cv.wait(lock, [&] { return done; });
 }
 
-void timeline_store::on_health(health_callback callback) {
+void sqlite_timeline::on_health(health_callback callback) {
   std::lock_guard lock(mutex_);
   health_ = std::move(callback);
 }
 
-void timeline_store::run() {
+void sqlite_timeline::run() {
   // Events whose transaction failed go again with the next one, up to a bound; batches are not
   // kept (they were not acked, so their devices send them again).
   constexpr std::size_t max_retained_events = 100'000;
@@ -446,7 +444,7 @@ void timeline_store::run() {
   }
 }
 
-void timeline_store::write_state(const std::vector<item>& group) {
+void sqlite_timeline::write_state(const std::vector<item>& group) {
   statement event(db_,
                   "INSERT INTO events(session_id, chair_id, at_ms, type, alarm_id, rule, kind, priority, from_phase, "
                   "to_phase, who, responder, tier, value, until_ms, text, id) "
@@ -531,7 +529,7 @@ void timeline_store::write_state(const std::vector<item>& group) {
   }
 }
 
-void timeline_store::write_devices(const std::vector<item>& group) {
+void sqlite_timeline::write_devices(const std::vector<item>& group) {
   // In queue order: a reset sets the device's stored seq back to 0, and only batches queued
   // after it count from there.
   struct seen {
@@ -580,7 +578,7 @@ void timeline_store::write_devices(const std::vector<item>& group) {
   }
 }
 
-void timeline_store::write_bindings(const std::vector<item>& group) {
+void sqlite_timeline::write_bindings(const std::vector<item>& group) {
   statement bind(db_,
                  "INSERT INTO chair_bindings(chair_id, device_id, bound_ms) VALUES(?, ?, ?) "
                  "ON CONFLICT(chair_id) DO UPDATE SET device_id = excluded.device_id, bound_ms = excluded.bound_ms");
@@ -598,7 +596,7 @@ void timeline_store::write_bindings(const std::vector<item>& group) {
   }
 }
 
-void timeline_store::write_reservations(const std::vector<item>& group) {
+void sqlite_timeline::write_reservations(const std::vector<item>& group) {
   statement grow(db_,
                  "INSERT INTO id_reservations(name, reserved_through) VALUES(?1, ?2) "
                  "ON CONFLICT(name) DO UPDATE SET reserved_through = max(reserved_through, excluded.reserved_through)");
@@ -618,7 +616,7 @@ void timeline_store::write_reservations(const std::vector<item>& group) {
   }
 }
 
-std::size_t timeline_store::remove_closed(engine::millis cutoff) {
+std::size_t sqlite_timeline::remove_closed(engine::millis cutoff) {
   statement expired(db_, "CREATE TEMP TABLE IF NOT EXISTS expired(session_id INTEGER PRIMARY KEY)");
   sql::step_done(db_, expired.get(), "prepare retention");
   exec(db_, "DELETE FROM temp.expired", "prepare retention");
@@ -639,7 +637,7 @@ std::size_t timeline_store::remove_closed(engine::millis cutoff) {
   return sessions;
 }
 
-bool timeline_store::commit(std::vector<item>& group) {
+bool sqlite_timeline::commit(std::vector<item>& group) {
   const bool has_data = std::any_of(group.begin(), group.end(), [](const item& it) { return it.type != item::what::marker; });
   if (!has_data) return true;
   if (damaged_) {
@@ -724,7 +722,7 @@ bool timeline_store::commit(std::vector<item>& group) {
   }
 }
 
-timeline_store::counters timeline_store::stats() {
+sqlite_timeline::counters sqlite_timeline::stats() {
   std::lock_guard lock(mutex_);
   counters out = stats_;
   out.queued = queue_.size();

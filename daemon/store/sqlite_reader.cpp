@@ -1,9 +1,9 @@
-#include "daemon/store/timeline_reader.hpp"
+#include "daemon/store/sqlite_reader.hpp"
 
 #include <algorithm>
 
 #include "daemon/store/sqlite.hpp"
-#include "daemon/store/timeline_store.hpp"
+#include "daemon/store/sqlite_timeline.hpp"
 
 namespace vigil::store {
 namespace {
@@ -35,7 +35,7 @@ session_summary summary_of(sqlite3_stmt* st) {
 
 }  // namespace
 
-timeline_reader::timeline_reader(const std::string& path)
+sqlite_reader::sqlite_reader(const std::string& path)
     : path_(path), db_(sql::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)) {
   const int version = sql::user_version(db_);
   std::string problem;
@@ -54,11 +54,11 @@ timeline_reader::timeline_reader(const std::string& path)
   }
 }
 
-timeline_reader::~timeline_reader() { sqlite3_close(db_); }
+sqlite_reader::~sqlite_reader() { sqlite3_close(db_); }
 
-int timeline_reader::schema_version() { return sql::user_version(db_); }
+int sqlite_reader::schema_version() { return sql::user_version(db_); }
 
-std::map<std::string, std::uint64_t> timeline_reader::device_seqs() {
+std::map<std::string, std::uint64_t> sqlite_reader::device_seqs() {
   sql::statement st(db_, "SELECT device_id, stored_seq FROM devices");
   std::map<std::string, std::uint64_t> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
@@ -67,7 +67,7 @@ std::map<std::string, std::uint64_t> timeline_reader::device_seqs() {
   return out;
 }
 
-std::vector<session_summary> timeline_reader::sessions(std::size_t limit, bool open_only) {
+std::vector<session_summary> sqlite_reader::sessions(std::size_t limit, bool open_only) {
   const std::string query = std::string(session_columns) + (open_only ? "WHERE closed_ms IS NULL " : "") +
                             "ORDER BY session_id DESC LIMIT ?";
   sql::statement st(db_, query.c_str());
@@ -77,7 +77,7 @@ std::vector<session_summary> timeline_reader::sessions(std::size_t limit, bool o
   return out;
 }
 
-std::optional<session_summary> timeline_reader::session(std::uint64_t id) {
+std::optional<session_summary> sqlite_reader::session(std::uint64_t id) {
   const std::string query = std::string(session_columns) + "WHERE session_id = ?";
   sql::statement st(db_, query.c_str());
   sql::bind(st.get(), 1, id);
@@ -85,7 +85,7 @@ std::optional<session_summary> timeline_reader::session(std::uint64_t id) {
   return summary_of(st.get());
 }
 
-std::vector<stored_sample> timeline_reader::session_vitals(std::uint64_t session) {
+std::vector<stored_sample> sqlite_reader::session_vitals(std::uint64_t session) {
   sql::statement st(db_, "SELECT chair_id, kind, first_ms, data FROM vitals WHERE session_id = ? ORDER BY kind, first_ms, id");
   sql::bind(st.get(), 1, session);
   std::vector<stored_sample> out;
@@ -132,7 +132,7 @@ engine::event event_of(sqlite3_stmt* row) {
 
 }  // namespace
 
-std::vector<engine::event> timeline_reader::session_events(std::uint64_t session) {
+std::vector<engine::event> sqlite_reader::session_events(std::uint64_t session) {
   const std::string query = std::string(event_columns) + "WHERE session_id = ? ORDER BY id";
   sql::statement st(db_, query.c_str());
   sql::bind(st.get(), 1, session);
@@ -147,7 +147,7 @@ std::vector<engine::event> timeline_reader::session_events(std::uint64_t session
   return out;
 }
 
-std::vector<engine::event> timeline_reader::events_after(std::uint64_t after, std::size_t limit) {
+std::vector<engine::event> sqlite_reader::events_after(std::uint64_t after, std::size_t limit) {
   const std::string query = std::string(event_columns) + "WHERE id > ? ORDER BY id LIMIT ?";
   sql::statement st(db_, query.c_str());
   sql::bind(st.get(), 1, after);
@@ -165,14 +165,23 @@ std::vector<engine::event> timeline_reader::events_after(std::uint64_t after, st
   return out;
 }
 
-std::map<std::string, std::string> timeline_reader::chair_bindings() {
+std::size_t sqlite_reader::count_events(std::uint64_t after, std::uint64_t before, std::size_t cap) {
+  sql::statement st(db_, "SELECT count(*) FROM (SELECT 1 FROM events WHERE id > ? AND id < ? LIMIT ?)");
+  sql::bind(st.get(), 1, after);
+  sql::bind(st.get(), 2, before);
+  sql::bind(st.get(), 3, static_cast<std::int64_t>(cap));
+  if (sqlite3_step(st.get()) != SQLITE_ROW) sql::fail(db_, "timeline database '" + path_ + "': counting events");
+  return static_cast<std::size_t>(sqlite3_column_int64(st.get(), 0));
+}
+
+std::map<std::string, std::string> sqlite_reader::chair_bindings() {
   sql::statement st(db_, "SELECT chair_id, device_id FROM chair_bindings");
   std::map<std::string, std::string> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) out[sql::text(st.get(), 0)] = sql::text(st.get(), 1);
   return out;
 }
 
-std::vector<stored_checkpoint> timeline_reader::checkpoints() {
+std::vector<stored_checkpoint> sqlite_reader::checkpoints() {
   sql::statement st(db_, "SELECT chair_id, saved_ms, state FROM checkpoints ORDER BY chair_id");
   std::vector<stored_checkpoint> out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
@@ -181,7 +190,7 @@ std::vector<stored_checkpoint> timeline_reader::checkpoints() {
   return out;
 }
 
-id_floor timeline_reader::ids() {
+id_floor sqlite_reader::ids() {
   sql::statement st(db_,
                     "SELECT max((SELECT coalesce(max(session_id), 0) FROM sessions), "
                     "(SELECT coalesce(max(session_id), 0) FROM events)), "
@@ -199,12 +208,12 @@ id_floor timeline_reader::ids() {
   return out;
 }
 
-std::uint64_t timeline_reader::last_event_id() {
+std::uint64_t sqlite_reader::last_event_id() {
   sql::statement st(db_, "SELECT coalesce(max(id), 0) FROM events");
   return sqlite3_step(st.get()) == SQLITE_ROW ? static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)) : 0;
 }
 
-id_range timeline_reader::reserved() {
+id_range sqlite_reader::reserved() {
   sql::statement st(db_, "SELECT name, reserved_through FROM id_reservations");
   id_range out;
   while (sqlite3_step(st.get()) == SQLITE_ROW) {

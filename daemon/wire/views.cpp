@@ -1,12 +1,14 @@
-#include "daemon/hub/views.hpp"
+#include "daemon/wire/views.hpp"
 
-namespace vigil::hub {
+#include "daemon/wire/events.hpp"
+
+namespace vigil::wire {
 
 void fill(v1::AlarmState& out, const engine::alarm_view& a) {
   out.set_alarm_id(a.id);
   out.set_rule(a.rule);
-  out.set_kind(static_cast<v1::AlarmKind>(a.kind));
-  out.set_priority(static_cast<v1::Priority>(a.level));
+  out.set_kind(to_proto(a.kind));
+  out.set_priority(to_proto(a.level));
   out.set_raised_at_ms(a.raised_at);
   out.set_condition(a.condition);
   out.set_acknowledged(a.acknowledged);
@@ -23,7 +25,7 @@ void fill(v1::SessionState& out, const engine::session_view& s) {
   out.set_chair_id(s.chair);
   out.set_patient_ref(s.patient_ref);
   out.set_profile(s.profile);
-  out.set_phase(static_cast<v1::Phase>(s.current));
+  out.set_phase(to_proto(s.current));
   out.set_opened_at_ms(s.opened_at);
   out.set_dose_at_ms(s.dose_at.value_or(0));
   out.set_window_end_ms(s.window_end.value_or(0));
@@ -46,4 +48,4 @@ bool fill(v1::VitalsUpdate& out, const engine::engine& engine, std::string_view 
   return true;
 }
 
-}  // namespace vigil::hub
+}  // namespace vigil::wire
