@@ -85,7 +85,8 @@ class clinic final : public ingest::sample_sink {
   /// The chair's session time now.
   engine::millis now_for(std::string_view chair) const;
 
-  engine::engine& alarms() noexcept { return engine_; }
+  /// The engine, to read: only the clinic changes it (commands go through apply()).
+  const engine::engine& alarms() const noexcept { return engine_; }
 
   /// Applies an operator's command to the engine at the chair's session time now, then
   /// publishes what it produced as publish() does: observers get the events at once, the

@@ -23,6 +23,9 @@ using engine::millis;
 
 constexpr millis t0 = 1'700'000'000'000;
 
+static_assert(std::is_const_v<std::remove_reference_t<decltype(std::declval<clinic&>().alarms())>>,
+              "the clinic hands out the engine read-only: commands go through the clinic");
+
 class null_sink final : public ingest::sample_sink {
  public:
   void submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) override {
