@@ -245,7 +245,7 @@ struct daemon::impl {
     // sent before a crash and lost with it.
     hub.carry_on(reader.last_event_id(), clinic.next_event_id());
     // The store opened: a timeline_not_saved alarm from before the restart no longer holds.
-    clinic.alarms().on_storage(true);
+    clinic.storage_changed(true);
     if (!saved.empty()) {
       log->info("restart recovery: {} chairs restored, {} open sessions with {} active alarms", result.chairs,
                 result.sessions, result.alarms);

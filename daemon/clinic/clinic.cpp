@@ -179,6 +179,42 @@ void clinic::storage_changed(bool saving) {
   publish();
 }
 
+template <class Command>
+engine::command_result clinic::command(const Command& c, engine::millis at, command_callback done) {
+  auto result = engine_.apply(c, at);
+  saved_callback saved;
+  if (done) saved = [result, done = std::move(done)](bool ok) { done(result, ok); };
+  publish({}, std::move(saved));
+  return result;
+}
+
+engine::command_result clinic::apply(const engine::open_session& c, command_callback done) {
+  return command(c, now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::override_predose& c, command_callback done) {
+  return command(c, now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::acknowledge& c, command_callback done) {
+  return command(c, now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::pause_audio& c, command_callback done) {
+  return command(c, now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::add_note& c, command_callback done) {
+  return command(c, now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::retake_baseline& c, command_callback done) {
+  return command(c, now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::mark_dose& c, std::optional<engine::millis> at,
+                                     command_callback done) {
+  return command(c, at ? *at : now_for(c.chair), std::move(done));
+}
+engine::command_result clinic::apply(const engine::close_session& c, std::optional<engine::millis> at,
+                                     command_callback done) {
+  return command(c, at ? *at : now_for(c.chair), std::move(done));
+}
+
 std::vector<engine::event> clinic::publish(std::chrono::steady_clock::time_point origin, saved_callback saved) {
   auto events = engine_.take_events();
   stats_.events += events.size();

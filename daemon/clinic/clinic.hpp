@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -39,6 +40,9 @@ using saved_callback = std::function<void(bool saved)>;
 /// callback, when given, is to be called once they are saved (as saved_callback says).
 using state_recorder =
     std::function<void(const std::vector<engine::event>&, std::vector<chair_checkpoint>, saved_callback)>;
+
+/// What came of an operator's command, told once its events are saved (as saved_callback says).
+using command_callback = std::function<void(const engine::command_result& result, bool saved)>;
 
 /// What a restart brought back.
 struct recovery {
@@ -81,7 +85,27 @@ class clinic final : public ingest::sample_sink {
   /// The chair's session time now.
   engine::millis now_for(std::string_view chair) const;
 
-  engine::engine& alarms() noexcept { return engine_; }
+  /// The engine, to read: only the clinic changes it (commands go through apply()).
+  const engine::engine& alarms() const noexcept { return engine_; }
+
+  /// Applies an operator's command to the engine at the chair's session time now, then
+  /// publishes what it produced as publish() does: observers get the events at once, the
+  /// recorder gets them with `done`, which is told the result once they are saved (at once when
+  /// there is nothing to save or no recorder). A refused command is told at once too, unless
+  /// the chair's timers fired meanwhile.
+  engine::command_result apply(const engine::open_session& c, command_callback done = {});
+  engine::command_result apply(const engine::override_predose& c, command_callback done = {});
+  engine::command_result apply(const engine::acknowledge& c, command_callback done = {});
+  engine::command_result apply(const engine::pause_audio& c, command_callback done = {});
+  engine::command_result apply(const engine::add_note& c, command_callback done = {});
+  engine::command_result apply(const engine::retake_baseline& c, command_callback done = {});
+  /// The same for a command with a time of its own, `at` (none: the chair's time now), which
+  /// the caller has checked against the session and the chair's time (control.md 8.3, 8.6).
+  engine::command_result apply(const engine::mark_dose& c, std::optional<engine::millis> at,
+                               command_callback done = {});
+  engine::command_result apply(const engine::close_session& c, std::optional<engine::millis> at,
+                               command_callback done = {});
+
   const std::string& default_profile() const noexcept { return default_profile_; }
   /// Event ids go on from here (above every id the timeline holds).
   void reserve_event_ids(std::uint64_t next) { next_event_id_ = std::max(next_event_id_, next); }
@@ -150,6 +174,9 @@ class clinic final : public ingest::sample_sink {
   };
 
   void note_skew(std::string_view chair, anchor& a);
+  /// Applies a command at `at`, then publishes, telling `done` once saved.
+  template <class Command>
+  engine::command_result command(const Command& c, engine::millis at, command_callback done);
   /// Asks for more ids before the reserve runs low; says so once when ids run past what is saved.
   void keep_ids_reserved();
 

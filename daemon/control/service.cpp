@@ -37,6 +37,25 @@ constexpr engine::millis max_command_ahead_ms = 5 * engine::seconds_ms;
 /// A device reset's reason, recorded in the timeline.
 constexpr std::size_t max_reason_length = 500;
 
+/// The request's command as named in control.proto (open_session, mark_dose, ...).
+const std::string& command_name(const v1::ControlRequest& request) {
+  return request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))->name();
+}
+
+/// The answer to a command the clinic applied: the engine's result, and whether it is saved.
+v1::ControlResponse outcome(v1::ControlResponse response, const engine::command_result& result, bool saved) {
+  response.set_error(wire_error(result.error));
+  response.set_message(result.message);
+  response.set_session_id(result.session);
+  if (result.ok() && !saved) {
+    response.set_error(v1::CONTROL_ERROR_NOT_SAVED);
+    response.set_message(
+        "done and in effect, but the timeline could not save it yet (the disk is failing); it is "
+        "retried: do not repeat the command");
+  }
+  return response;
+}
+
 }  // namespace
 
 service::service(clinic::clinic& clinic, std::vector<user> users)
@@ -83,17 +102,7 @@ const user* service::admit(const v1::ControlRequest& request, v1::ControlRespons
 
 void service::handle(const v1::ControlRequest& request, reply answer) {
   if (request.command_case() != v1::ControlRequest::kResetDevice) {
-    auto response = std::make_shared<v1::ControlResponse>(execute(request));
-    const bool changed = request.command_case() != v1::ControlRequest::kListSessions &&
-                         response->error() == v1::CONTROL_ERROR_NONE;
-    clinic_.publish({}, [response, changed, answer = std::move(answer)](bool saved) {
-      if (changed && !saved) {
-        response->set_error(v1::CONTROL_ERROR_NOT_SAVED);
-        response->set_message("done and in effect, but the timeline could not save it yet (the disk is failing); it "
-                              "is retried: do not repeat the command");
-      }
-      answer(std::move(*response));
-    });
+    execute(request, std::move(answer), true);
     return;
   }
   v1::ControlResponse response;
@@ -131,15 +140,16 @@ void service::handle(const v1::ControlRequest& request, reply answer) {
 }
 
 v1::ControlResponse service::handle(const v1::ControlRequest& request) {
-  auto response = execute(request);
-  clinic_.publish();
-  return response;
+  std::optional<v1::ControlResponse> out;
+  execute(
+      request, [&out](v1::ControlResponse r) { out = std::move(r); }, false);
+  return std::move(*out);
 }
 
-v1::ControlResponse service::execute(const v1::ControlRequest& request) {
+void service::execute(const v1::ControlRequest& request, reply answer, bool wait_for_save) {
   v1::ControlResponse response;
   const user* who = admit(request, response);
-  if (who == nullptr) return response;
+  if (who == nullptr) return answer(std::move(response));
   // One rule for chairs on every interface: a chair no monitor could ever name is refused
   // before any command touches it.
   if (const auto* field = request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))) {
@@ -149,12 +159,12 @@ v1::ControlResponse service::execute(const v1::ControlRequest& request) {
         if (!model::valid_chair_id(command.GetReflection()->GetString(command, chair))) {
           response.set_error(v1::CONTROL_ERROR_INVALID_ARGUMENT);
           response.set_message("chair_id must be 1 to 64 printable ASCII characters without spaces");
-          return response;
+          return answer(std::move(response));
         }
       }
     }
   }
-  auto& engine = clinic_.alarms();
+  const auto& engine = clinic_.alarms();
   auto at = [&](const std::string& chair) { return clinic_.now_for(chair); };
   // A command given a time of its own (MarkDose, CloseSession): not before the session opened,
   // not ahead of the chair's time now; an earlier time than the chair's clock is applied at
@@ -171,56 +181,62 @@ v1::ControlResponse service::execute(const v1::ControlRequest& request) {
     response.set_message(fmt::format("at_ms {} is before the session opened or more than {} s ahead of chair {}'s "
                                      "time now ({})",
                                      at_ms, max_command_ahead_ms / engine::seconds_ms, chair, at(chair)));
-    return response;
+    answer(std::move(response));
   };
-  engine::command_result result;
+  // The clinic applies the command and publishes its events; the answer waits until they are
+  // saved, unless the caller wants it at once.
+  const auto apply = [&](const auto& command, auto... when) {
+    clinic::command_callback saved;
+    if (wait_for_save) {
+      saved = [response, answer = std::move(answer)](const engine::command_result& result, bool ok) mutable {
+        answer(outcome(std::move(response), result, ok));
+      };
+    }
+    const auto result = clinic_.apply(command, when..., std::move(saved));
+    if (!result.ok()) {
+      log_->info("{} by {} refused: {}: {}", command_name(request), who->name, engine::name(result.error),
+                 result.message);
+    }
+    if (!wait_for_save) answer(outcome(std::move(response), result, true));
+  };
   switch (request.command_case()) {
     case v1::ControlRequest::kOpenSession: {
       const auto& c = request.open_session();
       const std::string profile = c.profile().empty() ? clinic_.default_profile() : c.profile();
-      result = engine.apply(engine::open_session{c.chair_id(), c.patient_ref(), profile, who->name}, at(c.chair_id()));
-      break;
+      return apply(engine::open_session{c.chair_id(), c.patient_ref(), profile, who->name});
     }
     case v1::ControlRequest::kOverridePredose: {
       const auto& c = request.override_predose();
-      result = engine.apply(engine::override_predose{c.chair_id(), who->name, c.reason()}, at(c.chair_id()));
-      break;
+      return apply(engine::override_predose{c.chair_id(), who->name, c.reason()});
     }
     case v1::ControlRequest::kMarkDose: {
       const auto& c = request.mark_dose();
       const auto when = at_or_now(c.chair_id(), c.at_ms());
       if (!when) return bad_time(c.chair_id(), c.at_ms());
-      result = engine.apply(engine::mark_dose{c.chair_id(), c.route(), c.dose(), who->name}, *when);
-      break;
+      return apply(engine::mark_dose{c.chair_id(), c.route(), c.dose(), who->name}, *when);
     }
     case v1::ControlRequest::kAcknowledge: {
       const auto& c = request.acknowledge();
-      result = engine.apply(engine::acknowledge{c.chair_id(), c.alarm_id(), who->name}, at(c.chair_id()));
-      break;
+      return apply(engine::acknowledge{c.chair_id(), c.alarm_id(), who->name});
     }
     case v1::ControlRequest::kPauseAudio: {
       const auto& c = request.pause_audio();
-      result = engine.apply(
-          engine::pause_audio{c.chair_id(), static_cast<engine::millis>(c.duration_s()) * engine::seconds_ms, who->name},
-          at(c.chair_id()));
-      break;
+      return apply(engine::pause_audio{c.chair_id(), static_cast<engine::millis>(c.duration_s()) * engine::seconds_ms,
+                                       who->name});
     }
     case v1::ControlRequest::kCloseSession: {
       const auto& c = request.close_session();
       const auto when = at_or_now(c.chair_id(), c.at_ms());
       if (!when) return bad_time(c.chair_id(), c.at_ms());
-      result = engine.apply(engine::close_session{c.chair_id(), who->name, c.abort(), c.reason()}, *when);
-      break;
+      return apply(engine::close_session{c.chair_id(), who->name, c.abort(), c.reason()}, *when);
     }
     case v1::ControlRequest::kAddNote: {
       const auto& c = request.add_note();
-      result = engine.apply(engine::add_note{c.chair_id(), c.text(), who->name}, at(c.chair_id()));
-      break;
+      return apply(engine::add_note{c.chair_id(), c.text(), who->name});
     }
     case v1::ControlRequest::kRetakeBaseline: {
       const auto& c = request.retake_baseline();
-      result = engine.apply(engine::retake_baseline{c.chair_id(), who->name, c.reason()}, at(c.chair_id()));
-      break;
+      return apply(engine::retake_baseline{c.chair_id(), who->name, c.reason()});
     }
     case v1::ControlRequest::kListSessions:
       for (const auto& s : engine.sessions()) wire::fill(*response.add_sessions(), s);
@@ -229,24 +245,19 @@ v1::ControlResponse service::execute(const v1::ControlRequest& request) {
         advisory.set_chair_id(chair);
         wire::fill(*advisory.mutable_alarm(), alarm);
       }
-      return response;
+      return answer(std::move(response));
     case v1::ControlRequest::kResetDevice:
       response.set_error(v1::CONTROL_ERROR_INVALID_ARGUMENT);
       response.set_message("ResetDevice is answered once it is saved: call handle() with a reply");
-      return response;
+      return answer(std::move(response));
     case v1::ControlRequest::COMMAND_NOT_SET:
       response.set_error(v1::CONTROL_ERROR_NO_COMMAND);
       response.set_message("the request carries no command");
-      return response;
+      return answer(std::move(response));
   }
-  if (!result.ok()) {
-    log_->info("{} by {} refused: {}: {}", request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.command_case()))->name(),
-               who->name, engine::name(result.error), result.message);
-  }
-  response.set_error(wire_error(result.error));
-  response.set_message(result.message);
-  response.set_session_id(result.session);
-  return response;
+  response.set_error(v1::CONTROL_ERROR_NO_COMMAND);
+  response.set_message("the request carries no command");
+  answer(std::move(response));
 }
 
 }  // namespace vigil::control

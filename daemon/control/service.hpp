@@ -56,8 +56,9 @@ class service {
   static role needed_for(v1::ControlRequest::CommandCase command) noexcept;
 
  private:
-  /// Checks and runs the command against the engine; the clinic publishes its events after.
-  v1::ControlResponse execute(const v1::ControlRequest& request);
+  /// Checks the request and has the clinic apply the command; answers once its events are saved
+  /// (`wait_for_save`) or at once. A refusal or a read is answered at once.
+  void execute(const v1::ControlRequest& request, reply answer, bool wait_for_save);
 
   clinic::clinic& clinic_;
   /// The caller, if its token is known and its role allows the command; else the refusal.

@@ -27,7 +27,7 @@ class counting_sink final : public ingest::sample_sink {
 /// A clinic with hand-driven wall and monotonic clocks, and one chair with an open session.
 struct rig {
   rig() : c({engine::generic_profile()}, "generic", next, [this] { return wall; }, [this] { return steady; }) {
-    EXPECT_TRUE(c.alarms().apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"}, t0).ok());
+    EXPECT_TRUE(c.apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"}).ok());
   }
   void send(std::vector<model::vital_sample> samples) {
     c.submit({"dev-1", "chair-1", ++seq, samples}, device);
@@ -126,7 +126,7 @@ TEST(Clinic, SlicedTicksReachEveryChairOnceARound) {
   // Chairs 1 to 5 with sessions (chair-1 from the rig), each with a sample at the same moment.
   for (int i = 2; i <= 5; ++i) {
     const auto chair = "chair-" + std::to_string(i);
-    ASSERT_TRUE(r.c.alarms().apply(engine::open_session{chair, "P-" + std::to_string(i), "generic", "nurse-a"}, t0).ok());
+    ASSERT_TRUE(r.c.apply(engine::open_session{chair, "P-" + std::to_string(i), "generic", "nurse-a"}).ok());
   }
   for (int i = 1; i <= 5; ++i) {
     const std::vector<model::vital_sample> samples = {{t0 + 1000, 97, vital_kind::spo2, 0},
@@ -190,14 +190,14 @@ TEST(ClinicIds, AReservationIsAskedForBeforeTheReserveRunsLowAndNoIdPassesWhatIs
   // Sessions up to half a block past the reservation's start need nothing more...
   std::uint64_t last = 0;
   for (int i = 2; r.c.handed_out().session < 1 + clinic::id_blocks.session / 2; ++i) {
-    const auto opened = r.c.alarms().apply(engine::open_session{"chair-" + std::to_string(i), "P", "generic", "a"}, t0);
+    const auto opened = r.c.apply(engine::open_session{"chair-" + std::to_string(i), "P", "generic", "a"});
     ASSERT_TRUE(opened.ok());
     last = opened.session;
     r.c.publish();
   }
   EXPECT_EQ(asked.size(), 1u);
   // ...the next one asks for another block, before the first is used up.
-  const auto opened = r.c.alarms().apply(engine::open_session{"chair-x", "P", "generic", "a"}, t0);
+  const auto opened = r.c.apply(engine::open_session{"chair-x", "P", "generic", "a"});
   r.c.publish();
   ASSERT_EQ(asked.size(), 2u);
   EXPECT_EQ(asked[1].session, opened.session + clinic::id_blocks.session);
@@ -289,7 +289,7 @@ TEST(ClinicLog, JsonLinesCarryTheChairSessionAlarmRuleAndPriorityAsFields) {
     for (const auto& a : session->alarms) {
       if (a.rule == "spo2_critical") alarm = a.id;
     }
-    ASSERT_TRUE(r.c.alarms().apply(engine::acknowledge{"chair-1", alarm, "nurse-ana"}, t0 + 40'000).ok());
+    ASSERT_TRUE(r.c.apply(engine::acknowledge{"chair-1", alarm, "nurse-ana"}).ok());
     r.c.publish();
   }
   log::component_logger("clinic")->flush();

@@ -176,8 +176,8 @@ TEST(CommandAnswers, EachRoleMayDoWhatControlMdSaysAndNothingMore) {
       storing_sink sink;
       clinic::clinic c(
           {engine::generic_profile()}, "generic", sink, [] { return t0; }, [] { return engine::millis{0}; });
-      ASSERT_TRUE(c.alarms().apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"}, t0).ok());
-      c.publish();
+      ASSERT_TRUE(c.apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"}).ok());
+      const auto published = c.stats().events;
       service svc(c, {user{"someone", token, who}});
       v1::ControlRequest sent = request;
       sent.set_token(token);
@@ -186,7 +186,8 @@ TEST(CommandAnswers, EachRoleMayDoWhatControlMdSaysAndNothingMore) {
       ASSERT_TRUE(answer) << request.ShortDebugString();
       if (who < needed) {
         EXPECT_EQ(answer->error(), v1::CONTROL_ERROR_FORBIDDEN) << name(who) << " " << request.ShortDebugString();
-        EXPECT_TRUE(c.alarms().take_events().empty()) << "a refused role changes nothing";
+        EXPECT_TRUE(c.alarms().pending_events().empty()) << "a refused role changes nothing";
+        EXPECT_EQ(c.stats().events, published) << "a refused role changes nothing";
         EXPECT_EQ(c.alarms().session("chair-1")->patient_ref, "P-1");
       } else {
         EXPECT_NE(answer->error(), v1::CONTROL_ERROR_FORBIDDEN) << name(who) << " " << request.ShortDebugString();
