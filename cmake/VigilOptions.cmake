@@ -16,9 +16,34 @@ if(VIGIL_SANITIZE)
 endif()
 
 # vigil_add_library(name SOURCES... DEPS...): one library per layer.
+# The libraries of daemon/ and sim/ are recorded for vigil_write_library_links().
 function(vigil_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE vigil_options)
+  if(CMAKE_CURRENT_SOURCE_DIR MATCHES "/(daemon|sim)$")
+    set_property(GLOBAL APPEND PROPERTY VIGIL_LIBRARIES ${name})
+  endif()
+endfunction()
+
+# Writes each recorded library's links to other Vigil libraries (and to vigil_proto), as CMake
+# holds them once every target is defined: "name: link link ...", one line per library, for
+# the test that checks the dependency diagram of docs/architecture.md (cmake/CheckArchitecture.cmake).
+function(vigil_write_library_links path)
+  get_property(libraries GLOBAL PROPERTY VIGIL_LIBRARIES)
+  list(APPEND libraries vigil_proto)
+  set(text "")
+  foreach(library IN LISTS libraries)
+    get_target_property(links ${library} LINK_LIBRARIES)
+    set(ours "")
+    foreach(link IN LISTS links)
+      if(link IN_LIST libraries)
+        list(APPEND ours ${link})
+      endif()
+    endforeach()
+    list(JOIN ours " " joined)
+    string(APPEND text "${library}: ${joined}\n")
+  endforeach()
+  file(WRITE ${path} "${text}")
 endfunction()

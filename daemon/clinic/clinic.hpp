@@ -204,7 +204,7 @@ class clinic final : public ingest::sample_sink {
   bool beyond_saved_ = false;     // ids were handed out past saved_ (said once in the log)
 };
 
-/// The structured fields of an event's log record (docs/architecture.md section 12): event,
+/// The structured fields of an event's log record (docs/operations.md section 2): event,
 /// chair, session; alarm, rule, priority and kind for alarm events; by for a command. They point
 /// into the event.
 struct log_field_list {

@@ -404,7 +404,7 @@ std::vector<problem> check_installation(const daemon_config& config) {
     }
   }
   // Every listener is plain TCP: on an address other machines can reach, its tokens and what it
-  // carries can be read (and replayed) by anyone on the network (architecture.md section 10).
+  // carries can be read (and replayed) by anyone on the network (docs/configuration.md).
   const auto plain = [&warn](const std::string& key, const std::string& address, std::string_view carries) {
     boost::system::error_code ec;
     const auto a = boost::asio::ip::make_address(address, ec);

@@ -217,7 +217,7 @@ std::string damaged_timeline_advice(const std::string& path) {
          path + ".damaged, and the same for its -wal and -shm files if present) and start vigild again: it starts "
          "a new timeline, monitors resend what was not yet acked, and open sessions must be opened again. Copy what "
          "can still be read of the old record with: vigilctl salvage " + path + ".damaged -o salvaged.db (then "
-         "vigilctl list --db salvaged.db). See docs/architecture.md, \"A damaged timeline\".";
+         "vigilctl list --db salvaged.db). See docs/storage.md, \"A damaged timeline\".";
 }
 
 sqlite_timeline::sqlite_timeline(options opts) : opts_(std::move(opts)) {
