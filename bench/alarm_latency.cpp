@@ -79,6 +79,46 @@ void open_sessions(std::uint16_t port, int chairs) {
   }
 }
 
+/// What the resuming subscribers did.
+struct resume_counts {
+  std::atomic<std::uint64_t> done{0};      // replays that reached their ResumeDone
+  std::atomic<std::uint64_t> refused{0};   // closed by the daemon instead
+  std::atomic<std::uint64_t> replayed{0};  // events replayed, in all
+};
+
+/// A feed subscriber that resumes after `cursor` (long gone from memory), reads the replay to its
+/// ResumeDone, leaves and does it again, until `stop`: the load of subscribers coming back from
+/// far behind, which makes the daemon read its timeline.
+void resume_in_a_loop(std::uint16_t port, std::uint64_t cursor, const std::atomic<bool>& stop, resume_counts& counts) {
+  while (!stop) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    boost::system::error_code ec;
+    socket.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (ec) return;
+    vigil::v1::FeedRequest request;
+    request.set_token(admin_token);
+    request.mutable_subscribe()->set_resume_after(cursor);
+    std::string frame;
+    vigil::codec::append_frame(frame, request);
+    asio::write(socket, asio::buffer(frame), ec);
+    vigil::codec::frame_decoder decoder(vigil::codec::hard_max_frame_bytes);
+    vigil::v1::FeedMessage m;
+    while (read_message(socket, decoder, m)) {
+      if (m.has_event()) counts.replayed.fetch_add(1, std::memory_order_relaxed);
+      if (m.has_resumed()) {
+        counts.done.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      if (m.has_closing()) {
+        counts.refused.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+    }
+    socket.close(ec);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,6 +126,8 @@ int main(int argc, char** argv) {
   int seconds = 20;
   int period = 6;
   std::string data_dir;
+  int resumers = 0;
+  std::size_t history_events = 65'536;
   CLI::App cli{"alarm_latency: time from a sample crossing a limit to its alarm on a feed subscriber"};
   cli.add_option("--chairs", chairs, "Monitors, one open session each")->capture_default_str();
   cli.add_option("--seconds", seconds, "How long the monitors stream")->capture_default_str();
@@ -94,7 +136,17 @@ int main(int argc, char** argv) {
   cli.add_option("--data-dir", data_dir,
                  "Keep the timeline in this directory (a fresh one: it is emptied), as a clinic would; "
                  "default: in memory only");
+  cli.add_option("--resumers", resumers,
+                 "Feed subscribers that resume from the first event, read the replay and do it again, all "
+                 "run long (needs --data-dir: the replay is read from the timeline)")
+      ->capture_default_str();
+  cli.add_option("--history-events", history_events, "feed.history_events: events kept in memory for resumes")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  if (resumers > 0 && data_dir.empty()) {
+    fmt::print(stderr, "--resumers needs --data-dir: resumes from before memory read the timeline\n");
+    return 2;
+  }
 
   vigil::config::daemon_config config;
   config.ingest.port = 0;
@@ -105,6 +157,7 @@ int main(int argc, char** argv) {
   config.ingest.max_unauthenticated_per_peer = config.ingest.max_connections;
   config.control.port = 0;
   config.feed.port = 0;
+  config.feed.history_events = history_events;
   config.http.enabled = false;
   config.users = {{"bench-admin", admin_token, vigil::control::role::admin}};
   auto fast = vigil::engine::generic_profile();
@@ -175,6 +228,15 @@ int main(int argc, char** argv) {
     }
   });
 
+  // Resuming from the first event: every chair's session_opened and everything since, most of it
+  // read from the timeline once it has left memory.
+  std::atomic<bool> stop_resuming{false};
+  resume_counts resumes;
+  std::vector<std::thread> resuming;
+  for (int r = 0; r < resumers; ++r) {
+    resuming.emplace_back([&] { resume_in_a_loop(daemon.feed_port(), 1, stop_resuming, resumes); });
+  }
+
   asio::io_context io(1);
   std::vector<std::unique_ptr<vigil::sim::device_client>> clients;
   for (int c = 0; c < chairs; ++c) {
@@ -237,6 +299,8 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  stop_resuming = true;
+  for (auto& t : resuming) t.join();
   boost::system::error_code ignored;
   sub.shutdown(tcp::socket::shutdown_both, ignored);
   sub.close(ignored);
@@ -259,6 +323,10 @@ int main(int argc, char** argv) {
              chairs, elapsed, samples, static_cast<double>(samples) / elapsed, crossings_sent, latencies_us.size(),
              pct(0.50), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back(), daemon_side.count(),
              daemon_side.quantile_us(0.50), daemon_side.quantile_us(0.99), daemon_side.quantile_us(0.999));
+  if (resumers > 0) {
+    fmt::print("  resuming subscribers={} history_events={}: replays done={} refused={} events replayed={}\n", resumers,
+               history_events, resumes.done.load(), resumes.refused.load(), resumes.replayed.load());
+  }
   daemon.stop();
   daemon_thread.join();
   return latencies_us.size() == crossings_sent ? 0 : 1;

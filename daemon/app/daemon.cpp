@@ -204,28 +204,30 @@ struct daemon::impl {
   /// the answers come back to the I/O thread. Empty without a timeline.
   hub::history history() {
     if (!timeline) return {};
-    const auto answer = [this](hub::history::done done) {
-      return [this, done = std::move(done)](auto got) {
-        hub::history_answer a;
-        a.ok = got.value.has_value();
-        a.error = std::move(got.error);
-        if constexpr (std::is_same_v<decltype(*got.value), std::size_t&>) {
-          if (got.value) a.count = *got.value;
-        } else {
-          if (got.value) a.events = std::move(*got.value);
-        }
-        asio::post(io, [done, a = std::move(a)]() mutable { done(std::move(a)); });
-      };
-    };
     hub::history h;
-    h.read = [this, answer](std::uint64_t after, std::size_t limit, hub::history::done done) {
+    // The reader thread also encodes the events' frames, so the I/O thread only queues them.
+    h.read = [this](std::uint64_t after, std::size_t limit, hub::format encoding, hub::history::done done) {
       store::read(
-          *reads, [after, limit](store::reader& r) { return r.events_after(after, limit); }, answer(std::move(done)));
+          *reads,
+          [after, limit, encoding](store::reader& r) {
+            hub::history_answer a;
+            a.events = r.events_after(after, limit);
+            a.frames.reserve(a.events.size());
+            for (const auto& e : a.events) a.frames.push_back(hub::hub::frame_of(e, encoding));
+            return a;
+          },
+          [this, done = std::move(done)](store::read_result<hub::history_answer> got) {
+            hub::history_answer a = got.value ? std::move(*got.value) : hub::history_answer{false, got.error, {}, {}, 0};
+            asio::post(io, [done, a = std::move(a)]() mutable { done(std::move(a)); });
+          });
     };
-    h.count = [this, answer](std::uint64_t after, std::uint64_t before, std::size_t cap, hub::history::done done) {
+    h.count = [this](std::uint64_t after, std::uint64_t before, std::size_t cap, hub::history::done done) {
       store::read(
           *reads, [after, before, cap](store::reader& r) { return r.count_events(after, before, cap); },
-          answer(std::move(done)));
+          [this, done = std::move(done)](store::read_result<std::size_t> got) {
+            hub::history_answer a{got.value.has_value(), got.error, {}, {}, got.value.value_or(0)};
+            asio::post(io, [done, a = std::move(a)]() mutable { done(std::move(a)); });
+          });
     };
     return h;
   }

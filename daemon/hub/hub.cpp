@@ -124,13 +124,15 @@ std::shared_ptr<const std::string> hub::encode(const v1::FeedMessage& m, format 
   return out;
 }
 
+std::shared_ptr<const std::string> hub::frame_of(const engine::event& e, format f) {
+  v1::FeedMessage m;
+  *m.mutable_event()->mutable_event() = wire::to_proto(e);
+  return encode(m, f);
+}
+
 std::shared_ptr<const std::string> hub::event_frame(const engine::event& e, encoded& cache, format f) {
   auto& frame = cache.of(f);
-  if (!frame) {
-    v1::FeedMessage m;
-    *m.mutable_event()->mutable_event() = wire::to_proto(e);
-    frame = encode(m, f);
-  }
+  if (!frame) frame = frame_of(e, f);
   return frame;
 }
 
@@ -252,7 +254,7 @@ bool hub::start_replay(const std::shared_ptr<subscription>& s, std::uint64_t aft
   s->owner_ = this;
   s->replay_.emplace();
   s->replay_->cursor = after;
-  const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
+  const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().event.id;
   if (after + 1 >= memory_from) {
     continue_replay(*s);
     return true;
@@ -298,7 +300,7 @@ void hub::read_behind(subscription& s) {
   auto& r = *s.replay_;
   r.reading = true;
   r.in_call = true;
-  history_.read(r.cursor, replay_read_events, [weak = s.self_](history_answer chunk) {
+  history_.read(r.cursor, replay_read_events, s.format_, [weak = s.self_](history_answer chunk) {
     const auto sub = weak.lock();
     if (!sub || sub->owner_ == nullptr || !sub->replay_ || !sub->replay_->reading) return;
     sub->replay_->reading = false;
@@ -319,15 +321,15 @@ void hub::continue_replay(subscription& s) {
   // A batch is about half the soft limit: the subscriber is never cut off for its own resume,
   // and the daemon holds one batch per resuming subscriber, however far back it reaches.
   const std::size_t batch_bytes = std::max<std::size_t>(limits_.soft_bytes / 2, 1);
-  auto send = [&](const engine::event& e) {
+  // Frames come encoded: from memory, as published; from the timeline, by its reader.
+  auto send = [&](const engine::event& e, encoded& frames) {
     r.cursor = e.id;
     if (!admits(s, e)) return;
-    encoded cache;
-    push(s, event_frame(e, cache, s.format_), /*replay=*/true);
+    push(s, event_frame(e, frames, s.format_), /*replay=*/true);
     ++r.replayed;
   };
   while (s.bytes_ < batch_bytes) {
-    const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().id;
+    const std::uint64_t memory_from = recent_.empty() ? last_id_ + 1 : recent_.front().event.id;
     if (r.cursor + 1 < memory_from) {
       // Behind memory (from the start, or memory moved on while the subscriber read): the
       // timeline, read on another thread. Ids it does not hold up to memory were lost in a restart.
@@ -351,10 +353,14 @@ void hub::continue_replay(subscription& s) {
         return;
       }
       bool moved = false;
-      for (const auto& e : chunk.events) {
+      const bool encoded_by_reader = chunk.frames.size() == chunk.events.size();
+      for (std::size_t i = 0; i < chunk.events.size(); ++i) {
+        const auto& e = chunk.events[i];
         if (e.id <= r.cursor) continue;  // read before memory moved on: already looked at
         if (e.id >= memory_from || s.bytes_ >= batch_bytes) break;
-        send(e);
+        encoded frames;
+        if (encoded_by_reader) frames.of(s.format_) = chunk.frames[i];
+        send(e, frames);
         moved = true;
       }
       if (!moved) r.cursor = memory_from - 1;
@@ -362,7 +368,7 @@ void hub::continue_replay(subscription& s) {
     }
     // From memory: the events after the cursor, in id order.
     auto it = std::upper_bound(recent_.begin(), recent_.end(), r.cursor,
-                               [](std::uint64_t id, const engine::event& e) { return id < e.id; });
+                               [](std::uint64_t id, const kept_event& k) { return id < k.event.id; });
     if (it == recent_.end()) {
       v1::FeedMessage done;
       done.mutable_resumed()->set_last_event_id(last_id_);
@@ -371,7 +377,7 @@ void hub::continue_replay(subscription& s) {
       push(s, encode(done, s.format_), /*replay=*/true);
       return;
     }
-    for (; it != recent_.end() && s.bytes_ < batch_bytes; ++it) send(*it);
+    for (; it != recent_.end() && s.bytes_ < batch_bytes; ++it) send(it->event, it->frames);
   }
 }
 
@@ -383,9 +389,8 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
   for (const auto& e : events) {
     ++stats_.events;
     last_id_ = std::max(last_id_, e.id);
-    recent_.push_back(e);
-    if (recent_.size() > limits_.history_events) recent_.pop_front();
-    encoded cache;
+    recent_.push_back({e, {}});
+    encoded& cache = recent_.back().frames;  // encoded once per format, kept for resumes
     for (auto& [id, s] : subs_) {
       // A resume under way reaches this event from memory, in order.
       if (s->closed_ || s->replay_ || !admits(*s, e)) continue;
@@ -398,6 +403,7 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
         woken_.push_back(s);
       }
     }
+    if (recent_.size() > limits_.history_events) recent_.pop_front();
   }
   for (const auto& s : woken_) {
     s->to_wake_ = false;

@@ -64,7 +64,10 @@ struct history_answer {
   bool ok = true;
   std::string error;                 // when not ok: the store's reason
   std::vector<engine::event> events;  // for history::read
-  std::size_t count = 0;              // for history::count
+  // For history::read, if the reader encoded them (hub::frame_of, on its own thread): each
+  // event's frame in the format asked for, so the hub's thread only queues them.
+  std::vector<std::shared_ptr<const std::string>> frames;
+  std::size_t count = 0;  // for history::count
 };
 
 /// The timeline behind the events kept in memory, read off the hub's thread: each call answers
@@ -72,8 +75,9 @@ struct history_answer {
 /// timeline.
 struct history {
   using done = std::function<void(history_answer)>;
-  /// The events with an id above `after`, in id order, at most `limit`.
-  std::function<void(std::uint64_t after, std::size_t limit, done)> read;
+  /// The events with an id above `after`, in id order, at most `limit`, with their frames in
+  /// `encoding` if it can.
+  std::function<void(std::uint64_t after, std::size_t limit, format encoding, done)> read;
   /// How many events have an id above `after` and below `before`, counting no further than `cap`.
   std::function<void(std::uint64_t after, std::uint64_t before, std::size_t cap, done)> count;
 
@@ -151,6 +155,10 @@ class hub {
 
   /// `past`: the timeline, for resumes from before the events kept in memory (empty without one).
   hub(limits l, const engine::engine& engine, history past = {}, clock now = nullptr);
+
+  /// An event's frame in a format, as every subscriber of that format is sent it. Pure and
+  /// callable from any thread: the timeline's reader encodes replayed events with it.
+  static std::shared_ptr<const std::string> frame_of(const engine::event& e, format f);
   ~hub();
   hub(const hub&) = delete;
   hub& operator=(const hub&) = delete;
@@ -238,7 +246,12 @@ class hub {
   static constexpr std::size_t replay_read_events = 256;
   clock now_;
   std::map<std::uint64_t, std::shared_ptr<subscription>> subs_;
-  std::deque<engine::event> recent_;  // the newest events, for resumes
+  // The newest events, for resumes, with the frames already encoded for them.
+  struct kept_event {
+    engine::event event;
+    encoded frames;
+  };
+  std::deque<kept_event> recent_;
   std::vector<std::shared_ptr<subscription>> woken_;  // reused by publish()
   // The clock, read once as publish, publish_vitals, subscribe or tick begins: the time of
   // every frame they queue (for heartbeats), without a clock read per frame and subscriber.

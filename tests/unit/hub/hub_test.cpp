@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <set>
 
 namespace vigil::hub {
 namespace {
@@ -63,7 +64,7 @@ struct HubTest : ::testing::Test {
   std::size_t reads = 0;
   history timeline_history() {
     history past;
-    past.read = [this](std::uint64_t after, std::size_t limit, history::done done) {
+    past.read = [this](std::uint64_t after, std::size_t limit, format, history::done done) {
       ++reads;
       largest_ask = std::max(largest_ask, limit);
       history_answer a;
@@ -568,6 +569,40 @@ TEST_F(HubTest, AResumeFromBeforeMemoryWaitsForTheTimelineWithoutHoldingUpTheHub
   EXPECT_EQ(ids, (std::vector<std::uint64_t>{3, 4, 5, 6, 7, 8, 9, 10, 11})) << "each once, in order";
 }
 
+// The reader thread encodes what it reads, and memory keeps the frames it published, so a resume
+// costs the hub's thread no encoding: the frames queued are the very ones given.
+TEST_F(HubTest, AReplayQueuesTheFramesTheReaderAndThePublisherEncoded) {
+  lim.history_events = 3;
+  std::set<const std::string*> given;
+  history past = timeline_history();
+  past.read = [this, &given](std::uint64_t after, std::size_t limit, format encoding, history::done done) {
+    history_answer a;
+    for (const auto& e : timeline) {
+      if (e.id > after && a.events.size() < limit) {
+        a.events.push_back(e);
+        a.frames.push_back(hub::frame_of(e, encoding));
+        given.insert(a.frames.back().get());
+      }
+    }
+    done(std::move(a));
+  };
+  make(std::move(past));
+  auto live = subscribe();
+  live->take();
+  for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
+  const auto published = live->take();  // frames of 1..10; memory keeps those of 8..10
+  for (std::size_t i = 7; i < published.size(); ++i) given.insert(published[i].get());
+  auto resuming = subscribe({}, 2);
+  std::size_t events = 0;
+  for (const auto& frame : resuming->take()) {
+    if (frame->size() > 20) {  // an event, not the ResumeDone
+      ++events;
+      EXPECT_TRUE(given.contains(frame.get())) << "a frame the hub encoded again";
+    }
+  }
+  EXPECT_EQ(events, 8u);
+}
+
 TEST_F(HubTest, AResumeTheTimelineCannotServeIsClosedWhenItAnswers) {
   lim.history_events = 3;
   lim.max_replay_events = 4;
@@ -590,9 +625,11 @@ TEST_F(HubTest, ATimelineThatCannotBeReadClosesTheResumeWithItsReason) {
   lim.history_events = 3;
   history broken;
   broken.count = [](std::uint64_t, std::uint64_t, std::size_t, history::done done) {
-    done({false, "disk I/O error", {}, 0});
+    done({false, "disk I/O error", {}, {}, 0});
   };
-  broken.read = [](std::uint64_t, std::size_t, history::done done) { done({false, "disk I/O error", {}, 0}); };
+  broken.read = [](std::uint64_t, std::size_t, format, history::done done) {
+    done({false, "disk I/O error", {}, {}, 0});
+  };
   make(std::move(broken));
   for (std::uint64_t id = 1; id <= 10; ++id) publish(numbered(id, "chair-1"));
   const auto refused = h->subscribe({}, format::protobuf, 2, nullptr);
