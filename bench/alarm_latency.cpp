@@ -87,10 +87,12 @@ struct resume_counts {
 };
 
 /// A feed subscriber that resumes after `cursor` (long gone from memory), reads the replay to its
-/// ResumeDone, leaves and does it again, until `stop`: the load of subscribers coming back from
+/// ResumeDone, leaves and, after `pause`, does it again, until `stop`: the load of subscribers coming back from
 /// far behind, which makes the daemon read its timeline.
-void resume_in_a_loop(std::uint16_t port, std::uint64_t cursor, const std::atomic<bool>& stop, resume_counts& counts) {
-  while (!stop) {
+void resume_in_a_loop(std::uint16_t port, std::uint64_t cursor, std::chrono::milliseconds pause,
+                      const std::atomic<bool>& stop, resume_counts& counts) {
+  for (bool first = true; !stop; first = false) {
+    if (!first) std::this_thread::sleep_for(pause);
     asio::io_context io;
     tcp::socket socket(io);
     boost::system::error_code ec;
@@ -128,6 +130,7 @@ int main(int argc, char** argv) {
   std::string data_dir;
   int resumers = 0;
   std::size_t history_events = 65'536;
+  int resume_pause_ms = 0;
   CLI::App cli{"alarm_latency: time from a sample crossing a limit to its alarm on a feed subscriber"};
   cli.add_option("--chairs", chairs, "Monitors, one open session each")->capture_default_str();
   cli.add_option("--seconds", seconds, "How long the monitors stream")->capture_default_str();
@@ -139,6 +142,8 @@ int main(int argc, char** argv) {
   cli.add_option("--resumers", resumers,
                  "Feed subscribers that resume from the first event, read the replay and do it again, all "
                  "run long (needs --data-dir: the replay is read from the timeline)")
+      ->capture_default_str();
+  cli.add_option("--resume-pause-ms", resume_pause_ms, "How long a resuming subscriber waits before resuming again")
       ->capture_default_str();
   cli.add_option("--history-events", history_events, "feed.history_events: events kept in memory for resumes")
       ->capture_default_str();
@@ -234,7 +239,9 @@ int main(int argc, char** argv) {
   resume_counts resumes;
   std::vector<std::thread> resuming;
   for (int r = 0; r < resumers; ++r) {
-    resuming.emplace_back([&] { resume_in_a_loop(daemon.feed_port(), 1, stop_resuming, resumes); });
+    resuming.emplace_back([&] {
+      resume_in_a_loop(daemon.feed_port(), 1, std::chrono::milliseconds(resume_pause_ms), stop_resuming, resumes);
+    });
   }
 
   asio::io_context io(1);
@@ -324,8 +331,9 @@ int main(int argc, char** argv) {
              pct(0.50), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back(), daemon_side.count(),
              daemon_side.quantile_us(0.50), daemon_side.quantile_us(0.99), daemon_side.quantile_us(0.999));
   if (resumers > 0) {
-    fmt::print("  resuming subscribers={} history_events={}: replays done={} refused={} events replayed={}\n", resumers,
-               history_events, resumes.done.load(), resumes.refused.load(), resumes.replayed.load());
+    fmt::print("  resuming subscribers={} history_events={} pause_ms={}: replays done={} refused={} events replayed={}\n",
+               resumers, history_events, resume_pause_ms, resumes.done.load(), resumes.refused.load(),
+               resumes.replayed.load());
   }
   daemon.stop();
   daemon_thread.join();
