@@ -1,292 +1,303 @@
 #pragma once
 
-#include "daemon/codec/frame.hpp"
+// One feed subscriber, whatever carries it: the FeedRequest in (admitted by feed::admit), then
+// the hub's frames out until either side closes. What differs between the TCP feed and the
+// WebSocket feed, how messages are framed on the stream, is the `Framing` (tcp_framing.hpp,
+// ws_framing.hpp); the rest (the handshake deadline, refusals, the hub's wake, writes straight
+// from the hub's publish, the stuck-write cut-off, the last FeedClosing, the log) is here once.
+//
+// A Framing has:
+//   static constexpr hub::format format;            the hub's encoding for it
+//   static constexpr std::string_view label;        "feed subscriber", as logged at the close
+//   static constexpr std::string_view over;         "" or " over WebSocket", as logged at subscribing
+//   static constexpr std::string_view evicted;      the FeedClosing's message when evicted
+//   get_executor()
+//   awaitable<std::string> open(log, id, peer)       the transport's own opening; a failure (logged) ends it
+//   awaitable<incoming> read(bool want_request)      the next thing the subscriber sent
+//   void queue(frames), bool pending()               frames taken from the hub, not yet written
+//   bool write_through()                             non-blocking writes from wake() will do
+//   void write_now()                                 one non-blocking write of what is pending
+//   awaitable<error_code> write_pending()            writes everything pending
+//   std::string closing_frame(error, message)        a FeedClosing, encoded
+//   awaitable<void> send_last(frame, error, close_code, timer, timeout)  the last frame, then the close
+//   void close()                                     closes the connection
+
 #include "daemon/control/access.hpp"
+#include "daemon/feed/admission.hpp"
 #include "daemon/feed/settings.hpp"
 #include "daemon/hub/hub.hpp"
 #include "daemon/net/listener.hpp"
 #include "vigil/v1/feed.pb.h"
 
-#include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/beast/core/stream_traits.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include <deque>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace vigil::feed {
 
 namespace asio = boost::asio;
 
-/// One subscriber on the TCP feed, over any Asio stream: a FeedRequest in, then the hub's
-/// frames out until either side closes.
-template <class Stream>
-class feed_session final : public net::connection, public std::enable_shared_from_this<feed_session<Stream>> {
+/// What a feed serves from: the hub, the users and the feed's limits.
+struct context {
+  hub::hub& hub;
+  const std::vector<control::user>& users;
+  const settings& config;
+  session_lookup sessions = nullptr;  // session tokens from signing in, also accepted; null: none
+};
+
+/// What a Framing read from the subscriber.
+struct incoming {
+  enum class kind : std::uint8_t {
+    request,  // a whole FeedRequest (only when one was wanted)
+    ignored,  // something the feed reads and ignores
+    refused,  // something that ends the subscription: `error`, `message`, `close_code`
+    ended,    // the stream ended; `reason`, if not empty, says why
+  };
+  kind what = kind::ignored;
+  v1::FeedRequest request{};
+  v1::FeedError error = v1::FEED_ERROR_UNSPECIFIED;
+  std::string message{};
+  int close_code = 0;  // a WebSocket close code other than the error's; 0: the error's
+  std::string reason{};
+};
+
+template <class Framing>
+class subscriber_session final : public net::connection,
+                                 public std::enable_shared_from_this<subscriber_session<Framing>> {
  public:
-  feed_session(Stream stream, std::uint64_t id, std::string peer, hub::hub& hub, const std::vector<control::user>& users,
-               const settings& config, spdlog::logger& log, net::auth_gate gate = {})
-      : gate_(std::move(gate)),
-        stream_(std::move(stream)),
+  /// `shared_gate`: a gate that outlives the session (the HTTP connection's); null: `gate` is the session's own.
+  subscriber_session(Framing framing, std::uint64_t id, std::string peer, const context& feed, spdlog::logger& log,
+                     net::auth_gate* shared_gate, net::auth_gate gate = {})
+      : own_gate_(std::move(gate)),
+        gate_(shared_gate != nullptr ? *shared_gate : own_gate_),
+        framing_(std::move(framing)),
         id_(id),
         peer_(std::move(peer)),
-        hub_(hub),
-        users_(users),
-        config_(config),
+        hub_(feed.hub),
+        users_(feed.users),
+        config_(feed.config),
+        sessions_(feed.sessions),
         log_(log),
-        decoder_(max_request_bytes),
-        timer_(stream_.get_executor()),
-        wake_(stream_.get_executor(), clock::time_point::max()),
-        abort_(stream_.get_executor(), clock::time_point::max()) {}
+        timer_(framing_.get_executor()),
+        wake_(framing_.get_executor(), clock::time_point::max()),
+        abort_(framing_.get_executor(), clock::time_point::max()) {}
 
   asio::awaitable<void> run() override {
     using namespace asio::experimental::awaitable_operators;
     auto self = this->shared_from_this();
-    if (co_await handshake()) {
+    if (auto failed = co_await framing_.open(log_, id_, peer_); !failed.empty()) {
+      reason_ = std::move(failed);
+      framing_.close();
+    } else {
+      deadline_ = clock::now() + config_.handshake_timeout;
+      wake_.expires_at(deadline_);
       co_await (write_loop() || read_loop());
-      hub_.unsubscribe(*sub_);
+      if (sub_) hub_.unsubscribe(*sub_);
+      framing_.close();
+      log_.info("[C{}] {} {} closed: {}", id_, Framing::label, peer_, reason_);
     }
-    auto& socket = boost::beast::get_lowest_layer(stream_);
-    boost::system::error_code ignored;
-    socket.shutdown(asio::socket_base::shutdown_both, ignored);
-    socket.close(ignored);
-    log_.info("[C{}] feed subscriber {} closed: {}", id_, peer_, reason_);
+    ended_ = true;
   }
 
   void shutdown() override {
     stopping_ = true;
-    timer_.cancel();
     wake_.cancel();
+    if (holding_) timer_.cancel();  // a refusal held back is sent now
   }
 
-  /// Only ever called before the FeedRequest is accepted: the handshake answers it.
+  /// Only ever called before the FeedRequest is accepted: the writer answers it.
   void evict() override {
     evicted_ = true;
-    timer_.cancel();
+    if (holding_) timer_.cancel();
+    if (sub_) return;
+    refuse(v1::FEED_ERROR_TOO_MANY_CONNECTIONS, std::string(Framing::evicted));
   }
+
+  /// For tests: run() has returned, and why the subscription ended.
+  bool ended() const noexcept { return ended_; }
+  const std::string& reason() const noexcept { return reason_; }
 
  private:
   using clock = asio::steady_timer::clock_type;
   static constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-  static constexpr std::size_t max_request_bytes = 16 * 1024;
 
-  /// Reads the FeedRequest and subscribes; false (with the refusal sent) if that fails.
-  asio::awaitable<bool> handshake() {
-    using namespace asio::experimental::awaitable_operators;
-    v1::FeedRequest request;
-    timer_.expires_after(config_.handshake_timeout);
-    for (;;) {
-      const auto frame = decoder_.next(request);
-      if (frame.status == codec::decode_status::ok) break;
-      if (frame.status == codec::decode_status::bad) {
-        gate_.bad_request();
-        co_await refuse(v1::FEED_ERROR_UNPARSABLE, fmt::format("bad frame: {}", codec::describe(frame.error)));
-        co_return false;
+  struct refusal {
+    v1::FeedError error;
+    std::string message;
+    int close_code = 0;
+    std::chrono::milliseconds hold{0};  // the answer to a wrong token is slowed (net::auth_tracker)
+  };
+
+  /// Admits the FeedRequest and subscribes to the hub, or sets the refusal.
+  void subscribe(const v1::FeedRequest& request) {
+    auto verdict = admit(request, users_, sessions_);
+    if (auto* no = std::get_if<refused>(&verdict)) {
+      std::chrono::milliseconds hold{0};
+      if (no->error == v1::FEED_ERROR_UNAUTHORIZED) {
+        log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
+        if (no->failed_authentication) hold = gate_.failed().delay;
+      } else {
+        gate_.passed();  // the token was a user's; what it asked for was not
       }
-      const auto space = decoder_.prepare();
-      auto result = co_await (stream_.async_read_some(asio::buffer(space.data(), space.size()), nothrow) ||
-                              timer_.async_wait(nothrow));
-      if (result.index() == 1) {
-        if (stopping_) {
-          co_await refuse(v1::FEED_ERROR_SHUTTING_DOWN, "the daemon is stopping");
-        } else if (evicted_) {
-          co_await refuse(v1::FEED_ERROR_TOO_MANY_CONNECTIONS,
-                          "closed to make room: the daemon is at its limit of feed connections without an accepted "
-                          "FeedRequest, and this was the oldest; send the FeedRequest at once after connecting");
-        } else {
-          co_await refuse(v1::FEED_ERROR_HANDSHAKE_TIMEOUT,
-                          fmt::format("no FeedRequest within {} ms", config_.handshake_timeout.count()));
-        }
-        co_return false;
-      }
-      auto [ec, n] = std::get<0>(result);
-      if (ec) {
-        reason_ = ec == asio::error::eof ? "closed before subscribing" : fmt::format("connection error: {}", ec.message());
-        co_return false;
-      }
-      decoder_.commit(n);
+      refuse(no->error, std::move(no->message), 0, hold);
+      return;
     }
-    const control::user* who = control::find_user(users_, request.token());
-    if (who == nullptr) {
-      log_.warn("[C{}] {} sent a missing or unknown feed token", id_, peer_);
-      if (!request.token().empty()) {
-        // A wrong token counts against the address, and its answer may be held back.
-        if (const auto verdict = gate_.failed(); verdict.delay.count() > 0 && !stopping_ && !evicted_) {
-          timer_.expires_after(verdict.delay);
-          co_await timer_.async_wait(nothrow);
-        }
-      }
-      co_await refuse(v1::FEED_ERROR_UNAUTHORIZED, "missing or unknown token");
-      co_return false;
-    }
+    auto& yes = std::get<accepted>(verdict);
     gate_.passed();
-    std::string error;
-    const auto filter = hub::filter::from(request.subscribe(), error);
-    if (!filter) {
-      co_await refuse(v1::FEED_ERROR_BAD_REQUEST, error);
-      co_return false;
-    }
-    const auto& s = request.subscribe();
-    const auto resume = s.has_resume_after() ? std::optional<std::uint64_t>(s.resume_after()) : std::nullopt;
-    auto result = hub_.subscribe(*filter, hub::format::protobuf, resume, [weak = this->weak_from_this()] {
+    auto result = hub_.subscribe(yes.filter, Framing::format, yes.resume_after, [weak = this->weak_from_this()] {
       if (auto session = weak.lock()) session->wake();
     });
     if (!result.sub) {
-      co_await refuse(result.error, result.message);
-      co_return false;
+      refuse(result.error, std::move(result.message));
+      return;
     }
     sub_ = std::move(result.sub);
-    // For the writes made straight from the hub's publish (wake); the loop's own are async.
-    boost::system::error_code ec;
-    boost::beast::get_lowest_layer(stream_).non_blocking(true, ec);
-    write_through_ = !ec;
-    log_.info("[C{}] {} subscribed as {} ({}{})", id_, peer_, who->name, resume ? "resuming after event " : "snapshot",
-              resume ? std::to_string(*resume) : "");
+    write_through_ = framing_.write_through();
+    const auto& resume = yes.resume_after;
+    log_.info("[C{}] {} subscribed{} as {} ({}{})", id_, peer_, Framing::over, yes.who.name,
+              resume ? "resuming after event " : "snapshot", resume ? std::to_string(*resume) : "");
     reason_ = "closed by the subscriber";
-    co_return true;
+    wake_.expires_at(clock::time_point::max());  // no handshake deadline any more; wakes the writer
   }
 
-  /// The hub queued frames (or closed the subscription). They are written at once, from the
-  /// hub's publish, when the socket can take them: an alarm leaves in the same turn of the I/O
-  /// thread as the sample that raised it, not after the handlers already waiting. What the
-  /// socket cannot take now is left to the write loop.
+  /// The hub queued frames (or closed the subscription). Where the framing allows, they are
+  /// written at once, from the hub's publish, when the socket can take them: an alarm leaves in
+  /// the same turn of the I/O thread as the sample that raised it, not after the handlers
+  /// already waiting. What the socket cannot take now is left to the write loop.
   void wake() {
-    if (write_through_ && sub_ && !sub_->closed() && !stopping_ && !writing_) {
-      write_now();
-      if (pending_.empty()) return;
+    if (write_through_ && sub_ && !sub_->closed() && !stopping_ && !writing_ && !refusal_) {
+      framing_.queue(sub_->take());
+      if (!framing_.pending()) return;
+      framing_.write_now();
+      if (!framing_.pending()) {
+        sub_->written(std::chrono::steady_clock::now());
+        return;
+      }
     }
     wake_.cancel();
     if (sub_ && sub_->closed()) abort_.cancel();
   }
 
-  /// One non-blocking write of everything queued; the rest stays in pending_.
-  void write_now() {
-    take_frames();
-    if (pending_.empty()) return;
-    boost::system::error_code ec;
-    const auto n = stream_.write_some(pending_buffers(), ec);
-    if (ec) return;  // would block, or an error the write loop's own write reports
-    consume(n);
-    if (pending_.empty()) sub_->written(std::chrono::steady_clock::now());
-  }
-
-  void take_frames() {
-    for (auto& f : sub_->take()) pending_.push_back(std::move(f));
-  }
-
-  const std::vector<asio::const_buffer>& pending_buffers() {
-    buffers_.clear();
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
-      buffers_.push_back(asio::buffer(*pending_[i]) + (i == 0 ? pending_offset_ : 0));
-    }
-    return buffers_;
-  }
-
-  void consume(std::size_t n) {
-    while (n > 0 && !pending_.empty()) {
-      const std::size_t left = pending_.front()->size() - pending_offset_;
-      if (n < left) {
-        pending_offset_ += n;
-        return;
-      }
-      n -= left;
-      pending_.pop_front();
-      pending_offset_ = 0;
-    }
+  /// The writer sends a FeedClosing and ends (with `close_code`, or by default the error's).
+  void refuse(v1::FeedError error, std::string message, int close_code = 0, std::chrono::milliseconds hold = {}) {
+    if (refusal_) return;
+    refusal_ = refusal{error, std::move(message), close_code, hold};
+    wake_.cancel();
   }
 
   asio::awaitable<void> write_loop() {
     using namespace asio::experimental::awaitable_operators;
     for (;;) {
-      if (sub_->closed()) {
-        reason_ = fmt::format("cut off by the hub: {}", sub_->close_reason());
-        co_await send_last(sub_->closing());
+      if (refusal_) {
+        if (refusal_->hold.count() > 0 && !stopping_ && !evicted_) {
+          timer_.expires_after(std::exchange(refusal_->hold, {}));
+          holding_ = true;
+          co_await timer_.async_wait(nothrow);
+          holding_ = false;
+        }
+        reason_ = fmt::format("{}: {}", v1::FeedError_Name(refusal_->error), refusal_->message);
+        co_await framing_.send_last(framing_.closing_frame(refusal_->error, refusal_->message), refusal_->error,
+                                    refusal_->close_code, timer_, config_.close_timeout);
         co_return;
       }
       if (stopping_) {
-        co_await refuse(v1::FEED_ERROR_SHUTTING_DOWN, "the daemon is stopping; resume with the last event id");
-        co_return;
-      }
-      take_frames();
-      if (pending_.empty()) {
-        co_await wake_.async_wait(nothrow);
+        refuse(v1::FEED_ERROR_SHUTTING_DOWN,
+               sub_ ? "the daemon is stopping; resume with the last event id" : "the daemon is stopping");
         continue;
       }
-      // A write stuck on a reader that does not read is given up once the hub cuts it off.
-      writing_ = true;
-      auto result = co_await (asio::async_write(stream_, pending_buffers(), nothrow) || abort_.async_wait(nothrow));
-      writing_ = false;
-      if (result.index() == 1) {
-        // Mid-frame: no FeedClosing can follow.
-        reason_ = fmt::format("cut off by the hub while a write was stuck: {}", sub_->close_reason());
-        co_return;
+      if (sub_) {
+        if (sub_->closed()) {
+          reason_ = fmt::format("cut off by the hub: {}", sub_->close_reason());
+          co_await framing_.send_last(sub_->closing(), sub_->close_error(), 0, timer_,
+                                      config_.close_timeout);
+          co_return;
+        }
+        framing_.queue(sub_->take());
+        if (framing_.pending()) {
+          // A write stuck on a reader that does not read is given up once the hub cuts it off.
+          writing_ = true;
+          auto result = co_await (framing_.write_pending() || abort_.async_wait(nothrow));
+          writing_ = false;
+          if (result.index() == 1) {
+            // Mid-frame: no FeedClosing can follow.
+            reason_ = fmt::format("cut off by the hub while a write was stuck: {}", sub_->close_reason());
+            co_return;
+          }
+          if (const auto ec = std::get<0>(result); ec) {
+            reason_ = fmt::format("write failed: {}", ec.message());
+            co_return;
+          }
+          sub_->written(std::chrono::steady_clock::now());
+          continue;
+        }
+      } else if (clock::now() >= deadline_) {
+        refuse(v1::FEED_ERROR_HANDSHAKE_TIMEOUT,
+               fmt::format("no FeedRequest within {} ms", config_.handshake_timeout.count()));
+        continue;
       }
-      if (auto [ec, n] = std::get<0>(result); ec) {
-        reason_ = fmt::format("write failed: {}", ec.message());
-        co_return;
-      }
-      pending_.clear();
-      pending_offset_ = 0;
-      sub_->written(std::chrono::steady_clock::now());
+      co_await wake_.async_wait(nothrow);
     }
   }
 
   asio::awaitable<void> read_loop() {
-    // Nothing more is expected after the request; reading tells when the subscriber leaves.
-    char sink[256];
+    // After the request nothing more is expected; reading tells when the subscriber leaves.
     for (;;) {
-      auto [ec, n] = co_await stream_.async_read_some(asio::buffer(sink), nothrow);
-      if (ec) {
-        // Aborted: the writer ended the subscription and its reason stands.
-        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-          reason_ = fmt::format("connection error: {}", ec.message());
-        }
-        co_return;
+      auto in = co_await framing_.read(!sub_ && !refusal_);
+      switch (in.what) {
+        case incoming::kind::ignored:
+          continue;
+        case incoming::kind::request:
+          if (!sub_ && !refusal_) subscribe(in.request);
+          continue;
+        case incoming::kind::refused:
+          if (!sub_) gate_.bad_request();
+          refuse(in.error, std::move(in.message), in.close_code);
+          continue;
+        case incoming::kind::ended:
+          if (refusal_ || (sub_ && sub_->closed())) {
+            // The writer's last frame and reason stand: it ends the session when it is done.
+            asio::steady_timer forever(framing_.get_executor(), clock::time_point::max());
+            co_await forever.async_wait(nothrow);
+            co_return;
+          }
+          if (!in.reason.empty()) reason_ = std::move(in.reason);
+          co_return;
       }
     }
   }
 
-  /// Sends a FeedClosing as the only answer, within the close timeout.
-  asio::awaitable<void> refuse(v1::FeedError error, std::string message) {
-    reason_ = fmt::format("{}: {}", v1::FeedError_Name(error), message);
-    v1::FeedMessage m;
-    m.mutable_closing()->set_error(error);
-    m.mutable_closing()->set_message(std::move(message));
-    std::string frame;
-    codec::append_frame(frame, m);
-    co_await send_last(frame);
-  }
-
-  asio::awaitable<void> send_last(const std::string& frame) {
-    using namespace asio::experimental::awaitable_operators;
-    timer_.expires_after(config_.close_timeout);
-    co_await (asio::async_write(stream_, asio::buffer(frame), nothrow) || timer_.async_wait(nothrow));
-  }
-
-  net::auth_gate gate_;
-  Stream stream_;
+  net::auth_gate own_gate_;
+  net::auth_gate& gate_;
+  Framing framing_;
   std::uint64_t id_;
   std::string peer_;
   hub::hub& hub_;
   const std::vector<control::user>& users_;
   const settings& config_;
+  session_lookup sessions_;
   spdlog::logger& log_;
-  codec::frame_decoder decoder_;
-  asio::steady_timer timer_;
-  asio::steady_timer wake_;   // never expires; cancel() wakes the writer
+  asio::steady_timer timer_;  // holds a refusal back, bounds the last frame
+  asio::steady_timer wake_;   // cancel() wakes the writer; expires at the handshake deadline until subscribed
   asio::steady_timer abort_;  // never expires; cancel() gives up a stuck write
+  clock::time_point deadline_{};
   std::shared_ptr<hub::subscription> sub_;
-  std::deque<std::shared_ptr<const std::string>> pending_;  // taken from the hub, not yet written
-  std::size_t pending_offset_ = 0;                         // bytes of pending_.front() written
-  std::vector<asio::const_buffer> buffers_;
-  bool writing_ = false;  // the write loop's async write is in flight
-  bool write_through_ = false;  // the socket is non-blocking: wake() may write at once
+  std::optional<refusal> refusal_;
   std::string reason_ = "closed";
+  bool writing_ = false;        // the write loop's write is in flight
+  bool write_through_ = false;  // wake() may write at once
+  bool holding_ = false;
   bool stopping_ = false;
   bool evicted_ = false;
+  bool ended_ = false;
 };
 
 }  // namespace vigil::feed

@@ -33,7 +33,7 @@ enum class endpoint : std::uint8_t {
   report_html,
   device_reset,  // an operator's reset of a device's sequence numbers
   alarm_burden,  // alarms per patient-hour and the rest, over stored sessions
-  feed,  // the WebSocket feed: served by ws_feed_session after an upgrade, else 426
+  feed,  // the WebSocket feed: served by feed::ws_session after an upgrade, else 426
 };
 
 /// What the table says about a method and a path.

@@ -27,7 +27,8 @@ std::string refusal_bytes(const std::string& text) {
 response read_error_response(const boost::system::error_code& ec) {
   namespace bh = boost::beast::http;
   if (ec == bh::error::body_limit) {
-    return error_response(status::payload_too_large, "payload_too_large", "the request body is larger than http.max_body_bytes");
+    return error_response(status::payload_too_large, "payload_too_large",
+                          "the request body is larger than http.max_body_bytes");
   }
   if (ec == bh::error::header_limit) {
     return error_response(status::request_header_fields_too_large, "headers_too_large",
@@ -43,24 +44,27 @@ server::server(boost::asio::io_context& io, const settings& config, control::ser
       passwords_(feed.users),
       api_(commands, std::move(from), readers_.get_executor(), {sign_ins_, passwords_, *log_}),
       feed_(feed),
-      listener_(io,
-                {"http", config.address, config.port, config.max_connections, config.max_unauthenticated,
-                 config.max_unauthenticated_per_peer,
-                 refusal_bytes(fmt::format("the daemon is at its limit of {} http connections", config.max_connections)),
-                 refusal_bytes(fmt::format("this address already has {} http connections without a user's token, its "
-                                           "limit; retry after a delay",
-                                           config.max_unauthenticated_per_peer)),
-                 failures},
-                [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer,
-                                                  net::auth_gate gate) {
-                  return std::make_shared<http_session<boost::beast::tcp_stream>>(
-                      boost::beast::tcp_stream(std::move(socket)), id, std::move(peer), api_, config, feed_, *log,
-                      std::move(gate));
-                },
-                log_) {
-  feed_.sessions = &sign_ins_;
+      listener_(
+          io,
+          {"http", config.address, config.port, config.max_connections, config.max_unauthenticated,
+           config.max_unauthenticated_per_peer,
+           refusal_bytes(fmt::format("the daemon is at its limit of {} http connections", config.max_connections)),
+           refusal_bytes(fmt::format("this address already has {} http connections without a user's token, its "
+                                     "limit; retry after a delay",
+                                     config.max_unauthenticated_per_peer)),
+           failures},
+          [this, &config, log = log_.get()](boost::asio::ip::tcp::socket socket, std::uint64_t id, std::string peer,
+                                            net::auth_gate gate) {
+            return std::make_shared<http_session<boost::beast::tcp_stream>>(boost::beast::tcp_stream(std::move(socket)),
+                                                                            id, std::move(peer), api_, config, feed_,
+                                                                            *log, std::move(gate));
+          },
+          log_) {
+  feed_.sessions = [this](std::string_view token) { return sign_ins_.find(token, sign_ins::clock::now()); };
 }
 
-server::~server() { readers_.join(); }
+server::~server() {
+  readers_.join();
+}
 
 }  // namespace vigil::http

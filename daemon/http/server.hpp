@@ -1,8 +1,8 @@
 #pragma once
 
+#include "daemon/feed/session.hpp"
 #include "daemon/http/api.hpp"
 #include "daemon/http/settings.hpp"
-#include "daemon/http/ws_feed.hpp"
 #include "daemon/net/listener.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +13,9 @@
 #include <memory>
 
 namespace vigil::http {
+
+/// What the WebSocket feed serves from (the session tokens of signing in are added by the server).
+using feed_context = feed::context;
 
 /// The HTTP listener: one http_session per connection, the REST API, /healthz, /metrics and
 /// the WebSocket feed (from `feed`, which must outlive the server), and signing in with a user

@@ -1,11 +1,12 @@
 #pragma once
 
+#include "daemon/feed/ws_framing.hpp"
 #include "daemon/http/api.hpp"
 #include "daemon/http/settings.hpp"
-#include "daemon/http/ws_feed.hpp"
 #include "daemon/log/log.hpp"
 #include "daemon/net/listener.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,7 +19,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -37,7 +37,7 @@ template <class Stream>
 class http_session final : public net::connection, public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(Stream stream, std::uint64_t id, std::string peer, api& handler, const settings& config,
-               const feed_context& feed, spdlog::logger& log, net::auth_gate gate = {})
+               const feed::context& feed, spdlog::logger& log, net::auth_gate gate = {})
       : stream_(std::move(stream)),
         id_(id),
         peer_(std::move(peer)),
@@ -139,9 +139,10 @@ class http_session final : public net::connection, public std::enable_shared_fro
         break;
       }
       if (is_feed_upgrade(req)) {
-        // The WebSocket session owns the stream from here and closes it; this session ends with it.
-        upgraded_ = std::make_shared<ws_feed_session<Stream>>(std::move(stream_), std::move(req), id_, peer_, feed_,
-                                                              log_, gate_);
+        // The feed's WebSocket session owns the stream from here and closes it; this session ends with it.
+        upgraded_ = std::make_shared<feed::ws_session<Stream>>(
+            feed::ws_framing<Stream>(std::move(stream_), std::move(req), feed_.config), id_, peer_, feed_, log_,
+            &gate_);
         if (stopping_) upgraded_->shutdown();
         co_await upgraded_->run();
         co_return;
@@ -260,8 +261,8 @@ class http_session final : public net::connection, public std::enable_shared_fro
   static bool is_feed_upgrade(const request& req) {
     if (!boost::beast::websocket::is_upgrade(req)) return false;
     const std::string_view target(req.target().data(), req.target().size());
-    const auto route = find_route(std::string_view(req.method_string().data(), req.method_string().size()),
-                                  path_of(target));
+    const auto route =
+        find_route(std::string_view(req.method_string().data(), req.method_string().size()), path_of(target));
     return route.result == route_match::outcome::found && route.endpoint == endpoint::feed;
   }
 
@@ -286,13 +287,13 @@ class http_session final : public net::connection, public std::enable_shared_fro
   std::string peer_;
   api& api_;
   const settings& config_;
-  feed_context feed_;
+  feed::context feed_;
   spdlog::logger& log_;
-  net::auth_gate gate_;  // the WebSocket feed, once upgraded, reports to it too
+  net::auth_gate gate_;             // the WebSocket feed, once upgraded, reports to it too
   boost::asio::steady_timer hold_;  // holds the answer to a wrong token (net::auth_tracker)
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<net::connection> upgraded_;  // the WebSocket feed, once upgraded
-  int failed_ = 0;  // requests with a token that is no user's, and refused sign-ins
+  int failed_ = 0;                             // requests with a token that is no user's, and refused sign-ins
   bool wrong_token_logged_ = false;
   bool idle_ = false;
   bool reading_ = false;

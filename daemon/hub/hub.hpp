@@ -101,6 +101,8 @@ class subscription {
   const std::string& closing() const noexcept { return closing_; }
   /// Why the hub closed it, for the log: "FEED_ERROR_TOO_SLOW: more than ... bytes ..." (empty unless closed).
   const std::string& close_reason() const noexcept { return close_reason_; }
+  /// The error it was closed with (FEED_ERROR_UNSPECIFIED unless closed).
+  v1::FeedError close_error() const noexcept { return close_error_; }
   std::size_t queued_bytes() const noexcept { return bytes_; }
   format encoding() const noexcept { return format_; }
 

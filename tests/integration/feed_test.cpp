@@ -1,11 +1,15 @@
-// The TCP feed through real sockets on 127.0.0.1: a snapshot then live events, filters,
-// resuming after a disconnect with exactly the missed events, refusals with reasons, and a
-// subscriber that stops reading cut off while the monitors and other subscribers carry on.
+// The feed through real sockets on 127.0.0.1, written once and run over both transports: the
+// TCP feed port (protobuf frames) and the WebSocket feed of the HTTP port (JSON text messages).
+// A snapshot then live events, filters, resuming with exactly the missed events, refusals with
+// a reason (and on WebSocket the close code of api.md section 7), the handshake timeout,
+// heartbeats, the stop of the daemon, and a subscriber that stops reading cut off, logged and
+// counted while the monitors and other subscribers carry on. What only one transport has (the
+// upgrade, binary and oversized WebSocket messages) is in ws_test.cpp.
 
 #include "tests/integration/clinic_scenario.hpp"
 
 #include "daemon/engine/profile.hpp"
-
+#include "daemon/feed/ws_framing.hpp"
 #include "daemon/log/log.hpp"
 
 #include <gtest/gtest.h>
@@ -17,7 +21,95 @@
 namespace vigil::test {
 namespace {
 
-TEST(Feed, ASubscriberGetsASnapshotThenLiveAlarmsAndVitals) {
+/// A subscriber on the TCP feed port.
+struct tcp_subscriber {
+  static constexpr const char* log_component = "feed";  // the logger its session writes to
+
+  explicit tcp_subscriber(daemon_under_test& d, int receive_buffer = 0) : client(d.feed_port(), receive_buffer) {}
+  void subscribe(v1::FeedRequest request) { client.subscribe(std::move(request)); }
+  /// A first message that is no FeedRequest.
+  void send_unparsable() { client.send_raw(std::string("\x05\xff\xff\xff\xff\xff", 6)); }
+  /// Something sent after the FeedRequest, which the daemon reads and ignores.
+  void send_after_request() { client.send_raw(std::string("\x02{}", 3)); }
+  std::optional<v1::FeedMessage> next(std::chrono::milliseconds timeout = default_wait) { return client.next(timeout); }
+  std::optional<v1::FeedMessage> next_event(std::chrono::milliseconds timeout = default_wait) {
+    return client.next_event(timeout);
+  }
+  bool closed() const { return client.closed(); }
+  /// The end of the stream after a FeedClosing with `error` is as the transport's doc says.
+  void expect_ended_as(v1::FeedError) const { EXPECT_TRUE(client.closed()); }
+
+  feed_client client;
+};
+
+/// A subscriber on the WebSocket feed of the HTTP port.
+struct ws_subscriber {
+  static constexpr const char* log_component = "http";
+
+  explicit ws_subscriber(daemon_under_test& d, int receive_buffer = 0) : client(d.http_port(), receive_buffer) {}
+  void subscribe(v1::FeedRequest request) { client.subscribe(std::move(request)); }
+  void send_unparsable() { client.send_text("{\"token\": \"operator-token-ana\", \"subscribe\": "); }
+  void send_after_request() { client.send_text("{}"); }  // a browser's keep-alive
+  std::optional<v1::FeedMessage> next(std::chrono::milliseconds timeout = default_wait) { return client.next(timeout); }
+  std::optional<v1::FeedMessage> next_event(std::chrono::milliseconds timeout = default_wait) {
+    return client.next_event(timeout);
+  }
+  bool closed() const { return client.closed(); }
+  /// A close frame with the code and reason of api.md section 7 follows the FeedClosing.
+  void expect_ended_as(v1::FeedError error) const {
+    EXPECT_TRUE(client.closed());
+    EXPECT_EQ(client.close_code(), static_cast<int>(feed::ws_close_code(error))) << v1::FeedError_Name(error);
+    EXPECT_EQ(client.close_reason(), feed::ws_close_reason(error));
+  }
+
+  ws_client client;
+};
+
+template <class Subscriber>
+class Feed : public ::testing::Test {
+ protected:
+  using subscriber = Subscriber;
+
+  /// The FeedClosing that ends a refused subscription, after which the stream ends as its
+  /// transport says.
+  static v1::FeedClosing refused(Subscriber& feed) {
+    const auto m = feed.next();
+    EXPECT_TRUE(m && m->has_closing()) << (m ? m->DebugString() : "nothing");
+    EXPECT_FALSE(feed.next(std::chrono::seconds(5)).has_value());
+    if (!m || !m->has_closing()) return v1::FeedClosing{};
+    feed.expect_ended_as(m->closing().error());
+    return m->closing();
+  }
+};
+
+struct transport_names {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, tcp_subscriber> ? "Tcp" : "WebSocket";
+  }
+};
+
+using transports = ::testing::Types<tcp_subscriber, ws_subscriber>;
+TYPED_TEST_SUITE(Feed, transports, transport_names);
+
+/// The lines a component logs while it lives (attach before the daemon starts, so that no
+/// other thread is logging while the sinks change; it detaches when destroyed).
+class log_capture {
+ public:
+  explicit log_capture(const std::string& component)
+      : logger_(log::component_logger(component)), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024)) {
+    sink_->set_pattern("%v");
+    logger_->sinks().push_back(sink_);
+  }
+  ~log_capture() { std::erase(logger_->sinks(), sink_); }
+  std::vector<std::string> lines() const { return sink_->last_formatted(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+TYPED_TEST(Feed, ASubscriberGetsASnapshotThenLiveAlarmsAndVitals) {
   daemon_under_test d(fast_config());
   control_client ops(d.control_port());
   open_session(ops, "chair-1");
@@ -27,7 +119,7 @@ TEST(Feed, ASubscriberGetsASnapshotThenLiveAlarmsAndVitals) {
   monitor.send(vitals(1, t0, 72, 97));
   ASSERT_TRUE(monitor.wait_ack(1));
 
-  feed_client feed(d.feed_port());
+  typename TestFixture::subscriber feed(d);
   feed.subscribe(subscribe_to());
   const auto first = feed.next();
   ASSERT_TRUE(first && first->has_snapshot()) << (first ? first->DebugString() : "nothing");
@@ -57,11 +149,11 @@ TEST(Feed, ASubscriberGetsASnapshotThenLiveAlarmsAndVitals) {
   EXPECT_TRUE(saw_vitals || feed.next(std::chrono::seconds(2)).has_value());
 }
 
-TEST(Feed, TheDaemonTimesEachAlarmFromItsSampleToItsWrite) {
+TYPED_TEST(Feed, TheDaemonTimesEachAlarmFromItsSampleToItsWrite) {
   daemon_under_test d(fast_config());
   control_client ops(d.control_port());
   open_session(ops, "chair-1");
-  feed_client feed(d.feed_port());
+  typename TestFixture::subscriber feed(d);
   feed.subscribe(subscribe_to({}, {v1::EVENT_CATEGORY_ALARMS, v1::EVENT_CATEGORY_NOTES}));
   ASSERT_TRUE(feed.next()->has_snapshot());
   test_client monitor(d.port());
@@ -85,15 +177,14 @@ TEST(Feed, TheDaemonTimesEachAlarmFromItsSampleToItsWrite) {
   const auto& delivery = d.alarm_delivery();
   EXPECT_EQ(delivery.count(), raised) << "each alarm raised by the sample, written to the one subscriber";
   EXPECT_GT(delivery.sum_seconds(), 0.0);
-  EXPECT_LT(delivery.sum_seconds(), 10.0 * static_cast<double>(raised));
 }
 
-TEST(Feed, FiltersAdmitOnlyTheChairsAndCategoriesAskedFor) {
+TYPED_TEST(Feed, FiltersAdmitOnlyTheChairsAndCategoriesAskedFor) {
   daemon_under_test d(fast_config());
   control_client ops(d.control_port());
   open_session(ops, "chair-1");
   open_session(ops, "chair-2");
-  feed_client feed(d.feed_port());
+  typename TestFixture::subscriber feed(d);
   feed.subscribe(subscribe_to({"chair-2"}, {v1::EVENT_CATEGORY_NOTES}));
   const auto snap = feed.next();
   ASSERT_TRUE(snap && snap->has_snapshot());
@@ -112,22 +203,22 @@ TEST(Feed, FiltersAdmitOnlyTheChairsAndCategoriesAskedFor) {
   EXPECT_EQ(second->event().event().text(), "second");
 }
 
-TEST(Feed, AResumingSubscriberGetsExactlyTheEventsItMissed) {
+TYPED_TEST(Feed, AResumingSubscriberGetsExactlyTheEventsItMissed) {
   daemon_under_test d(fast_config());
   control_client ops(d.control_port());
   open_session(ops, "chair-1");
   std::uint64_t last = 0;
   {
-    feed_client feed(d.feed_port());
+    typename TestFixture::subscriber feed(d);
     feed.subscribe(subscribe_to({}, {v1::EVENT_CATEGORY_NOTES}));
     ASSERT_TRUE(feed.next()->has_snapshot());
     add_note(ops, "chair-1", "seen");
     const auto m = feed.next_event();
     ASSERT_TRUE(m && m->has_event());
     last = m->event().event().event_id();
-  }
+  }  // dropped without a goodbye, as a lost network would
   for (int i = 1; i <= 3; ++i) add_note(ops, "chair-1", "missed " + std::to_string(i));
-  feed_client again(d.feed_port());
+  typename TestFixture::subscriber again(d);
   auto request = subscribe_to({}, {v1::EVENT_CATEGORY_NOTES});
   request.mutable_subscribe()->set_resume_after(last);
   again.subscribe(request);
@@ -150,16 +241,16 @@ TEST(Feed, AResumingSubscriberGetsExactlyTheEventsItMissed) {
   EXPECT_EQ(live->event().event().text(), "live again");
 }
 
-TEST(Feed, BadRequestsAreRefusedWithAReason) {
+TYPED_TEST(Feed, BadRequestsAreRefusedWithAReason) {
   daemon_under_test d(fast_config());
-  auto refused = [&](v1::FeedRequest request) {
-    feed_client feed(d.feed_port());
-    feed.subscribe(std::move(request));
-    auto m = feed.next();
-    EXPECT_TRUE(m && m->has_closing());
-    EXPECT_FALSE(feed.next(std::chrono::seconds(5)).has_value());
-    EXPECT_TRUE(feed.closed());
-    return m ? m->closing() : v1::FeedClosing{};
+  const auto refused = [&](std::optional<v1::FeedRequest> request) {
+    typename TestFixture::subscriber feed(d);
+    if (request) {
+      feed.subscribe(std::move(*request));
+    } else {
+      feed.send_unparsable();
+    }
+    return TestFixture::refused(feed);
   };
   auto bad_token = subscribe_to();
   bad_token.set_token("not-a-token-at-all");
@@ -167,16 +258,103 @@ TEST(Feed, BadRequestsAreRefusedWithAReason) {
   auto device = subscribe_to();
   device.set_token(device_token);
   EXPECT_EQ(refused(device).error(), v1::FEED_ERROR_UNAUTHORIZED) << "a device token is not a user's";
-  auto bad_category = subscribe_to({}, {static_cast<v1::EventCategory>(42)});
-  const auto c = refused(bad_category);
+  EXPECT_EQ(refused(std::nullopt).error(), v1::FEED_ERROR_UNPARSABLE);
+
+  const auto c = refused(subscribe_to({}, {static_cast<v1::EventCategory>(42)}));
   EXPECT_EQ(c.error(), v1::FEED_ERROR_BAD_REQUEST);
   EXPECT_NE(c.message().find("category"), std::string::npos) << c.message();
+  for (const std::string& chair :
+       {std::string(1'000, 'c'), std::string("chair\n1"), std::string("chair 1"), std::string()}) {
+    const auto bad_chair = refused(subscribe_to({chair}));
+    EXPECT_EQ(bad_chair.error(), v1::FEED_ERROR_BAD_REQUEST);
+    EXPECT_NE(bad_chair.message().find("chair id"), std::string::npos) << bad_chair.message();
+  }
+  auto too_often = subscribe_to();
+  too_often.mutable_subscribe()->set_heartbeat_ms(100);
+  const auto h = refused(too_often);
+  EXPECT_EQ(h.error(), v1::FEED_ERROR_BAD_REQUEST);
+  EXPECT_NE(h.message().find("heartbeat_ms"), std::string::npos) << h.message();
+
   auto future = subscribe_to();
   future.mutable_subscribe()->set_resume_after(1'000'000);
   EXPECT_EQ(refused(future).error(), v1::FEED_ERROR_RESUME_TOO_OLD);
+
+  // The daemon still serves a subscriber.
+  typename TestFixture::subscriber fine(d);
+  fine.subscribe(subscribe_to());
+  const auto snap = fine.next();
+  EXPECT_TRUE(snap && snap->has_snapshot());
 }
 
-TEST(Feed, ASubscriberThatStopsReadingIsCutOffWhileOthersAndTheMonitorsCarryOn) {
+TYPED_TEST(Feed, NoRequestWithinTheHandshakeTimeoutIsRefused) {
+  auto config = fast_config();
+  config.feed.handshake_timeout = std::chrono::milliseconds(300);
+  daemon_under_test d(config);
+  typename TestFixture::subscriber feed(d);
+  const auto c = TestFixture::refused(feed);
+  EXPECT_EQ(c.error(), v1::FEED_ERROR_HANDSHAKE_TIMEOUT);
+  EXPECT_NE(c.message().find("no FeedRequest within 300 ms"), std::string::npos) << c.message();
+}
+
+TYPED_TEST(Feed, WhatASubscriberSendsAfterItsRequestIsIgnored) {
+  daemon_under_test d(fast_config());
+  control_client ops(d.control_port());
+  open_session(ops, "chair-1");
+  typename TestFixture::subscriber feed(d);
+  feed.subscribe(subscribe_to({}, {v1::EVENT_CATEGORY_NOTES}));
+  ASSERT_TRUE(feed.next()->has_snapshot());
+  feed.send_after_request();
+  add_note(ops, "chair-1", "still here");
+  const auto m = feed.next_event();
+  ASSERT_TRUE(m && m->has_event());
+  EXPECT_EQ(m->event().event().text(), "still here");
+}
+
+TYPED_TEST(Feed, ASubscriberThatAsksGetsHeartbeatsWhileNothingHappens) {
+  daemon_under_test d(fast_config());
+  typename TestFixture::subscriber feed(d);
+  auto request = subscribe_to();
+  request.mutable_subscribe()->set_heartbeat_ms(1000);
+  feed.subscribe(request);
+  const auto snap = feed.next();
+  ASSERT_TRUE(snap && snap->has_snapshot());
+  for (int i = 0; i < 2; ++i) {
+    const auto beat = feed.next();
+    ASSERT_TRUE(beat && beat->has_heartbeat()) << (beat ? beat->DebugString() : "nothing");
+    EXPECT_EQ(beat->heartbeat().last_event_id(), snap->snapshot().last_event_id());
+  }
+  // Without asking, nothing comes while nothing happens: the first thing after a quiet while is a note.
+  control_client ops(d.control_port());
+  typename TestFixture::subscriber quiet(d);
+  quiet.subscribe(subscribe_to({}, {v1::EVENT_CATEGORY_NOTES, v1::EVENT_CATEGORY_SESSIONS}));
+  ASSERT_TRUE(quiet.next()->has_snapshot());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(feed.next()->has_heartbeat()) << "two quiet ticks of the hub";
+  open_session(ops, "chair-1");
+  const auto m = quiet.next();
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->has_event()) << "no heartbeat unless asked for: " << m->DebugString();
+}
+
+TYPED_TEST(Feed, StoppingTheDaemonSaysSo) {
+  auto config = fast_config();
+  config.feed.close_timeout = std::chrono::milliseconds(200);
+  daemon_under_test d(config);
+  typename TestFixture::subscriber feed(d);
+  feed.subscribe(subscribe_to());
+  ASSERT_TRUE(feed.next()->has_snapshot());
+  d.stop();  // a WebSocket's close handshake waits close_timeout for this client, which is not reading yet
+  std::optional<v1::FeedClosing> closing;
+  while (auto m = feed.next(std::chrono::seconds(5))) {
+    if (m->has_closing()) closing = m->closing();
+  }
+  ASSERT_TRUE(closing);
+  EXPECT_EQ(closing->error(), v1::FEED_ERROR_SHUTTING_DOWN);
+  EXPECT_EQ(closing->message(), "the daemon is stopping; resume with the last event id");
+  feed.expect_ended_as(v1::FEED_ERROR_SHUTTING_DOWN);
+}
+
+TYPED_TEST(Feed, ASubscriberThatStopsReadingIsCutOffLoggedAndCountedWhileOthersAndTheMonitorsCarryOn) {
+  log_capture session_log(TypeParam::log_component);  // outlives the daemon, whose thread logs into it
   auto config = fast_config();
   config.feed.soft_queue_bytes = 16 * 1024;
   config.feed.hard_queue_bytes = 64 * 1024;
@@ -184,9 +362,9 @@ TEST(Feed, ASubscriberThatStopsReadingIsCutOffWhileOthersAndTheMonitorsCarryOn) 
   daemon_under_test d(config);
   control_client ops(d.control_port());
   open_session(ops, "chair-1");
-  feed_client stalled(d.feed_port(), 4096);
+  typename TestFixture::subscriber stalled(d, 4096);
   stalled.subscribe(subscribe_to());
-  feed_client reader(d.feed_port());
+  typename TestFixture::subscriber reader(d);
   reader.subscribe(subscribe_to({}, {v1::EVENT_CATEGORY_ALARMS}));
   ASSERT_TRUE(reader.next()->has_snapshot());
 
@@ -202,12 +380,12 @@ TEST(Feed, ASubscriberThatStopsReadingIsCutOffWhileOthersAndTheMonitorsCarryOn) 
     if (seq % 100 == 0) {
       ASSERT_TRUE(monitor.wait_ack(seq)) << "the monitor is acked whatever a subscriber does";
       // The reader keeps up: it gets every alarm event, in order, none twice.
-      while (auto m = reader.next_event(std::chrono::milliseconds(200))) {
-        ASSERT_TRUE(m->has_event()) << m->DebugString();
+      while (raised < seq / 2) {
+        const auto m = reader.next_event();
+        ASSERT_TRUE(m && m->has_event()) << (m ? m->DebugString() : "nothing within the wait");
         EXPECT_GT(m->event().event().event_id(), previous_id);
         previous_id = m->event().event().event_id();
         if (m->event().event().type() == v1::EVENT_TYPE_ALARM_RAISED) ++raised;
-        if (raised == seq / 2) break;
       }
     }
   }
@@ -220,53 +398,15 @@ TEST(Feed, ASubscriberThatStopsReadingIsCutOffWhileOthersAndTheMonitorsCarryOn) 
   EXPECT_TRUE(stalled.closed());
   if (closing) {
     EXPECT_EQ(closing->error(), v1::FEED_ERROR_TOO_SLOW);
+    stalled.expect_ended_as(v1::FEED_ERROR_TOO_SLOW);
   }
-}
-
-/// The lines a component logs while it lives (attach before the daemon starts, so that no
-/// other thread is logging while the sinks change; it detaches when destroyed).
-class log_capture {
- public:
-  explicit log_capture(const std::string& component)
-      : logger_(log::component_logger(component)), sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1024)) {
-    sink_->set_pattern("%v");
-    logger_->sinks().push_back(sink_);
-  }
-  ~log_capture() { std::erase(logger_->sinks(), sink_); }
-  std::vector<std::string> lines() const { return sink_->last_formatted(); }
-
- private:
-  std::shared_ptr<spdlog::logger> logger_;
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-};
-
-TEST(Feed, ASubscriberCutOffForBeingSlowIsLoggedWithTheHubsReason) {
-  log_capture feed_log("feed");  // outlives the daemon, whose thread logs into it
-  auto config = fast_config();
-  config.feed.soft_queue_bytes = 16 * 1024;
-  config.feed.hard_queue_bytes = 64 * 1024;
-  config.feed.send_buffer_bytes = 8 * 1024;
-  daemon_under_test d(config);
-  control_client ops(d.control_port());
-  open_session(ops, "chair-1");
-  feed_client stalled(d.feed_port(), 4096);
-  stalled.subscribe(subscribe_to());
-  test_client monitor(d.port());
-  ASSERT_TRUE(monitor.hello("dev-1", device_token, "chair-1")->has_welcome());
-  const std::int64_t t0 = wall_ms();
-  for (std::uint64_t seq = 1; seq <= 2'000; ++seq) {
-    monitor.send(vitals(seq, t0 + static_cast<std::int64_t>(seq) * 100, seq % 2 ? 150 : 80, 97));
-    if (seq % 100 == 0) {
-      ASSERT_TRUE(monitor.wait_ack(seq));
-    }
-  }
-  while (stalled.next(std::chrono::seconds(5))) {
-  }
-  ASSERT_TRUE(stalled.closed());
+  EXPECT_EQ(metric(d, "vigil_feed_subscribers_dropped_total"), 1) << "the cut-off is counted";
   d.stop();  // its last log lines are written before run() returns
   std::string closed;
-  for (const auto& line : feed_log.lines()) {
-    if (line.find("feed subscriber") != std::string::npos && line.find("closed:") != std::string::npos) closed = line;
+  for (const auto& line : session_log.lines()) {
+    if (line.find("feed subscriber") != std::string::npos && line.find("closed: cut off") != std::string::npos) {
+      closed = line;
+    }
   }
   ASSERT_FALSE(closed.empty()) << "the cut-off subscriber's close is logged";
   EXPECT_NE(closed.find("FEED_ERROR_TOO_SLOW: more than"), std::string::npos) << closed;

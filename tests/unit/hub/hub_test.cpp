@@ -614,6 +614,7 @@ TEST_F(HubTest, AResumeTheTimelineCannotServeIsClosedWhenItAnswers) {
   EXPECT_FALSE(resuming->closed());
   ASSERT_TRUE(answer_reads());
   ASSERT_TRUE(resuming->closed());
+  EXPECT_EQ(resuming->close_error(), v1::FEED_ERROR_RESUME_TOO_OLD) << "the WebSocket close code follows it";
   EXPECT_NE(resuming->close_reason().find("FEED_ERROR_RESUME_TOO_OLD"), std::string::npos);
   EXPECT_NE(resuming->close_reason().find("more than 4 events"), std::string::npos) << resuming->close_reason();
   const auto closing = decode({std::make_shared<const std::string>(resuming->closing())});
