@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace vigil::ingest {
 namespace {
 
@@ -214,6 +216,7 @@ void device_protocol::on_timeout() {
 void device_protocol::on_peer_closed(codec::frame_error leftover) {
   if (closing()) return;
   phase_ = phase::closing;
+  peer_closed_ = true;
   if (leftover != codec::frame_error::none) {
     ctx_.counters.add(ctx_.counters.protocol_errors);
     close_is_fault_ = true;
@@ -247,6 +250,13 @@ void device_protocol::fail(int code, std::string reason) {
 bool device_protocol::has_output() const noexcept {
   return !queued_.empty() || !fatal_.empty() ||
          (device_ && (ack_requested_ || device_->stored_seq > sent_ack_));
+}
+
+bool device_protocol::awaiting_ack() const noexcept {
+  // A batch that failed to store, a reset or a newer connection of the device ends the wait:
+  // each takes accepted_seq back or the device away from this link.
+  return peer_closed_ && device_ && device_->owner == &link_ &&
+         device_->stored_seq < std::min(last_seq_, device_->accepted_seq);
 }
 
 void device_protocol::take_output(std::string& out) {

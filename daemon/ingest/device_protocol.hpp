@@ -66,6 +66,9 @@ class device_protocol {
   /// Appends every frame now due to `out`: queued replies, the ack, then a fatal error.
   void take_output(std::string& out);
   bool has_output() const noexcept;
+  /// The device closed its side after batches this connection took and the sink has not yet
+  /// reported stored: their Ack is still to come (protocol.md 6.6).
+  bool awaiting_ack() const noexcept;
   std::size_t backlog_bytes() const noexcept { return queued_.size(); }
   /// How long to hold the next write: the answer to wrong credentials is slowed (net::auth_tracker).
   /// Reading it clears it.
@@ -98,6 +101,7 @@ class device_protocol {
   std::string fatal_;   // encoded fatal error, sent last
   std::string close_reason_;
   bool close_is_fault_ = false;
+  bool peer_closed_ = false;  // the conversation ended by the device closing its side
   std::vector<model::vital_sample> samples_;  // reused across batches
 };
 

@@ -166,7 +166,8 @@ class device_session final : public net::connection,
       out.clear();
       protocol_.take_output(out);
       if (out.empty()) {
-        if (reading_done_) break;
+        // A device that closed its side still gets the Ack of the batches it sent, once stored.
+        if (reading_done_ && (dropped_ || !protocol_.awaiting_ack())) break;
         co_await writer_wake_.async_wait(nothrow);
         continue;
       }
@@ -197,9 +198,12 @@ class device_session final : public net::connection,
       co_await watchdog_.async_wait(nothrow);
       if (finished_ || clock::now() < deadline_) continue;
       if (protocol_.closing()) {
-        // The device is not reading its last frames: drop the connection.
+        // The device is not reading its last frames, or its last batches are not stored in
+        // time: drop the connection.
+        dropped_ = true;
         boost::system::error_code ignored;
         boost::beast::get_lowest_layer(stream_).close(ignored);
+        writer_wake_.cancel();
         break;
       }
       protocol_.on_timeout();
@@ -225,6 +229,7 @@ class device_session final : public net::connection,
   bool idle_armed_ = false;
   bool reading_done_ = false;
   bool finished_ = false;
+  bool dropped_ = false;  // the close deadline passed
 };
 
 }  // namespace vigil::ingest
