@@ -9,6 +9,7 @@
 #include "daemon/engine/profile.hpp"
 #include "daemon/feed/tcp_framing.hpp"
 #include "daemon/feed/ws_framing.hpp"
+#include "tests/common/faulty_stream.hpp"
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,20 @@
 
 #include <limits>
 
+namespace vigil::testing_support {
+
+// The WebSocket stream's closing of the connection, on the socket underneath.
+template <class Handler>
+void async_teardown(boost::beast::role_type role, faulty_stream& s, Handler&& handler) {
+  boost::beast::websocket::async_teardown(role, s.underlying(), std::forward<Handler>(handler));
+}
+inline void beast_close_socket(faulty_stream& s) {
+  boost::system::error_code ignored;
+  s.close(ignored);
+}
+
+}  // namespace vigil::testing_support
+
 namespace vigil::feed {
 namespace {
 
@@ -29,111 +44,8 @@ namespace asio = boost::asio;
 using local_socket = asio::local::stream_protocol::socket;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-/// Which operation of the stream goes wrong, and how.
-struct fault_plan {
-  std::size_t fail_at = std::numeric_limits<std::size_t>::max();
-  bool short_only = false;  // the operation moves one byte instead of failing
-  std::size_t operations = 0;
-
-  enum class outcome : std::uint8_t { normal, fail, short_op };
-  outcome next() {
-    const bool hit = operations++ == fail_at;
-    if (!hit) return outcome::normal;
-    return short_only ? outcome::short_op : outcome::fail;
-  }
-};
-
-/// An Asio stream over a socket whose operations (reads, writes, non-blocking writes) are
-/// counted, the `fail_at`-th going wrong as the plan says. Its own lowest layer.
-class faulty_stream {
- public:
-  using executor_type = local_socket::executor_type;
-
-  faulty_stream(local_socket socket, fault_plan& plan) : socket_(std::move(socket)), plan_(&plan) {}
-
-  executor_type get_executor() { return socket_.get_executor(); }
-  local_socket& underlying() { return socket_; }
-  void non_blocking(bool mode, boost::system::error_code& ec) { socket_.non_blocking(mode, ec); }
-  void shutdown(asio::socket_base::shutdown_type what, boost::system::error_code& ec) { socket_.shutdown(what, ec); }
-  void close(boost::system::error_code& ec) { socket_.close(ec); }
-
-  template <class Buffers, class Token>
-  auto async_read_some(const Buffers& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const Buffers& b) {
-          switch (plan_->next()) {
-            case fault_plan::outcome::fail:
-              return fail(std::move(handler));
-            case fault_plan::outcome::short_op:
-              return socket_.async_read_some(first_of<asio::mutable_buffer>(b), std::move(handler));
-            case fault_plan::outcome::normal:
-              return socket_.async_read_some(b, std::move(handler));
-          }
-        },
-        token, buffers);
-  }
-
-  template <class Buffers, class Token>
-  auto async_write_some(const Buffers& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const Buffers& b) {
-          switch (plan_->next()) {
-            case fault_plan::outcome::fail:
-              return fail(std::move(handler));
-            case fault_plan::outcome::short_op:
-              return socket_.async_write_some(first_of<asio::const_buffer>(b), std::move(handler));
-            case fault_plan::outcome::normal:
-              return socket_.async_write_some(b, std::move(handler));
-          }
-        },
-        token, buffers);
-  }
-
-  template <class Buffers>
-  std::size_t write_some(const Buffers& buffers, boost::system::error_code& ec) {
-    switch (plan_->next()) {
-      case fault_plan::outcome::fail:
-        ec = asio::error::connection_reset;
-        return 0;
-      case fault_plan::outcome::short_op:
-        return socket_.write_some(first_of<asio::const_buffer>(buffers), ec);
-      case fault_plan::outcome::normal:
-        break;
-    }
-    return socket_.write_some(buffers, ec);
-  }
-
- private:
-  /// One byte of the first non-empty buffer.
-  template <class Buffer, class Buffers>
-  static Buffer first_of(const Buffers& buffers) {
-    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
-      const Buffer b(*it);
-      if (b.size() > 0) return asio::buffer(b, 1);
-    }
-    return Buffer();
-  }
-
-  template <class Handler>
-  void fail(Handler handler) {
-    asio::post(socket_.get_executor(), [h = std::move(handler)]() mutable {
-      std::move(h)(boost::system::error_code(asio::error::connection_reset), std::size_t{0});
-    });
-  }
-
-  local_socket socket_;
-  fault_plan* plan_;
-};
-
-// The WebSocket stream's closing of the connection, on the socket underneath.
-template <class Handler>
-void async_teardown(boost::beast::role_type role, faulty_stream& s, Handler&& handler) {
-  boost::beast::websocket::async_teardown(role, s.underlying(), std::forward<Handler>(handler));
-}
-void beast_close_socket(faulty_stream& s) {
-  boost::system::error_code ignored;
-  s.close(ignored);
-}
+using testing_support::fault_plan;
+using testing_support::faulty_stream;
 
 engine::event numbered(std::uint64_t id) {
   engine::event e;
