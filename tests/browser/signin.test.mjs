@@ -37,6 +37,8 @@ describe('signing in with a name and password', { timeout: 120000 }, () => {
     });
     await page.goto(`${daemon.url}/`);
     // The form asks for a name and password first; the token field waits behind "Use a token instead".
+    // The page's modules show it once they have started: wait for that, not for the load event.
+    await page.waitForSelector('#name', { state: 'visible', timeout: 10000 });
     assert.ok(await page.isVisible('#name'));
     assert.ok(await page.isVisible('#password'));
     assert.ok(!(await page.isVisible('#token')));
