@@ -8,7 +8,12 @@
 // sample's frame read from its socket to the alarm's frame written to the subscriber's) is
 // printed beside it.
 //
+// With --resumers N, N more feed subscribers resume from the first event in a loop (most of it read
+// from the timeline), from a process of their own, as they would from other machines; alarms that
+// wait for such a subscriber's replay to be written are reported on their own line.
+//
 //   alarm_latency [--chairs N] [--seconds S] [--period P] [--data-dir DIR]
+//                 [--resumers N --history-events E --resume-pause-ms MS]
 
 #include "daemon/app/daemon.hpp"
 #include "daemon/codec/frame.hpp"
@@ -23,12 +28,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
+
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -121,6 +132,86 @@ void resume_in_a_loop(std::uint16_t port, std::uint64_t cursor, std::chrono::mil
   }
 }
 
+/// The resuming subscribers run in a process of their own, as they would on other machines: their
+/// threads, allocations and decoding share the two cores with vigild but not its heap. Forked
+/// before the daemon starts any thread; told the feed port, then told to stop, through a pipe.
+class resumer_process {
+ public:
+  explicit resumer_process(int subscribers, std::chrono::milliseconds pause) {
+    if (pipe(to_child_) != 0 || pipe(from_child_) != 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      close(to_child_[1]);
+      close(from_child_[0]);
+      _exit(run_child(subscribers, pause));
+    }
+    close(to_child_[0]);
+    close(from_child_[1]);
+  }
+  resumer_process(const resumer_process&) = delete;
+  resumer_process& operator=(const resumer_process&) = delete;
+  ~resumer_process() {
+    if (pid_ > 0) finish();
+  }
+
+  void start(std::uint16_t feed_port) { write_all(to_child_[1], &feed_port, sizeof feed_port); }
+
+  /// Stops the subscribers and returns what they did.
+  std::array<std::uint64_t, 3> finish() {
+    std::array<std::uint64_t, 3> counts{};
+    close(to_child_[1]);
+    read_all(from_child_[0], counts.data(), sizeof counts);
+    close(from_child_[0]);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return counts;
+  }
+
+ private:
+  int run_child(int subscribers, std::chrono::milliseconds pause) {
+    std::uint16_t port = 0;
+    if (!read_all(to_child_[0], &port, sizeof port)) return 0;
+    std::atomic<bool> stop{false};
+    resume_counts counts;
+    std::vector<std::thread> threads;
+    for (int r = 0; r < subscribers; ++r) {
+      threads.emplace_back([&] { resume_in_a_loop(port, 1, pause, stop, counts); });
+    }
+    char ignored = 0;
+    while (read(to_child_[0], &ignored, 1) > 0) {
+    }
+    stop = true;
+    for (auto& t : threads) t.join();
+    const std::array<std::uint64_t, 3> out{counts.done.load(), counts.refused.load(), counts.replayed.load()};
+    write_all(from_child_[1], out.data(), sizeof out);
+    return 0;
+  }
+  static bool read_all(int fd, void* data, std::size_t n) {
+    auto* p = static_cast<char*>(data);
+    while (n > 0) {
+      const auto got = read(fd, p, n);
+      if (got <= 0) return false;
+      p += got;
+      n -= static_cast<std::size_t>(got);
+    }
+    return true;
+  }
+  static void write_all(int fd, const void* data, std::size_t n) {
+    const auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+      const auto put = write(fd, p, n);
+      if (put <= 0) return;
+      p += put;
+      n -= static_cast<std::size_t>(put);
+    }
+  }
+
+  pid_t pid_ = -1;
+  int to_child_[2] = {-1, -1};
+  int from_child_[2] = {-1, -1};
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,9 +275,14 @@ int main(int argc, char** argv) {
     config.data_dir = data_dir;
   }
   vigil::log::configure(config.log);
+  std::optional<resumer_process> resuming;
+  if (resumers > 0) resuming.emplace(resumers, std::chrono::milliseconds(resume_pause_ms));
   vigil::app::daemon daemon(config, {false, nullptr, {}});
   daemon.start();
-  std::thread daemon_thread([&] { daemon.run(); });
+  std::thread daemon_thread([&] {
+    pthread_setname_np(pthread_self(), "vigild-io");  // to find it in a profile
+    daemon.run();
+  });
   open_sessions(daemon.control_port(), chairs);
 
   // Push times of the crossing samples, by (chair, sample time), and the latencies measured.
@@ -235,14 +331,7 @@ int main(int argc, char** argv) {
 
   // Resuming from the first event: every chair's session_opened and everything since, most of it
   // read from the timeline once it has left memory.
-  std::atomic<bool> stop_resuming{false};
-  resume_counts resumes;
-  std::vector<std::thread> resuming;
-  for (int r = 0; r < resumers; ++r) {
-    resuming.emplace_back([&] {
-      resume_in_a_loop(daemon.feed_port(), 1, std::chrono::milliseconds(resume_pause_ms), stop_resuming, resumes);
-    });
-  }
+  if (resuming) resuming->start(daemon.feed_port());
 
   asio::io_context io(1);
   std::vector<std::unique_ptr<vigil::sim::device_client>> clients;
@@ -306,8 +395,7 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  stop_resuming = true;
-  for (auto& t : resuming) t.join();
+  const auto resumed = resuming ? resuming->finish() : std::array<std::uint64_t, 3>{};
   boost::system::error_code ignored;
   sub.shutdown(tcp::socket::shutdown_both, ignored);
   sub.close(ignored);
@@ -331,9 +419,12 @@ int main(int argc, char** argv) {
              pct(0.50), pct(0.99), latencies_us.empty() ? 0.0 : latencies_us.back(), daemon_side.count(),
              daemon_side.quantile_us(0.50), daemon_side.quantile_us(0.99), daemon_side.quantile_us(0.999));
   if (resumers > 0) {
+    const auto& behind = daemon.alarm_delivery_after_resume();
+    fmt::print("  in vigild, alarms that waited for a resume's replay to be written (to the resuming subscriber): "
+               "count={} p50_us={:.0f} p99_us={:.0f}\n",
+               behind.count(), behind.quantile_us(0.50), behind.quantile_us(0.99));
     fmt::print("  resuming subscribers={} history_events={} pause_ms={}: replays done={} refused={} events replayed={}\n",
-               resumers, history_events, resume_pause_ms, resumes.done.load(), resumes.refused.load(),
-               resumes.replayed.load());
+               resumers, history_events, resume_pause_ms, resumed[0], resumed[1], resumed[2]);
   }
   daemon.stop();
   daemon_thread.join();

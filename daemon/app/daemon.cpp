@@ -82,6 +82,10 @@ hub::limits hub_limits(const feed::settings& s) {
   return l;
 }
 
+http::histogram_counters counters_of(const hub::latency_histogram& h) {
+  return {h.prometheus_buckets(), h.count(), h.sum_seconds()};
+}
+
 std::string profile_names(const config::daemon_config& c) {
   if (c.profiles.empty()) return "generic (built in)";
   std::string names;
@@ -323,8 +327,7 @@ struct daemon::impl {
     m.peer_blocks = failures.blocks();
     const auto& hs = hub.stats();
     m.feeds = {hub.subscribers(), hub.queued_bytes(), hs.dropped_slow, hs.events, hs.frames, hs.vitals_merged, hs.resumes,
-               {hub.alarm_delivery().prometheus_buckets(), hub.alarm_delivery().count(),
-                hub.alarm_delivery().sum_seconds()}};
+               counters_of(hub.alarm_delivery()), counters_of(hub.alarm_delivery_after_resume())};
     const auto read = [](const ingest::stats::counter& c) { return c.load(std::memory_order_relaxed); };
     m.samples_accepted = read(counters.samples_accepted);
     m.samples_rejected = read(counters.samples_rejected);
@@ -600,5 +603,8 @@ std::uint16_t daemon::http_port() const { return impl_->web ? impl_->web->port()
 const ingest::stats& daemon::ingest_stats() const { return impl_->counters; }
 
 const hub::latency_histogram& daemon::alarm_delivery() const { return impl_->hub.alarm_delivery(); }
+const hub::latency_histogram& daemon::alarm_delivery_after_resume() const {
+  return impl_->hub.alarm_delivery_after_resume();
+}
 
 }  // namespace vigil::app

@@ -46,6 +46,7 @@ class daemon {
   /// From a sample's arrival to the end of the write of the alarm it raised, per feed
   /// subscriber (TCP and WebSocket). Safe to read from any thread.
   const hub::latency_histogram& alarm_delivery() const;
+  const hub::latency_histogram& alarm_delivery_after_resume() const;
 
  private:
   struct impl;

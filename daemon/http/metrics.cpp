@@ -294,8 +294,11 @@ std::string render_metrics(const metrics_snapshot& m) {
                        d(f.resumes)));
   out.push_back(histogram("vigil_feed_alarm_delivery_seconds",
                           "Time from the arrival of a sample to the end of the write of the alarm it raised, per "
-                          "subscriber.",
+                          "subscriber, except alarms that waited for the write of a resume's replay.",
                           f.alarm_delivery));
+  out.push_back(histogram("vigil_feed_alarm_delivery_after_resume_seconds",
+                          "The same for alarms raised while a resuming subscriber's replay was still being written.",
+                          f.alarm_delivery_after_resume));
 
   if (m.store) {
     const auto& s = *m.store;

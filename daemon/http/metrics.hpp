@@ -56,6 +56,7 @@ struct feed_counters {
   std::uint64_t vitals_merged = 0;
   std::uint64_t resumes = 0;
   histogram_counters alarm_delivery;
+  histogram_counters alarm_delivery_after_resume;
 };
 
 /// The alarms of one rule at one priority, in sessions (chair advisories outside a session are

@@ -94,14 +94,23 @@ std::vector<std::shared_ptr<const std::string>> subscription::take() {
   over_soft_since_.reset();
   origins_in_flight_.insert(origins_in_flight_.end(), alarm_origins_.begin(), alarm_origins_.end());
   alarm_origins_.clear();
+  if (resume_done_queued_) {
+    resume_done_queued_ = false;
+    resume_done_in_flight_ = true;
+  }
   return out;
 }
 
 void subscription::written(std::chrono::steady_clock::time_point now) {
-  if (delivery_) {
-    for (const auto origin : origins_in_flight_) delivery_->record(now - origin);
+  for (const auto& origin : origins_in_flight_) {
+    const auto& histogram = origin.behind_replay ? delivery_after_resume_ : delivery_;
+    if (histogram) histogram->record(now - origin.arrived);
   }
   origins_in_flight_.clear();
+  if (resume_done_in_flight_) {
+    resume_done_in_flight_ = false;
+    replay_unwritten_ = false;  // from now on, live
+  }
 }
 
 hub::hub(limits l, const engine::engine& engine, history past, clock now)
@@ -181,6 +190,7 @@ hub::subscribe_result hub::subscribe(const filter& f, format fmt, std::optional<
   s->format_ = fmt;
   s->filter_ = f;
   s->delivery_ = delivery_;
+  s->delivery_after_resume_ = delivery_after_resume_;
   now_at_entry_ = now_();
   if (resume_after) {
     std::string message;
@@ -375,6 +385,8 @@ void hub::continue_replay(subscription& s) {
       done.mutable_resumed()->set_replayed(r.replayed);
       s.replay_.reset();
       push(s, encode(done, s.format_), /*replay=*/true);
+      s.replay_unwritten_ = true;
+      s.resume_done_queued_ = true;
       return;
     }
     for (; it != recent_.end() && s.bytes_ < batch_bytes; ++it) send(it->event, it->frames);
@@ -396,7 +408,7 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
       if (s->closed_ || s->replay_ || !admits(*s, e)) continue;
       push(*s, event_frame(e, cache, s->format_));
       if (origin != std::chrono::steady_clock::time_point{} && e.type == event_type::alarm_raised && !s->closed_) {
-        s->alarm_origins_.push_back(origin);
+        s->alarm_origins_.push_back({origin, s->replay_unwritten_});
       }
       if (!s->to_wake_) {
         s->to_wake_ = true;

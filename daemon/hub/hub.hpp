@@ -134,10 +134,19 @@ class subscription {
   filter filter_;
   std::function<void()> wake_;
   std::shared_ptr<latency_histogram> delivery_;
+  std::shared_ptr<latency_histogram> delivery_after_resume_;
   std::deque<std::shared_ptr<const std::string>> frames_;
-  // Arrival times of the samples that raised the alarms queued, then being written.
-  std::vector<std::chrono::steady_clock::time_point> alarm_origins_;
-  std::vector<std::chrono::steady_clock::time_point> origins_in_flight_;
+  // Arrival times of the samples that raised the alarms queued, then being written; `behind_replay`
+  // when the alarm was queued before the resume's replay was written (it waits for it, by design).
+  struct alarm_origin {
+    std::chrono::steady_clock::time_point arrived;
+    bool behind_replay = false;
+  };
+  std::vector<alarm_origin> alarm_origins_;
+  std::vector<alarm_origin> origins_in_flight_;
+  bool replay_unwritten_ = false;       // the ResumeDone is queued or being written
+  bool resume_done_queued_ = false;     // the ResumeDone is queued, not yet taken
+  bool resume_done_in_flight_ = false;  // the ResumeDone is being written
   std::size_t bytes_ = 0;
   std::map<std::string, pending_vitals, std::less<>> vitals_;  // merged, per chair
   std::map<std::string, engine::millis, std::less<>> vitals_sent_;  // per chair: newest sample time sent
@@ -208,8 +217,12 @@ class hub {
   std::size_t subscribers() const noexcept { return subs_.size(); }
   /// Bytes queued across all subscribers.
   std::size_t queued_bytes() const;
-  /// From the arrival of a sample to the end of the write of the alarm it raised, per subscriber.
+  /// From the arrival of a sample to the end of the write of the alarm it raised, per subscriber
+  /// and alarm, except alarms that waited for the write of a resume's replay (below).
   const latency_histogram& alarm_delivery() const noexcept { return *delivery_; }
+  /// The same for alarms raised while a resuming subscriber's replay was still being written:
+  /// they follow its ResumeDone, so they wait for that subscriber to read its replay.
+  const latency_histogram& alarm_delivery_after_resume() const noexcept { return *delivery_after_resume_; }
   /// The id of the newest event published, 0 if none.
   std::uint64_t last_event_id() const noexcept { return last_id_; }
 
@@ -264,6 +277,7 @@ class hub {
   std::uint64_t next_sub_ = 1;
   counters stats_;
   std::shared_ptr<latency_histogram> delivery_ = std::make_shared<latency_histogram>();
+  std::shared_ptr<latency_histogram> delivery_after_resume_ = std::make_shared<latency_histogram>();
 };
 
 }  // namespace vigil::hub

@@ -1,5 +1,7 @@
 #include "daemon/store/read_pool.hpp"
 
+#include "daemon/model/background.hpp"
+
 namespace vigil::store {
 
 read_pool::read_pool(opener open, std::size_t threads) : open_(std::move(open)) {
@@ -31,6 +33,7 @@ std::size_t read_pool::pending() const {
 }
 
 void read_pool::run() {
+  model::run_in_background("vigil-read", niceness);
   std::unique_ptr<reader> mine;
   for (;;) {
     job next;

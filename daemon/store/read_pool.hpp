@@ -24,6 +24,10 @@ namespace vigil::store {
 
 class read_pool {
  public:
+  /// Added to the nice value of the pool's threads ("vigil-read"): a burst of resumes, exports or
+  /// reports never takes the CPU the alarms need.
+  static constexpr int niceness = 10;
+
   /// Makes a reader; called on a pool thread before its first job, and again after a job's
   /// reader threw (the connection may be broken). May throw: the job then gets the reason.
   using opener = std::function<std::unique_ptr<reader>()>;

@@ -1,5 +1,7 @@
 #include "daemon/store/sqlite_timeline.hpp"
 
+#include "daemon/model/background.hpp"
+
 #include "daemon/store/sqlite.hpp"
 
 #include <algorithm>
@@ -353,6 +355,7 @@ void sqlite_timeline::on_health(health_callback callback) {
 }
 
 void sqlite_timeline::run() {
+  model::run_in_background("vigil-commit", 0);  // named only: acks and answers wait for its commits
   // Events whose transaction failed go again with the next one, up to a bound; batches are not
   // kept (they were not acked, so their devices send them again).
   constexpr std::size_t max_retained_events = 100'000;

@@ -441,6 +441,37 @@ TEST_F(HubTest, AlarmDeliveryRunsFromTheSamplesArrivalToTheEndOfTheWrite) {
   EXPECT_GT(d.quantile_us(1.0), 3000.0);
 }
 
+TEST_F(HubTest, AnAlarmQueuedBehindAResumesReplayIsMeasuredApartFromLiveDelivery) {
+  make();
+  for (std::uint64_t id = 1; id <= 3; ++id) publish(numbered(id, "chair-1", event_type::alarm_cleared));
+  auto live = subscribe();
+  live->take();
+  auto resuming = subscribe({}, 0);
+  const auto arrived = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  // The replay is queued, up to its ResumeDone, and not yet written when the alarm is raised.
+  const auto replayed = resuming->take();
+  ASSERT_TRUE(decode(replayed).back().has_resumed());
+  const auto alarm = numbered(4, "chair-1");
+  h->publish(std::span<const engine::event>(&alarm, 1), arrived);
+  live->take();
+  live->written(arrived + std::chrono::microseconds(300));
+  resuming->written(arrived + std::chrono::milliseconds(40));  // the write of the replay ends
+  EXPECT_EQ(resuming->take().size(), 1u);
+  resuming->written(arrived + std::chrono::milliseconds(50));
+  // Once the replay is written, the subscriber is live: its next alarm is live delivery.
+  const auto next = numbered(5, "chair-1");
+  h->publish(std::span<const engine::event>(&next, 1), arrived + std::chrono::seconds(1));
+  EXPECT_EQ(resuming->take().size(), 1u);
+  resuming->written(arrived + std::chrono::seconds(1) + std::chrono::microseconds(500));
+
+  const auto& live_delivery = h->alarm_delivery();
+  EXPECT_EQ(live_delivery.count(), 2u) << "the live subscriber's alarm and the resumed one's second";
+  EXPECT_NEAR(live_delivery.sum_seconds(), 300e-6 + 500e-6, 1e-9);
+  const auto& behind = h->alarm_delivery_after_resume();
+  EXPECT_EQ(behind.count(), 1u) << "the alarm that waited for the replay's write";
+  EXPECT_NEAR(behind.sum_seconds(), 50e-3, 1e-9);
+}
+
 TEST_F(HubTest, HeartbeatsGoOnlyToSubscribersThatAskedAndHeardNothingForThatLong) {
   make();
   filter beating;

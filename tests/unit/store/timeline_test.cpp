@@ -10,9 +10,15 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -477,6 +483,21 @@ TYPED_TEST(TimelineTest, ReadsOnThePoolRunOffTheCallersThreadAndSeeWhatIsCommitt
   done.wait(lock, [&] { return counts.size() == 8; });
   EXPECT_EQ(counts, std::vector<std::size_t>(8, 5u));
   for (const auto id : threads) EXPECT_NE(id, std::this_thread::get_id());
+}
+
+TEST(ReadPool, ItsThreadsRunBelowTheCallersPriorityAndAreNamed) {
+  // Reads yield the CPU to the I/O thread, which evaluates every chair's alarms.
+  const int callers = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  read_pool pool([]() -> std::unique_ptr<reader> { throw std::runtime_error("no reader needed"); }, 1);
+  std::promise<std::pair<int, std::string>> seen;
+  pool.post([&](reader*, const std::string&) {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    seen.set_value({getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), name});
+  });
+  const auto [niceness, name] = seen.get_future().get();
+  EXPECT_EQ(niceness, std::min(callers + read_pool::niceness, 19));
+  EXPECT_EQ(name, "vigil-read");
 }
 
 TEST(ReadPool, AReaderThatCannotBeOpenedGivesEachJobTheReasonAndIsTriedAgain) {
