@@ -25,6 +25,7 @@ elif [[ "${1:-}" != "--run" ]]; then
 
     prometheus                  # promtool, which the tests run on a real /metrics scrape
     libgtest-dev libgmock-dev   # tests
+    postgresql-15 libpq-dev     # tests that start a throwaway PostgreSQL (the cluster store to come)
     libbenchmark-dev            # bench/
     chromium                    # browser tests of the nurse station page only (tests/browser/)
   )
