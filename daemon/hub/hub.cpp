@@ -94,10 +94,7 @@ std::vector<std::shared_ptr<const std::string>> subscription::take() {
   over_soft_since_.reset();
   origins_in_flight_.insert(origins_in_flight_.end(), alarm_origins_.begin(), alarm_origins_.end());
   alarm_origins_.clear();
-  if (resume_done_queued_) {
-    resume_done_queued_ = false;
-    resume_done_in_flight_ = true;
-  }
+  if (resume_done_ == resume_done::queued) resume_done_ = resume_done::writing;
   return out;
 }
 
@@ -107,10 +104,7 @@ void subscription::written(std::chrono::steady_clock::time_point now) {
     if (histogram) histogram->record(now - origin.arrived);
   }
   origins_in_flight_.clear();
-  if (resume_done_in_flight_) {
-    resume_done_in_flight_ = false;
-    replay_unwritten_ = false;  // from now on, live
-  }
+  if (resume_done_ == resume_done::writing) resume_done_ = resume_done::written;  // from now on, live
 }
 
 hub::hub(limits l, const engine::engine& engine, history past, clock now)
@@ -385,8 +379,7 @@ void hub::continue_replay(subscription& s) {
       done.mutable_resumed()->set_replayed(r.replayed);
       s.replay_.reset();
       push(s, encode(done, s.format_), /*replay=*/true);
-      s.replay_unwritten_ = true;
-      s.resume_done_queued_ = true;
+      s.resume_done_ = subscription::resume_done::queued;
       return;
     }
     for (; it != recent_.end() && s.bytes_ < batch_bytes; ++it) send(it->event, it->frames);
@@ -408,7 +401,7 @@ void hub::publish(std::span<const engine::event> events, std::chrono::steady_clo
       if (s->closed_ || s->replay_ || !admits(*s, e)) continue;
       push(*s, event_frame(e, cache, s->format_));
       if (origin != std::chrono::steady_clock::time_point{} && e.type == event_type::alarm_raised && !s->closed_) {
-        s->alarm_origins_.push_back({origin, s->replay_unwritten_});
+        s->alarm_origins_.push_back({origin, s->resume_done_ != subscription::resume_done::written});
       }
       if (!s->to_wake_) {
         s->to_wake_ = true;

@@ -144,9 +144,8 @@ class subscription {
   };
   std::vector<alarm_origin> alarm_origins_;
   std::vector<alarm_origin> origins_in_flight_;
-  bool replay_unwritten_ = false;       // the ResumeDone is queued or being written
-  bool resume_done_queued_ = false;     // the ResumeDone is queued, not yet taken
-  bool resume_done_in_flight_ = false;  // the ResumeDone is being written
+  // Where a resume's ResumeDone is: an alarm queued before it is written waits for the replay.
+  enum class resume_done : std::uint8_t { written, queued, writing } resume_done_ = resume_done::written;
   std::size_t bytes_ = 0;
   std::map<std::string, pending_vitals, std::less<>> vitals_;  // merged, per chair
   std::map<std::string, engine::millis, std::less<>> vitals_sent_;  // per chair: newest sample time sent
