@@ -1,7 +1,5 @@
 #include "daemon/store/sqlite_timeline.hpp"
 
-#include "daemon/model/background.hpp"
-
 #include "daemon/store/sqlite.hpp"
 
 #include <algorithm>
@@ -222,7 +220,7 @@ std::string damaged_timeline_advice(const std::string& path) {
          "vigilctl list --db salvaged.db). See docs/storage.md, \"A damaged timeline\".";
 }
 
-sqlite_timeline::sqlite_timeline(options opts) : opts_(std::move(opts)) {
+sqlite_timeline::sqlite_timeline(options opts) : group_writer(opts.max_group_items), opts_(std::move(opts)) {
   db_ = sql::open(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
   try {
     if (const auto problems = damage(db_); !problems.empty()) {
@@ -253,198 +251,12 @@ sqlite_timeline::sqlite_timeline(options opts) : opts_(std::move(opts)) {
     if (what.rfind("timeline database '", 0) == 0) throw;
     throw std::runtime_error("timeline database '" + opts_.path + "': " + what);
   }
-  writer_ = std::thread([this] { run(); });
+  start();
 }
 
 sqlite_timeline::~sqlite_timeline() {
   stop();
   sqlite3_close(db_);
-}
-
-void sqlite_timeline::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  if (writer_.joinable()) writer_.join();
-}
-
-void sqlite_timeline::push(item it) {
-  {
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(it));
-  }
-  wake_.notify_one();
-}
-
-void sqlite_timeline::append_batch(std::string device_id, std::string chair_id, std::uint64_t session,
-                                  std::uint64_t seq, std::span<const model::vital_sample> samples, completion done,
-                                  std::uint64_t epoch) {
-  item it;
-  it.type = item::what::batch;
-  it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done),
-              std::chrono::steady_clock::now(), epoch, false};
-  push(std::move(it));
-}
-
-void sqlite_timeline::append_state(std::vector<engine::event> events, std::vector<stored_checkpoint> checkpoints,
-                                  completion done) {
-  if (events.empty() && checkpoints.empty()) {
-    if (done) done(true);
-    return;
-  }
-  item it;
-  it.type = item::what::state;
-  it.state = {std::move(events), std::move(checkpoints)};
-  it.done = std::move(done);
-  push(std::move(it));
-}
-
-void sqlite_timeline::reset_device(device_reset reset, completion done) {
-  item it;
-  it.type = item::what::reset;
-  it.reset = std::move(reset);
-  it.done = std::move(done);
-  push(std::move(it));
-}
-
-void sqlite_timeline::reserve_ids(id_range through, completion done, bool exact) {
-  item it;
-  it.type = item::what::reservation;
-  it.ids = through;
-  it.exact = exact;
-  it.done = std::move(done);
-  push(std::move(it));
-}
-
-void sqlite_timeline::bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms) {
-  item it;
-  it.type = item::what::binding;
-  it.binding = {std::move(chair_id), std::move(device_id), at_ms};
-  push(std::move(it));
-}
-
-void sqlite_timeline::remove_closed_before(engine::millis cutoff_ms, std::function<void(std::size_t)> done) {
-  item it;
-  it.type = item::what::retention;
-  it.cutoff = cutoff_ms;
-  it.retention_done = std::move(done);
-  push(std::move(it));
-}
-
-void sqlite_timeline::flush() {
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false;
-  item it;
-  it.type = item::what::marker;
-  it.marker = [&] {
-    std::lock_guard lock(m);
-    done = true;
-    cv.notify_one();
-  };
-  push(std::move(it));
-  std::unique_lock lock(m);
-  cv.wait(lock, [&] { return done; });
-}
-
-void sqlite_timeline::on_health(health_callback callback) {
-  std::lock_guard lock(mutex_);
-  health_ = std::move(callback);
-}
-
-void sqlite_timeline::run() {
-  model::run_in_background("vigil-commit", 0);  // named only: acks and answers wait for its commits
-  // Events whose transaction failed go again with the next one, up to a bound; batches are not
-  // kept (they were not acked, so their devices send them again).
-  constexpr std::size_t max_retained_events = 100'000;
-  std::vector<item> group;
-  std::vector<item> retry;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_ && retry.empty()) return;
-      group = std::move(retry);
-      retry.clear();
-      // Everything waiting goes into one transaction: the busier the daemon, the bigger the group.
-      // State items ride along: only batches count toward the group's size.
-      std::size_t batches = 0;
-      while (!queue_.empty() && batches < opts_.max_group_items) {
-        if (queue_.front().type == item::what::batch) ++batches;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    for (auto& it : group) {
-      if (it.type != item::what::batch) continue;
-      auto failed = failed_epochs_.find(it.batch.device_id);
-      it.batch.fenced = failed != failed_epochs_.end() && it.batch.epoch <= failed->second;
-    }
-    const bool ok = commit(group);
-    if (!ok) {
-      for (const auto& it : group) {
-        if (it.type != item::what::batch || it.batch.fenced) continue;
-        auto& epoch = failed_epochs_[it.batch.device_id];
-        epoch = std::max(epoch, it.batch.epoch);
-      }
-    }
-    if (ok != healthy_) {
-      healthy_ = ok;
-      std::lock_guard lock(mutex_);
-      if (health_) health_(ok, ok ? std::string() : last_error_);
-    }
-    std::size_t retained = 0;
-    for (auto& it : group) {
-      switch (it.type) {
-        case item::what::batch:
-          if (it.batch.done) it.batch.done(ok && !it.batch.fenced);
-          break;
-        case item::what::state:
-          if (!it.reported) {
-            it.reported = true;
-            if (it.done) it.done(ok);
-          }
-          if (!ok && retained + it.state.events.size() <= max_retained_events) {
-            retained += it.state.events.size();
-            retry.push_back(std::move(it));
-          } else if (!ok) {
-            std::lock_guard lock(mutex_);
-            stats_.events_dropped += it.state.events.size();
-          }
-          break;
-        case item::what::reset:
-        case item::what::reservation:
-        case item::what::binding:
-          // Small, and what they record must not be lost: kept for every retry.
-          if (!it.reported) {
-            it.reported = true;
-            if (it.done) it.done(ok);
-          }
-          if (!ok) retry.push_back(std::move(it));
-          break;
-        case item::what::retention:
-          if (!ok && it.retention_done) it.retention_done(0);
-          break;
-        case item::what::marker: it.marker(); break;
-      }
-    }
-    group.clear();
-    if (!ok) {
-      // A failing disk is not retried in a tight loop; new items wait with the retained ones.
-      std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
-      if (stopping_ && !retry.empty()) {
-        stats_.events_dropped += [&] {
-          std::uint64_t n = 0;
-          for (const auto& it : retry) n += it.type == item::what::state ? it.state.events.size() : 0;
-          return n;
-        }();
-        retry.clear();
-      }
-    }
-  }
 }
 
 void sqlite_timeline::write_state(const std::vector<item>& group) {
@@ -640,12 +452,9 @@ std::size_t sqlite_timeline::remove_closed(engine::millis cutoff) {
   return sessions;
 }
 
-bool sqlite_timeline::commit(std::vector<item>& group) {
-  const bool has_data = std::any_of(group.begin(), group.end(), [](const item& it) { return it.type != item::what::marker; });
-  if (!has_data) return true;
+bool sqlite_timeline::write_group(std::vector<item>& group, std::string& error) {
   if (damaged_) {
-    std::lock_guard lock(mutex_);
-    ++stats_.failures;
+    error = damage_;
     return false;
   }
   try {
@@ -655,17 +464,10 @@ bool sqlite_timeline::commit(std::vector<item>& group) {
                     "VALUES(?, ?, ?, ?, ?, ?, ?)");
     // Samples of the whole group, one chunk per (session, chair, kind).
     std::map<std::tuple<std::uint64_t, std::string_view, int>, std::vector<model::vital_sample>> chunks;
-    std::uint64_t batches = 0, samples = 0, events = 0;
-    std::vector<std::pair<std::function<void(std::size_t)>*, std::size_t>> removed;
-    for (auto& it : group) {
-      if (it.type == item::what::batch && !it.batch.fenced) {
-        ++batches;
-        samples += it.batch.samples.size();
-        for (const auto& s : it.batch.samples) {
-          chunks[{it.batch.session, it.batch.chair_id, static_cast<int>(s.kind)}].push_back(s);
-        }
-      } else if (it.type == item::what::state) {
-        events += it.state.events.size();
+    for (const auto& it : group) {
+      if (it.type != item::what::batch || it.batch.fenced) continue;
+      for (const auto& s : it.batch.samples) {
+        chunks[{it.batch.session, it.batch.chair_id, static_cast<int>(s.kind)}].push_back(s);
       }
     }
     write_state(group);
@@ -687,49 +489,23 @@ bool sqlite_timeline::commit(std::vector<item>& group) {
     write_bindings(group);
     // Retention last, so it sees what this transaction wrote before it.
     for (auto& it : group) {
-      if (it.type == item::what::retention) removed.emplace_back(&it.retention_done, remove_closed(it.cutoff));
+      if (it.type == item::what::retention) it.removed = remove_closed(it.cutoff);
     }
     exec(db_, "COMMIT", "commit");
-    for (auto& [done, n] : removed) {
-      if (*done) (*done)(n);
-    }
-    const auto committed = std::chrono::steady_clock::now();
-    std::lock_guard lock(mutex_);
-    for (const auto& it : group) {
-      if (it.type != item::what::batch || it.batch.fenced) continue;
-      const double ms = std::chrono::duration<double, std::milli>(committed - it.batch.queued).count();
-      for (std::size_t b = 0; b < latency_bounds_ms.size(); ++b) {
-        if (ms <= latency_bounds_ms[b]) ++stats_.latency_buckets[b];
-      }
-      ++stats_.latency_count;
-      stats_.latency_sum_ms += ms;
-    }
-    ++stats_.transactions;
-    stats_.batches += batches;
-    stats_.samples += samples;
-    stats_.events += events;
     return true;
   } catch (const std::exception& e) {
-    last_error_ = e.what();
+    error = e.what();
     if (is_damage(sqlite3_extended_errcode(db_))) {
       // Not a full disk that may clear: writing on would only spread the damage. The store
       // stops writing for good and says so until the daemon is restarted on a sound file.
       damaged_ = true;
-      last_error_ = "the timeline file is damaged (" + last_error_ + "); nothing more is written to it. " +
-                    damaged_timeline_advice(opts_.path);
+      damage_ = "the timeline file is damaged (" + error + "); nothing more is written to it. " +
+                damaged_timeline_advice(opts_.path);
+      error = damage_;
     }
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    std::lock_guard lock(mutex_);
-    ++stats_.failures;
     return false;
   }
-}
-
-sqlite_timeline::counters sqlite_timeline::stats() {
-  std::lock_guard lock(mutex_);
-  counters out = stats_;
-  out.queued = queue_.size();
-  return out;
 }
 
 }  // namespace vigil::store
