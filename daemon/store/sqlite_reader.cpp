@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "daemon/store/chunk.hpp"
 #include "daemon/store/sqlite.hpp"
 #include "daemon/store/sqlite_timeline.hpp"
 

@@ -61,11 +61,4 @@ class sqlite_timeline final : public group_writer {
 /// What an operator does about a damaged timeline at `path`: set it aside, start afresh, salvage.
 std::string damaged_timeline_advice(const std::string& path);
 
-/// Packs samples of one kind, in time order, into a compact chunk (zigzag varint time deltas,
-/// raw 8-byte values, varint quality).
-std::string pack_chunk(std::span<const model::vital_sample> samples);
-/// Unpacks a chunk of `kind`; false if it is corrupt.
-bool unpack_chunk(std::string_view data, model::vital_kind kind, std::int64_t first_ms,
-                  std::vector<model::vital_sample>& out);
-
 }  // namespace vigil::store

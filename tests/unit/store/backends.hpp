@@ -5,12 +5,16 @@
 // record fail and succeed again (as a full or failing disk would), from behind the store's back.
 // A new backend adds a struct like these and its name to `timeline_backends`.
 
+#include "daemon/store/postgres.hpp"
+#include "daemon/store/postgres_timeline.hpp"
 #include "daemon/store/sqlite_timeline.hpp"
+#include "tests/common/postgres_server.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -51,6 +55,52 @@ class sqlite {
   }
 
   std::filesystem::path dir_;
+};
+
+/// The shared backend: a database of its own on a throwaway PostgreSQL server (one server for
+/// the whole test program, started on first use, on 127.0.0.1).
+class postgres {
+ public:
+  static constexpr const char* name = "postgres";
+
+  postgres() : database_("timeline_" + std::to_string(next_number())) {
+    pg::connection admin(server().url());
+    admin.exec(("CREATE DATABASE " + database_).c_str(), "create the test database");
+  }
+  ~postgres() {
+    try {
+      pg::connection admin(server().url());
+      admin.exec(("DROP DATABASE " + database_ + " WITH (FORCE)").c_str(), "drop the test database");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+  postgres(const postgres&) = delete;
+  postgres& operator=(const postgres&) = delete;
+
+  std::unique_ptr<timeline> open() const { return std::make_unique<postgres_timeline>(postgres_options{url()}); }
+
+  /// The next writes of `table` fail until accepted.
+  void refuse_writes(const std::string& table) const { run("ALTER TABLE " + table + " RENAME TO " + table + "_away"); }
+  void accept_writes(const std::string& table) const { run("ALTER TABLE " + table + "_away RENAME TO " + table); }
+
+  std::string url() const { return server().url(database_); }
+  static test::postgres_server& server() {
+    static test::postgres_server instance;
+    return instance;
+  }
+
+ private:
+  static int next_number() {
+    static std::atomic<int> counter{0};
+    return ++counter;
+  }
+  void run(const std::string& sql) const {
+    pg::connection db(url());
+    db.exec(sql.c_str(), "change the test database");
+  }
+
+  std::string database_;
 };
 
 }  // namespace vigil::store::backends

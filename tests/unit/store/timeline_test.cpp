@@ -45,7 +45,7 @@ struct backend_name {
   }
 };
 
-using timeline_backends = ::testing::Types<backends::sqlite>;
+using timeline_backends = ::testing::Types<backends::sqlite, backends::postgres>;
 TYPED_TEST_SUITE(TimelineTest, timeline_backends, backend_name);
 
 TYPED_TEST(TimelineTest, BatchesAreCommittedThenReportedAndReadBackExactly) {
