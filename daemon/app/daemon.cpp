@@ -13,6 +13,7 @@
 #include "daemon/log/log.hpp"
 #include "daemon/report/alarm_burden.hpp"
 #include "daemon/store/read_pool.hpp"
+#include "daemon/store/postgres_timeline.hpp"
 #include "daemon/store/sqlite_timeline.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -44,8 +45,12 @@ constexpr std::size_t tick_slices = 10;
 // How often closed sessions past their retention are looked for (and once at start).
 constexpr std::chrono::hours retention_interval{1};
 
-/// Opens the timeline database under `data_dir`, creating the directory; null when none is configured.
-std::unique_ptr<store::timeline> open_timeline(const std::string& data_dir) {
+/// Opens the configured timeline: a PostgreSQL database (store.backend: postgres), or the SQLite
+/// file under data_dir, creating the directory; null when neither is configured.
+std::unique_ptr<store::timeline> open_timeline(const config::daemon_config& config) {
+  if (config.store.backend == "postgres") return std::make_unique<store::postgres_timeline>(
+      store::postgres_options{config.store.url});
+  const std::string& data_dir = config.data_dir;
   if (data_dir.empty()) return nullptr;
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -101,7 +106,7 @@ struct daemon::impl {
         opts(std::move(o)),
         log(log::component_logger("app")),
         registry(config.ingest.devices),
-        timeline(opts.sink ? nullptr : open_timeline(config.data_dir)),
+        timeline(opts.sink ? nullptr : open_timeline(config)),
         durable(timeline ? std::make_shared<durable_sink>(*timeline) : nullptr),
         storage(opts.sink      ? opts.sink
                 : durable ? std::static_pointer_cast<ingest::sample_sink>(durable)
@@ -118,7 +123,7 @@ struct daemon::impl {
         tick_timer(io),
         retention_timer(io),
         ingest(io, config.ingest, registry, clinic, counters, &failures) {
-    if (timeline) reads.emplace([t = timeline.get()] { return t->open_reader(); });
+    if (timeline) reads.emplace([t = timeline.get()] { return t->open_reader(); }, config.store.pool_size);
     registry.chair_in_use_by([this](std::string_view chair) { return clinic.alarms().session_id(chair) != 0; });
     registry.record_bindings_with([this](const std::string& chair, const std::string& device) {
       log->info("device '{}' now serves chair '{}' (its entry names no chair, so no other such device may)", device,
@@ -181,7 +186,7 @@ struct daemon::impl {
           clinic.storage_changed(saving);
         });
       });
-      log->info("timeline at {}: {} devices resume from their stored seqs", config.data_dir, seqs.size());
+      log->info("timeline in {}: {} devices resume from their stored seqs", timeline->where(), seqs.size());
     }  // without a data_dir: vigild's configuration check has warned (docs/configuration.md)
   }
 

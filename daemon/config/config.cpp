@@ -53,6 +53,34 @@ std::string secret_problem(std::string_view token) {
 
 using detail::section;
 
+/// Why store.url cannot serve the configured backend; empty if it can.
+std::string store_url_problem(const store_settings& store) {
+  const bool postgres_url = store.url.rfind("postgresql://", 0) == 0 || store.url.rfind("postgres://", 0) == 0;
+  if (store.backend == "postgres" && store.url.empty()) {
+    return "is empty: the postgres backend needs a connection URL, postgresql://user@host:port/database";
+  }
+  if (store.backend == "postgres" && !postgres_url) {
+    return "must be a PostgreSQL URL starting postgresql:// (postgresql://user@host:port/database)";
+  }
+  if (store.backend == "sqlite" && !store.url.empty()) {
+    return "is set, but store.backend is sqlite (the timeline is data_dir/timeline.db): set store.backend: postgres "
+           "to use it, or remove it";
+  }
+  return {};
+}
+
+/// Whether a PostgreSQL URL carries a password ("postgresql://user:secret@host/..."): a secret in
+/// the configuration file, which belongs in PostgreSQL's password file instead.
+bool url_has_password(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return false;
+  const auto authority_end = url.find_first_of("/?", scheme + 3);
+  const std::string authority = url.substr(scheme + 3, authority_end == std::string::npos ? std::string::npos
+                                                                                          : authority_end - scheme - 3);
+  const auto at = authority.rfind('@');
+  return at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos;
+}
+
 void read_devices(section& listener, std::vector<ingest::device_credential>& devices,
                   std::vector<problem>& problems) {
   const YAML::Node list = listener.list("devices");
@@ -73,6 +101,12 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
   top.text("ports_file", config.ports_file);
   top.text("data_dir", config.data_dir);
   top.integer<int>("retention_days", config.retention_days, 0, 36'500);
+  {
+    section timeline = top.child("store");
+    timeline.choice("backend", config.store.backend, {"sqlite", "postgres"});
+    timeline.text("url", config.store.url);
+    timeline.integer<std::size_t>("pool_size", config.store.pool_size, 1, 64);
+  }
   top.millis("shutdown_timeout_ms", config.shutdown_timeout, 100, 60'000);
   {
     section logging = top.child("log");
@@ -253,6 +287,8 @@ std::vector<problem> validate(const daemon_config& config) {
     }
   }
 
+  if (auto why = store_url_problem(config.store); !why.empty()) problems.push_back({"store.url", std::move(why)});
+
   boost::asio::ip::make_address(config.feed.address, ec);
   if (ec) problems.push_back({"feed.address", fmt::format("'{}' is not an IP address", config.feed.address)});
   if (config.feed.hard_queue_bytes < config.feed.soft_queue_bytes) {
@@ -379,7 +415,12 @@ std::vector<problem> check_installation(const daemon_config& config) {
   const auto warn = [&problems](std::string key, std::string message) {
     problems.push_back({std::move(key), std::move(message), severity::warning});
   };
-  if (config.data_dir.empty()) {
+  if (config.store.backend == "postgres") {
+    if (url_has_password(config.store.url)) {
+      warn("store.url", "holds a password: leave it out and put it in PostgreSQL's password file (~/.pgpass of the "
+                        "user vigild runs as, or the file PGPASSFILE names), readable by that user only");
+    }
+  } else if (config.data_dir.empty()) {
     warn("data_dir", "is empty: nothing is stored, acks only mean \"received\", and a restart forgets open sessions "
                      "and their alarms");
   } else if (auto why = data_dir_problem(config.data_dir); !why.empty()) {

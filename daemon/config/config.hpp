@@ -14,6 +14,15 @@
 
 namespace vigil::config {
 
+/// Where the session timeline is kept (docs/storage.md, docs/deployment.md).
+struct store_settings {
+  // "sqlite": one file, data_dir/timeline.db (the default); "postgres": a PostgreSQL database at
+  // `url`, which several vigild may share.
+  std::string backend = "sqlite";
+  std::string url;             // postgres: a libpq URL, postgresql://user@host:port/database
+  std::size_t pool_size = 2;   // connections (and threads) reading the timeline beside the writer
+};
+
 /// Everything vigild is configured with. Defaults are those documented in config/vigild.yaml.
 struct daemon_config {
   ingest::settings ingest;
@@ -32,6 +41,7 @@ struct daemon_config {
   std::string ports_file;  // empty: none written
   // Where the timeline database lives; empty: nothing is stored and acks mean "received".
   std::string data_dir;
+  store_settings store;
   // Closed sessions are removed from the timeline this many days after they closed; 0: never.
   int retention_days = 365;
   std::chrono::milliseconds shutdown_timeout{5'000};

@@ -86,10 +86,10 @@ std::string describe(const std::string& url) {
     if (key == "user") user = o->val;
   }
   PQconninfoFree(options);
-  std::string out = host.empty() ? "localhost" : host;
-  if (!port.empty()) out += ":" + port;
-  out += "/" + (database.empty() ? std::string("(default database)") : database);
-  if (!user.empty()) out += " as " + user;
+  std::string out = host.empty() ? std::string("localhost") : host;
+  if (!port.empty()) out.append(":").append(port);
+  out.append("/").append(database.empty() ? std::string_view("(default database)") : std::string_view(database));
+  if (!user.empty()) out.append(" as ").append(user);
   return out;
 }
 

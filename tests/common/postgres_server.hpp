@@ -95,18 +95,7 @@ class postgres_server {
     if (!try_start()) throw std::runtime_error("the PostgreSQL server did not start: " + log_tail(dir_ / "server.log"));
   }
 
- private:
-  std::string data_dir() const { return (dir_ / "data").string(); }
-
-  bool try_start() {
-    const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
-                                " -c unix_socket_directories=" + dir_.string() +
-                                " -c fsync=on -c synchronous_commit=on -c max_connections=100";
-    running_ = run({"pg_ctl", "-D", data_dir(), "-l", (dir_ / "server.log").string(), "-w", "-t", "60", "-o", options,
-                    "start"}) == 0;
-    return running_;
-  }
-
+ /// A TCP port on 127.0.0.1 that nothing listens on now.
   static std::uint16_t free_port() {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error("socket failed");
@@ -125,6 +114,18 @@ class postgres_server {
 
   /// Runs one of PostgreSQL's programs (as `postgres` when we are root), its output appended to
   /// commands.log; its exit status.
+ private:
+  std::string data_dir() const { return (dir_ / "data").string(); }
+
+  bool try_start() {
+    const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
+                                " -c unix_socket_directories=" + dir_.string() +
+                                " -c fsync=on -c synchronous_commit=on -c max_connections=100";
+    running_ = run({"pg_ctl", "-D", data_dir(), "-l", (dir_ / "server.log").string(), "-w", "-t", "60", "-o", options,
+                    "start"}) == 0;
+    return running_;
+  }
+
   int run(std::vector<std::string> args) const {
     const std::string program = std::string(bin_dir) + "/" + args.front();
     const std::string log = (dir_ / "commands.log").string();

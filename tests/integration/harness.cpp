@@ -49,9 +49,11 @@ config::daemon_config test_config() {
 }
 
 namespace {
-/// With a data_dir the daemon keeps its own timeline; otherwise batches go to the test's sink.
+/// With a data_dir or a PostgreSQL store the daemon keeps its own timeline; otherwise batches go
+/// to the test's sink.
 app::daemon::options options_for(const config::daemon_config& config, std::shared_ptr<recording_sink> sink) {
-  return {false, config.data_dir.empty() ? std::move(sink) : nullptr, {}};
+  const bool stores = !config.data_dir.empty() || config.store.backend == "postgres";
+  return {false, stores ? nullptr : std::move(sink), {}};
 }
 }  // namespace
 

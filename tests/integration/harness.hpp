@@ -52,7 +52,7 @@ class recording_sink final : public ingest::sample_sink {
 config::daemon_config test_config();
 
 /// vigild running on its own thread for the length of a test. With `data_dir` set in the
-/// config it stores its timeline there (and sink() stays empty).
+/// config, or store.backend postgres, it keeps its own timeline (and sink() stays empty).
 class daemon_under_test {
  public:
   explicit daemon_under_test(config::daemon_config config = test_config());

@@ -520,3 +520,44 @@ TEST(LoadFile, ShippedConfigurationStatesTheDefaultsOfTheConnectionBudgets) {
 
 }  // namespace
 }  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+using testing::Not;
+
+TEST(Store, TheEmbeddedFileIsTheDefaultAndPostgresNeedsAUrl) {
+  const auto defaults = load_text("");
+  EXPECT_EQ(defaults.config.store.backend, "sqlite");
+  EXPECT_EQ(defaults.config.store.pool_size, 2u);
+
+  const auto shared = load_text("store:\n  backend: postgres\n  url: postgresql://vigil@db1:5432/clinic\n  pool_size: 4\n");
+  EXPECT_THAT(shared.problems, ElementsAre());
+  EXPECT_EQ(shared.config.store.backend, "postgres");
+  EXPECT_EQ(shared.config.store.url, "postgresql://vigil@db1:5432/clinic");
+  EXPECT_EQ(shared.config.store.pool_size, 4u);
+
+  EXPECT_THAT(load_text("store:\n  backend: postgres\n").problems, ElementsAre(problem_at("store.url", "is empty")));
+  EXPECT_THAT(load_text("store:\n  backend: postgres\n  url: /var/lib/vigil\n").problems,
+              ElementsAre(problem_at("store.url", "postgresql://")));
+  EXPECT_THAT(load_text("store:\n  url: postgresql://vigil@db1/clinic\n").problems,
+              ElementsAre(problem_at("store.url", "store.backend is sqlite")));
+  EXPECT_THAT(load_text("store:\n  backend: oracle\n").problems, ElementsAre(problem_at("store.backend")));
+  EXPECT_THAT(load_text("store:\n  pool_size: 0\n").problems, ElementsAre(problem_at("store.pool_size")));
+}
+
+TEST(Store, APasswordInThePostgresUrlIsAWarningThatNamesThePasswordFileAndNotThePassword) {
+  daemon_config config;
+  config.store.backend = "postgres";
+  config.store.url = "postgresql://vigil:s3cret-word@db1:5432/clinic";
+  const auto problems = check_installation(config);
+  EXPECT_THAT(problems, Contains(problem_at("store.url", "password file")));
+  for (const auto& p : problems) EXPECT_EQ(p.message.find("s3cret-word"), std::string::npos) << p.message;
+  EXPECT_THAT(problems, Not(Contains(problem_at("data_dir")))) << "with postgres the timeline is not in data_dir";
+
+  config.store.url = "postgresql://vigil@db1:5432/clinic?sslmode=verify-full";
+  EXPECT_THAT(check_installation(config), Not(Contains(problem_at("store.url"))));
+}
+
+}  // namespace
+}  // namespace vigil::config
