@@ -9,6 +9,7 @@
 #include "daemon/report/json_export.hpp"
 #include "daemon/report/session_record.hpp"
 #include "daemon/store/salvage.hpp"
+#include "daemon/store/postgres_timeline.hpp"
 #include "daemon/store/sqlite_reader.hpp"
 #include "vigil/v1/burden.pb.h"
 #include "vigil/v1/control.pb.h"
@@ -113,7 +114,8 @@ struct timeline_args {
 
 void add_timeline_options(CLI::App* cmd, timeline_args& args) {
   auto* dir = cmd->add_option("--data-dir", args.data_dir, "vigild's data_dir: reads DIR/timeline.db");
-  auto* db = cmd->add_option("--db", args.db, "The timeline database file");
+  auto* db = cmd->add_option("--db", args.db,
+                               "The timeline database file, or a PostgreSQL URL (postgresql://user@host/database)");
   dir->excludes(db);
   cmd->footer("Without --data-dir or --db the daemon at --url (or --ports-file) is asked, with a user's token.");
 }
@@ -346,8 +348,14 @@ bool settle_export_options(timeline_args& args) {
 int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* report, const timeline_args& args) {
   const std::string path = !args.db.empty() ? args.db : (std::filesystem::path(args.data_dir) / "timeline.db").string();
   try {
-    // A data directory's timeline is a SQLite file; read through the store's interface.
-    const std::unique_ptr<vigil::store::reader> opened = std::make_unique<vigil::store::sqlite_reader>(path);
+    // A data directory's timeline is a SQLite file; --db may also name a PostgreSQL database by
+    // its URL. Either is read through the store's interface.
+    std::unique_ptr<vigil::store::reader> opened;
+    if (vigil::store::is_postgres_url(path)) {
+      opened = std::make_unique<vigil::store::postgres_reader>(path);
+    } else {
+      opened = std::make_unique<vigil::store::sqlite_reader>(path);
+    }
     vigil::store::reader& reader = *opened;
     if (list->parsed()) {
       print_list(reader.sessions(args.limit, args.open_only));
@@ -355,7 +363,9 @@ int run_timeline_command(CLI::App* list, CLI::App* show, CLI::App* report, const
     }
     const auto record = vigil::report::load_session(reader, args.session);
     if (!record) {
-      std::fprintf(stderr, "vigilctl: no session %llu in %s\n", static_cast<unsigned long long>(args.session), path.c_str());
+      const std::string where = vigil::store::is_postgres_url(path) ? vigil::store::postgres_where(path) : path;
+      std::fprintf(stderr, "vigilctl: no session %llu in %s\n", static_cast<unsigned long long>(args.session),
+                   where.c_str());
       return 1;
     }
     const vigil::report::export_context ctx{

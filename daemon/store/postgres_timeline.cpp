@@ -144,7 +144,9 @@ postgres_timeline::~postgres_timeline() { stop(); }
 
 std::unique_ptr<reader> postgres_timeline::open_reader() const { return std::make_unique<postgres_reader>(opts_.url); }
 
-std::string postgres_timeline::where() const { return "PostgreSQL database " + pg::describe(opts_.url); }
+std::string postgres_where(const std::string& url) { return "PostgreSQL database " + pg::describe(url); }
+
+std::string postgres_timeline::where() const { return postgres_where(opts_.url); }
 
 void postgres_timeline::write_vitals(const std::vector<item>& group) {
   // Samples of the whole group, one chunk per (session, chair, kind).

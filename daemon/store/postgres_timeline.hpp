@@ -30,6 +30,9 @@ struct postgres_options {
 
 /// Whether `text` names a PostgreSQL database (a postgresql:// or postgres:// URL), not a file.
 bool is_postgres_url(const std::string& text);
+/// The database a URL names, for people: "PostgreSQL database host:port/database as user", never
+/// its password.
+std::string postgres_where(const std::string& url);
 
 class postgres_timeline final : public group_writer {
  public:

@@ -178,3 +178,39 @@ TEST_F(VigilctlTest, HashSecretRefusesAShortSecret) {
 
 }  // namespace
 }  // namespace vigil::report
+
+#include "daemon/store/postgres_timeline.hpp"
+#include "tests/unit/store/backends.hpp"
+
+namespace vigil::report {
+namespace {
+
+TEST(VigilctlOnPostgres, ReadsATimelineInPostgreSQLByItsUrlAndNeverPrintsItsPassword) {
+  store::backends::postgres database;
+  const auto record = make_record("P-0001", "Patient calm, BP rechecked.");
+  {
+    store::postgres_timeline store({database.url()});
+    store.append_state(record.events, {});
+    store.append_batch("dev-1", "chair-1", session_id, 1, record.vitals, nullptr);
+    store.flush();
+  }
+  const fs::path dir = fs::temp_directory_path() / ("vigilctl-pg-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  // The test server trusts local connections: the password is accepted and ignored.
+  std::string url = database.url();
+  url.insert(url.find('@'), ":s3cret-word");
+  const auto list = test::run_program(VIGILCTL_PATH, {"list", "--db", url}, dir);
+  ASSERT_EQ(list.status, 0) << list.err;
+  EXPECT_NE(list.out.find("P-0001"), std::string::npos) << list.out;
+  const auto exported = test::run_program(VIGILCTL_PATH, {"export", std::to_string(session_id), "--format", "json", "--db", url}, dir);
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  EXPECT_NE(exported.out.find("Patient calm, BP rechecked."), std::string::npos);
+  const auto missing = test::run_program(VIGILCTL_PATH, {"show", "999", "--db", url}, dir);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("no session 999 in PostgreSQL database 127.0.0.1:"), std::string::npos) << missing.err;
+  EXPECT_EQ(missing.err.find("s3cret-word"), std::string::npos) << missing.err;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace vigil::report
