@@ -276,7 +276,9 @@ void connection::script(const char* sql, const std::string& what) {
 bool connection::usable() {
   if (PQstatus(conn_) == CONNECTION_OK) return true;
   PQreset(conn_);
-  return PQstatus(conn_) == CONNECTION_OK;
+  if (PQstatus(conn_) != CONNECTION_OK) return false;
+  ++generation_;
+  return true;
 }
 
 }  // namespace vigil::store::pg

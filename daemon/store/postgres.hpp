@@ -91,6 +91,9 @@ class connection {
   void script(const char* sql, const std::string& what);
   /// Whether the connection is up; when it is not, tries once to make it again.
   bool usable();
+  /// Counts the connections made: 1 after the constructor, one more each time usable() made a
+  /// new one (what a session held, its advisory locks and settings, is gone then).
+  std::uint64_t generation() const noexcept { return generation_; }
   /// PostgreSQL's SQLSTATE of the last failure ("" when none or unknown).
   const std::string& last_state() const noexcept { return state_; }
   const std::string& where() const noexcept { return where_; }
@@ -99,6 +102,7 @@ class connection {
   PGconn* conn_ = nullptr;
   std::string where_;
   std::string state_;
+  std::uint64_t generation_ = 1;
 };
 
 }  // namespace vigil::store::pg

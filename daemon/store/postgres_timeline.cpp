@@ -96,6 +96,8 @@ static_assert(std::size(migrations) == postgres_schema_version, "one migration p
 
 // Held while migrating, so daemons starting together on a new database migrate it once.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(5659676900000001)";
+// Held by the writer's session for as long as it lives: one vigild writes to a database.
+constexpr const char* writer_lock = "SELECT pg_try_advisory_lock(5659676900000002)";
 
 std::int64_t as_number(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
@@ -118,8 +120,7 @@ postgres_timeline::postgres_timeline(postgres_options opts)
   db_ = std::make_unique<pg::connection>(opts_.url);
   const std::string name = "timeline database " + db_->where();
   try {
-    // A commit is acked only once it is durable on the server (and on its synchronous standbys).
-    db_->exec("SET synchronous_commit = on", "set synchronous_commit");
+    claim_database();
     db_->exec("BEGIN", "begin migration");
     db_->exec(migration_lock, "lock the schema for migration");
     db_->exec("CREATE TABLE IF NOT EXISTS vigil_schema(version integer NOT NULL)", "create the schema version");
@@ -141,6 +142,15 @@ postgres_timeline::postgres_timeline(postgres_options opts)
 }
 
 postgres_timeline::~postgres_timeline() { stop(); }
+
+void postgres_timeline::claim_database() {
+  // A commit is acked only once it is durable on the server (and on its synchronous standbys).
+  db_->exec("SET synchronous_commit = on", "set synchronous_commit");
+  if (db_->exec(writer_lock, "claim the database").text(0, 0) != "t") {
+    throw std::runtime_error("another vigild is writing to this database; one vigild per database (docs/storage.md)");
+  }
+  claimed_generation_ = db_->generation();
+}
 
 std::unique_ptr<reader> postgres_timeline::open_reader() const { return std::make_unique<postgres_reader>(opts_.url); }
 
@@ -377,6 +387,8 @@ bool postgres_timeline::write_group(std::vector<item>& group, std::string& error
     return false;
   }
   try {
+    // A new connection (the server restarted, the network came back) holds nothing yet.
+    if (claimed_generation_ != db_->generation()) claim_database();
     db_->exec("BEGIN", "begin");
     write_vitals(group);
     write_state(group);

@@ -37,7 +37,8 @@ std::string postgres_where(const std::string& url);
 class postgres_timeline final : public group_writer {
  public:
   /// Connects, creates or migrates the schema; throws std::runtime_error naming the database
-  /// (never its password) and PostgreSQL's reason on failure.
+  /// (never its password) and PostgreSQL's reason on failure, or when another vigild already
+  /// writes to the database (one daemon per database until cluster mode: docs/storage.md).
   explicit postgres_timeline(postgres_options opts);
   /// Commits what is queued, then stops the writer.
   ~postgres_timeline() override;
@@ -55,9 +56,13 @@ class postgres_timeline final : public group_writer {
   void write_reservations(const std::vector<item>& group);
   void write_bindings(const std::vector<item>& group);
   std::size_t remove_closed(engine::millis cutoff);
+  /// Sets up a new session of the writer's connection: synchronous_commit on, and the database
+  /// held for this daemon alone. Throws if another vigild holds it.
+  void claim_database();
 
   postgres_options opts_;
   std::unique_ptr<pg::connection> db_;  // the writer thread's, once started
+  std::uint64_t claimed_generation_ = 0;  // the connection generation claim_database() ran on
 };
 
 /// Reads of a PostgreSQL timeline on a connection of its own (read-only transactions).

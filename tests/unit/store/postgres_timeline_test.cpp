@@ -122,17 +122,35 @@ TEST_F(PostgresTimelineTest, TextPostgreSQLCannotHoldIsStoredWithReplacementsAnd
   EXPECT_EQ(pg::clean_text("\xf0\x9f\x92\x89 ok"), "\xf0\x9f\x92\x89 ok");
 }
 
-TEST_F(PostgresTimelineTest, DaemonsStartingTogetherOnANewDatabaseMigrateItOnce) {
+TEST_F(PostgresTimelineTest, DaemonsStartingTogetherOnANewDatabaseMigrateItOnceAndOnlyOneWrites) {
   std::vector<std::thread> starting;
   std::vector<std::string> errors(4);
   for (std::size_t i = 0; i < errors.size(); ++i) {
     starting.emplace_back([&, i] { errors[i] = thrown_by([&] { postgres_timeline store({database_.url()}); }); });
   }
   for (auto& t : starting) t.join();
-  for (const auto& e : errors) EXPECT_EQ(e, "");
+  std::size_t started = 0;
+  for (const auto& e : errors) {
+    if (e.empty()) {
+      ++started;
+    } else {
+      EXPECT_NE(e.find("another vigild is writing to this database"), std::string::npos) << e;
+    }
+  }
+  EXPECT_GE(started, 1u);
   const auto versions = pg::connection(database_.url()).exec("SELECT version FROM vigil_schema", "read versions");
   ASSERT_EQ(versions.rows(), 1);
   EXPECT_EQ(versions.number(0, 0), postgres_schema_version);
+}
+
+TEST_F(PostgresTimelineTest, ASecondDaemonOnTheSameDatabaseIsRefusedUntilTheFirstHasStopped) {
+  auto first = std::make_unique<postgres_timeline>(postgres_options{database_.url()});
+  const std::string refused = thrown_by([&] { postgres_timeline second({database_.url()}); });
+  EXPECT_NE(refused.find("another vigild is writing to this database"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(database_.url().substr(database_.url().find('@') + 1)), std::string::npos)
+      << "names the database: " << refused;
+  first.reset();
+  EXPECT_EQ(thrown_by([&] { postgres_timeline second({database_.url()}); }), "");
 }
 
 TEST(PostgresServerGone, CommitsFailWhileTheServerIsDownAndResumeWithNothingLostWhenItIsBack) {
