@@ -2,9 +2,12 @@
 // another, each sending its samples in batches as fast as the daemon acks them.
 // The figure counts samples acked per second of wall time, load generator included.
 //
-//   ingest_load [--connections N] [--samples-per-connection S] [--batch B] [--in-flight W] [--data-dir DIR]
+//   ingest_load [--connections N] [--samples-per-connection S] [--batch B] [--in-flight W]
+//               [--data-dir DIR | --postgres URL]
 //
 // With --data-dir, acks wait for the timeline store's commit (synchronous=FULL): durable ingest.
+// With --postgres, the same on a PostgreSQL database (synchronous_commit=on); the database must
+// exist and hold no other vigild's timeline (scripts/postgres-scratch.sh makes one).
 
 #include "daemon/app/daemon.hpp"
 #include "sim/device_client.hpp"
@@ -27,12 +30,16 @@ int main(int argc, char** argv) {
   int batch_size = 64;
   std::size_t in_flight = 64;
   std::string data_dir;
+  std::string postgres;
   CLI::App cli{"ingest_load: loopback ingest throughput of vigild"};
   cli.add_option("--connections", connections, "Device connections")->capture_default_str();
   cli.add_option("--samples-per-connection", per_connection, "Samples each device sends")->capture_default_str();
   cli.add_option("--batch", batch_size, "Samples per batch")->capture_default_str();
   cli.add_option("--in-flight", in_flight, "Unacked batches per connection")->capture_default_str();
-  cli.add_option("--data-dir", data_dir, "Store the timeline here and ack only after commit (durable ingest)");
+  auto* dir_option =
+      cli.add_option("--data-dir", data_dir, "Store the timeline here and ack only after commit (durable ingest)");
+  cli.add_option("--postgres", postgres, "Store the timeline in this PostgreSQL database (a postgresql:// URL)")
+      ->excludes(dir_option);
   CLI11_PARSE(cli, argc, argv);
 
   vigil::config::daemon_config config;
@@ -44,6 +51,10 @@ int main(int argc, char** argv) {
   config.ingest.max_unauthenticated_per_peer = config.ingest.max_connections;
   config.log.level = "warn";
   config.data_dir = data_dir;
+  if (!postgres.empty()) {
+    config.store.backend = "postgres";
+    config.store.url = postgres;
+  }
   vigil::log::configure(config.log);
   vigil::app::daemon daemon(config, {false, nullptr, {}});
   daemon.start();
@@ -98,9 +109,10 @@ int main(int argc, char** argv) {
   daemon.stop();
   daemon_thread.join();
 
-  fmt::print("durable={} connections={} batch={} in_flight={} samples_acked={} seconds={:.3f} samples_per_second={:.0f} "
-             "daemon_samples_accepted={}\n",
-             !data_dir.empty(), connections, batch_size, in_flight, acked_samples, seconds, static_cast<double>(acked_samples) / seconds,
-             stats.samples_accepted.load());
+  const char* store = !postgres.empty() ? "postgres" : !data_dir.empty() ? "sqlite" : "none";
+  fmt::print("durable={} store={} connections={} batch={} in_flight={} samples_acked={} seconds={:.3f} "
+             "samples_per_second={:.0f} daemon_samples_accepted={}\n",
+             store != std::string_view("none"), store, connections, batch_size, in_flight, acked_samples, seconds,
+             static_cast<double>(acked_samples) / seconds, stats.samples_accepted.load());
   return acked_samples == batches * static_cast<std::uint64_t>(batch_size) * static_cast<std::uint64_t>(connections) ? 0 : 1;
 }

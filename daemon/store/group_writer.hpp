@@ -58,6 +58,9 @@ class group_writer : public timeline {
     std::chrono::steady_clock::time_point queued;
     std::uint64_t epoch = 0;
     bool fenced = false;  // behind a failed batch of its device: not written
+    // Its seq is already stored (a backend that cannot tell whether a commit it lost sight of
+    // went through sets it): reported committed, not written again.
+    bool stored_before = false;
   };
   struct state_item {
     std::vector<engine::event> events;

@@ -1,5 +1,9 @@
 #include "daemon/store/postgres.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -225,13 +229,10 @@ std::uint64_t result::changed() const {
   return out;
 }
 
-connection::connection(const std::string& url) : where_(describe(url)) {
-  // Defaults first; the URL's own settings override them. A stopped or unreachable server is
-  // noticed in seconds, not after the kernel's TCP timeouts.
-  const char* keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                        "tcp_user_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"5", "5", "2", "2", "10000", "vigild", url.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+connection::connection(const std::string& url)
+    : where_(describe(url)), values_{"5", "5", "2", "2", "10000", "vigild", nullptr, nullptr}, url_(url) {
+  values_[6] = url_.c_str();
+  conn_ = PQconnectdbParams(keys_, values_.data(), /*expand_dbname=*/1);
   if (conn_ == nullptr) throw std::runtime_error("PostgreSQL " + where_ + ": out of memory");
   if (PQstatus(conn_) != CONNECTION_OK) {
     const std::string reason = one_line(PQerrorMessage(conn_));
@@ -244,8 +245,59 @@ connection::connection(const std::string& url) : where_(describe(url)) {
 
 connection::~connection() { PQfinish(conn_); }
 
+bool connection::wait_for(int events, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd fd{PQsocket(conn_), static_cast<short>(events), 0};
+    const int n = poll(&fd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1'000)));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return true;  // let libpq find and report the socket's error
+  }
+}
+
+PGresult* connection::run(const char* sql, const params& p, const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + answer_timeout;
+  const auto broken = [&](const std::string& why) {
+    // An answer that does not come means a server that cannot be reached (stopped, frozen, cut
+    // off): the connection is dropped, and usable() makes a new one.
+    PQfinish(conn_);
+    conn_ = nullptr;
+    state_.clear();
+    return std::runtime_error(what + ": " + why);
+  };
+  if (conn_ == nullptr) throw std::runtime_error(what + ": no connection to PostgreSQL " + where_);
+  if (PQsendQueryParams(conn_, sql, p.size(), nullptr, p.values(), p.lengths(), p.formats(), 0) != 1) {
+    throw broken(one_line(PQerrorMessage(conn_)));
+  }
+  for (int pending = PQflush(conn_); pending != 0; pending = PQflush(conn_)) {
+    if (pending < 0) throw broken(one_line(PQerrorMessage(conn_)));
+    if (!wait_for(POLLOUT | POLLIN, deadline)) throw broken("PostgreSQL " + where_ + " did not take the statement in time");
+    if (PQconsumeInput(conn_) != 1) throw broken(one_line(PQerrorMessage(conn_)));
+  }
+  PGresult* last = nullptr;
+  for (;;) {
+    while (PQisBusy(conn_) != 0) {
+      if (!wait_for(POLLIN, deadline)) {
+        PQclear(last);
+        throw broken("PostgreSQL " + where_ + " did not answer within " +
+                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(answer_timeout).count()) + " s");
+      }
+      if (PQconsumeInput(conn_) != 1) {
+        PQclear(last);
+        throw broken(one_line(PQerrorMessage(conn_)));
+      }
+    }
+    PGresult* next = PQgetResult(conn_);
+    if (next == nullptr) break;
+    PQclear(last);
+    last = next;
+  }
+  return last;
+}
+
 result connection::exec(const char* sql, const params& p, const std::string& what) {
-  PGresult* raw = PQexecParams(conn_, sql, p.size(), nullptr, p.values(), p.lengths(), p.formats(), 0);
+  PGresult* raw = run(sql, p, what);
   const auto status = PQresultStatus(raw);
   if (raw != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)) {
     state_.clear();
@@ -253,12 +305,14 @@ result connection::exec(const char* sql, const params& p, const std::string& wha
   }
   const char* sqlstate = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
   state_ = sqlstate != nullptr ? sqlstate : "";
-  const std::string reason = one_line(raw != nullptr ? PQresultErrorMessage(raw) : PQerrorMessage(conn_));
+  std::string reason = one_line(raw != nullptr ? PQresultErrorMessage(raw) : PQerrorMessage(conn_));
   PQclear(raw);
-  throw std::runtime_error(what + ": " + (reason.empty() ? one_line(PQerrorMessage(conn_)) : reason));
+  if (reason.empty()) reason = one_line(PQerrorMessage(conn_));
+  throw std::runtime_error(what + ": " + reason);
 }
 
 void connection::script(const char* sql, const std::string& what) {
+  if (conn_ == nullptr) throw std::runtime_error(what + ": no connection to PostgreSQL " + where_);
   PGresult* raw = PQexec(conn_, sql);
   const auto status = PQresultStatus(raw);
   if (raw != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)) {
@@ -274,9 +328,14 @@ void connection::script(const char* sql, const std::string& what) {
 }
 
 bool connection::usable() {
-  if (PQstatus(conn_) == CONNECTION_OK) return true;
-  PQreset(conn_);
-  if (PQstatus(conn_) != CONNECTION_OK) return false;
+  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return true;
+  if (conn_ == nullptr) {
+    conn_ = PQconnectdbParams(keys_, values_.data(), /*expand_dbname=*/1);
+  } else {
+    PQreset(conn_);
+  }
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return false;
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   ++generation_;
   return true;
 }

@@ -7,6 +7,8 @@
 
 #include <libpq-fe.h>
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -78,6 +80,10 @@ class result {
 /// One connection. Failures throw std::runtime_error: "<what>: <PostgreSQL's reason>".
 class connection {
  public:
+  /// A statement with no answer after this long means a server that cannot be reached (stopped,
+  /// frozen, cut off without a reset): the connection is dropped and the statement fails.
+  static constexpr std::chrono::seconds answer_timeout{10};
+
   /// Connects; throws with describe(url) and the reason when it cannot.
   explicit connection(const std::string& url);
   ~connection();
@@ -89,7 +95,8 @@ class connection {
   result exec(const char* sql, const std::string& what) { return exec(sql, params{}, what); }
   /// Runs several statements with no parameters (a migration step); throws unless all succeeded.
   void script(const char* sql, const std::string& what);
-  /// Whether the connection is up; when it is not, tries once to make it again.
+  /// Whether the connection is up; when it is not (broken, or dropped after a statement went
+  /// unanswered), tries once to make a new one.
   bool usable();
   /// Counts the connections made: 1 after the constructor, one more each time usable() made a
   /// new one (what a session held, its advisory locks and settings, is gone then).
@@ -99,8 +106,18 @@ class connection {
   const std::string& where() const noexcept { return where_; }
 
  private:
+  PGresult* run(const char* sql, const params& p, const std::string& what);
+  bool wait_for(int events, std::chrono::steady_clock::time_point deadline);
+
+  // Defaults first; the URL's own settings override them. A stopped or unreachable server is
+  // noticed in seconds, not after the kernel's TCP timeouts.
+  static constexpr const char* keys_[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                                          "keepalives_count", "tcp_user_timeout", "application_name",
+                                          "dbname", nullptr};
   PGconn* conn_ = nullptr;
   std::string where_;
+  std::array<const char*, 8> values_;
+  std::string url_;
   std::string state_;
   std::uint64_t generation_ = 1;
 };

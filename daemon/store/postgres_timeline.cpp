@@ -97,7 +97,8 @@ static_assert(std::size(migrations) == postgres_schema_version, "one migration p
 // Held while migrating, so daemons starting together on a new database migrate it once.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(5659676900000001)";
 // Held by the writer's session for as long as it lives: one vigild writes to a database.
-constexpr const char* writer_lock = "SELECT pg_try_advisory_lock(5659676900000002)";
+constexpr const char* writer_try_lock = "SELECT pg_try_advisory_lock(5659676900000002)";
+constexpr const char* writer_lock = "SELECT pg_advisory_lock(5659676900000002)";
 
 std::int64_t as_number(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
@@ -146,8 +147,20 @@ postgres_timeline::~postgres_timeline() { stop(); }
 void postgres_timeline::claim_database() {
   // A commit is acked only once it is durable on the server (and on its synchronous standbys).
   db_->exec("SET synchronous_commit = on", "set synchronous_commit");
-  if (db_->exec(writer_lock, "claim the database").text(0, 0) != "t") {
-    throw std::runtime_error("another vigild is writing to this database; one vigild per database (docs/storage.md)");
+  if (claimed_generation_ == 0) {
+    if (db_->exec(writer_try_lock, "claim the database").text(0, 0) != "t") {
+      throw std::runtime_error("another vigild is writing to this database; one vigild per database (docs/storage.md)");
+    }
+  } else {
+    // A new connection of this daemon's: the server may not yet have ended the session of the
+    // old one, which holds the lock until it notices the connection is gone.
+    db_->exec("SET lock_timeout = '5s'", "claim the database");
+    try {
+      db_->exec(writer_lock, "claim the database");
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(e.what()) + " (is another vigild writing to this database?)");
+    }
+    db_->exec("SET lock_timeout = 0", "claim the database");
   }
   claimed_generation_ = db_->generation();
 }
@@ -158,11 +171,40 @@ std::string postgres_where(const std::string& url) { return "PostgreSQL database
 
 std::string postgres_timeline::where() const { return postgres_where(opts_.url); }
 
+void postgres_timeline::skip_stored_batches(std::vector<item>& group) {
+  // A COMMIT whose answer was lost (the connection broke as it went) may have gone through: the
+  // batches were reported not stored, and their devices send them again. The devices' stored
+  // seqs, read and locked in this transaction, say which of them are stored already.
+  std::vector<std::string> ids;
+  for (auto& it : group) {
+    it.batch.stored_before = false;
+    if (it.type == item::what::batch && !it.batch.fenced) ids.push_back(it.batch.device_id);
+  }
+  if (ids.empty()) return;
+  const auto rows = db_->exec("SELECT device_id, stored_seq FROM devices WHERE device_id = ANY($1::text[]) FOR UPDATE",
+                              pg::params{}.texts(ids), "read device seqs");
+  std::map<std::string, std::uint64_t, std::less<>> stored;
+  for (int i = 0; i < rows.rows(); ++i) stored[rows.text(i, 0)] = static_cast<std::uint64_t>(rows.number(i, 1));
+  // In queue order: a reset takes the device back to 0.
+  for (auto& it : group) {
+    if (it.type == item::what::reset) {
+      stored[it.reset.device_id] = 0;
+    } else if (it.type == item::what::batch && !it.batch.fenced) {
+      auto& seq = stored[it.batch.device_id];
+      if (it.batch.seq <= seq) {
+        it.batch.stored_before = true;
+      } else {
+        seq = it.batch.seq;
+      }
+    }
+  }
+}
+
 void postgres_timeline::write_vitals(const std::vector<item>& group) {
   // Samples of the whole group, one chunk per (session, chair, kind).
   std::map<std::tuple<std::uint64_t, std::string_view, int>, std::vector<model::vital_sample>> chunks;
   for (const auto& it : group) {
-    if (it.type != item::what::batch || it.batch.fenced) continue;
+    if (it.type != item::what::batch || it.batch.fenced || it.batch.stored_before) continue;
     for (const auto& s : it.batch.samples) {
       chunks[{it.batch.session, it.batch.chair_id, static_cast<int>(s.kind)}].push_back(s);
     }
@@ -233,7 +275,9 @@ void postgres_timeline::write_state(const std::vector<item>& group) {
         "to_phase, who, responder, tier, value, until_ms, text) "
         "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::bigint[], "
         "$7::text[], $8::integer[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::text[], "
-        "$14::integer[], $15::float8[], $16::bigint[], $17::text[])",
+        "$14::integer[], $15::float8[], $16::bigint[], $17::text[]) "
+        // Kept events are sent again after a COMMIT whose answer was lost: the ids say they are in.
+        "ON CONFLICT (id) DO NOTHING",
         pg::params{}
             .numbers(ids).numbers(sessions).texts(chairs).numbers(ats).numbers(types).numbers(alarms).texts(rules)
             .numbers(kinds).numbers(levels).numbers(froms).numbers(tos).texts(whos).texts(responders).numbers(tiers)
@@ -292,7 +336,7 @@ void postgres_timeline::write_devices(const std::vector<item>& group) {
   };
   std::map<std::string_view, seen> devices;
   for (const auto& it : group) {
-    if (it.type == item::what::batch && !it.batch.fenced) {
+    if (it.type == item::what::batch && !it.batch.fenced && !it.batch.stored_before) {
       auto& d = devices[it.batch.device_id];
       d.chair = it.batch.chair_id;
       d.seq = std::max(d.seq, it.batch.seq);
@@ -390,6 +434,7 @@ bool postgres_timeline::write_group(std::vector<item>& group, std::string& error
     // A new connection (the server restarted, the network came back) holds nothing yet.
     if (claimed_generation_ != db_->generation()) claim_database();
     db_->exec("BEGIN", "begin");
+    skip_stored_batches(group);
     write_vitals(group);
     write_state(group);
     write_devices(group);

@@ -50,6 +50,7 @@ class postgres_timeline final : public group_writer {
 
  private:
   bool write_group(std::vector<item>& group, std::string& error) override;
+  void skip_stored_batches(std::vector<item>& group);
   void write_vitals(const std::vector<item>& group);
   void write_state(const std::vector<item>& group);
   void write_devices(const std::vector<item>& group);

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,7 +96,12 @@ class postgres_server {
     if (!try_start()) throw std::runtime_error("the PostgreSQL server did not start: " + log_tail(dir_ / "server.log"));
   }
 
- /// A TCP port on 127.0.0.1 that nothing listens on now.
+  /// Freezes the server and every process of it (SIGSTOP), as a hung machine would: connections
+  /// stay open, and nothing answers. thaw() lets it go on.
+  void freeze() { signal_all(SIGSTOP); }
+  void thaw() { signal_all(SIGCONT); }
+
+  /// A TCP port on 127.0.0.1 that nothing listens on now.
   static std::uint16_t free_port() {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error("socket failed");
@@ -116,6 +122,29 @@ class postgres_server {
   /// commands.log; its exit status.
  private:
   std::string data_dir() const { return (dir_ / "data").string(); }
+
+  /// Sends `sig` to the postmaster (its pid is the first line of postmaster.pid) and its children.
+  void signal_all(int sig) const {
+    std::ifstream pid_file(dir_ / "data" / "postmaster.pid");
+    pid_t postmaster = 0;
+    if (!(pid_file >> postmaster) || postmaster <= 0) throw std::runtime_error("no postmaster.pid: is the server running?");
+    std::vector<pid_t> targets{postmaster};
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(entry.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      // pid (comm) state ppid ...: the command may hold spaces, so read after its last ')'.
+      const auto close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      std::string state;
+      pid_t parent = 0;
+      if (rest >> state >> parent && parent == postmaster) targets.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+    for (const pid_t pid : targets) kill(pid, sig);
+  }
 
   bool try_start() {
     const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +

@@ -153,6 +153,40 @@ TEST_F(PostgresTimelineTest, ASecondDaemonOnTheSameDatabaseIsRefusedUntilTheFirs
   EXPECT_EQ(thrown_by([&] { postgres_timeline second({database_.url()}); }), "");
 }
 
+TEST_F(PostgresTimelineTest, ABatchSentAgainAfterACommitWhoseAnswerWasLostIsAckedAndStoredOnce) {
+  postgres_timeline store({database_.url()});
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) store.append_batch("dev-1", "chair-1", 1, seq, heart_rates(0, 2), nullptr, 0);
+  store.flush();
+  // The device heard nothing (the connection broke as the COMMIT went), reconnects, resends.
+  std::vector<std::pair<std::uint64_t, bool>> results;
+  const auto record = [&](std::uint64_t seq) { return [&results, seq](bool ok) { results.emplace_back(seq, ok); }; };
+  for (std::uint64_t seq = 2; seq <= 4; ++seq) store.append_batch("dev-1", "chair-1", 1, seq, heart_rates(0, 2), record(seq), 1);
+  store.flush();
+  EXPECT_EQ(results, (std::vector<std::pair<std::uint64_t, bool>>{{2, true}, {3, true}, {4, true}}));
+  EXPECT_EQ(store.open_reader()->session_vitals(1).size(), 8u) << "seqs 1 to 4, each once";
+  // The events of such a transaction are kept and sent again: those already in are skipped.
+  engine::event note;
+  note.type = engine::event_type::note_added;
+  note.id = 10;
+  note.session = 1;
+  note.chair = "chair-1";
+  note.text = "sent twice";
+  std::vector<bool> saved;
+  store.append_state({note}, {}, [&](bool ok) { saved.push_back(ok); });
+  store.flush();
+  store.append_state({note}, {}, [&](bool ok) { saved.push_back(ok); });
+  store.flush();
+  EXPECT_EQ(saved, (std::vector<bool>{true, true}));
+  EXPECT_EQ(store.open_reader()->session_events(1).size(), 1u);
+  EXPECT_EQ(store.open_reader()->device_seqs().at("dev-1"), 4u);
+  // After an operator's reset the device counts from 1 again, and is stored again.
+  store.reset_device({"dev-1", 5'000, "nurse-ana", "monitor replaced", 4}, nullptr);
+  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(10'000, 2), nullptr, 2);
+  store.flush();
+  EXPECT_EQ(store.open_reader()->session_vitals(1).size(), 10u);
+  EXPECT_EQ(store.open_reader()->device_seqs().at("dev-1"), 1u);
+}
+
 TEST(PostgresServerGone, CommitsFailWhileTheServerIsDownAndResumeWithNothingLostWhenItIsBack) {
   test::postgres_server server;  // a server of its own: this test stops it
   pg::connection(server.url()).exec("CREATE DATABASE clinic", "create the database");
@@ -201,6 +235,49 @@ TEST(PostgresServerGone, CommitsFailWhileTheServerIsDownAndResumeWithNothingLost
   const auto reader = store.open_reader();
   EXPECT_EQ(reader->session_events(3).size(), 1u) << "the event raised while the server was down is saved";
   EXPECT_EQ(reader->session_vitals(3).size(), 2u) << "the resent batch, once";
+}
+
+}  // namespace
+}  // namespace vigil::store
+
+namespace vigil::store {
+namespace {
+
+TEST(PostgresServerFrozen, AStatementWithNoAnswerFailsInBoundedTimeAndWritingResumesWhenTheServerDoes) {
+  test::postgres_server server;  // a server of its own: this test freezes it
+  pg::connection(server.url()).exec("CREATE DATABASE clinic", "create the database");
+  postgres_timeline store({server.url("clinic")});
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::pair<bool, std::string>> health;
+  store.on_health([&](bool saving, const std::string& reason) {
+    std::lock_guard lock(mutex);
+    health.emplace_back(saving, reason);
+    changed.notify_all();
+  });
+  std::atomic<int> committed{0};
+  std::atomic<int> refused{0};
+  const auto count = [&](bool ok) { (ok ? committed : refused) += 1; };
+
+  server.freeze();
+  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 2), count);
+  {
+    // Without a deadline of its own the writer would wait for ever: the kernel keeps the
+    // frozen server's sockets open and acknowledges what is sent.
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return !health.empty(); });
+    EXPECT_FALSE(health.front().first);
+    EXPECT_NE(health.front().second.find("did not answer within 10 s"), std::string::npos) << health.front().second;
+  }
+  server.thaw();
+  store.flush();
+  EXPECT_EQ(refused.load(), 1);
+  store.append_batch("dev-1", "chair-1", 1, 1, heart_rates(0, 2), count, 1);
+  store.flush();
+  EXPECT_EQ(committed.load(), 1);
+  EXPECT_EQ(store.open_reader()->session_vitals(1).size(), 2u);
+  std::lock_guard lock(mutex);
+  EXPECT_TRUE(health.back().first) << "saving again";
 }
 
 }  // namespace
