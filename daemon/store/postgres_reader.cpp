@@ -65,16 +65,7 @@ postgres_reader::postgres_reader(const std::string& url) : db_(std::make_unique<
   } catch (const std::exception& e) {
     throw std::runtime_error(name + ": " + e.what());
   }
-  std::string problem;
-  if (version <= 0) {
-    problem = "is not a Vigil timeline (no schema)";
-  } else if (version > postgres_schema_version) {
-    problem = "has schema version " + std::to_string(version) + ", newer than this build reads (" +
-              std::to_string(postgres_schema_version) + ")";
-  } else if (version < postgres_schema_version) {
-    problem = "has schema version " + std::to_string(version) + "; start vigild on it once to migrate it to " +
-              std::to_string(postgres_schema_version);
-  }
+  const std::string problem = schema_problem(version, postgres_schema_version);
   if (!problem.empty()) throw std::runtime_error(name + " " + problem);
 }
 

@@ -39,16 +39,7 @@ session_summary summary_of(sqlite3_stmt* st) {
 sqlite_reader::sqlite_reader(const std::string& path)
     : path_(path), db_(sql::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX)) {
   const int version = sql::user_version(db_);
-  std::string problem;
-  if (version <= 0) {
-    problem = "is not a Vigil timeline (no schema)";
-  } else if (version > current_schema_version) {
-    problem = "has schema version " + std::to_string(version) + ", newer than this build reads (" +
-              std::to_string(current_schema_version) + ")";
-  } else if (version < current_schema_version) {
-    problem = "has schema version " + std::to_string(version) + "; start vigild on it once to migrate it to " +
-              std::to_string(current_schema_version);
-  }
+  const std::string problem = schema_problem(version, current_schema_version);
   if (!problem.empty()) {
     sqlite3_close(db_);
     throw std::runtime_error("timeline database '" + path + "' " + problem);

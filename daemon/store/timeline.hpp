@@ -56,6 +56,21 @@ struct stored_checkpoint {
   std::string state;
 };
 
+/// Why a reader cannot read a timeline whose schema has `version` (0: none) when this build reads
+/// `current`; empty when it can. Worded to follow "timeline database X ".
+inline std::string schema_problem(int version, int current) {
+  if (version <= 0) return "is not a Vigil timeline (no schema)";
+  if (version > current) {
+    return "has schema version " + std::to_string(version) + ", newer than this build reads (" +
+           std::to_string(current) + ")";
+  }
+  if (version < current) {
+    return "has schema version " + std::to_string(version) + "; start vigild on it once to migrate it to " +
+           std::to_string(current);
+  }
+  return {};
+}
+
 /// Reads of the timeline on one connection: what is committed, never what is only queued. A
 /// reader is used by one thread at a time; reads of a running daemon's timeline run on a
 /// read_pool, never on the I/O thread. Failures throw std::runtime_error with the reason.

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -117,6 +118,22 @@ TEST(PostgresStore, ADaemonStartedAgainOnTheSameDatabaseRestoresItsChairsAlarmsA
 
   store::postgres_reader reader(db.url());
   EXPECT_EQ(reader.session_vitals(s->session_id()).size(), 4u);
+
+  // The REST API's stored sessions, exports and report read the same database.
+  http_client http(d.http_port());
+  const std::string base = "/api/v1/sessions/" + std::to_string(s->session_id());
+  const auto stored = http.request("GET", "/api/v1/sessions?state=all&limit=10", operator_token);
+  ASSERT_TRUE(stored && stored->status == 200);
+  EXPECT_NE(stored->body.find("P-chair-1"), std::string::npos) << stored->body;
+  const auto timeline = http.request("GET", base + "/timeline.json", operator_token);
+  ASSERT_TRUE(timeline && timeline->status == 200) << (timeline ? timeline->body : "no answer");
+  EXPECT_NE(timeline->body.find("spo2_critical"), std::string::npos);
+  const auto csv = http.request("GET", base + "/timeline.csv?what=vitals", operator_token);
+  ASSERT_TRUE(csv && csv->status == 200);
+  EXPECT_EQ(std::count(csv->body.begin(), csv->body.end(), '\n'), 5) << "a header and the 4 samples:\n" << csv->body;
+  const auto report = http.request("GET", base + "/report.html", operator_token);
+  ASSERT_TRUE(report && report->status == 200);
+  EXPECT_NE(report->body.find("P-chair-1"), std::string::npos);
 }
 
 TEST(PostgresStore, WhileTheServerIsStoppedAlarmsReachSubscribersAcksPauseAndAllIsSavedOnceWhenItIsBack) {

@@ -42,15 +42,12 @@ TEST_F(PostgresTimelineTest, ANewDatabaseGetsTheLatestSchemaAndKeepsWhatWasCommi
   {
     postgres_timeline store({database_.url()});
     store.append_batch("dev-1", "chair-1", 7, 3, heart_rates(0, 4), nullptr);
-    engine::event opened;
-    opened.type = engine::event_type::session_opened;
+    auto opened = make_event(engine::event_type::session_opened, 7, 1'000);
     opened.id = 40;
-    opened.session = 7;
     opened.chair = "chair-1";
     opened.patient_ref = "p-7";
     opened.profile = "esketamine_nasal";
     opened.who = "nurse-ana";
-    opened.at = 1'000;
     store.append_state({opened}, {{"chair-1", 1'000, std::string("state\0with a NUL", 15)}});
     store.flush();
   }
@@ -101,11 +98,8 @@ TEST_F(PostgresTimelineTest, ReadersRefuseADatabaseThatIsNotATimeline) {
 
 TEST_F(PostgresTimelineTest, TextPostgreSQLCannotHoldIsStoredWithReplacementsAndHoldsUpNothing) {
   postgres_timeline store({database_.url()});
-  engine::event note;
-  note.type = engine::event_type::note_added;
+  auto note = make_event(engine::event_type::note_added, 2, t0);
   note.id = 5;
-  note.session = 2;
-  note.chair = "chair-2";
   note.who = "nurse-\xff";
   note.text = std::string("bad \0 byte and \xc3\x28 and caf\xc3\xa9", 27);
   std::atomic<int> committed{0};
@@ -165,11 +159,8 @@ TEST_F(PostgresTimelineTest, ABatchSentAgainAfterACommitWhoseAnswerWasLostIsAcke
   EXPECT_EQ(results, (std::vector<std::pair<std::uint64_t, bool>>{{2, true}, {3, true}, {4, true}}));
   EXPECT_EQ(store.open_reader()->session_vitals(1).size(), 8u) << "seqs 1 to 4, each once";
   // The events of such a transaction are kept and sent again: those already in are skipped.
-  engine::event note;
-  note.type = engine::event_type::note_added;
+  auto note = make_event(engine::event_type::note_added, 1, t0);
   note.id = 10;
-  note.session = 1;
-  note.chair = "chair-1";
   note.text = "sent twice";
   std::vector<bool> saved;
   store.append_state({note}, {}, [&](bool ok) { saved.push_back(ok); });
@@ -204,12 +195,9 @@ TEST(PostgresServerGone, CommitsFailWhileTheServerIsDownAndResumeWithNothingLost
   const auto count = [&](bool ok) { (ok ? committed : refused) += 1; };
 
   server.stop();
-  engine::event raised;
-  raised.type = engine::event_type::alarm_raised;
+  auto raised = make_event(engine::event_type::alarm_raised, 3, t0);
   raised.id = 1;
   raised.alarm = 1;
-  raised.session = 3;
-  raised.chair = "chair-3";
   raised.rule = "spo2_low";
   store.append_state({raised}, {}, count);
   store.append_batch("dev-3", "chair-3", 3, 1, heart_rates(0, 2), count);
