@@ -44,7 +44,13 @@ void client(const std::string& url, int id, std::uint64_t batches, int batch, in
   std::string rows;
   for (std::uint64_t b = 0; b < batches;) {
     run(db, "BEGIN");
-    run(db, "COPY copy_bench(device, seq, time_ms, kind, value) FROM STDIN");
+    {
+      PGresult* r = PQexec(db, "COPY copy_bench(device, seq, time_ms, kind, value) FROM STDIN");
+      const bool ready = PQresultStatus(r) == PGRES_COPY_IN;
+      const std::string message = PQresultErrorMessage(r);
+      PQclear(r);
+      if (!ready) throw std::runtime_error("copy: " + message);
+    }
     std::uint64_t in_transaction = 0;
     for (int g = 0; g < group && b < batches; ++g, ++b) {
       rows.clear();
