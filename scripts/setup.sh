@@ -25,7 +25,7 @@ elif [[ "${1:-}" != "--run" ]]; then
 
     prometheus                  # promtool, which the tests run on a real /metrics scrape
     libgtest-dev libgmock-dev   # tests
-    postgresql-15 libpq-dev     # tests that start a throwaway PostgreSQL (the cluster store to come)
+    postgresql-15 libpq-dev     # the PostgreSQL timeline backend (libpq); a throwaway server for its tests
     libbenchmark-dev            # bench/
     chromium                    # browser tests of the nurse station page only (tests/browser/)
   )

@@ -263,7 +263,6 @@ PGresult* connection::run(const char* sql, const params& p, const std::string& w
     // off): the connection is dropped, and usable() makes a new one.
     PQfinish(conn_);
     conn_ = nullptr;
-    state_.clear();
     return std::runtime_error(what + ": " + why);
   };
   if (conn_ == nullptr) throw std::runtime_error(what + ": no connection to PostgreSQL " + where_);
@@ -300,11 +299,8 @@ result connection::exec(const char* sql, const params& p, const std::string& wha
   PGresult* raw = run(sql, p, what);
   const auto status = PQresultStatus(raw);
   if (raw != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)) {
-    state_.clear();
     return result(raw);
   }
-  const char* sqlstate = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
-  state_ = sqlstate != nullptr ? sqlstate : "";
   std::string reason = one_line(raw != nullptr ? PQresultErrorMessage(raw) : PQerrorMessage(conn_));
   PQclear(raw);
   if (reason.empty()) reason = one_line(PQerrorMessage(conn_));
@@ -317,11 +313,8 @@ void connection::script(const char* sql, const std::string& what) {
   const auto status = PQresultStatus(raw);
   if (raw != nullptr && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)) {
     PQclear(raw);
-    state_.clear();
     return;
   }
-  const char* sqlstate = raw != nullptr ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
-  state_ = sqlstate != nullptr ? sqlstate : "";
   const std::string reason = one_line(raw != nullptr ? PQresultErrorMessage(raw) : PQerrorMessage(conn_));
   PQclear(raw);
   throw std::runtime_error(what + ": " + reason);

@@ -101,8 +101,6 @@ class connection {
   /// Counts the connections made: 1 after the constructor, one more each time usable() made a
   /// new one (what a session held, its advisory locks and settings, is gone then).
   std::uint64_t generation() const noexcept { return generation_; }
-  /// PostgreSQL's SQLSTATE of the last failure ("" when none or unknown).
-  const std::string& last_state() const noexcept { return state_; }
   const std::string& where() const noexcept { return where_; }
 
  private:
@@ -118,7 +116,6 @@ class connection {
   std::string where_;
   std::array<const char*, 8> values_;
   std::string url_;
-  std::string state_;
   std::uint64_t generation_ = 1;
 };
 

@@ -186,15 +186,9 @@ id_floor postgres_reader::ids() {
       "(SELECT coalesce(max(session_id), 0) FROM events)), "
       "(SELECT coalesce(max(alarm_id), 0) FROM events), (SELECT coalesce(max(id), 0) FROM events)",
       "read the id floor");
-  id_floor out;
-  out.next_session = static_cast<std::uint64_t>(r.number(0, 0)) + 1;
-  out.next_alarm = static_cast<std::uint64_t>(r.number(0, 1)) + 1;
-  out.next_event = static_cast<std::uint64_t>(r.number(0, 2)) + 1;
-  const id_range held = reserved();
-  out.next_session = std::max(out.next_session, held.session + 1);
-  out.next_alarm = std::max(out.next_alarm, held.alarm + 1);
-  out.next_event = std::max(out.next_event, held.event + 1);
-  return out;
+  const id_range stored{static_cast<std::uint64_t>(r.number(0, 0)), static_cast<std::uint64_t>(r.number(0, 1)),
+                        static_cast<std::uint64_t>(r.number(0, 2))};
+  return floor_above(stored, reserved());
 }
 
 std::uint64_t postgres_reader::last_event_id() {

@@ -187,17 +187,13 @@ id_floor sqlite_reader::ids() {
                     "SELECT max((SELECT coalesce(max(session_id), 0) FROM sessions), "
                     "(SELECT coalesce(max(session_id), 0) FROM events)), "
                     "(SELECT coalesce(max(alarm_id), 0) FROM events), (SELECT coalesce(max(id), 0) FROM events)");
-  id_floor out;
+  id_range stored;
   if (sqlite3_step(st.get()) == SQLITE_ROW) {
-    out.next_session = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)) + 1;
-    out.next_alarm = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)) + 1;
-    out.next_event = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 2)) + 1;
+    stored = {static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0)),
+              static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)),
+              static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 2))};
   }
-  const id_range held = reserved();
-  out.next_session = std::max(out.next_session, held.session + 1);
-  out.next_alarm = std::max(out.next_alarm, held.alarm + 1);
-  out.next_event = std::max(out.next_event, held.event + 1);
-  return out;
+  return floor_above(stored, reserved());
 }
 
 std::uint64_t sqlite_reader::last_event_id() {

@@ -8,6 +8,7 @@
 #include "daemon/engine/engine.hpp"
 #include "daemon/model/vitals.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -48,6 +49,13 @@ struct id_floor {
   std::uint64_t next_alarm = 1;
   std::uint64_t next_event = 1;
 };
+
+/// The floor above the highest ids stored (`stored`) and every id reserved (`held`): ids up to a
+/// reservation may have been handed out before a crash, so none is given again.
+inline id_floor floor_above(id_range stored, id_range held) {
+  return {std::max(stored.session, held.session) + 1, std::max(stored.alarm, held.alarm) + 1,
+          std::max(stored.event, held.event) + 1};
+}
 
 /// The engine state of one chair as last committed, with the daemon's wall time then.
 struct stored_checkpoint {
