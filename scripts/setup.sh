@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Vigil needs to build, test and run, if any are missing.
 # Safe to run again: it installs only what is absent.
-# Usage: scripts/setup.sh [--run | --package]
-#   --run      only what building vigild, vigilctl and vigil-sim needs
-#   --package  that, and what building their Debian package needs (scripts/package.sh)
+# Usage: scripts/setup.sh [--run | --package | --postgres] [--print]
+#   --run       only what building vigild, vigilctl and vigil-sim needs
+#   --package   that, and what building their Debian package needs (scripts/package.sh)
+#   --postgres  that, and a PostgreSQL server (scripts/cluster.sh runs a throwaway one)
+#   --print     prints the packages of that choice, one a line, and installs nothing
 set -euo pipefail
+mode="${1:-}"
+print=false
+[[ "${1:-}" == "--print" || "${2:-}" == "--print" ]] && print=true
+[[ "$mode" == "--print" ]] && mode=""
 
 packages=(
   g++ cmake ninja-build pkg-config
@@ -16,16 +22,19 @@ packages=(
   libsqlite3-dev                # the session timeline store
   prometheus-cpp-dev            # /metrics: the Prometheus data model and text format (core only)
   libsodium-dev                 # sign-in: Argon2id password hashes, random session tokens
+  libpq-dev                     # the PostgreSQL timeline backend and cluster mode (libpq)
 )
-if [[ "${1:-}" == "--package" ]]; then
+if [[ "$mode" == "--package" ]]; then
   packages+=(dpkg-dev)            # dpkg-shlibdeps: the package's library dependencies
-elif [[ "${1:-}" != "--run" ]]; then
+elif [[ "$mode" == "--postgres" ]]; then
+  packages+=(postgresql-15)       # the server scripts/cluster.sh runs on 127.0.0.1
+elif [[ "$mode" != "--run" ]]; then
   packages+=(
     dpkg-dev                    # the package test builds the Debian package
 
     prometheus                  # promtool, which the tests run on a real /metrics scrape
     libgtest-dev libgmock-dev   # tests
-    postgresql-15 libpq-dev     # the PostgreSQL timeline backend (libpq); a throwaway server for its tests
+    postgresql-15               # a throwaway PostgreSQL server for the store and cluster tests
     libbenchmark-dev            # bench/
     chromium                    # browser tests of the nurse station page only (tests/browser/)
   )
@@ -35,6 +44,11 @@ elif [[ "${1:-}" != "--run" ]]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     packages+=(nodejs npm)
   fi
+fi
+
+if $print; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()

@@ -29,7 +29,35 @@ device_client::device_client(asio::any_io_executor executor, options opts)
       wake_(executor, std::chrono::steady_clock::time_point::max()),
       progress_(executor, std::chrono::steady_clock::time_point::max()),
       retry_(executor),
-      decoder_(codec::hard_max_frame_bytes) {}
+      decoder_(codec::hard_max_frame_bytes) {
+  addresses_.emplace_back(opts_.host, opts_.port);
+  addresses_.insert(addresses_.end(), opts_.more_addresses.begin(), opts_.more_addresses.end());
+  // Monitors of a clinic start on different daemons of a cluster, by their chair.
+  address_ = std::hash<std::string>{}(opts_.chair_id) % addresses_.size();
+}
+
+namespace {
+/// "host:port" or "[v6]:port" as a redirect names a daemon; nothing if unreadable.
+std::optional<std::pair<std::string, std::uint16_t>> parse_address(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return std::nullopt;
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (port == 0 || port > 65535 || host.empty()) return std::nullopt;
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+}  // namespace
+
+std::pair<std::string, std::uint16_t> device_client::next_address(bool after_failure) {
+  if (redirect_) return *std::exchange(redirect_, std::nullopt);
+  if (after_failure) address_ = (address_ + 1) % addresses_.size();
+  return addresses_[address_];
+}
 
 std::uint64_t device_client::push(const google::protobuf::RepeatedPtrField<v1::Sample>& samples) {
   // The batch message is kept between calls: its samples' memory is reused.
@@ -92,8 +120,11 @@ void device_client::drop_connection() {
 asio::awaitable<void> device_client::run() {
   using namespace asio::experimental::awaitable_operators;
   tcp::resolver resolver(executor_);
+  bool failed = false;
   while (!stopped_) {
-    auto [rec, endpoints] = co_await resolver.async_resolve(opts_.host, std::to_string(opts_.port), nothrow);
+    const auto [host, port] = next_address(failed);
+    failed = true;
+    auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), nothrow);
     unreachable_ = rec;
     if (!rec) {
       socket_ = tcp::socket(executor_);
@@ -105,16 +136,25 @@ asio::awaitable<void> device_client::run() {
         ++counters_.connects;
         if (co_await handshake()) {
           connected_ = true;
+          redirects_in_a_row_ = 0;
           wake_all();
           co_await (read_loop() || write_loop());
           connected_ = false;
+          // Dropped after streaming: the same daemon first (a restart), unless redirected.
+          failed = false;
         }
       }
     }
     drop_connection();
     if (stopped_ || refused_) break;
-    retry_.expires_after(opts_.reconnect_delay);
-    co_await retry_.async_wait(nothrow);
+    // A redirect is followed at once, though not round and round without a Welcome.
+    if (redirect_ && redirects_in_a_row_ < 3) {
+      ++redirects_in_a_row_;
+    } else {
+      redirects_in_a_row_ = 0;
+      retry_.expires_after(opts_.reconnect_delay);
+      co_await retry_.async_wait(nothrow);
+    }
     while (suspended_ && !stopped_) {
       retry_.expires_after(std::chrono::hours(24));
       co_await retry_.async_wait(nothrow);
@@ -204,6 +244,10 @@ void device_client::on_ack(std::uint64_t seq) {
 
 void device_client::note_error(const v1::Error& error) {
   ++counters_.errors;
+  if (error.code() == v1::CHAIR_ELSEWHERE) {
+    ++counters_.redirects;
+    if (error.has_redirect()) redirect_ = parse_address(error.redirect().ingest_address());
+  }
   counters_.samples_rejected += static_cast<std::uint64_t>(error.rejected_size());
   last_error_ = fmt::format("{}: {}", v1::ErrorCode_Name(error.code()), error.message());
 }

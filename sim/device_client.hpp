@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <utility>
 #include <vector>
 #include <string>
@@ -34,6 +35,10 @@ class device_client {
     std::size_t max_in_flight = 64;   // batches sent but not yet acked
     std::size_t max_queued = 8192;    // batches held; wait_for_room() waits beyond this
     std::chrono::milliseconds reconnect_delay{200};
+    // Cluster mode (protocol.md 5.2): the other daemons' device ports, tried in turn after
+    // host:port when a connection fails or drops. A CHAIR_ELSEWHERE error that names a daemon
+    // sends the client there at once.
+    std::vector<std::pair<std::string, std::uint16_t>> more_addresses;
   };
 
   struct counters {
@@ -43,6 +48,7 @@ class device_client {
     std::uint64_t connects = 0;
     std::uint64_t samples_rejected = 0;
     std::uint64_t errors = 0;        // error frames received
+    std::uint64_t redirects = 0;     // CHAIR_ELSEWHERE errors received
   };
 
   device_client(boost::asio::any_io_executor executor, options opts);
@@ -99,6 +105,8 @@ class device_client {
   void on_ack(std::uint64_t seq);
   void renumber_after(std::uint64_t acked);
   void note_error(const v1::Error& error);
+  /// Where the next connection goes: a redirect's address, or the next of the addresses.
+  std::pair<std::string, std::uint16_t> next_address(bool after_failure);
   void wake_all();
 
   options opts_;
@@ -123,6 +131,10 @@ class device_client {
   bool suspended_ = false;
   std::chrono::milliseconds ping_every_{10'000};  // a third of the daemon's idle timeout
   std::uint64_t ping_nonce_ = 0;
+  std::vector<std::pair<std::string, std::uint16_t>> addresses_;  // host:port, then more_addresses
+  std::size_t address_ = 0;                                       // the one in use
+  std::optional<std::pair<std::string, std::uint16_t>> redirect_;  // go there next, at once
+  int redirects_in_a_row_ = 0;
 };
 
 }  // namespace vigil::sim

@@ -95,6 +95,7 @@ int run_load(const vigil::sim::run_options& base, const load_options& opts, std:
     vigil::sim::device_client::options o;
     o.host = base.host;
     o.port = base.ingest_port;
+    o.more_addresses = base.more_ingest;
     o.device_id = fmt::format("{}{}", opts.device_prefix, i);
     o.chair_id = fmt::format("{}{}", opts.chair_prefix, i);
     o.token = base.device_token;
@@ -198,6 +199,10 @@ int main(int argc, char** argv) {
   cli.add_option("--seed", seed, "Seed for the patients a scenario does not seed itself (--devices, --load)")->capture_default_str();
   cli.add_option("--host", opts.host, "Daemon host")->capture_default_str();
   cli.add_option("--port", opts.ingest_port, "Daemon ingest (device) port")->capture_default_str();
+  std::vector<std::string> also;
+  cli.add_option("--also-ingest", also,
+                 "Another daemon's device port, HOST:PORT (cluster mode; repeatable): monitors move to the next one "
+                 "when theirs fails, and follow the daemons' redirects");
   cli.add_option("--http-port", opts.http_port, "Daemon HTTP port, for the REST API")->capture_default_str();
   cli.add_option("--feed-port", opts.feed_port, "Daemon feed port, where the alarms seen are counted")->capture_default_str();
   cli.add_option("--ports-file", opts.ports_file,
@@ -217,6 +222,18 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   if (fast) opts.speed = 0;
 
+  for (const auto& text : also) {
+    const auto colon = text.rfind(':');
+    unsigned long port = 0;
+    if (colon != std::string::npos && colon > 0) port = std::strtoul(text.c_str() + colon + 1, nullptr, 10);
+    if (port == 0 || port > 65535) {
+      std::fprintf(stderr, "vigil-sim: --also-ingest %s: expected HOST:PORT\n", text.c_str());
+      return 2;
+    }
+    std::string host = text.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    opts.more_ingest.emplace_back(host, static_cast<std::uint16_t>(port));
+  }
   if (!opts.ports_file.empty()) {
     const auto ingest = vigil::client::read_port(opts.ports_file, "ingest");
     if (!ingest) {

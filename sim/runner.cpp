@@ -498,6 +498,7 @@ class clinic_run {
     device_client::options o;
     o.host = opts_.host;
     o.port = opts_.ingest_port;
+    o.more_addresses = opts_.more_ingest;
     o.device_id = p.device;
     o.chair_id = p.chair;
     o.token = opts_.device_token;

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vigil::sim {
 
@@ -18,6 +20,9 @@ struct run_options {
   std::uint16_t http_port = 7402;
   std::uint16_t feed_port = 7403;  // the alarms seen are counted from the daemon's feed
   std::string ports_file;  // re-read before every reconnect when set
+  // Cluster mode: the other daemons' device ports; monitors go from one to the next when one
+  // fails, and where a CHAIR_ELSEWHERE error sends them (protocol.md 5.2).
+  std::vector<std::pair<std::string, std::uint16_t>> more_ingest;
   std::string device_token = "sim-device-token";
   std::string api_token;
   double speed = 1;       // 0: as fast as the daemon acks

@@ -1,5 +1,7 @@
 #include "daemon/app/daemon.hpp"
 
+#include "daemon/app/cluster_keeper.hpp"
+
 #include "daemon/app/durable_sink.hpp"
 #include "daemon/clinic/clinic.hpp"
 #include "daemon/control/server.hpp"
@@ -28,6 +30,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 namespace vigil::app {
@@ -47,9 +50,11 @@ constexpr std::chrono::hours retention_interval{1};
 
 /// Opens the configured timeline: a PostgreSQL database (store.backend: postgres), or the SQLite
 /// file under data_dir, creating the directory; null when neither is configured.
-std::unique_ptr<store::timeline> open_timeline(const config::daemon_config& config) {
-  if (config.store.backend == "postgres") return std::make_unique<store::postgres_timeline>(
-      store::postgres_options{config.store.url});
+std::unique_ptr<store::timeline> open_timeline(const config::daemon_config& config,
+                                               const std::shared_ptr<store::lease_set>& leases, const std::string& node) {
+  if (config.store.backend == "postgres") {
+    return std::make_unique<store::postgres_timeline>(store::postgres_options{config.store.url, 4096, leases, node});
+  }
   const std::string& data_dir = config.data_dir;
   if (data_dir.empty()) return nullptr;
   std::error_code ec;
@@ -106,7 +111,9 @@ struct daemon::impl {
         opts(std::move(o)),
         log(log::component_logger("app")),
         registry(config.ingest.devices),
-        timeline(opts.sink ? nullptr : open_timeline(config)),
+        node(config.cluster.enabled ? store::cluster_node_name(config.cluster.node) : std::string()),
+        leases(config.cluster.enabled ? std::make_shared<store::lease_set>() : nullptr),
+        timeline(opts.sink ? nullptr : open_timeline(config, leases, node)),
         durable(timeline ? std::make_shared<durable_sink>(*timeline) : nullptr),
         storage(opts.sink      ? opts.sink
                 : durable ? std::static_pointer_cast<ingest::sample_sink>(durable)
@@ -172,7 +179,11 @@ struct daemon::impl {
         }
         t->append_state(events, std::move(stored), std::move(done));
       });
-      recover(*reader);
+      if (leases) {
+        join_cluster();
+      } else {
+        recover(*reader);
+      }
       timeline->on_health([this](bool saving, const std::string& reason) {
         // On the writer thread: the clinic lives on the ingest thread.
         asio::post(io, [this, saving, reason] {
@@ -197,6 +208,8 @@ struct daemon::impl {
       // without a gap after an ordinary restart (only a crash skips the rest of a block).
       timeline->reserve_ids(clinic.handed_out(), nullptr, true);
       timeline->flush();
+      // Committed: the other daemons may take this one's chairs over now.
+      if (keeper) keeper->stop(true);
       timeline->on_health(nullptr);
       timeline->stop();
       // Events still held for a disk that never came back are lost now: say so, as the minute
@@ -239,6 +252,78 @@ struct daemon::impl {
           });
     };
     return h;
+  }
+
+  /// Cluster mode: no chair is held yet (the keeper takes this daemon's share once it runs);
+  /// ids come in blocks of the cluster's own, and only held chairs drive the engine.
+  void join_cluster() {
+    cluster_hooks hooks;
+    hooks.gained = [this](const std::string& chair, std::optional<store::stored_checkpoint> checkpoint,
+                          std::map<std::string, std::uint64_t> seqs) {
+      asio::post(io, [this, chair, checkpoint = std::move(checkpoint), seqs = std::move(seqs)] {
+        held_here.insert(chair);
+        directory.erase(chair);
+        for (const auto& [device, seq] : seqs) registry.resume_device(device, seq);
+        std::optional<clinic::chair_checkpoint> saved;
+        if (checkpoint) saved = clinic::chair_checkpoint{checkpoint->chair_id, checkpoint->saved_ms, checkpoint->state};
+        std::vector<std::string> problems;
+        clinic.take_over(saved, problems);
+        for (const auto& problem : problems) log->error("taking chair {} over: {}", chair, problem);
+        if (const auto session = clinic.alarms().session(chair)) {
+          burden.watch_session(session->id, clinic.now_for(chair));
+          log->info("chair {} carried on here: session {} in {} with {} active alarms", chair, session->id,
+                    engine::name(session->current), session->alarms.size());
+        }
+      });
+    };
+    hooks.lost = [this](const std::string& chair) {
+      asio::post(io, [this, chair] {
+        held_here.erase(chair);
+        const auto to = directory.find(chair);
+        registry.chair_moved(chair, to != directory.end() ? to->second : ingest::chair_place{false, {}, {}});
+        clinic.give_up(chair);
+        keeper->given_up(chair);
+      });
+    };
+    hooks.directory = [this](std::map<std::string, ingest::chair_place, std::less<>> elsewhere) {
+      asio::post(io, [this, elsewhere = std::move(elsewhere)]() mutable { directory = std::move(elsewhere); });
+    };
+    hooks.health = [this](bool reachable, const std::string& reason) {
+      asio::post(io, [this, reachable, reason] {
+        cluster_reachable = reachable;
+        cluster_reason = reason;
+      });
+    };
+    hooks.ids = [this](engine::id_range first) { asio::post(io, [this, first] { clinic.id_block_granted(first); }); };
+    keeper = std::make_unique<cluster_keeper>(
+        store::cluster_options{config.store.url, node, {}, config.cluster.lease}, leases, *timeline, std::move(hooks));
+    clinic.hold_chairs_with([this](std::string_view chair) { return held_here.count(chair) != 0; });
+    registry.place_chairs_with([this](std::string_view chair) {
+      if (held_here.count(chair) != 0) return ingest::chair_place{};
+      if (const auto it = directory.find(chair); it != directory.end()) return it->second;
+      // Nobody holds it yet: taken here if this daemon has room, else offered to one that has.
+      keeper->want(std::string(chair));
+      return ingest::chair_place{false, {}, {}};
+    });
+    const auto first = keeper->first_ids();
+    clinic.reserve_event_ids(first.event);
+    clinic.take_id_blocks_with([this] { keeper->ask_ids(); }, first);
+    // Feeds resume within this daemon's own ids: the other daemons' blocks interleave with its
+    // own in the timeline (ids that mean the same on every daemon are not built yet).
+    hub.carry_on(first.event - 1, first.event);
+    clinic.storage_changed(true);
+    log->info("cluster mode: this daemon is node {}, with leases of {} ms", node, config.cluster.lease.count());
+  }
+
+  /// Where devices and clients reach this daemon, for the cluster's redirects.
+  std::string advertised_addresses() const {
+    std::string host = config.cluster.advertise.empty() ? config.ingest.address : config.cluster.advertise;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    std::string out = "ingest=" + host + ":" + std::to_string(ingest.port());
+    if (web) out += " http=" + host + ":" + std::to_string(web->port());
+    if (feeds) out += " feed=" + host + ":" + std::to_string(feeds->port());
+    if (control) out += " control=" + host + ":" + std::to_string(control->port());
+    return out;
   }
 
   /// Sessions, phases, baselines, alarms, pauses and timers come back from the checkpoints.
@@ -409,6 +494,13 @@ struct daemon::impl {
     h.timeline = timeline != nullptr;
     h.timeline_saving = timeline_saving;
     h.timeline_reason = timeline_reason;
+    if (keeper) {
+      h.cluster = true;
+      h.cluster_node = node;
+      h.cluster_reachable = cluster_reachable;
+      h.cluster_reason = cluster_reason;
+      h.chairs_held = held_here.size();
+    }
     return h;
   }
 
@@ -511,6 +603,9 @@ struct daemon::impl {
   std::shared_ptr<spdlog::logger> log;
   ingest::stats counters;
   ingest::device_registry registry;
+  // Cluster mode: this run's node name and the chairs it holds (empty and null otherwise).
+  std::string node;
+  std::shared_ptr<store::lease_set> leases;
   std::unique_ptr<store::timeline> timeline;
   std::shared_ptr<durable_sink> durable;
   std::shared_ptr<ingest::sample_sink> storage;
@@ -523,6 +618,13 @@ struct daemon::impl {
   net::auth_tracker failures;
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  // Cluster mode: the lease keeper (its hooks post to `io`, so it is declared after it and
+  // stopped first) and, on the I/O thread, the chairs held here and where the others are.
+  std::unique_ptr<cluster_keeper> keeper;
+  std::set<std::string, std::less<>> held_here;
+  std::map<std::string, ingest::chair_place, std::less<>> directory;
+  bool cluster_reachable = true;
+  std::string cluster_reason;
   // Reads of the timeline (feeds resuming, the REST API's stored sessions and exports), off the
   // I/O thread; their answers are posted to `io`, so it is declared after it and stopped first.
   std::optional<store::read_pool> reads;
@@ -572,6 +674,10 @@ void daemon::start() {
     if (d.feeds) ports.emplace_back("feed", d.feeds->port());
     if (d.web) ports.emplace_back("http", d.web->port());
     write_ports_file(d.config.ports_file, ports);
+  }
+  if (d.keeper) {
+    d.keeper->advertise(d.advertised_addresses());
+    d.keeper->start();
   }
   d.ingest.start();
   if (d.control) d.control->start();

@@ -30,6 +30,10 @@ clinic::clinic(std::vector<engine::profile> profiles, std::string default_profil
       log_(log::component_logger("clinic")) {}
 
 void clinic::submit(const ingest::batch_view& batch, const std::shared_ptr<ingest::device_state>& device) {
+  if (held_ && !held_(batch.chair_id)) {
+    next_.submit(batch, device);
+    return;
+  }
   // Far-future timestamps would move the chair's clock past every later sample.
   std::span<const model::vital_sample> evaluate = batch.samples;
   const engine::millis horizon = std::max(engine_.clock(batch.chair_id).value_or(0), now_()) + max_ahead_ms;
@@ -113,6 +117,7 @@ void clinic::note_skew(std::string_view chair, anchor& a) {
 }
 
 void clinic::link_changed(std::string_view device_id, std::string_view chair_id, bool up) {
+  if (held_ && !held_(chair_id)) return;
   auto it = links_.find(chair_id);
   if (it == links_.end()) it = links_.emplace(std::string(chair_id), std::set<std::string>{}).first;
   auto& devices = it->second;
@@ -130,6 +135,7 @@ void clinic::link_changed(std::string_view device_id, std::string_view chair_id,
 
 void clinic::cadences_declared(std::string_view device_id, std::string_view chair_id,
                                std::span<const ingest::declared_cadence> cadences) {
+  if (held_ && !held_(chair_id)) return;
   // Every streamed kind: the declared interval, or 0 to withdraw an earlier Hello's.
   for (const auto kind : {model::vital_kind::heart_rate, model::vital_kind::pulse_rate, model::vital_kind::spo2,
                           model::vital_kind::respiratory_rate}) {
@@ -266,7 +272,71 @@ void clinic::ids_saved(engine::id_range through) {
   keep_ids_reserved();
 }
 
+void clinic::take_id_blocks_with(block_taker taker, engine::id_range first) {
+  block_taker_ = std::move(taker);
+  reserver_ = nullptr;
+  beyond_saved_ = false;
+  id_block_granted(first);
+}
+
+void clinic::id_block_granted(engine::id_range first) {
+  // Blocks only grow: each lies above every block taken before it, by any daemon.
+  engine_.reserve_ids(first.session, first.alarm);
+  next_event_id_ = std::max(next_event_id_, first.event);
+  block_first_ = first;
+  saved_ = {first.session + id_blocks.session - 1, first.alarm + id_blocks.alarm - 1, first.event + id_blocks.event - 1};
+  block_asked_ = false;
+  keep_ids_reserved();
+}
+
+void clinic::take_over(const std::optional<chair_checkpoint>& saved, std::vector<std::string>& problems) {
+  if (saved) {
+    const auto r = engine_.restore(saved->state, default_profile_, /*raise_ids=*/false);
+    if (!r.restored) {
+      problems.push_back(fmt::format("chair {}: checkpoint not restored: {}", saved->chair, r.message));
+    } else {
+      if (!r.message.empty()) problems.push_back(fmt::format("chair {}: {}", r.chair, r.message));
+      const engine::millis wall = now_();
+      const engine::millis clock = engine_.clock(r.chair).value_or(wall);
+      auto& a = anchors_[r.chair];
+      a = anchor{};
+      a.session = clock + std::max<engine::millis>(0, wall - saved->saved_ms);
+      a.wall = wall;
+      a.elapsed = elapsed_();
+      // Its monitor comes back to this daemon; until it does, the chair counts as disconnected.
+      engine_.on_device(r.chair, false, a.session);
+    }
+  }
+  publish();
+}
+
+void clinic::give_up(std::string_view chair) {
+  engine_.forget(chair);
+  if (const auto a = anchors_.find(chair); a != anchors_.end()) anchors_.erase(a);
+  if (const auto l = links_.find(chair); l != links_.end()) links_.erase(l);
+}
+
 void clinic::keep_ids_reserved() {
+  if (block_taker_) {
+    const auto used = handed_out();
+    const auto half_used = [](std::uint64_t used_id, std::uint64_t first, std::uint64_t block) {
+      return used_id + 1 >= first + block / 2;
+    };
+    if (!block_asked_ && (half_used(used.session, block_first_.session, id_blocks.session) ||
+                          half_used(used.alarm, block_first_.alarm, id_blocks.alarm) ||
+                          half_used(used.event, block_first_.event, id_blocks.event))) {
+      block_asked_ = true;
+      block_taker_();
+    }
+    const bool beyond = used.session > saved_.session || used.alarm > saved_.alarm || used.event > saved_.event;
+    if (beyond && !beyond_saved_) {
+      log_->error("ids are being handed out past this daemon's block (session {}, alarm {}, event {}; the block ends "
+                  "at {}, {}, {}): the cluster's database gives no new block, and another daemon may give these ids "
+                  "too", used.session, used.alarm, used.event, saved_.session, saved_.alarm, saved_.event);
+    }
+    beyond_saved_ = beyond;
+    return;
+  }
   if (!reserver_) return;
   const auto used = handed_out();
   const auto low = [](std::uint64_t used_id, std::uint64_t requested, std::uint64_t block) {

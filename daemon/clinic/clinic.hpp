@@ -147,6 +147,26 @@ class clinic final : public ingest::sample_sink {
   /// What a reservation made now would have to cover: the ids handed out plus a block of each.
   engine::id_range reservation_ahead() const noexcept;
 
+  // --- cluster mode (docs/deployment.md §3) -------------------------------------------------
+
+  /// Ids come in blocks from the cluster's database, between which other daemons take theirs:
+  /// `taker` is asked for the next block once half of the current one is used, and
+  /// id_block_granted() switches to it at once. `first`: the first ids of a block already taken.
+  using block_taker = std::function<void()>;
+  void take_id_blocks_with(block_taker taker, engine::id_range first);
+  /// A new block, from `first` on for id_blocks of each kind: ids go on from there at once.
+  void id_block_granted(engine::id_range first);
+  /// Carries on a chair another daemon held, from its latest checkpoint (none: a chair new to
+  /// the cluster), keeping this daemon's ids: as restore() does for one chair, then publishes
+  /// what came due meanwhile. Problems (a checkpoint not restored) go to `problems`.
+  void take_over(const std::optional<chair_checkpoint>& saved, std::vector<std::string>& problems);
+  /// Forgets a chair this daemon no longer holds, without an event: another daemon carries it on.
+  void give_up(std::string_view chair);
+  /// Which chairs this daemon holds. Samples, links and cadences of any other chair drive no
+  /// engine here (a device's last words after its chair moved): samples go on to the store,
+  /// which refuses them. Unset: every chair.
+  void hold_chairs_with(std::function<bool(std::string_view chair)> held) { held_ = std::move(held); }
+
   /// Brings chairs back from their latest checkpoints after a restart, keeping new ids at or
   /// above the given ones. Each chair's session time goes on from its checkpoint by the wall
   /// time since it was taken, and every chair starts with its monitor disconnected: timers
@@ -202,6 +222,10 @@ class clinic final : public ingest::sample_sink {
   engine::id_range requested_{};  // asked of the reserver
   engine::id_range saved_{};      // saved: ids up to these may be handed out
   bool beyond_saved_ = false;     // ids were handed out past saved_ (said once in the log)
+  block_taker block_taker_;       // cluster mode: ids in blocks
+  std::function<bool(std::string_view)> held_;  // cluster mode: the chairs held here
+  engine::id_range block_first_{};  // the first ids of the current block
+  bool block_asked_ = false;      // the next block is asked for and not yet granted
 };
 
 /// The structured fields of an event's log record (docs/operations.md section 2): event,

@@ -107,6 +107,13 @@ void read(const YAML::Node& root, daemon_config& config, std::vector<problem>& p
     timeline.text("url", config.store.url);
     timeline.integer<std::size_t>("pool_size", config.store.pool_size, 1, 64);
   }
+  {
+    section cluster = top.child("cluster");
+    cluster.boolean("enabled", config.cluster.enabled);
+    cluster.text("node", config.cluster.node);
+    cluster.millis("lease_ms", config.cluster.lease, 300, 60'000);
+    cluster.text("advertise", config.cluster.advertise);
+  }
   top.millis("shutdown_timeout_ms", config.shutdown_timeout, 100, 60'000);
   {
     section logging = top.child("log");
@@ -288,6 +295,15 @@ std::vector<problem> validate(const daemon_config& config) {
   }
 
   if (auto why = store_url_problem(config.store); !why.empty()) problems.push_back({"store.url", std::move(why)});
+  if (config.cluster.enabled && config.store.backend != "postgres") {
+    problems.push_back({"cluster.enabled", "needs store.backend: postgres (the daemons of a cluster share its database)"});
+  }
+  if (!config.cluster.node.empty() && !model::valid_chair_id(config.cluster.node)) {
+    problems.push_back({"cluster.node", "must be 1 to 64 printable ASCII characters without spaces"});
+  }
+  if (config.cluster.advertise.find_first_of(" \t\r\n/") != std::string::npos) {
+    problems.push_back({"cluster.advertise", "must be a host name or an IP address, without a port or spaces"});
+  }
 
   boost::asio::ip::make_address(config.feed.address, ec);
   if (ec) problems.push_back({"feed.address", fmt::format("'{}' is not an IP address", config.feed.address)});

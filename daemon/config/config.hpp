@@ -23,6 +23,17 @@ struct store_settings {
   std::size_t pool_size = 2;   // connections (and threads) reading the timeline beside the writer
 };
 
+/// Cluster mode (docs/deployment.md §3): several vigild on one PostgreSQL timeline share the
+/// clinic's chairs, each chair held by one of them through a lease in the database.
+struct cluster_settings {
+  bool enabled = false;
+  std::string node;  // this daemon's name among the others; empty: the host's name
+  std::chrono::milliseconds lease{3'000};  // a dead daemon's chairs are taken over after this
+  // The host name or address devices and clients use to reach this daemon (redirects name it
+  // with the listeners' ports); empty: ingest.address.
+  std::string advertise;
+};
+
 /// Everything vigild is configured with. Defaults are those documented in config/vigild.yaml.
 struct daemon_config {
   ingest::settings ingest;
@@ -42,6 +53,7 @@ struct daemon_config {
   // Where the timeline database lives; empty: nothing is stored and acks mean "received".
   std::string data_dir;
   store_settings store;
+  cluster_settings cluster;
   // Closed sessions are removed from the timeline this many days after they closed; 0: never.
   int retention_days = 365;
   std::chrono::milliseconds shutdown_timeout{5'000};

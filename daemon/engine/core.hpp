@@ -80,7 +80,7 @@ struct core {
   std::vector<event> events;
   std::uint64_t next_session = 1;
   std::uint64_t next_alarm = 1;
-  std::vector<chair_state*> changed;  // chairs are never erased, so the pointers stay valid
+  std::vector<chair_state*> changed;  // a chair erased (engine::forget) leaves this list first
   bool storage_saved = true;
 
   const profile* find_profile(std::string_view id) const;

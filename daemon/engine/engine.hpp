@@ -289,7 +289,13 @@ class engine {
   };
   /// Replaces a chair's state with a checkpoint's. A session whose profile is gone goes on
   /// with `fallback_profile`. Emits no events; timers due meanwhile fire on the next advance.
-  restore_result restore(std::string_view checkpoint, std::string_view fallback_profile);
+  /// `raise_ids` false: the engine's next ids stay as they are, though the checkpoint's ids are
+  /// higher (a cluster's daemons take ids in blocks: the block of the daemon that wrote the
+  /// checkpoint is not this one's to continue).
+  restore_result restore(std::string_view checkpoint, std::string_view fallback_profile, bool raise_ids = true);
+  /// Forgets a chair: its session, alarms and timers go without an event (another daemon of a
+  /// cluster holds the chair now, and carries on from its checkpoint). False if unknown.
+  bool forget(std::string_view chair);
   /// Keeps new session and alarm ids at or above these (ids the timeline already holds).
   void reserve_ids(std::uint64_t next_session, std::uint64_t next_alarm);
   /// The session and alarm ids the engine will give next (event stays 0: the clinic numbers events).

@@ -28,18 +28,18 @@ std::string engine::checkpoint(std::string_view chair) const {
   return detail::encode(it->second, state_->next_session, state_->next_alarm);
 }
 
-engine::restore_result engine::restore(std::string_view data, std::string_view fallback_profile) {
+engine::restore_result engine::restore(std::string_view data, std::string_view fallback_profile, bool raise_ids) {
   auto& st = *state_;
   detail::decoded d;
   if (auto error = detail::decode(data, st.profiles, fallback_profile, d); !error.empty()) {
     return {false, d.chair.id, std::move(error)};
   }
-  reserve_ids(d.next_session, d.next_alarm);
-  if (d.chair.s) {
+  if (raise_ids) reserve_ids(d.next_session, d.next_alarm);
+  if (raise_ids && d.chair.s) {
     st.next_session = std::max(st.next_session, d.chair.s->id + 1);
     for (const auto& a : d.chair.s->alarms) st.next_alarm = std::max(st.next_alarm, a.id + 1);
   }
-  if (d.chair.no_session) st.next_alarm = std::max(st.next_alarm, d.chair.no_session->id + 1);
+  if (raise_ids && d.chair.no_session) st.next_alarm = std::max(st.next_alarm, d.chair.no_session->id + 1);
   auto& c = st.chair(d.chair.id);
   const bool was_changed = c.changed;
   if (c.s) st.chair_of_session.erase(c.s->id);
@@ -49,6 +49,16 @@ engine::restore_result engine::restore(std::string_view data, std::string_view f
   // Every timer is reconsidered on the next advance, at its own time.
   c.next_due = c.s ? st.earliest_due(c) : never;
   return {true, c.id, std::move(d.warning)};
+}
+
+bool engine::forget(std::string_view chair) {
+  auto& st = *state_;
+  const auto it = st.chairs.find(chair);
+  if (it == st.chairs.end()) return false;
+  if (it->second.s) st.chair_of_session.erase(it->second.s->id);
+  std::erase(st.changed, &it->second);
+  st.chairs.erase(it);
+  return true;
 }
 
 void engine::reserve_ids(std::uint64_t next_session, std::uint64_t next_alarm) {

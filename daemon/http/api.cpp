@@ -625,12 +625,25 @@ response api::healthz() const {
   }
   std::string timeline = "\"none\"";
   if (h.timeline) timeline = h.timeline_saving ? "\"saving\"" : "\"not_saving\"";
-  const std::string state = h.stopping ? "stopping" : (h.timeline && !h.timeline_saving) ? "degraded" : "ok";
+  // In a cluster, a daemon cut off from the database is unready: its chairs go to the others
+  // once its leases run out, so load balancers send clients elsewhere.
+  const bool unready = h.cluster && !h.cluster_reachable;
+  const std::string state = h.stopping                            ? "stopping"
+                            : unready                             ? "unready"
+                            : (h.timeline && !h.timeline_saving) ? "degraded"
+                                                                  : "ok";
   std::string body = fmt::format("{{\"status\":\"{}\",\"version\":{},\"listeners\":{{{}}},\"timeline\":{}", state,
                                  json_quote(VIGIL_VERSION), listeners, timeline);
   if (h.timeline && !h.timeline_saving) body += ",\"timeline_reason\":" + json_quote(h.timeline_reason);
-  // Alarms work from memory while the disk fails, so only a stopping daemon says it cannot serve.
-  return json_response(h.stopping ? status::service_unavailable : status::ok, body + "}");
+  if (h.cluster) {
+    body += fmt::format(",\"cluster\":{{\"node\":{},\"database\":\"{}\",\"chairs_held\":{}", json_quote(h.cluster_node),
+                        h.cluster_reachable ? "reachable" : "unreachable", h.chairs_held);
+    if (!h.cluster_reachable) body += ",\"reason\":" + json_quote(h.cluster_reason);
+    body += "}";
+  }
+  // Alarms work from memory while the disk fails, so only a stopping daemon, or one cut off from
+  // its cluster, says it cannot serve.
+  return json_response(h.stopping || unready ? status::service_unavailable : status::ok, body + "}");
 }
 
 }  // namespace vigil::http

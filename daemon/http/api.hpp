@@ -42,6 +42,13 @@ struct health_status {
   bool timeline = false;                                          // a data_dir is configured
   bool timeline_saving = true;
   std::string timeline_reason;  // why not, while not saving
+  // Cluster mode: this daemon's node name, whether the cluster's database answers its lease
+  // renewals (why not, when not), and how many chairs it holds.
+  bool cluster = false;
+  std::string cluster_node;
+  bool cluster_reachable = true;
+  std::string cluster_reason;
+  std::size_t chairs_held = 0;
 };
 
 /// What the API reads besides the control service; the functions run on the I/O thread.

@@ -83,7 +83,7 @@ void device_protocol::on_hello(const v1::Hello& hello) {
     if (gate_ != nullptr && (admitted.error_code == v1::UNKNOWN_DEVICE || admitted.error_code == v1::BAD_TOKEN)) {
       reply_delay_ = gate_->failed().delay;
     }
-    fail(admitted.error_code, std::move(admitted.reason));
+    fail(admitted.error_code, std::move(admitted.reason), &admitted.place);
     return;
   }
   if (gate_ != nullptr) gate_->passed();
@@ -195,6 +195,14 @@ void device_protocol::on_sequence_reset() {
   fail(v1::SEQUENCE_RESET, "an operator reset this device's sequence numbers; reconnect and number batches from 1");
 }
 
+void device_protocol::on_chair_moved(const std::string& redirect, const std::string& node) {
+  const chair_place place{false, redirect, node};
+  fail(v1::CHAIR_ELSEWHERE,
+       redirect.empty() ? "another daemon of the cluster takes this chair over; reconnect shortly"
+                        : fmt::format("daemon {} at {} holds this chair now; reconnect there", node, redirect),
+       &place);
+}
+
 void device_protocol::on_bad_frame(codec::frame_error error) {
   if (closing()) return;
   ctx_.counters.add(ctx_.counters.protocol_errors);
@@ -233,15 +241,20 @@ void device_protocol::on_transport_error(std::string_view what) {
   close_reason_ = fmt::format("connection error: {}", what);
 }
 
-void device_protocol::fail(int code, std::string reason) {
+void device_protocol::fail(int code, std::string reason, const chair_place* place) {
   if (closing()) return;
   phase_ = phase::closing;
-  close_is_fault_ = code != v1::SHUTTING_DOWN && code != v1::DEVICE_RECONNECTED && code != v1::SEQUENCE_RESET;
+  close_is_fault_ = code != v1::SHUTTING_DOWN && code != v1::DEVICE_RECONNECTED && code != v1::SEQUENCE_RESET &&
+                    code != v1::CHAIR_ELSEWHERE;
   v1::DaemonMessage message;
   auto& error = *message.mutable_error();
   error.set_code(static_cast<v1::ErrorCode>(code));
   error.set_message(reason);
   error.set_fatal(true);
+  if (place != nullptr && !place->redirect.empty()) {
+    error.mutable_redirect()->set_ingest_address(place->redirect);
+    error.mutable_redirect()->set_node(place->node);
+  }
   fatal_.clear();
   codec::append_frame(fatal_, message);
   close_reason_ = fmt::format("{}: {}", v1::ErrorCode_Name(static_cast<v1::ErrorCode>(code)), reason);

@@ -54,8 +54,11 @@ class device_protocol {
   void on_bad_frame(codec::frame_error error);
   /// The handshake or idle deadline passed.
   void on_timeout();
-  /// Ends the conversation with a fatal error frame (code is a vigil::v1::ErrorCode).
-  void fail(int code, std::string reason);
+  /// Ends the conversation with a fatal error frame (code is a vigil::v1::ErrorCode); `place`,
+  /// for CHAIR_ELSEWHERE, says where the chair is held.
+  void fail(int code, std::string reason, const chair_place* place = nullptr);
+  /// Cluster mode: another daemon holds the chair now: ends the conversation with CHAIR_ELSEWHERE.
+  void on_chair_moved(const std::string& redirect, const std::string& node);
   /// An operator reset the device's sequence numbers: ends the conversation with SEQUENCE_RESET.
   void on_sequence_reset();
   /// The device closed its side; `leftover` tells whether it left a partial frame.

@@ -115,6 +115,18 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
     return refused(ErrorCode::BAD_CHAIR, fmt::format("device '{}' is configured for chair '{}', not '{}'", hello.device_id(),
                         credential->chair, hello.chair_id()));
   }
+  if (place_) {
+    if (auto place = place_(hello.chair_id()); !place.here) {
+      auto out = refused(ErrorCode::CHAIR_ELSEWHERE,
+                         place.redirect.empty()
+                             ? fmt::format("no daemon of the cluster holds chair '{}' yet; reconnect shortly",
+                                           hello.chair_id())
+                             : fmt::format("chair '{}' is held by daemon {} at {}; reconnect there", hello.chair_id(),
+                                           place.node, place.redirect));
+      out.place = std::move(place);
+      return out;
+    }
+  }
   if (credential->chair.empty()) {
     if (auto why = bind(hello.device_id(), hello.chair_id()); !why.empty()) {
       return refused(ErrorCode::BAD_CHAIR, std::move(why));
@@ -126,7 +138,7 @@ admission device_registry::admit(const v1::Hello& hello, device_link& link) {
     device = std::make_shared<device_state>();
     device->device_id = hello.device_id();
   }
-  admission out{0, {}, device, {}};
+  admission out{0, {}, device, {}, {}};
   if (device->owner != nullptr && device->chair_id != hello.chair_id()) out.left_chair = device->chair_id;
   device->chair_id = hello.chair_id();
   if (device->owner != nullptr && device->owner != &link) {
@@ -150,6 +162,31 @@ void device_registry::seed(const std::string& device_id, std::uint64_t seq) {
   }
   device->accepted_seq = std::max(device->accepted_seq, seq);
   device->stored_seq = std::max(device->stored_seq, seq);
+}
+
+void device_registry::chair_moved(std::string_view chair, const chair_place& to) {
+  for (auto& [id, device] : devices_) {
+    if (device->chair_id != chair) continue;
+    // A new epoch: commits of batches submitted before now (refused anyway) move no ack.
+    ++device->epoch;
+    device->accepted_seq = device->stored_seq;
+    if (device->owner != nullptr) {
+      device_link* owner = device->owner;
+      device->owner = nullptr;
+      owner->chair_moved(to.redirect, to.node);
+    }
+  }
+}
+
+void device_registry::resume_device(const std::string& device_id, std::uint64_t seq) {
+  auto& device = devices_[device_id];
+  if (!device) {
+    device = std::make_shared<device_state>();
+    device->device_id = device_id;
+  }
+  ++device->epoch;
+  device->accepted_seq = seq;
+  device->stored_seq = seq;
 }
 
 reset_outcome device_registry::reset(std::string_view device_id) {

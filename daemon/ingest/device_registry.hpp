@@ -32,6 +32,16 @@ class device_link {
   /// An operator reset the device's sequence numbers: the link must close so the device
   /// reconnects and learns that nothing is acked.
   virtual void sequence_reset() = 0;
+  /// Cluster mode: another daemon holds the device's chair now (`redirect`: its device port, or
+  /// empty when not known yet): the link must close so the device goes there.
+  virtual void chair_moved(const std::string& redirect, const std::string& node) = 0;
+};
+
+/// Cluster mode: where a chair is held. Outside a cluster every chair is held here.
+struct chair_place {
+  bool here = true;
+  std::string redirect;  // the holder's device port, "host:port"; empty when no daemon holds the chair
+  std::string node;      // the holder's name in the cluster
 };
 
 /// What the daemon remembers of a device across its connections.
@@ -75,6 +85,7 @@ struct admission {
   // The chair the device's replaced connection served, when the new one names another: its
   // link is down now unless another device serves it.
   std::string left_chair;
+  chair_place place;  // for CHAIR_ELSEWHERE: where the chair is held
 };
 
 /// Known devices and their per-device state. Used on the ingest thread only.
@@ -108,6 +119,16 @@ class device_registry {
   /// The device bound to `chair`, if a device without a configured chair is.
   std::optional<std::string> bound_to(std::string_view chair) const;
 
+  /// Cluster mode: says where each chair is held; a Hello for a chair held elsewhere is refused
+  /// with CHAIR_ELSEWHERE and where to go. Unset: every chair is held here.
+  void place_chairs_with(std::function<chair_place(std::string_view chair)> where) { place_ = std::move(where); }
+  /// Cluster mode: another daemon holds `chair` now. Its devices' connections close with
+  /// CHAIR_ELSEWHERE, and results of their batches already submitted no longer move an ack.
+  void chair_moved(std::string_view chair, const chair_place& to);
+  /// Cluster mode: this daemon holds the device's chair now, and the timeline holds its batches
+  /// up to `seq` (written by whichever daemon held the chair): the ack point is that, exactly.
+  void resume_device(const std::string& device_id, std::uint64_t seq);
+
   /// Forgets the device's sequence numbers (it restarted its count): its ack point goes back
   /// to 0, results of batches already submitted are ignored, and its connection is closed.
   reset_outcome reset(std::string_view device_id);
@@ -128,6 +149,7 @@ class device_registry {
   std::map<std::string, std::string, std::less<>> bindings_;  // chair -> device with no configured chair
   std::function<bool(std::string_view)> chair_in_use_;
   std::function<void(const std::string&, const std::string&)> record_binding_;
+  std::function<chair_place(std::string_view)> place_;
 };
 
 }  // namespace vigil::ingest

@@ -82,6 +82,11 @@ class device_session final : public net::connection,
     begin_close();
   }
 
+  void chair_moved(const std::string& redirect, const std::string& node) override {
+    protocol_.on_chair_moved(redirect, node);
+    begin_close();
+  }
+
   void superseded() override {
     protocol_.fail(v1::DEVICE_RECONNECTED, "the same device connected again; this connection is replaced");
     begin_close();

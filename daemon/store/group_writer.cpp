@@ -7,7 +7,13 @@
 
 namespace vigil::store {
 
-group_writer::group_writer(std::size_t max_group_items) : max_group_items_(max_group_items) {}
+group_writer::group_writer(std::size_t max_group_items, std::shared_ptr<const lease_set> leases)
+    : max_group_items_(max_group_items), leases_(std::move(leases)) {}
+
+void group_writer::count_refused(std::uint64_t items) {
+  std::lock_guard lock(mutex_);
+  stats_.refused += items;
+}
 
 group_writer::~group_writer() { stop(); }
 
@@ -37,6 +43,7 @@ void group_writer::append_batch(std::string device_id, std::string chair_id, std
   it.type = item::what::batch;
   it.batch = {std::move(device_id), std::move(chair_id), session, seq, {samples.begin(), samples.end()}, std::move(done),
               std::chrono::steady_clock::now(), epoch, false};
+  if (leases_) it.batch.lease = leases_->epoch_of(it.batch.chair_id);
   push(std::move(it));
 }
 
@@ -48,7 +55,11 @@ void group_writer::append_state(std::vector<engine::event> events, std::vector<s
   }
   item it;
   it.type = item::what::state;
-  it.state = {std::move(events), std::move(checkpoints)};
+  it.state = {std::move(events), std::move(checkpoints), {}, false};
+  if (leases_) {
+    for (const auto& e : it.state.events) it.state.leases.emplace(e.chair, leases_->epoch_of(e.chair));
+    for (const auto& c : it.state.checkpoints) it.state.leases.emplace(c.chair_id, leases_->epoch_of(c.chair_id));
+  }
   it.done = std::move(done);
   push(std::move(it));
 }
@@ -73,7 +84,8 @@ void group_writer::reserve_ids(id_range through, completion done, bool exact) {
 void group_writer::bind_chair(std::string chair_id, std::string device_id, engine::millis at_ms) {
   item it;
   it.type = item::what::binding;
-  it.binding = {std::move(chair_id), std::move(device_id), at_ms};
+  it.binding = {std::move(chair_id), std::move(device_id), at_ms, 0, false};
+  if (leases_) it.binding.lease = leases_->epoch_of(it.binding.chair_id);
   push(std::move(it));
 }
 
@@ -154,9 +166,11 @@ void group_writer::run() {
           if (it.batch.done) it.batch.done(ok && !it.batch.fenced);
           break;
         case item::what::state:
+          // What the backend refused is gone for good (another daemon holds its chair now): not
+          // saved, and never retried.
           if (!it.reported) {
             it.reported = true;
-            if (it.done) it.done(ok);
+            if (it.done) it.done(ok && !it.state.refused);
           }
           if (!ok && retained + it.state.events.size() <= max_retained_events) {
             retained += it.state.events.size();

@@ -6,6 +6,7 @@
 // bindings whose transaction failed; the health reports and the counters. A backend says only how
 // a group is written (write_group) and how its readers open.
 
+#include "daemon/store/leases.hpp"
 #include "daemon/store/timeline.hpp"
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -44,7 +46,9 @@ class group_writer : public timeline {
 
  protected:
   /// `max_group_items`: batches per transaction at most (state items ride along).
-  explicit group_writer(std::size_t max_group_items);
+  /// `leases`: in a cluster, the chairs this daemon holds; each item is tagged with its chairs'
+  /// epochs when queued, and write_group refuses what was queued under a lease since lost.
+  explicit group_writer(std::size_t max_group_items, std::shared_ptr<const lease_set> leases = nullptr);
   /// Starts the writer thread; at the end of the backend's constructor, once it can write.
   void start();
 
@@ -57,7 +61,9 @@ class group_writer : public timeline {
     completion done;
     std::chrono::steady_clock::time_point queued;
     std::uint64_t epoch = 0;
-    bool fenced = false;  // behind a failed batch of its device: not written
+    // Behind a failed batch of its device, or refused (its chair's lease is lost): not written.
+    bool fenced = false;
+    std::uint64_t lease = 0;  // in a cluster: the epoch of its chair's lease when queued (0: not held)
     // Its seq is already stored (a backend that cannot tell whether a commit it lost sight of
     // went through sets it): reported committed, not written again.
     bool stored_before = false;
@@ -65,6 +71,10 @@ class group_writer : public timeline {
   struct state_item {
     std::vector<engine::event> events;
     std::vector<stored_checkpoint> checkpoints;
+    // In a cluster: the epoch each chair of its events and checkpoints was held under when
+    // queued (0: not held). The backend removes what it refuses and sets `refused`.
+    std::map<std::string, std::uint64_t, std::less<>> leases;
+    bool refused = false;
   };
   struct item {
     enum class what : std::uint8_t { batch, state, retention, marker, reset, reservation, binding } type = what::batch;
@@ -75,6 +85,8 @@ class group_writer : public timeline {
       std::string chair_id;
       std::string device_id;
       engine::millis at_ms = 0;
+      std::uint64_t lease = 0;  // as batch_item::lease
+      bool refused = false;
     } binding;
     id_range ids;
     bool exact = false;
@@ -91,12 +103,18 @@ class group_writer : public timeline {
   /// `error` when nothing of it was (the transaction is undone). On the writer thread only.
   virtual bool write_group(std::vector<item>& group, std::string& error) = 0;
 
+  /// Counts what write_group refused (its chair's lease lost); on the writer thread.
+  void count_refused(std::uint64_t items);
+  /// In a cluster, the chairs held; null otherwise.
+  const std::shared_ptr<const lease_set>& leases() const noexcept { return leases_; }
+
  private:
   void push(item it);
   void run();
   bool commit(std::vector<item>& group);
 
   const std::size_t max_group_items_;
+  const std::shared_ptr<const lease_set> leases_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<item> queue_;

@@ -257,7 +257,7 @@ bool connection::wait_for(int events, std::chrono::steady_clock::time_point dead
 }
 
 PGresult* connection::run(const char* sql, const params& p, const std::string& what) {
-  const auto deadline = std::chrono::steady_clock::now() + answer_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + answer_limit_;
   const auto broken = [&](const std::string& why) {
     // An answer that does not come means a server that cannot be reached (stopped, frozen, cut
     // off): the connection is dropped, and usable() makes a new one.
@@ -279,8 +279,9 @@ PGresult* connection::run(const char* sql, const params& p, const std::string& w
     while (PQisBusy(conn_) != 0) {
       if (!wait_for(POLLIN, deadline)) {
         PQclear(last);
+        const auto ms = answer_limit_.count();
         throw broken("PostgreSQL " + where_ + " did not answer within " +
-                     std::to_string(std::chrono::duration_cast<std::chrono::seconds>(answer_timeout).count()) + " s");
+                     (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms"));
       }
       if (PQconsumeInput(conn_) != 1) {
         PQclear(last);

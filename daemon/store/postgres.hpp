@@ -82,7 +82,7 @@ class connection {
  public:
   /// A statement with no answer after this long means a server that cannot be reached (stopped,
   /// frozen, cut off without a reset): the connection is dropped and the statement fails.
-  static constexpr std::chrono::seconds answer_timeout{10};
+  static constexpr std::chrono::milliseconds answer_timeout{10'000};
 
   /// Connects; throws with describe(url) and the reason when it cannot.
   explicit connection(const std::string& url);
@@ -102,6 +102,9 @@ class connection {
   /// new one (what a session held, its advisory locks and settings, is gone then).
   std::uint64_t generation() const noexcept { return generation_; }
   const std::string& where() const noexcept { return where_; }
+  /// How long a statement may go unanswered on this connection (answer_timeout by default): the
+  /// cluster's lease keeper waits no longer than a fraction of a lease.
+  void answer_within(std::chrono::milliseconds limit) noexcept { answer_limit_ = limit; }
 
  private:
   PGresult* run(const char* sql, const params& p, const std::string& what);
@@ -117,6 +120,7 @@ class connection {
   std::array<const char*, 8> values_;
   std::string url_;
   std::uint64_t generation_ = 1;
+  std::chrono::milliseconds answer_limit_ = answer_timeout;
 };
 
 }  // namespace vigil::store::pg

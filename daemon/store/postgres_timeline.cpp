@@ -91,14 +91,34 @@ constexpr const char* migrations[] = {
         bound_ms  bigint NOT NULL
       );
     )sql",
+    // 1 -> 2: cluster mode (docs/deployment.md §3). The daemons sharing the database, and which of
+    // them holds each chair, under which fencing epoch. Times are the database server's, so the
+    // daemons' clocks do not matter.
+    R"sql(
+      CREATE TABLE cluster_nodes(
+        node       text PRIMARY KEY,  -- name#instance: a daemon restarted is a new node
+        addresses  text NOT NULL,     -- where devices and clients reach it
+        expires_at timestamptz NOT NULL
+      );
+      CREATE TABLE chair_leases(
+        chair_id   text PRIMARY KEY,
+        node       text NOT NULL,     -- '' once given up
+        epoch      bigint NOT NULL,   -- grows by one each time the chair is taken
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX chair_leases_by_node ON chair_leases(node);
+    )sql",
 };
 static_assert(std::size(migrations) == postgres_schema_version, "one migration per schema version");
 
 // Held while migrating, so daemons starting together on a new database migrate it once.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(5659676900000001)";
-// Held by the writer's session for as long as it lives: one vigild writes to a database.
+// Held by the writer's session for as long as it lives: one vigild writes to a database, or
+// several in cluster mode, which hold it shared (and so keep a single daemon out, and the reverse).
 constexpr const char* writer_try_lock = "SELECT pg_try_advisory_lock(5659676900000002)";
 constexpr const char* writer_lock = "SELECT pg_advisory_lock(5659676900000002)";
+constexpr const char* cluster_try_lock = "SELECT pg_try_advisory_lock_shared(5659676900000002)";
+constexpr const char* cluster_lock = "SELECT pg_advisory_lock_shared(5659676900000002)";
 
 std::int64_t as_number(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 
@@ -117,7 +137,8 @@ bool is_postgres_url(const std::string& text) {
 }
 
 postgres_timeline::postgres_timeline(postgres_options opts)
-    : group_writer(opts.max_group_items), opts_(std::move(opts)) {
+    : group_writer(opts.max_group_items, opts.leases), opts_(std::move(opts)) {
+  if (opts_.leases && opts_.node.empty()) throw std::invalid_argument("a cluster timeline needs its node's name");
   db_ = std::make_unique<pg::connection>(opts_.url);
   const std::string name = "timeline database " + db_->where();
   try {
@@ -147,16 +168,20 @@ postgres_timeline::~postgres_timeline() { stop(); }
 void postgres_timeline::claim_database() {
   // A commit is acked only once it is durable on the server (and on its synchronous standbys).
   db_->exec("SET synchronous_commit = on", "set synchronous_commit");
+  const bool cluster = leases() != nullptr;
   if (claimed_generation_ == 0) {
-    if (db_->exec(writer_try_lock, "claim the database").text(0, 0) != "t") {
-      throw std::runtime_error("another vigild is writing to this database; one vigild per database (docs/storage.md)");
+    if (db_->exec(cluster ? cluster_try_lock : writer_try_lock, "claim the database").text(0, 0) != "t") {
+      throw std::runtime_error(cluster ? "a vigild outside cluster mode is writing to this database; stop it first "
+                                         "(docs/deployment.md)"
+                                       : "another vigild is writing to this database; one vigild per database unless "
+                                         "in cluster mode (docs/deployment.md)");
     }
   } else {
     // A new connection of this daemon's: the server may not yet have ended the session of the
     // old one, which holds the lock until it notices the connection is gone.
     db_->exec("SET lock_timeout = '5s'", "claim the database");
     try {
-      db_->exec(writer_lock, "claim the database");
+      db_->exec(cluster ? cluster_lock : writer_lock, "claim the database");
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string(e.what()) + " (is another vigild writing to this database?)");
     }
@@ -170,6 +195,60 @@ std::unique_ptr<reader> postgres_timeline::open_reader() const { return std::mak
 std::string postgres_where(const std::string& url) { return "PostgreSQL database " + pg::describe(url); }
 
 std::string postgres_timeline::where() const { return postgres_where(opts_.url); }
+
+void postgres_timeline::refuse_lost_chairs(std::vector<item>& group) {
+  // Every chair the group writes for, with the epochs it was queued under.
+  std::map<std::string_view, std::vector<std::uint64_t>> wanted;
+  for (const auto& it : group) {
+    if (it.type == item::what::batch && !it.batch.fenced) wanted[it.batch.chair_id].push_back(it.batch.lease);
+    if (it.type == item::what::binding) wanted[it.binding.chair_id].push_back(it.binding.lease);
+    if (it.type == item::what::state) {
+      for (const auto& [chair, epoch] : it.state.leases) wanted[chair].push_back(epoch);
+    }
+  }
+  if (wanted.empty()) return;
+  std::vector<std::string> chairs;
+  for (const auto& [chair, epochs] : wanted) chairs.emplace_back(chair);
+  // Locked until this transaction ends: a daemon taking one of these chairs over waits for it,
+  // and then sees everything it wrote; once the epoch has moved on, nothing more is written.
+  // In chair order, as the lease keeper locks them, so the two never wait for each other.
+  const auto rows = db_->exec(
+      "SELECT chair_id, epoch FROM chair_leases WHERE chair_id = ANY($1::text[]) AND node = $2 ORDER BY chair_id "
+      "FOR SHARE",
+      pg::params{}.texts(chairs).text(opts_.node), "check chair leases");
+  std::map<std::string, std::uint64_t, std::less<>> held;
+  for (int i = 0; i < rows.rows(); ++i) held[rows.text(i, 0)] = static_cast<std::uint64_t>(rows.number(i, 1));
+  const auto valid = [&](std::string_view chair, std::uint64_t epoch) {
+    const auto h = held.find(chair);
+    return epoch != 0 && h != held.end() && h->second == epoch;
+  };
+  std::uint64_t refused = 0;
+  for (auto& it : group) {
+    if (it.type == item::what::batch && !it.batch.fenced && !valid(it.batch.chair_id, it.batch.lease)) {
+      it.batch.fenced = true;
+      ++refused;
+    } else if (it.type == item::what::binding && !it.binding.refused &&
+               !valid(it.binding.chair_id, it.binding.lease)) {
+      it.binding.refused = true;
+      ++refused;
+    } else if (it.type == item::what::state) {
+      auto& st = it.state;
+      const auto lost = [&](const std::string& chair) {
+        const auto l = st.leases.find(chair);
+        return l == st.leases.end() || !valid(chair, l->second);
+      };
+      const auto events = st.events.size();
+      const auto checkpoints = st.checkpoints.size();
+      std::erase_if(st.events, [&](const engine::event& e) { return lost(e.chair); });
+      std::erase_if(st.checkpoints, [&](const stored_checkpoint& c) { return lost(c.chair_id); });
+      if (st.events.size() != events || st.checkpoints.size() != checkpoints) {
+        st.refused = true;
+        ++refused;
+      }
+    }
+  }
+  if (refused > 0) count_refused(refused);
+}
 
 void postgres_timeline::skip_stored_batches(std::vector<item>& group) {
   // A COMMIT whose answer was lost (the connection broke as it went) may have gone through: the
@@ -383,7 +462,7 @@ void postgres_timeline::write_devices(const std::vector<item>& group) {
 
 void postgres_timeline::write_bindings(const std::vector<item>& group) {
   for (const auto& it : group) {
-    if (it.type != item::what::binding) continue;
+    if (it.type != item::what::binding || it.binding.refused) continue;
     // A device serves one chair: binding it to one leaves the others.
     db_->exec("DELETE FROM chair_bindings WHERE device_id = $1 AND chair_id <> $2",
               pg::params{}.text(it.binding.device_id).text(it.binding.chair_id), "move chair binding");
@@ -398,6 +477,9 @@ void postgres_timeline::write_bindings(const std::vector<item>& group) {
 void postgres_timeline::write_reservations(const std::vector<item>& group) {
   for (const auto& it : group) {
     if (it.type != item::what::reservation) continue;
+    // In a cluster, ids come in blocks that postgres_cluster::take_ids hands out, and the
+    // reservations only ever grow: giving back what one daemon did not use would give another's.
+    if (leases() && it.exact) continue;
     const char* sql = it.exact
                           ? "INSERT INTO id_reservations(name, reserved_through) "
                             "VALUES('session', $1), ('alarm', $2), ('event', $3) "
@@ -434,6 +516,7 @@ bool postgres_timeline::write_group(std::vector<item>& group, std::string& error
     // A new connection (the server restarted, the network came back) holds nothing yet.
     if (claimed_generation_ != db_->generation()) claim_database();
     db_->exec("BEGIN", "begin");
+    if (leases()) refuse_lost_chairs(group);
     skip_stored_batches(group);
     write_vitals(group);
     write_state(group);

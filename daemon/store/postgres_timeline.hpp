@@ -21,11 +21,15 @@ class connection;
 
 /// The PostgreSQL schema this build writes and reads; postgres_timeline migrates a database up to
 /// it (one step per version, under an advisory lock, so daemons starting together migrate once).
-inline constexpr int postgres_schema_version = 1;
+inline constexpr int postgres_schema_version = 2;
 
 struct postgres_options {
   std::string url;                     // a libpq connection URL: postgresql://user@host:port/database
   std::size_t max_group_items = 4096;  // batches per transaction at most (state items ride along)
+  // Cluster mode: the chairs this daemon holds, and its node name in chair_leases. Null: the
+  // only vigild on the database (it holds the database alone).
+  std::shared_ptr<const lease_set> leases{};
+  std::string node{};
 };
 
 /// Whether `text` names a PostgreSQL database (a postgresql:// or postgres:// URL), not a file.
@@ -50,6 +54,9 @@ class postgres_timeline final : public group_writer {
 
  private:
   bool write_group(std::vector<item>& group, std::string& error) override;
+  /// In a cluster: leaves out what was queued under a lease this daemon no longer holds
+  /// (docs/deployment.md §3), locking the group's leases until the transaction ends.
+  void refuse_lost_chairs(std::vector<item>& group);
   void skip_stored_batches(std::vector<item>& group);
   void write_vitals(const std::vector<item>& group);
   void write_state(const std::vector<item>& group);

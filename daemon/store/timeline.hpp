@@ -187,6 +187,9 @@ class timeline {
     std::uint64_t events = 0;
     std::uint64_t failures = 0;
     std::uint64_t events_dropped = 0;  // kept for a retry past the limit while the backend failed
+    // In a cluster: batches, state items and bindings not written because this daemon no longer
+    // held their chair's lease (another daemon took the chair over).
+    std::uint64_t refused = 0;
     // Time from a batch being queued to its transaction's commit, as a histogram: counts of
     // batches at or under each bound of latency_bounds_ms (cumulative, as Prometheus wants).
     std::array<std::uint64_t, 12> latency_buckets{};

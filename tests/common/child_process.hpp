@@ -72,6 +72,9 @@ class child_process {
     reader_.join();
   }
 
+  /// The child's process id (to signal it: SIGSTOP, SIGCONT).
+  pid_t pid() const noexcept { return pid_; }
+
   /// Waits until a line of output matches `pattern` (lines seen before included, each line
   /// matched once); the match, or empty after `timeout` or at the end of the output.
   std::smatch wait_line(const std::regex& pattern, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {

@@ -335,3 +335,88 @@ TEST(ClinicLog, JsonLinesCarryTheChairSessionAlarmRuleAndPriorityAsFields) {
 
 }  // namespace
 }  // namespace vigil::clinic
+
+namespace vigil::clinic {
+namespace {
+
+// Cluster mode (docs/deployment.md §3): ids in blocks, chairs taken over and given up.
+
+TEST(ClinicCluster, IdsComeFromTheGrantedBlockAndTheNextIsAskedForAtHalfAndUsedAtOnce) {
+  rig r;  // session 1, before any block
+  r.c.publish();
+  int asked = 0;
+  r.c.take_id_blocks_with([&] { ++asked; }, {5'000, 700'000, 9'000'000});
+  EXPECT_EQ(asked, 0);
+  const auto first = r.c.apply(engine::open_session{"chair-2", "P-2", "generic", "a"});
+  r.c.publish();
+  EXPECT_EQ(first.session, 5'000u) << "the block's first id";
+  EXPECT_GE(r.c.next_event_id(), 9'000'001u);
+  // Half the session block used: the next block is asked for, once.
+  for (int i = 3; r.c.handed_out().session < 5'000 + clinic::id_blocks.session / 2; ++i) {
+    ASSERT_TRUE(r.c.apply(engine::open_session{"chair-" + std::to_string(i), "P", "generic", "a"}).ok());
+    r.c.publish();
+  }
+  EXPECT_EQ(asked, 1);
+  ASSERT_TRUE(r.c.apply(engine::open_session{"chair-y", "P", "generic", "a"}).ok());
+  r.c.publish();
+  EXPECT_EQ(asked, 1) << "asked once until granted";
+  // Another daemon took the blocks between: this one's next block lies far above, and ids go on there.
+  r.c.id_block_granted({50'000, 7'000'000, 90'000'000});
+  const auto next = r.c.apply(engine::open_session{"chair-z", "P", "generic", "a"});
+  r.c.publish();
+  EXPECT_EQ(next.session, 50'000u);
+  EXPECT_GE(r.c.next_event_id(), 90'000'001u);
+}
+
+TEST(ClinicCluster, AChairTakenOverCarriesOnFromItsCheckpointWithItsAlarmIdsAndKeepsThisDaemonsIds) {
+  // The daemon that held chair-1: an open session with a high alarm, acknowledged.
+  rig before;
+  for (int i = 1; i <= 70; ++i) before.send({{t0 + i * 1000, 80, vital_kind::spo2, 0}});
+  const auto held = before.c.alarms().session("chair-1");
+  ASSERT_TRUE(held && !held->alarms.empty());
+  const auto alarm = held->alarms.front();
+  ASSERT_TRUE(before.c.apply(engine::acknowledge{"chair-1", alarm.id, "nurse-a"}).ok());
+  before.c.publish();
+  const chair_checkpoint saved{"chair-1", before.wall, before.c.alarms().checkpoint("chair-1")};
+
+  // This daemon's ids are in a block far from those of the checkpoint; it takes the chair over
+  // a second after the checkpoint.
+  counting_sink next;
+  millis wall = before.wall + 1'000;
+  millis steady = 0;
+  clinic here({engine::generic_profile()}, "generic", next, [&] { return wall; }, [&] { return steady; });
+  here.take_id_blocks_with([] {}, {10'000, 20'000, 30'000});
+  std::vector<std::string> problems;
+  here.take_over(saved, problems);
+  EXPECT_TRUE(problems.empty());
+  const auto carried = here.alarms().session("chair-1");
+  ASSERT_TRUE(carried.has_value());
+  EXPECT_EQ(carried->id, held->id);
+  const auto same = std::find_if(carried->alarms.begin(), carried->alarms.end(),
+                                 [&](const engine::alarm_view& a) { return a.id == alarm.id; });
+  ASSERT_NE(same, carried->alarms.end()) << "the same alarm, by its id";
+  EXPECT_EQ(same->rule, alarm.rule);
+  EXPECT_TRUE(same->acknowledged);
+  EXPECT_EQ(same->acknowledged_by, "nurse-a");
+  const auto held_now = before.c.alarms().session("chair-1");
+  EXPECT_EQ(carried->alarms.size(), held_now->alarms.size());
+  const auto opened = here.apply(engine::open_session{"chair-9", "P-9", "generic", "a"});
+  EXPECT_EQ(opened.session, 10'000u) << "this daemon's block, not the checkpoint's ids";
+
+  // Given up: the chair is forgotten without an event; its devices' words drive nothing here.
+  here.publish();
+  here.hold_chairs_with([](std::string_view chair) { return chair != "chair-1"; });
+  here.give_up("chair-1");
+  EXPECT_FALSE(here.alarms().session("chair-1").has_value());
+  EXPECT_TRUE(here.publish().empty());
+  here.link_changed("dev-1", "chair-1", false);
+  auto device = std::make_shared<ingest::device_state>();
+  std::vector<model::vital_sample> late{{t0 + 81'000, 80, vital_kind::spo2, 0}};
+  here.submit({"dev-1", "chair-1", 1, late}, device);
+  EXPECT_FALSE(here.alarms().clock("chair-1").has_value()) << "no engine state for a chair given up";
+  EXPECT_EQ(next.samples, 1u) << "passed on to the store, which refuses it";
+  EXPECT_TRUE(here.publish().empty());
+}
+
+}  // namespace
+}  // namespace vigil::clinic

@@ -34,7 +34,13 @@ class fake_link final : public device_link {
     if (protocol != nullptr) protocol->on_sequence_reset();  // as the connection does
   }
 
+  void chair_moved(const std::string& redirect, const std::string& node) override {
+    ++chair_moved_calls;
+    if (protocol != nullptr) protocol->on_chair_moved(redirect, node);
+  }
+
   int acked_calls = 0;
+  int chair_moved_calls = 0;
   int superseded_calls = 0;
   int storage_failed_calls = 0;
   int sequence_reset_calls = 0;
