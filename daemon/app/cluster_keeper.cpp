@@ -183,7 +183,9 @@ void cluster_keeper::round() {
   }
   // Where the others' chairs are, first: the chairs lost below send their devices there.
   std::map<std::string, ingest::chair_place, std::less<>> elsewhere;
-  for (const auto& [chair, other] : r.elsewhere) elsewhere[chair] = {false, ingest_address(other.addresses), other.node};
+  for (const auto& [chair, other] : r.elsewhere) {
+    elsewhere[chair] = {false, ingest_address(other.addresses), other.node, other.addresses};
+  }
   hooks_.directory(std::move(elsewhere));
   // Chairs this daemon believed it held that another took over meanwhile (it was frozen or cut
   // off past its lease): their writes are refused from now on; the daemon forgets them.

@@ -280,7 +280,7 @@ struct daemon::impl {
       asio::post(io, [this, chair] {
         held_here.erase(chair);
         const auto to = directory.find(chair);
-        registry.chair_moved(chair, to != directory.end() ? to->second : ingest::chair_place{false, {}, {}});
+        registry.chair_moved(chair, to != directory.end() ? to->second : ingest::chair_place{false, {}, {}, {}});
         clinic.give_up(chair);
         keeper->given_up(chair);
       });
@@ -297,13 +297,18 @@ struct daemon::impl {
     hooks.ids = [this](engine::id_range first) { asio::post(io, [this, first] { clinic.id_block_granted(first); }); };
     keeper = std::make_unique<cluster_keeper>(
         store::cluster_options{config.store.url, node, {}, config.cluster.lease}, leases, *timeline, std::move(hooks));
-    clinic.hold_chairs_with([this](std::string_view chair) { return held_here.count(chair) != 0; });
+    clinic.hold_chairs_with([this](std::string_view chair) { return held_here.count(chair) != 0; },
+                            [this](std::string_view chair) {
+                              const auto it = directory.find(chair);
+                              if (it == directory.end()) return std::string(" (or none yet)");
+                              return " (" + it->second.node + " at " + it->second.addresses + ")";
+                            });
     registry.place_chairs_with([this](std::string_view chair) {
       if (held_here.count(chair) != 0) return ingest::chair_place{};
       if (const auto it = directory.find(chair); it != directory.end()) return it->second;
       // Nobody holds it yet: taken here if this daemon has room, else offered to one that has.
       keeper->want(std::string(chair));
-      return ingest::chair_place{false, {}, {}};
+      return ingest::chair_place{false, {}, {}, {}};
     });
     const auto first = keeper->first_ids();
     clinic.reserve_event_ids(first.event);

@@ -187,6 +187,17 @@ void clinic::storage_changed(bool saving) {
 
 template <class Command>
 engine::command_result clinic::command(const Command& c, engine::millis at, command_callback done) {
+  if (held_ && !held_(c.chair)) {
+    // Cluster mode: applied here, it would start a second record of a chair another daemon
+    // carries on; the store would refuse it anyway.
+    engine::command_result refused{engine::command_error::chair_elsewhere,
+                                   fmt::format("chair '{}' is held by another daemon of the cluster{}; send the command "
+                                               "there (docs/deployment.md section 3)",
+                                               c.chair, holder_ ? holder_(c.chair) : std::string()),
+                                   0};
+    if (done) done(refused, true);
+    return refused;
+  }
   auto result = engine_.apply(c, at);
   saved_callback saved;
   if (done) saved = [result, done = std::move(done)](bool ok) { done(result, ok); };

@@ -165,7 +165,13 @@ class clinic final : public ingest::sample_sink {
   /// Which chairs this daemon holds. Samples, links and cadences of any other chair drive no
   /// engine here (a device's last words after its chair moved): samples go on to the store,
   /// which refuses them. Unset: every chair.
-  void hold_chairs_with(std::function<bool(std::string_view chair)> held) { held_ = std::move(held); }
+  /// A command for any other chair is refused (command_error::chair_elsewhere), its message
+  /// naming where the chair is held as `holder` describes it (" (daemon b at http=...)").
+  void hold_chairs_with(std::function<bool(std::string_view chair)> held,
+                        std::function<std::string(std::string_view chair)> holder = nullptr) {
+    held_ = std::move(held);
+    holder_ = std::move(holder);
+  }
 
   /// Brings chairs back from their latest checkpoints after a restart, keeping new ids at or
   /// above the given ones. Each chair's session time goes on from its checkpoint by the wall
@@ -224,6 +230,7 @@ class clinic final : public ingest::sample_sink {
   bool beyond_saved_ = false;     // ids were handed out past saved_ (said once in the log)
   block_taker block_taker_;       // cluster mode: ids in blocks
   std::function<bool(std::string_view)> held_;  // cluster mode: the chairs held here
+  std::function<std::string(std::string_view)> holder_;  // and where the others are, for people
   engine::id_range block_first_{};  // the first ids of the current block
   bool block_asked_ = false;      // the next block is asked for and not yet granted
 };

@@ -301,7 +301,14 @@ std::vector<problem> validate(const daemon_config& config) {
   if (!config.cluster.node.empty() && !model::valid_chair_id(config.cluster.node)) {
     problems.push_back({"cluster.node", "must be 1 to 64 printable ASCII characters without spaces"});
   }
-  if (config.cluster.advertise.find_first_of(" \t\r\n/") != std::string::npos) {
+  // A colon is a port, unless the whole is an IPv6 address.
+  bool colon_port = false;
+  if (config.cluster.advertise.find(':') != std::string::npos) {
+    boost::asio::ip::make_address_v6(config.cluster.advertise, ec);
+    colon_port = static_cast<bool>(ec);
+    ec.clear();
+  }
+  if (colon_port || config.cluster.advertise.find_first_of(" \t\r\n/") != std::string::npos) {
     problems.push_back({"cluster.advertise", "must be a host name or an IP address, without a port or spaces"});
   }
 

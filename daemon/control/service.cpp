@@ -25,6 +25,7 @@ v1::ControlError wire_error(engine::command_error e) {
     case engine::command_error::wrong_phase: return v1::CONTROL_ERROR_WRONG_PHASE;
     case engine::command_error::predose_gate: return v1::CONTROL_ERROR_PREDOSE_GATE;
     case engine::command_error::unknown_alarm: return v1::CONTROL_ERROR_UNKNOWN_ALARM;
+    case engine::command_error::chair_elsewhere: return v1::CONTROL_ERROR_CHAIR_ELSEWHERE;
   }
   return v1::CONTROL_ERROR_INVALID_ARGUMENT;
 }

@@ -131,6 +131,7 @@ enum class command_error : std::uint8_t {
   wrong_phase,
   predose_gate,     // pre-dose BP advisory unacknowledged, or no pre-dose reading
   unknown_alarm,
+  chair_elsewhere,  // cluster mode: another daemon holds the chair (docs/deployment.md §3)
 };
 
 struct command_result {

@@ -250,6 +250,7 @@ std::string_view name(command_error e) noexcept {
     case command_error::wrong_phase: return "wrong_phase";
     case command_error::predose_gate: return "predose_gate";
     case command_error::unknown_alarm: return "unknown_alarm";
+    case command_error::chair_elsewhere: return "chair_elsewhere";
   }
   return "unknown";
 }

@@ -147,6 +147,7 @@ std::pair<status, std::string> http_error(v1::ControlError e) {
     case v1::CONTROL_ERROR_UNKNOWN_ALARM:
     case v1::CONTROL_ERROR_UNKNOWN_DEVICE: return {status::not_found, name};
     case v1::CONTROL_ERROR_NOT_SAVED: return {status::service_unavailable, name};
+    case v1::CONTROL_ERROR_CHAIR_ELSEWHERE: return {status::misdirected_request, name};
     case v1::CONTROL_ERROR_NO_OPEN_SESSION:
     case v1::CONTROL_ERROR_SESSION_ALREADY_OPEN:
     case v1::CONTROL_ERROR_WRONG_PHASE:

@@ -196,7 +196,7 @@ void device_protocol::on_sequence_reset() {
 }
 
 void device_protocol::on_chair_moved(const std::string& redirect, const std::string& node) {
-  const chair_place place{false, redirect, node};
+  const chair_place place{false, redirect, node, {}};
   fail(v1::CHAIR_ELSEWHERE,
        redirect.empty() ? "another daemon of the cluster takes this chair over; reconnect shortly"
                         : fmt::format("daemon {} at {} holds this chair now; reconnect there", node, redirect),

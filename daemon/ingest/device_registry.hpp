@@ -42,6 +42,7 @@ struct chair_place {
   bool here = true;
   std::string redirect;  // the holder's device port, "host:port"; empty when no daemon holds the chair
   std::string node;      // the holder's name in the cluster
+  std::string addresses;  // all its addresses, for people: "ingest=host:port http=host:port ..."
 };
 
 /// What the daemon remembers of a device across its connections.

@@ -15,6 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -37,7 +38,10 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 constexpr int chairs = 6;
-constexpr std::int64_t start_ms = 1'700'000'000'000;
+/// The monitors' first second: the test's start on the wall clock, as a real monitor's clock
+/// would say (the daemons carry each chair's time on by the wall clock between samples).
+const std::int64_t start_ms =
+    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() * 1000;
 
 /// A fresh database on a server of this test's own.
 struct cluster_database {
@@ -113,25 +117,66 @@ class monitors {
   }
   ~monitors() {
     on_thread([this] {
+      pacing_ = false;
+      pacer_.cancel();
       for (auto& c : clients_) c->stop();
     });
     thread_.join();
   }
 
-  /// Sends the next second of each monitor.
-  void send_second() {
-    on_thread([this] {
-      for (auto& c : clients_) {
-        google::protobuf::RepeatedPtrField<v1::Sample> samples;
-        auto& s = *samples.Add();
-        s.set_kind(v1::HEART_RATE);
-        s.set_value(72);
-        s.set_time_ms(start_ms + second_ * 1000);
-        c->push(samples);
+  /// Sends the next `seconds` of each monitor in one batch: a heart rate of 72 and an SpO2 of
+  /// `spo2` each second of the monitors' clock.
+  void send_seconds(int seconds = 1, double spo2 = 97) {
+    on_thread([this, seconds, spo2] { push(seconds, spo2); });
+  }
+  void send_second() { send_seconds(1); }
+  /// From now on, each monitor sends a second every second, as a real one does, with this SpO2:
+  /// the chairs' clocks keep pace with the daemons'.
+  void pace(double spo2) {
+    on_thread([this, spo2] {
+      spo2_ = spo2;
+      if (!pacing_) {
+        pacing_ = true;
+        tick();
       }
     });
-    ++second_;
   }
+  /// Stops the pacing (the last second sent is the last).
+  void stop_pacing() {
+    on_thread([this] {
+      pacing_ = false;
+      pacer_.cancel();
+    });
+  }
+
+ private:
+  void tick() {
+    if (!pacing_) return;
+    push(1, spo2_);
+    pacer_.expires_after(1s);
+    pacer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) tick();
+    });
+  }
+  void push(int seconds, double spo2) {
+    {
+      for (auto& c : clients_) {
+        google::protobuf::RepeatedPtrField<v1::Sample> samples;
+        for (int k = 0; k < seconds; ++k) {
+          for (const auto& [kind, value] : {std::pair{v1::HEART_RATE, 72.0}, std::pair{v1::SPO2, spo2}}) {
+            auto& s = *samples.Add();
+            s.set_kind(kind);
+            s.set_value(value);
+            s.set_time_ms(start_ms + (second_ + k) * 1000);
+          }
+        }
+        c->push(samples);
+      }
+    }
+    second_ += seconds;
+  }
+
+ public:
   /// Whether every monitor has every batch acked.
   bool all_acked() {
     return on_thread([this] {
@@ -148,15 +193,30 @@ class monitors {
       return n;
     });
   }
-  std::int64_t seconds_sent() const { return second_; }
+  std::int64_t seconds_sent() { return on_thread([this] { return second_; }); }
   int count() const { return static_cast<int>(clients_.size()); }
 
  private:
   boost::asio::io_context io_;
+  boost::asio::steady_timer pacer_{io_};
+  bool pacing_ = false;
+  double spo2_ = 97;
   std::vector<std::unique_ptr<sim::device_client>> clients_;
   std::thread thread_;
   std::int64_t second_ = 0;
 };
+
+/// Every second the monitors sent (a heart rate and an SpO2 each) is stored exactly once.
+void expect_each_second_stored_once(const cluster_database& db, monitors& clinic) {
+  const auto seconds = clinic.seconds_sent();
+  for (int chair = 1; chair <= clinic.count(); ++chair) {
+    const auto times = db.sample_times(fmt::format("chair-{}", chair));
+    EXPECT_EQ(times.size(), static_cast<std::size_t>(2 * seconds)) << "chair-" << chair;
+    for (std::int64_t s = 0; s < seconds; ++s) {
+      EXPECT_EQ(times.count(start_ms + s * 1000), 2u) << "chair-" << chair << " second " << s;
+    }
+  }
+}
 
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds wait = default_wait) {
@@ -195,13 +255,7 @@ TEST(Cluster, ThreeDaemonsSpreadTheChairsAndTheChairsOfOneThatStopsAreServedByTh
   EXPECT_EQ(db.holders().size(), static_cast<std::size_t>(chairs));
 
   // Every acked second of every chair is stored exactly once.
-  for (int chair = 1; chair <= chairs; ++chair) {
-    const auto times = db.sample_times(fmt::format("chair-{}", chair));
-    EXPECT_EQ(times.size(), static_cast<std::size_t>(clinic.seconds_sent())) << "chair-" << chair;
-    for (std::int64_t s = 0; s < clinic.seconds_sent(); ++s) {
-      EXPECT_EQ(times.count(start_ms + s * 1000), 1u) << "chair-" << chair << " second " << s;
-    }
-  }
+  expect_each_second_stored_once(db, clinic);
 }
 
 // --- vigild as processes: killed with SIGKILL, frozen with SIGSTOP ----------------------------
@@ -211,21 +265,25 @@ TEST(Cluster, ThreeDaemonsSpreadTheChairsAndTheChairsOfOneThatStopsAreServedByTh
 class cluster_process {
  public:
   cluster_process(const fs::path& dir, const std::string& url, std::string name, std::uint16_t ingest_port,
-                  int monitors, std::chrono::milliseconds lease)
-      : name_(std::move(name)), ingest_port_(ingest_port) {
+                  int monitors, std::chrono::milliseconds lease, std::uint16_t control_port = 0)
+      : name_(std::move(name)), ingest_port_(ingest_port), control_port_(control_port) {
     std::string devices;
     for (int c = 1; c <= monitors; ++c) {
       devices += fmt::format("    - id: mon-{}\n      token: {}\n      chair: chair-{}\n", c, device_token, c);
     }
     config_ = dir / (name_ + ".yaml");
     std::ofstream(config_) << fmt::format(
-        // The samples are dated 2023: retention must not remove them at a restart.
+        // Nothing the test wrote is removed by retention when a daemon starts again.
         "retention_days: 0\nstore:\n  backend: postgres\n  url: {}\n"
         "cluster:\n  enabled: true\n  node: {}\n  lease_ms: {}\n"
         "ingest:\n  address: 127.0.0.1\n  port: {}\n  devices:\n{}"
-        "control:\n  enabled: false\nfeed:\n  enabled: false\nhttp:\n  enabled: false\n"
+        "{}feed:\n  enabled: false\nhttp:\n  enabled: false\n"
         "log:\n  level: info\n",
-        url, name_, lease.count(), ingest_port_, devices);
+        url, name_, lease.count(), ingest_port_, devices,
+        control_port_ == 0 ? std::string("control:\n  enabled: false\n")
+                           : fmt::format("control:\n  address: 127.0.0.1\n  port: {}\nusers:\n  - name: nurse-ana\n"
+                                         "    token: {}\n    role: admin\n",
+                                         control_port_, operator_token));
     start();
   }
 
@@ -239,11 +297,14 @@ class cluster_process {
   bool ready() const { return ready_; }
   const std::string& name() const { return name_; }
   std::uint16_t ingest_port() const { return ingest_port_; }
+  std::uint16_t control_port() const { return control_port_; }
+  bool running() const { return process_ != nullptr; }
   std::string output() const { return process_ ? process_->output() : std::string(); }
 
  private:
   std::string name_;
   std::uint16_t ingest_port_;
+  std::uint16_t control_port_;
   fs::path config_;
   std::unique_ptr<child_process> process_;
   bool ready_ = false;
@@ -268,6 +329,39 @@ std::pair<std::size_t, std::set<std::string>> busiest(const cluster_database& db
   return {best, by_name[daemons[best]->name()]};
 }
 
+/// The open sessions of the clinic, by chair: each daemon lists those of the chairs it holds.
+std::map<std::string, v1::SessionState> clinic_sessions(const std::vector<std::unique_ptr<cluster_process>>& daemons) {
+  std::map<std::string, v1::SessionState> out;
+  for (const auto& d : daemons) {
+    if (!d->running()) continue;
+    control_client ops(d->control_port());
+    v1::ControlRequest list;
+    list.mutable_list_sessions();
+    const auto r = ops.call(list);
+    if (!r) continue;
+    for (const auto& st : r->sessions()) out[st.chair_id()] = st;
+  }
+  return out;
+}
+
+/// The daemon of `daemons` whose node holds `chair` now; nullptr if none does.
+cluster_process* holder_of(const cluster_database& db, const std::vector<std::unique_ptr<cluster_process>>& daemons,
+                           const std::string& chair) {
+  const auto holders = db.holders();
+  const auto it = holders.find(chair);
+  if (it == holders.end()) return nullptr;
+  for (const auto& d : daemons) {
+    if (it->second.rfind(d->name() + "#", 0) == 0) return d.get();
+  }
+  return nullptr;
+}
+
+/// What a nurse saw of a chair: its session, and its alarms with whether each was acknowledged.
+struct chair_record {
+  std::uint64_t session = 0;
+  std::map<std::uint64_t, bool> alarms;  // id -> acknowledged
+};
+
 TEST(ClusterProcesses, AKilledDaemonsChairsAreServedAgainWithinFiveSecondsAndNoAckedSampleIsLostOrStoredTwice) {
   cluster_database db;
   const auto dir = fresh_dir("kill");
@@ -276,13 +370,74 @@ TEST(ClusterProcesses, AKilledDaemonsChairsAreServedAgainWithinFiveSecondsAndNoA
   std::vector<std::uint16_t> ports;
   for (const char* name : {"a", "b", "c"}) {
     ports.push_back(postgres_server::free_port());
-    daemons.push_back(
-        std::make_unique<cluster_process>(dir, db.url(), name, ports.back(), monitor_count, std::chrono::milliseconds(3000)));
+    daemons.push_back(std::make_unique<cluster_process>(dir, db.url(), name, ports.back(), monitor_count,
+                                                        std::chrono::milliseconds(3000), postgres_server::free_port()));
     ASSERT_TRUE(daemons.back()->ready()) << daemons.back()->output();
   }
   monitors clinic(ports, monitor_count);
-  clinic.send_second();
-  ASSERT_TRUE(eventually([&] { return clinic.all_acked(); }, 30s)) << "every monitor reaches its chair's daemon";
+  clinic.pace(97);
+  ASSERT_TRUE(eventually([&] { return clinic.all_acked() && db.holders().size() == monitor_count; }, 30s))
+      << "every monitor reaches its chair's daemon";
+
+  // A session on every chair, opened at the daemon holding it; an SpO2 of 80 from then on raises
+  // spo2_critical (below 88 for 10 s) on each; the nurse acknowledges it on the odd chairs.
+  for (int c = 1; c <= monitor_count; ++c) {
+    const std::string chair = fmt::format("chair-{}", c);
+    ASSERT_TRUE(eventually([&] {
+      auto* d = holder_of(db, daemons, chair);
+      if (d == nullptr) return false;
+      control_client ops(d->control_port());
+      v1::ControlRequest open;
+      open.mutable_open_session()->set_chair_id(chair);
+      open.mutable_open_session()->set_patient_ref(fmt::format("P-{}", c));
+      const auto r = ops.call(open);
+      return r && r->error() == v1::CONTROL_ERROR_NONE;
+    })) << chair;
+  }
+  clinic.pace(80);
+  clinic.send_seconds(15, 80);
+  const auto critical_of = [](const v1::SessionState& st) -> const v1::AlarmState* {
+    for (const auto& a : st.alarms()) {
+      if (a.rule() == "spo2_critical") return &a;
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto sessions = clinic_sessions(daemons);
+        if (sessions.size() != monitor_count) return false;
+        for (const auto& [chair, st] : sessions) {
+          if (critical_of(st) == nullptr) return false;
+        }
+        return true;
+      },
+      30s))
+      << "spo2_critical on every chair" << [&] {
+           std::string out;
+           for (const auto& [chair, st] : clinic_sessions(daemons)) {
+             out += "\n" + chair + ":";
+             for (const auto& a : st.alarms()) out += " " + a.rule();
+           }
+           return out;
+         }();
+  for (const auto& [chair, st] : clinic_sessions(daemons)) {
+    if (std::stoi(chair.substr(6)) % 2 == 0) continue;
+    auto* d = holder_of(db, daemons, chair);
+    ASSERT_NE(d, nullptr);
+    control_client ops(d->control_port());
+    v1::ControlRequest ack;
+    ack.mutable_acknowledge()->set_chair_id(chair);
+    ack.mutable_acknowledge()->set_alarm_id(critical_of(st)->alarm_id());
+    const auto r = ops.call(ack);
+    ASSERT_TRUE(r && r->error() == v1::CONTROL_ERROR_NONE) << chair << (r ? r->message() : "");
+  }
+  std::map<std::string, chair_record> seen;
+  for (const auto& [chair, st] : clinic_sessions(daemons)) {
+    auto& rec = seen[chair];
+    rec.session = st.session_id();
+    for (const auto& a : st.alarms()) rec.alarms[a.alarm_id()] = a.acknowledged();
+    ASSERT_EQ(rec.alarms.at(critical_of(st)->alarm_id()), std::stoi(chair.substr(6)) % 2 == 1) << chair;
+  }
 
   for (int kill = 0; kill < 5; ++kill) {
     // Every daemon holds some chairs before each kill (the one restarted last took its share back).
@@ -302,7 +457,7 @@ TEST(ClusterProcesses, AKilledDaemonsChairsAreServedAgainWithinFiveSecondsAndNoA
     const auto killed = std::chrono::steady_clock::now();
     // The monitors keep sending; each of the dead daemon's chairs is served again when its
     // monitor's batches are acked by a survivor.
-    clinic.send_second();
+    clinic.send_seconds(1, 80);
     ASSERT_TRUE(eventually([&] { return clinic.all_acked(); }, 30s)) << "kill " << kill;
     const auto served = std::chrono::steady_clock::now() - killed;
 #ifndef VIGIL_SANITIZED
@@ -314,20 +469,34 @@ TEST(ClusterProcesses, AKilledDaemonsChairsAreServedAgainWithinFiveSecondsAndNoA
       const auto holder = db.holders().at(chair);
       EXPECT_NE(holder.substr(0, holder.find('#')), daemons[victim]->name()) << chair << " is held by a survivor";
     }
+    // Each session goes on at its new daemon: the same session, every alarm seen before still
+    // active with the same id, acknowledged as before.
+    std::map<std::string, v1::SessionState> sessions;
+    ASSERT_TRUE(eventually(
+        [&] {
+          sessions = clinic_sessions(daemons);
+          return sessions.size() == monitor_count;
+        },
+        30s))
+        << "kill " << kill << ": every session is served";
+    for (const auto& [chair, rec] : seen) {
+      const auto& st = sessions.at(chair);
+      EXPECT_EQ(st.session_id(), rec.session) << chair;
+      std::map<std::uint64_t, bool> now;
+      for (const auto& a : st.alarms()) now[a.alarm_id()] = a.acknowledged();
+      for (const auto& [id, acked] : rec.alarms) {
+        ASSERT_EQ(now.count(id), 1u) << "kill " << kill << ": " << chair << " alarm " << id << " is still active";
+        EXPECT_EQ(now.at(id), acked) << "kill " << kill << ": " << chair << " alarm " << id;
+      }
+    }
     daemons[victim]->start();  // a new run of it: a new node, which takes its share back
     ASSERT_TRUE(daemons[victim]->ready()) << daemons[victim]->output();
   }
-  clinic.send_second();
+  clinic.stop_pacing();
   ASSERT_TRUE(eventually([&] { return clinic.all_acked(); }, 30s));
 
   // Every acked second of every chair is stored exactly once.
-  for (int chair = 1; chair <= monitor_count; ++chair) {
-    const auto times = db.sample_times(fmt::format("chair-{}", chair));
-    EXPECT_EQ(times.size(), static_cast<std::size_t>(clinic.seconds_sent())) << "chair-" << chair;
-    for (std::int64_t s = 0; s < clinic.seconds_sent(); ++s) {
-      EXPECT_EQ(times.count(start_ms + s * 1000), 1u) << "chair-" << chair << " second " << s;
-    }
-  }
+  expect_each_second_stored_once(db, clinic);
 }
 
 TEST(ClusterProcesses, ADaemonFrozenPastItsLeaseWritesNothingForTheChairsItLostAndGivesThemUp) {
@@ -380,13 +549,8 @@ TEST(ClusterProcesses, ADaemonFrozenPastItsLeaseWritesNothingForTheChairsItLostA
   }
   clinic.send_second();
   ASSERT_TRUE(eventually([&] { return clinic.all_acked(); }, 30s));
-  for (int chair = 1; chair <= monitor_count; ++chair) {
-    const auto times = db.sample_times(fmt::format("chair-{}", chair));
-    EXPECT_EQ(times.size(), static_cast<std::size_t>(clinic.seconds_sent())) << "chair-" << chair;
-    for (std::int64_t s = 0; s < clinic.seconds_sent(); ++s) {
-      EXPECT_EQ(times.count(start_ms + s * 1000), 1u) << "chair-" << chair << " second " << s;
-    }
-  }
+  // Every acked second of every chair is stored exactly once.
+  expect_each_second_stored_once(db, clinic);
 }
 
 }  // namespace

@@ -416,6 +416,22 @@ TEST(ClinicCluster, AChairTakenOverCarriesOnFromItsCheckpointWithItsAlarmIdsAndK
   EXPECT_FALSE(here.alarms().clock("chair-1").has_value()) << "no engine state for a chair given up";
   EXPECT_EQ(next.samples, 1u) << "passed on to the store, which refuses it";
   EXPECT_TRUE(here.publish().empty());
+
+  // A nurse's command for it is refused at once, naming where the chair is.
+  here.hold_chairs_with([](std::string_view chair) { return chair != "chair-1"; },
+                        [](std::string_view) { return std::string(" (b at http=10.0.0.2:7402)"); });
+  int answers = 0;
+  const auto refused = here.apply(engine::open_session{"chair-1", "P-1", "generic", "nurse-a"},
+                                  [&](const engine::command_result& r, bool stored) {
+                                    ++answers;
+                                    EXPECT_EQ(r.error, engine::command_error::chair_elsewhere);
+                                    EXPECT_TRUE(stored) << "nothing to save";
+                                  });
+  EXPECT_EQ(refused.error, engine::command_error::chair_elsewhere);
+  EXPECT_NE(refused.message.find("b at http=10.0.0.2:7402"), std::string::npos) << refused.message;
+  EXPECT_EQ(answers, 1);
+  EXPECT_FALSE(here.alarms().session("chair-1").has_value()) << "no second record of the chair here";
+  EXPECT_TRUE(here.publish().empty());
 }
 
 }  // namespace

@@ -546,6 +546,28 @@ TEST(Store, TheEmbeddedFileIsTheDefaultAndPostgresNeedsAUrl) {
   EXPECT_THAT(load_text("store:\n  pool_size: 0\n").problems, ElementsAre(problem_at("store.pool_size")));
 }
 
+TEST(Cluster, ClusterModeIsOffByDefaultNeedsPostgresAndChecksItsKeys) {
+  const auto defaults = load_text("");
+  EXPECT_FALSE(defaults.config.cluster.enabled);
+  EXPECT_EQ(defaults.config.cluster.lease, std::chrono::milliseconds(3000));
+
+  const std::string postgres = "store:\n  backend: postgres\n  url: postgresql://vigil@db1:5432/clinic\n";
+  const auto on = load_text(postgres +
+                            "cluster:\n  enabled: true\n  node: vigil-a\n  lease_ms: 2000\n  advertise: vigil-a.clinic.example\n");
+  EXPECT_THAT(on.problems, ElementsAre());
+  EXPECT_TRUE(on.config.cluster.enabled);
+  EXPECT_EQ(on.config.cluster.node, "vigil-a");
+  EXPECT_EQ(on.config.cluster.lease, std::chrono::milliseconds(2000));
+  EXPECT_EQ(on.config.cluster.advertise, "vigil-a.clinic.example");
+
+  EXPECT_THAT(load_text("cluster:\n  enabled: true\n").problems,
+              ElementsAre(problem_at("cluster.enabled", "store.backend: postgres")));
+  EXPECT_THAT(load_text(postgres + "cluster:\n  lease_ms: 100\n").problems, ElementsAre(problem_at("cluster.lease_ms")));
+  EXPECT_THAT(load_text(postgres + "cluster:\n  node: two words\n").problems, ElementsAre(problem_at("cluster.node")));
+  EXPECT_THAT(load_text(postgres + "cluster:\n  advertise: host:7400\n").problems,
+              ElementsAre(problem_at("cluster.advertise", "without a port")));
+}
+
 TEST(Store, APasswordInThePostgresUrlIsAWarningThatNamesThePasswordFileAndNotThePassword) {
   daemon_config config;
   config.store.backend = "postgres";
