@@ -10,6 +10,7 @@
 
 #include "sim/device_client.hpp"
 #include "tests/common/child_process.hpp"
+#include "tests/common/postgres_server.hpp"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,8 +19,6 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -38,18 +37,6 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
-
-std::uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 /// chair -> node name (without its instance) holding it under a live lease.
 std::map<std::string, std::string> holders(const std::string& url) {
@@ -93,7 +80,7 @@ int main(int argc, char** argv) {
   for (const char* name : {"a", "b", "c"}) {
     daemon_process d;
     d.name = name;
-    d.port = free_port();
+    d.port = vigil::test::postgres_server::free_port();
     d.config = dir / (d.name + ".yaml");
     std::ofstream(d.config) << fmt::format(
         "retention_days: 0\nstore:\n  backend: postgres\n  url: {}\ncluster:\n  enabled: true\n  node: {}\n  lease_ms: {}\n"
