@@ -34,6 +34,7 @@ elif [[ "$mode" != "--run" ]]; then
 
     prometheus                  # promtool, which the tests run on a real /metrics scrape
     libgtest-dev libgmock-dev   # tests
+    lld                         # links the sanitizer build's programs about twice as fast as ld.bfd
     postgresql-15               # a throwaway PostgreSQL server for the store and cluster tests
     libbenchmark-dev            # bench/
     chromium                    # browser tests of the nurse station page only (tests/browser/)

@@ -5,7 +5,10 @@
 # cover, and it is the longest test; under the sanitizers it would hold the pass for minutes), and
 # the cluster's five-kill test (three instrumented daemons killed and restarted five times; the
 # takeover, fencing and give-up code it runs is run under the sanitizers by the cluster's
-# in-process test and its frozen-daemon test).
+# in-process test and its frozen-daemon test), and the labelled corpus's alarm-quality tests
+# (Corpus/*: the engine's judgement over hours of recordings, a quarter of the pass's time; the
+# engine's code is run under the sanitizers by its own unit tests and EngineProperty's random
+# streams).
 # Usage: scripts/test.sh [--fast]   (--fast: skip the sanitizer pass)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,5 +40,5 @@ if [[ "${1:-}" != "--fast" ]]; then
   seed_costs "$root/build-asan"
   (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure --parallel "$test_jobs" --timeout 600 --label-exclude browser \
-      --exclude-regex '^ClusterProcesses\.AKilled')
+      --exclude-regex '^(ClusterProcesses\.AKilled|Corpus/)')
 fi

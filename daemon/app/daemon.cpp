@@ -453,6 +453,7 @@ struct daemon::impl {
       out.failures = s.failures;
       out.events_dropped = s.events_dropped;
       out.queued = s.queued;
+      out.refused = s.refused;
       for (std::size_t i = 0; i < s.latency_buckets.size(); ++i) {
         out.commit_latency.buckets.emplace_back(store::timeline::latency_bounds_ms[i] / 1000.0,
                                                 s.latency_buckets[i]);
@@ -460,6 +461,11 @@ struct daemon::impl {
       out.commit_latency.count = s.latency_count;
       out.commit_latency.sum_seconds = s.latency_sum_ms / 1000.0;
       m.store = std::move(out);
+    }
+    if (keeper) {
+      const auto k = keeper->stats();
+      m.cluster = http::cluster_counters{cluster_reachable, held_here.size(), k.rounds, k.failed_rounds,
+                                         k.taken,           k.lost,            k.handed_over};
     }
     return m;
   }

@@ -316,6 +316,25 @@ std::string render_metrics(const metrics_snapshot& m) {
     out.push_back(histogram("vigil_store_commit_latency_seconds",
                             "Time from a batch being queued to its transaction's commit.", s.commit_latency));
   }
+  if (m.cluster) {
+    const auto& c = *m.cluster;
+    out.push_back(single("vigil_store_writes_refused_total",
+                         "Cluster mode: batches, events, checkpoints and bindings not written because another daemon "
+                         "took their chair over.",
+                         counter, d(m.store ? m.store->refused : 0)));
+    out.push_back(single("vigil_cluster_database_reachable", "1 while the lease rounds reach the database, 0 while not.",
+                         gauge, c.reachable ? 1 : 0));
+    out.push_back(single("vigil_cluster_chairs_held", "Chairs this daemon holds a lease on.", gauge, d(c.chairs_held)));
+    out.push_back(single("vigil_cluster_rounds_total", "Lease rounds completed.", counter, d(c.rounds)));
+    out.push_back(single("vigil_cluster_rounds_failed_total", "Lease rounds that could not reach the database.", counter,
+                         d(c.failed_rounds)));
+    out.push_back(single("vigil_cluster_chairs_taken_total", "Chairs taken: new, given up or after a lease ran out.",
+                         counter, d(c.taken)));
+    out.push_back(single("vigil_cluster_chairs_lost_total", "Chairs another daemon took over while this one held them.",
+                         counter, d(c.lost)));
+    out.push_back(single("vigil_cluster_chairs_handed_over_total", "Chairs handed to a daemon holding fewer than its share.",
+                         counter, d(c.handed_over)));
+  }
   add_process(out, m.process);
   return prometheus::TextSerializer().Serialize(out);
 }

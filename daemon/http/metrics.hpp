@@ -43,7 +43,19 @@ struct store_counters {
   std::uint64_t failures = 0;
   std::uint64_t events_dropped = 0;
   std::uint64_t queued = 0;
+  std::uint64_t refused = 0;  // cluster mode: writes for chairs whose lease this daemon lost
   histogram_counters commit_latency;
+};
+
+/// Cluster mode's lease keeper (docs/deployment.md §3).
+struct cluster_counters {
+  bool reachable = true;
+  std::uint64_t chairs_held = 0;
+  std::uint64_t rounds = 0;
+  std::uint64_t failed_rounds = 0;
+  std::uint64_t taken = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t handed_over = 0;
 };
 
 /// The feed hub's counters.
@@ -116,6 +128,7 @@ struct metrics_snapshot {
   // Samples judged artefacts in context, by reason name (alarms.md 3.6).
   std::vector<std::pair<std::string, std::uint64_t>> samples_judged;
   std::optional<store_counters> store;
+  std::optional<cluster_counters> cluster;
   feed_counters feeds;
   burden_counters burden;
   process_counters process;
