@@ -29,7 +29,13 @@ url="$("$root/scripts/postgres-scratch.sh" start "$work/pg" "$pg_port")"
 pids=()
 sim_pid=
 stop() {
-  [[ -n "$sim_pid" ]] && kill -INT "$sim_pid" 2>/dev/null || true
+  # The monitors first, while the daemons can still ack what they hold (vigil-sim waits for that;
+  # a few seconds at most, then it is stopped outright).
+  if [[ -n "$sim_pid" ]]; then
+    kill -TERM "$sim_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$sim_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$sim_pid" 2>/dev/null || true
+  fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   "$root/scripts/postgres-scratch.sh" stop "$work/pg" || true
