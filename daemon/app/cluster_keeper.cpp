@@ -105,9 +105,17 @@ void cluster_keeper::run() {
       bool ids = false;
       {
         std::lock_guard lock(mutex_);
-        ids = std::exchange(ids_asked_, false);
+        ids = ids_asked_;
       }
-      if (ids) hooks_.ids(first_ids());
+      if (ids) {
+        // Asked again at the next wake if this fails: the clinic asks only once per block.
+        const auto first = first_ids();
+        {
+          std::lock_guard lock(mutex_);
+          ids_asked_ = false;
+        }
+        hooks_.ids(first);
+      }
       if (now >= next) {
         next = now + every;
         round();
@@ -119,12 +127,7 @@ void cluster_keeper::run() {
           wanted.swap(wanted_);
         }
         for (const auto& chair : wanted) {
-          if (leases_->epoch_of(chair) != 0 || handing_over_.count(chair) != 0 || db_.holder_of(chair)) continue;
-          if (leases_->held().size() < share_) {
-            take(chair);
-          } else {
-            db_.offer(chair);
-          }
+          if (!db_.holder_of(chair)) take_or_offer(chair);
         }
         release_given_up();
       }
@@ -175,6 +178,15 @@ void cluster_keeper::take(const std::string& chair) {
   hooks_.gained(chair, std::move(checkpoint), std::move(seqs));
 }
 
+void cluster_keeper::take_or_offer(const std::string& chair) {
+  if (leases_->epoch_of(chair) != 0 || handing_over_.count(chair) != 0) return;
+  if (leases_->held().size() < share_) {
+    take(chair);
+  } else {
+    db_.offer(chair);  // for a daemon with room to take
+  }
+}
+
 void cluster_keeper::round() {
   const auto r = db_.renew();
   {
@@ -218,17 +230,11 @@ void cluster_keeper::round() {
   const std::size_t live = std::max<std::size_t>(r.live_nodes, 1);
   const std::size_t share = (known + live - 1) / live;
   share_ = share;
-  std::size_t mine = leases_->held().size();
   // Chairs asked for here first, then any free chair.
   for (const auto& chair : wanted) {
-    if (leases_->epoch_of(chair) != 0 || r.elsewhere.count(chair) != 0 || handing_over_.count(chair) != 0) continue;
-    if (mine < share) {
-      take(chair);
-      mine = leases_->held().size();
-    } else {
-      db_.offer(chair);  // for a daemon with room to take
-    }
+    if (r.elsewhere.count(chair) == 0) take_or_offer(chair);
   }
+  std::size_t mine = leases_->held().size();
   for (const auto& chair : r.free_chairs) {
     if (mine >= share) break;
     if (leases_->epoch_of(chair) != 0 || handing_over_.count(chair) != 0) continue;

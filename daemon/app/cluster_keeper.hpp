@@ -80,9 +80,6 @@ class cluster_keeper {
   /// up once the timeline holds everything written for it. Any thread.
   void given_up(const std::string& chair);
 
-  const std::string& node() const noexcept { return opts_.node; }
-  /// Chairs held now (any thread).
-  std::size_t chairs_held() const { return leases_->held().size(); }
   /// Rounds completed, handed over, taken (any thread; for /metrics).
   struct counters {
     std::uint64_t rounds = 0;
@@ -97,6 +94,9 @@ class cluster_keeper {
   void run();
   void round();
   void take(const std::string& chair);
+  /// A device asked for `chair`, which no other live daemon holds: taken if this daemon holds
+  /// fewer than its share, else left free for one that does.
+  void take_or_offer(const std::string& chair);
   /// Gives up the leases of chairs handed over that the daemon has forgotten.
   void release_given_up();
 

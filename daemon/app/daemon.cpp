@@ -311,7 +311,6 @@ struct daemon::impl {
       return ingest::chair_place{false, {}, {}, {}};
     });
     const auto first = keeper->first_ids();
-    clinic.reserve_event_ids(first.event);
     clinic.take_id_blocks_with([this] { keeper->ask_ids(); }, first);
     // Feeds resume within this daemon's own ids: the other daemons' blocks interleave with its
     // own in the timeline (ids that mean the same on every daemon are not built yet).

@@ -187,13 +187,6 @@ class monitors {
       return true;
     });
   }
-  std::uint64_t redirects() {
-    return on_thread([this] {
-      std::uint64_t n = 0;
-      for (auto& c : clients_) n += c->stats().redirects;
-      return n;
-    });
-  }
   std::int64_t seconds_sent() { return on_thread([this] { return second_; }); }
   int count() const { return static_cast<int>(clients_.size()); }
 
